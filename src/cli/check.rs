@@ -1,0 +1,128 @@
+//! `payguard check`: validate the config and show what it means.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::{exit, load_config};
+use crate::config::{ChannelKind, Config, Duration, SourceKind};
+use crate::detect::Rules;
+
+pub fn run(path: &Path) -> anyhow::Result<u8> {
+    let config = load_config(path)?;
+    print!("{}", summary(&config));
+    Ok(exit::OK)
+}
+
+/// A readable account of the config: never a secret, only hosts.
+pub fn summary(config: &Config) -> String {
+    let tz = config.daemon.timezone;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: OK", config.path.display());
+    let _ = writeln!(out, "state in {}, schedules on {} time", config.daemon.state_dir.display(), tz);
+    let _ = writeln!(out, "\nsources:");
+    for source in &config.sources {
+        let mut at = Utc::now();
+        let mut next = Vec::new();
+        for _ in 0..3 {
+            match source.schedule.next_after(at, tz) {
+                Some(t) => {
+                    next.push(t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M:%S").to_string());
+                    at = t;
+                }
+                None => break,
+            }
+        }
+        let target = match &source.kind {
+            SourceKind::SimpleFin { access_url } => host(access_url.expose()),
+            SourceKind::HttpJson(http) => host(&http.balance_url),
+        };
+        let _ = writeln!(
+            out,
+            "  {} ({}, {}) schedule {:?}",
+            source.name,
+            source.kind.name(),
+            target,
+            source.schedule.as_str()
+        );
+        let _ = writeln!(out, "    next polls: {}", if next.is_empty() { "never".to_owned() } else { next.join(", ") });
+    }
+    let _ = writeln!(out, "\naccounts:");
+    if config.accounts.is_empty() {
+        let _ = writeln!(out, "  none: add [[account]] entries, or nothing is watched");
+    }
+    for account in &config.accounts {
+        let _ = writeln!(out, "  {} \"{}\"", account.account, account.name);
+        for line in rules(&account.rules) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    let _ = writeln!(out, "\nchannels:");
+    if config.channels.is_empty() {
+        let _ = writeln!(out, "  none: findings are stored and logged, but nobody is told");
+    }
+    for channel in &config.channels {
+        let kind = match channel.kind {
+            ChannelKind::Console => "console",
+            ChannelKind::Desktop => "desktop",
+        };
+        let _ = writeln!(out, "  {} ({kind})", channel.name);
+    }
+    out
+}
+
+fn rules(rules: &Rules) -> Vec<String> {
+    let d = Duration;
+    let mut lines = Vec::new();
+    match (rules.drop_abs, rules.drop_pct) {
+        (None, None) => lines.push("balance_drop: off".to_owned()),
+        (abs, pct) => {
+            let limits: Vec<String> =
+                abs.map(|a| a.to_string()).into_iter().chain(pct.map(|p| format!("{p}%"))).collect();
+            lines.push(format!("balance_drop: by {} within {}", limits.join(" or "), d(rules.drop_window)));
+        }
+    }
+    lines.push(match rules.min_balance {
+        Some(min) => format!("low_balance: below {min}"),
+        None => "low_balance: off".to_owned(),
+    });
+    lines.push(match rules.large_debit {
+        Some(limit) => format!("large_debit: {limit} or more"),
+        None => "large_debit: off".to_owned(),
+    });
+    lines.push(format!(
+        "new_payee: after a learning period of {}{}",
+        d(rules.learning_period),
+        if rules.trusted_payees.is_empty() {
+            String::new()
+        } else {
+            format!(", {} trusted", rules.trusted_payees.len())
+        }
+    ));
+    let velocity: Vec<String> = rules
+        .velocity_count
+        .map(|c| format!("{c} debits"))
+        .into_iter()
+        .chain(rules.velocity_sum.map(|s| format!("{s} out")))
+        .collect();
+    lines.push(if velocity.is_empty() {
+        "velocity: off".to_owned()
+    } else {
+        format!("velocity: {} within {}", velocity.join(" or "), d(rules.velocity_window))
+    });
+    lines.push(format!("duplicate_charge: same payee and amount within {}", d(rules.duplicate_window)));
+    lines
+}
+
+fn host(url: &str) -> String {
+    crate::source::check_url(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{}://{h}:{p}", u.scheme()),
+                None => format!("{}://{h}", u.scheme()),
+            })
+        })
+        .unwrap_or_else(|| "?".to_owned())
+}

@@ -1,0 +1,84 @@
+//! `payguard demo`: the simulated bank, the daemon against it, and a scripted incident.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use super::{exit, open_store};
+use crate::config::{ChannelKind, Config};
+use crate::daemon::{self, Engine};
+use crate::notify::Stream;
+use crate::sim::{Advance, Simulator, demo_script};
+
+const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
+/// The demo stops by itself after this long even if the story did not finish.
+const DEADLINE: Duration = Duration::from_secs(50);
+
+pub async fn run() -> anyhow::Result<u8> {
+    let script = demo_script();
+    let captions: Vec<String> = script.steps.iter().map(|s| s.caption.clone()).collect();
+    let sim = Simulator::start(script, Advance::OnRequest).await.context("cannot start the simulated bank")?;
+    let state = tempfile::tempdir().context("cannot create a temporary state directory")?;
+    let text = DEMO_CONFIG
+        .replace("@ACCESS_URL@", &sim.access_url())
+        .replace("@STATE_DIR@", &toml_escape(&state.path().to_string_lossy()));
+    let mut config = Config::parse(&text, Path::new("config/demo.toml"))?;
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        config.channels.retain(|c| c.kind != ChannelKind::Desktop);
+        println!("(no desktop session bus: alerts are shown here only)");
+    }
+    let store = open_store(&config)?;
+    let engine = Arc::new(Engine::new(config, store, Stream::Stdout)?);
+    let mut fired = engine.subscribe();
+
+    println!("payguard demo: a simulated bank on {}, polled every 2 seconds.\n", sim.addr());
+    let shutdown = CancellationToken::new();
+    let daemon = tokio::spawn(daemon::run(engine.clone(), shutdown.clone()));
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut requests = sim.watch_requests();
+    let story = async {
+        loop {
+            tokio::select! {
+                alert = fired.recv() => {
+                    if let Ok(alert) = alert {
+                        *counts.entry(alert.kind().to_string()).or_default() += 1;
+                    }
+                }
+                changed = requests.changed() => {
+                    if changed.is_err() { break; }
+                    let served = *requests.borrow_and_update() as usize;
+                    match captions.get(served.saturating_sub(1)) {
+                        Some(caption) => println!("── poll {served}: {caption}"),
+                        // One poll after the last step shows that nothing is repeated; then stop.
+                        None => break,
+                    }
+                }
+            }
+        }
+    };
+    let finished = tokio::time::timeout(DEADLINE, story).await.is_ok();
+    shutdown.cancel();
+    daemon.await.context("the daemon task failed")?;
+    while let Ok(alert) = fired.try_recv() {
+        *counts.entry(alert.kind().to_string()).or_default() += 1;
+    }
+
+    println!("\n── the demo is over{}", if finished { "" } else { " (stopped at its time limit)" });
+    if counts.is_empty() {
+        println!("payguard detected nothing.");
+    } else {
+        let parts: Vec<String> = counts.iter().map(|(kind, n)| format!("{kind} ×{n}")).collect();
+        println!("payguard detected: {}", parts.join(", "));
+    }
+    println!("Run `payguard check --config config/payguard.example.toml` to see how to watch a real account.");
+    Ok(exit::OK)
+}
+
+fn toml_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}

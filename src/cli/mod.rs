@@ -1,0 +1,117 @@
+//! The command line: one file per subcommand, each thin. Errors become sysexits codes here.
+
+mod check;
+mod demo;
+mod once;
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError, DEFAULT_PATH};
+use crate::store::{Store, StoreError};
+
+/// sysexits(3) codes, so service managers and scripts can tell failures apart.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    /// EX_IOERR: the store could not be read or written.
+    pub const IO: u8 = 74;
+    /// EX_TEMPFAIL: a source failed, or the store is busy; trying later may work.
+    pub const TEMPFAIL: u8 = 75;
+    /// EX_CONFIG: the configuration is wrong.
+    pub const CONFIG: u8 = 78;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "payguard",
+    version,
+    about = "Watches your payment and bank accounts and tells you when something is wrong with your money"
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "PAYGUARD_CONFIG", default_value = DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG also works.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and show what would be watched, and when.
+    Check,
+    /// Poll every source once, store, detect, print and send what fired.
+    Once {
+        /// Print findings as JSON lines on stdout; everything else goes to stderr.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the daemon: every source on its schedule until SIGINT or SIGTERM.
+    Run,
+    /// Play a scripted incident against the built-in simulated platform.
+    Demo,
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    let default_level = match cli.command {
+        Command::Run => "info",
+        Command::Check | Command::Once { .. } | Command::Demo => "warn",
+    };
+    init_logging(cli.log_level.as_deref(), default_level);
+    let result = match &cli.command {
+        Command::Check => check::run(&cli.config),
+        Command::Once { json } => runtime().and_then(|rt| rt.block_on(once::run(&cli.config, *json))),
+        Command::Run => runtime().and_then(|rt| rt.block_on(run::run(&cli.config))),
+        Command::Demo => runtime().and_then(|rt| rt.block_on(demo::run())),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("payguard: {error:#}");
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.chain().any(|e| e.is::<ConfigError>()) {
+        return exit::CONFIG;
+    }
+    match error.chain().find_map(|e| e.downcast_ref::<StoreError>()) {
+        Some(StoreError::Locked { .. }) => exit::TEMPFAIL,
+        Some(_) => exit::IO,
+        None => exit::FAILURE,
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn init_logging(level: Option<&str>, default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(level) => EnvFilter::new(level),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
+    };
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Loads the config; a [`ConfigError`] stays inside the error so the exit code can find it.
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+/// Opens the store of a config, creating the state directory on first use.
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let dir = &config.daemon.state_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    Ok(Store::open(dir)?)
+}

@@ -1,0 +1,164 @@
+//! The configuration file: its TOML schema, validation, and secret resolution.
+//!
+//! Loading is strict: unknown keys are errors, every value is checked where it is read, and every
+//! error names the file, line, column and key. What comes out ([`Config`]) is typed and consistent,
+//! so the rest of payguard never re-validates.
+
+mod error;
+mod schedule;
+mod schema;
+mod secret;
+mod values;
+
+use std::path::{Path, PathBuf};
+
+use crate::detect::Rules;
+use crate::model::AccountRef;
+
+pub use error::ConfigError;
+pub use schedule::Schedule;
+pub use secret::{Lookup, Secret, resolve as resolve_secret};
+pub use values::{Amount, ByteSize, Duration, Percent, TimeZone};
+
+/// Where the daemon looks when neither `--config` nor `$PAYGUARD_CONFIG` says.
+pub const DEFAULT_PATH: &str = "/etc/payguard/payguard.toml";
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub daemon: DaemonConfig,
+    pub sources: Vec<SourceConfig>,
+    pub accounts: Vec<AccountConfig>,
+    pub channels: Vec<ChannelConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Where the sled database lives.
+    pub state_dir: PathBuf,
+    /// The wall clock that schedules are read on.
+    pub timezone: chrono_tz::Tz,
+    pub language: Language,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub enum Language {
+    #[serde(rename = "en")]
+    En,
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub name: String,
+    pub schedule: Schedule,
+    pub http: HttpLimits,
+    pub kind: SourceKind,
+}
+
+/// Limits on every request a source makes, so no answer can hang or flood the daemon.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    pub connect_timeout: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub max_body: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum SourceKind {
+    SimpleFin { access_url: Secret },
+    HttpJson(Box<HttpJsonConfig>),
+}
+
+impl SourceKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::SimpleFin { .. } => "simplefin",
+            SourceKind::HttpJson(_) => "http-json",
+        }
+    }
+}
+
+/// A JSON API described by URL templates and JSON pointers (RFC 6901).
+#[derive(Debug, Clone)]
+pub struct HttpJsonConfig {
+    /// URL templates; `{account}` is replaced by the account id.
+    pub balance_url: String,
+    pub transactions_url: String,
+    pub auth: HttpAuth,
+    /// The currency when the API does not say (`mapping.currency` unset).
+    pub currency: Option<String>,
+    pub mapping: Mapping,
+}
+
+#[derive(Debug, Clone)]
+pub enum HttpAuth {
+    None,
+    Bearer(Secret),
+    Basic { username: String, password: Secret },
+    Header { name: String, value: Secret },
+}
+
+/// Where each field lives in the API's answers.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub balance: String,
+    pub available: Option<String>,
+    pub currency: Option<String>,
+    pub status: Option<String>,
+    /// The array of transactions in the transactions answer (`""` for a bare array).
+    pub transactions: String,
+    /// Inside one transaction:
+    pub id: Option<String>,
+    pub posted: String,
+    pub amount: String,
+    pub payee: Option<String>,
+    pub description: Option<String>,
+    pub pending: Option<String>,
+    /// Values of `pending` that mean the transaction is not settled (a JSON `true` always does).
+    pub pending_values: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    pub account: AccountRef,
+    pub name: String,
+    pub rules: Rules,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    pub name: String,
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    Console,
+    Desktop,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::unplaced(path, format!("cannot read the config file: {e}")))?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates `text` as if it had been read from `path` (which errors name).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        schema::parse(text, path)
+    }
+
+    pub fn account(&self, account: &AccountRef) -> Option<&AccountConfig> {
+        self.accounts.iter().find(|a| &a.account == account)
+    }
+
+    /// The configured accounts of one source.
+    pub fn accounts_of<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a AccountConfig> + 'a {
+        self.accounts.iter().filter(move |a| a.account.source == source)
+    }
+}

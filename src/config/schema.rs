@@ -1,0 +1,372 @@
+//! The TOML schema as written by people, and its translation into [`Config`].
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::values::{Amount, ByteSize, Duration, Percent, TimeZone};
+use super::*;
+use crate::model::payee_key;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    daemon: RawDaemon,
+    #[serde(default, rename = "source")]
+    sources: Vec<Spanned<RawSource>>,
+    #[serde(default, rename = "account")]
+    accounts: Vec<Spanned<RawAccount>>,
+    #[serde(default, rename = "channel")]
+    channels: Vec<Spanned<RawChannel>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    state_dir: Option<PathBuf>,
+    timezone: Option<TimeZone>,
+    language: Option<Language>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum RawSourceKind {
+    Simplefin,
+    HttpJson,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Spanned<String>,
+    kind: RawSourceKind,
+    schedule: Schedule,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    max_body: Option<ByteSize>,
+    // simplefin
+    access_url: Option<Spanned<Secret>>,
+    // http-json
+    balance_url: Option<Spanned<String>>,
+    transactions_url: Option<Spanned<String>>,
+    currency: Option<String>,
+    auth: Option<RawAuth>,
+    mapping: Option<RawMapping>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
+enum RawAuth {
+    None,
+    Bearer { token: Secret },
+    Basic { username: String, password: Secret },
+    Header { name: String, value: Secret },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMapping {
+    balance: String,
+    available: Option<String>,
+    currency: Option<String>,
+    status: Option<String>,
+    #[serde(default)]
+    transactions: String,
+    id: Option<String>,
+    posted: String,
+    amount: String,
+    payee: Option<String>,
+    description: Option<String>,
+    pending: Option<String>,
+    #[serde(default)]
+    pending_values: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    source: Spanned<String>,
+    id: String,
+    name: Option<String>,
+    min_balance: Option<Amount>,
+    drop_abs: Option<Amount>,
+    drop_pct: Option<Percent>,
+    drop_window: Option<Duration>,
+    large_debit: Option<Amount>,
+    learning_period: Option<Duration>,
+    #[serde(default)]
+    trusted_payees: Vec<String>,
+    velocity_count: Option<u32>,
+    velocity_sum: Option<Amount>,
+    velocity_window: Option<Duration>,
+    duplicate_window: Option<Duration>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawChannelKind {
+    Console,
+    Desktop,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChannel {
+    name: Spanned<String>,
+    kind: RawChannelKind,
+}
+
+/// Parses and validates; every error carries its place in `text`.
+pub(super) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let deserializer = toml::Deserializer::parse(text)
+        .map_err(|e| ConfigError::at(path, text, e.span(), "", first_line(e.message())))?;
+    let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = clean_path(&e.path().to_string());
+        ConfigError::at(path, text, e.inner().span(), key, first_line(e.inner().message()))
+    })?;
+    Validator { text, path }.config(raw)
+}
+
+/// serde_path_to_error spells the inside of `Spanned` values; people only need the key.
+fn clean_path(path: &str) -> String {
+    let cleaned = path.replace(".$__serde_spanned_private_value", "");
+    if cleaned == "." { String::new() } else { cleaned }
+}
+
+fn first_line(message: &str) -> String {
+    message.trim().lines().next().unwrap_or_default().to_owned()
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn error<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        key: String,
+        message: impl Into<String>,
+    ) -> Result<T, ConfigError> {
+        Err(ConfigError::at(self.path, self.text, Some(span), key, message))
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        if raw.sources.is_empty() {
+            return Err(ConfigError::unplaced(self.path, "no [[source]] is configured: there is nothing to watch"));
+        }
+        let sources =
+            raw.sources.into_iter().enumerate().map(|(i, s)| self.source(i, s)).collect::<Result<Vec<_>, _>>()?;
+        self.unique("source", sources.iter().map(|(s, span)| (s.name.as_str(), span.clone())))?;
+        let source_names: Vec<&str> = sources.iter().map(|(s, _)| s.name.as_str()).collect();
+
+        let mut accounts = Vec::new();
+        for (i, account) in raw.accounts.into_iter().enumerate() {
+            accounts.push(self.account(i, account, &source_names)?);
+        }
+        let mut seen = HashSet::new();
+        for (i, (account, span)) in accounts.iter().enumerate() {
+            if !seen.insert(&account.account) {
+                return self.error(
+                    span.clone(),
+                    format!("account[{i}].id"),
+                    format!(
+                        "account {} of source {} is configured twice",
+                        account.account.account, account.account.source
+                    ),
+                );
+            }
+        }
+
+        let channels: Vec<(ChannelConfig, std::ops::Range<usize>)> = raw
+            .channels
+            .into_iter()
+            .map(|c| {
+                let span = c.get_ref().name.span();
+                let raw = c.into_inner();
+                let kind = match raw.kind {
+                    RawChannelKind::Console => ChannelKind::Console,
+                    RawChannelKind::Desktop => ChannelKind::Desktop,
+                };
+                (ChannelConfig { name: raw.name.into_inner(), kind }, span)
+            })
+            .collect();
+        self.unique("channel", channels.iter().map(|(c, span)| (c.name.as_str(), span.clone())))?;
+
+        let daemon = DaemonConfig {
+            state_dir: raw.daemon.state_dir.unwrap_or_else(default_state_dir),
+            timezone: raw.daemon.timezone.map_or(chrono_tz::UTC, |t| t.0),
+            language: raw.daemon.language.unwrap_or(Language::En),
+        };
+        Ok(Config {
+            path: self.path.to_owned(),
+            daemon,
+            sources: sources.into_iter().map(|(s, _)| s).collect(),
+            accounts: accounts.into_iter().map(|(a, _)| a).collect(),
+            channels: channels.into_iter().map(|(c, _)| c).collect(),
+        })
+    }
+
+    fn unique<'n>(
+        &self,
+        what: &str,
+        names: impl Iterator<Item = (&'n str, std::ops::Range<usize>)>,
+    ) -> Result<(), ConfigError> {
+        let mut seen = HashSet::new();
+        for (i, (name, span)) in names.enumerate() {
+            if !seen.insert(name) {
+                return self.error(
+                    span,
+                    format!("{what}[{i}].name"),
+                    format!("{what} name {name:?} is used twice: names must be unique"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Validator<'_> {
+    fn source(&self, i: usize, raw: Spanned<RawSource>) -> Result<(SourceConfig, std::ops::Range<usize>), ConfigError> {
+        let table = raw.span();
+        let raw = raw.into_inner();
+        let name_span = raw.name.span();
+        let name = raw.name.into_inner();
+        let key = |field: &str| format!("source[{i}].{field}");
+        if name.trim().is_empty() {
+            return self.error(name_span, key("name"), "a source needs a non-empty name");
+        }
+        let http = HttpLimits {
+            connect_timeout: raw.connect_timeout.map_or(std::time::Duration::from_secs(10), Duration::to_std),
+            timeout: raw.timeout.map_or(std::time::Duration::from_secs(30), Duration::to_std),
+            max_body: raw.max_body.map_or(16 << 20, |b| b.0),
+        };
+        let http_json_only = [
+            ("balance_url", raw.balance_url.as_ref().map(Spanned::span)),
+            ("transactions_url", raw.transactions_url.as_ref().map(Spanned::span)),
+        ];
+        let kind = match raw.kind {
+            RawSourceKind::Simplefin => {
+                if let Some((field, Some(span))) = http_json_only.into_iter().find(|(_, s)| s.is_some()) {
+                    return self.error(span, key(field), format!("`{field}` belongs to kind = \"http-json\" sources; a simplefin source reads everything from access_url"));
+                }
+                if raw.auth.is_some() || raw.mapping.is_some() || raw.currency.is_some() {
+                    return self.error(table, key("kind"), "auth, mapping and currency belong to kind = \"http-json\" sources; a simplefin source reads everything from access_url");
+                }
+                let Some(access_url) = raw.access_url else {
+                    return self.error(table, key("access_url"), "a simplefin source needs access_url (the URL the setup token was exchanged for), e.g. \"${file:/etc/payguard/simplefin-url}\"");
+                };
+                let span = access_url.span();
+                let access_url = access_url.into_inner();
+                if let Err(message) = crate::source::check_url(access_url.expose()) {
+                    return self.error(span, key("access_url"), message);
+                }
+                SourceKind::SimpleFin { access_url }
+            }
+            RawSourceKind::HttpJson => {
+                if let Some(url) = &raw.access_url {
+                    return self.error(url.span(), key("access_url"), "`access_url` belongs to kind = \"simplefin\" sources; http-json sources take balance_url and transactions_url");
+                }
+                let mut urls = Vec::new();
+                for (field, value) in [("balance_url", raw.balance_url), ("transactions_url", raw.transactions_url)] {
+                    let Some(value) = value else {
+                        return self.error(
+                            table.clone(),
+                            key(field),
+                            format!("an http-json source needs {field}, a URL template with {{account}} in it"),
+                        );
+                    };
+                    if let Err(message) = crate::source::check_url(&value.get_ref().replace("{account}", "x")) {
+                        return self.error(value.span(), key(field), message);
+                    }
+                    urls.push(value.into_inner());
+                }
+                let Some(mapping) = raw.mapping else {
+                    return self.error(table, key("mapping"), "an http-json source needs a [source.mapping] table saying where balance, posted and amount are");
+                };
+                if mapping.currency.is_none() && raw.currency.is_none() {
+                    return self.error(
+                        table,
+                        key("currency"),
+                        "an http-json source needs `currency` (like \"EUR\") or `mapping.currency` (a pointer)",
+                    );
+                }
+                let auth = match raw.auth {
+                    None | Some(RawAuth::None) => HttpAuth::None,
+                    Some(RawAuth::Bearer { token }) => HttpAuth::Bearer(token),
+                    Some(RawAuth::Basic { username, password }) => HttpAuth::Basic { username, password },
+                    Some(RawAuth::Header { name, value }) => HttpAuth::Header { name, value },
+                };
+                let transactions_url = urls.pop().unwrap_or_default();
+                let balance_url = urls.pop().unwrap_or_default();
+                SourceKind::HttpJson(Box::new(HttpJsonConfig {
+                    balance_url,
+                    transactions_url,
+                    auth,
+                    currency: raw.currency,
+                    mapping: Mapping {
+                        balance: mapping.balance,
+                        available: mapping.available,
+                        currency: mapping.currency,
+                        status: mapping.status,
+                        transactions: mapping.transactions,
+                        id: mapping.id,
+                        posted: mapping.posted,
+                        amount: mapping.amount,
+                        payee: mapping.payee,
+                        description: mapping.description,
+                        pending: mapping.pending,
+                        pending_values: mapping.pending_values,
+                    },
+                }))
+            }
+        };
+        Ok((SourceConfig { name, schedule: raw.schedule, http, kind }, name_span))
+    }
+
+    fn account(
+        &self,
+        i: usize,
+        raw: Spanned<RawAccount>,
+        sources: &[&str],
+    ) -> Result<(AccountConfig, std::ops::Range<usize>), ConfigError> {
+        let table = raw.span();
+        let raw = raw.into_inner();
+        if !sources.contains(&raw.source.get_ref().as_str()) {
+            return self.error(
+                raw.source.span(),
+                format!("account[{i}].source"),
+                format!("no [[source]] is named {:?}: expected one of {}", raw.source.get_ref(), sources.join(", ")),
+            );
+        }
+        let defaults = Rules::default();
+        let rules = Rules {
+            min_balance: raw.min_balance.map(|a| a.0),
+            drop_abs: raw.drop_abs.map(|a| a.0),
+            drop_pct: raw.drop_pct.map(|p| p.0).or(defaults.drop_pct),
+            drop_window: raw.drop_window.map_or(defaults.drop_window, |d| d.0),
+            large_debit: raw.large_debit.map(|a| a.0),
+            learning_period: raw.learning_period.map_or(defaults.learning_period, |d| d.0),
+            trusted_payees: raw.trusted_payees.iter().map(|p| payee_key(p)).collect(),
+            velocity_count: raw.velocity_count.or(defaults.velocity_count),
+            velocity_sum: raw.velocity_sum.map(|a| a.0),
+            velocity_window: raw.velocity_window.map_or(defaults.velocity_window, |d| d.0),
+            duplicate_window: raw.duplicate_window.map_or(defaults.duplicate_window, |d| d.0),
+        };
+        if rules.velocity_count == Some(0) {
+            return self.error(table, format!("account[{i}].velocity_count"), "velocity_count must be at least 1");
+        }
+        let account = AccountRef::new(raw.source.into_inner(), raw.id.clone());
+        let name = raw.name.unwrap_or(raw.id);
+        Ok((AccountConfig { account, name, rules }, table))
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    // systemd's StateDirectory= sets this; elsewhere the FHS place for a system daemon.
+    std::env::var_os("STATE_DIRECTORY").map_or_else(|| PathBuf::from("/var/lib/payguard"), PathBuf::from)
+}

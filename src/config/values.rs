@@ -1,0 +1,236 @@
+//! The value types of the config file: durations, amounts, percentages, sizes, time zones.
+//!
+//! Each parses itself during deserialisation, so a bad value is reported by the TOML parser with the
+//! exact place of the value and the key it belongs to.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::TimeDelta;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::model::parse_amount;
+
+/// A duration written like `90s`, `15m`, `1h30m`, `7d` or `0s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Duration(pub TimeDelta);
+
+impl Duration {
+    pub fn to_std(self) -> std::time::Duration {
+        self.0.to_std().unwrap_or_default()
+    }
+}
+
+impl FromStr for Duration {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let expected = || {
+            format!(
+                "{text:?} is not a duration: expected a number with a unit, like \"90s\", \"15m\", \"1h\" or \"7d\""
+            )
+        };
+        let mut total = TimeDelta::zero();
+        let mut digits = String::new();
+        let mut any = false;
+        for c in text.trim().chars() {
+            if c.is_ascii_digit() {
+                digits.push(c);
+                continue;
+            }
+            let n: i64 = digits.parse().map_err(|_| expected())?;
+            let part = match c {
+                's' => TimeDelta::try_seconds(n),
+                'm' => TimeDelta::try_minutes(n),
+                'h' => TimeDelta::try_hours(n),
+                'd' => TimeDelta::try_days(n),
+                'w' => TimeDelta::try_weeks(n),
+                _ => None,
+            }
+            .ok_or_else(expected)?;
+            total = total.checked_add(&part).ok_or_else(expected)?;
+            digits.clear();
+            any = true;
+        }
+        if !digits.is_empty() || !any {
+            return Err(expected());
+        }
+        Ok(Duration(total))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.num_seconds();
+        match secs {
+            0 => f.write_str("0s"),
+            s if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            s if s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
+            s if s % 60 == 0 => write!(f, "{}m", s / 60),
+            s => write!(f, "{s}s"),
+        }
+    }
+}
+
+/// An amount of money, written as a decimal string (`"100.00"`): TOML floats are binary fractions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Amount(pub Decimal);
+
+impl FromStr for Amount {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let value = parse_amount(text).map_err(|e| format!("{e}: expected an amount like \"100.00\""))?;
+        if value.is_sign_negative() {
+            return Err(format!("{text:?} is negative: thresholds are amounts of money, write them without a sign"));
+        }
+        Ok(Amount(value))
+    }
+}
+
+/// A percentage: a whole number (`20`) or a decimal string (`"12.5"`); never a TOML float.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Percent(pub Decimal);
+
+impl FromStr for Percent {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let value =
+            parse_amount(text).map_err(|_| format!("{text:?} is not a percentage: expected a number from 0 to 100"))?;
+        if value <= Decimal::ZERO || value > Decimal::ONE_HUNDRED {
+            return Err(format!("{text} is not a percentage: expected a number above 0, at most 100"));
+        }
+        Ok(Percent(value))
+    }
+}
+
+/// A size in bytes: `1048576`, `"512KiB"`, `"16MiB"`, `"1GiB"` (and the SI `KB`, `MB`, `GB`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let factor: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" => 1_000,
+            "KiB" => 1 << 10,
+            "MB" => 1_000_000,
+            "MiB" => 1 << 20,
+            "GB" => 1_000_000_000,
+            "GiB" => 1 << 30,
+            _ => 0,
+        };
+        number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(factor))
+            .filter(|n| *n > 0)
+            .map(ByteSize)
+            .ok_or_else(|| format!("{text:?} is not a size: expected bytes or a size like \"16MiB\""))
+    }
+}
+
+/// An IANA time zone name such as `Europe/Berlin` or `Asia/Shanghai`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeZone(pub chrono_tz::Tz);
+
+impl FromStr for TimeZone {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse::<chrono_tz::Tz>().map(TimeZone).map_err(|_| {
+            format!("{text:?} is not a time zone: expected an IANA name like \"Europe/Berlin\" or \"UTC\"")
+        })
+    }
+}
+
+/// Deserialises any `FromStr` type from a TOML string, and from an integer for the numeric ones.
+/// Floats are refused on purpose: `0.1` in TOML is not one tenth.
+macro_rules! from_text {
+    ($($ty:ty => $what:expr),* $(,)?) => {$(
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any(TextVisitor::<$ty>::new($what))
+            }
+        }
+    )*};
+}
+
+from_text! {
+    Duration => "a duration string like \"15m\"",
+    Amount => "an amount as a string, like \"100.00\"",
+    Percent => "a percentage like 20 or \"12.5\"",
+    ByteSize => "a size like \"16MiB\"",
+    TimeZone => "a time zone name like \"Europe/Berlin\"",
+}
+
+struct TextVisitor<T> {
+    what: &'static str,
+    _ty: std::marker::PhantomData<T>,
+}
+
+impl<T> TextVisitor<T> {
+    fn new(what: &'static str) -> Self {
+        Self { what, _ty: std::marker::PhantomData }
+    }
+}
+
+impl<T: FromStr<Err = String>> Visitor<'_> for TextVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.what)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        v.parse().map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        v.to_string().parse().map_err(E::custom)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        v.to_string().parse().map_err(E::custom)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        Err(E::custom(format!(
+            "{v} is a floating-point number: expected {}; write decimals as strings so they stay exact",
+            self.what
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ok =
+            [("90s", 90), ("15m", 900), ("1h", 3600), ("7d", 604_800), ("1h30m", 5400), ("0s", 0), ("2w", 1_209_600)];
+        for (text, secs) in ok {
+            assert_eq!(text.parse::<Duration>().map(|d| d.0.num_seconds()), Ok(secs), "{text}");
+        }
+        for bad in ["", "15", "m", "1.5h", "10x", "-5m", "99999999999999999999d"] {
+            assert!(bad.parse::<Duration>().is_err(), "{bad} should be refused");
+        }
+        assert_eq!("1h30m".parse::<Duration>().map(|d| d.to_string()), Ok("90m".to_owned()));
+    }
+
+    #[test]
+    fn sizes_and_percentages() {
+        assert_eq!("16MiB".parse::<ByteSize>(), Ok(ByteSize(16 << 20)));
+        assert_eq!("1000".parse::<ByteSize>(), Ok(ByteSize(1000)));
+        assert!("16 bananas".parse::<ByteSize>().is_err());
+        assert!("0".parse::<ByteSize>().is_err());
+        assert!("20".parse::<Percent>().is_ok());
+        assert!("0".parse::<Percent>().is_err());
+        assert!("101".parse::<Percent>().is_err());
+        assert!("-5.00".parse::<Amount>().is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! `large_debit`: one payment out of at least `large_debit`.
+
+use super::{Input, threshold};
+use crate::model::{Finding, FindingKind};
+
+pub(super) fn large_debit(input: &Input) -> Vec<Finding> {
+    let Some(limit) = input.rules.large_debit else {
+        return Vec::new();
+    };
+    input
+        .new
+        .iter()
+        .filter(|tx| tx.outflow() >= limit && tx.is_debit())
+        .map(|tx| {
+            let currency = &input.observation.snapshot.currency;
+            let mut finding = input.finding(
+                FindingKind::LargeDebit,
+                format!("Large payment of {} {} to {}", tx.outflow(), currency, tx.payee),
+                format!(
+                    "{} {} left the account to {} at {} ({}), at or above your limit of {}.",
+                    tx.outflow(),
+                    currency,
+                    tx.payee,
+                    tx.posted.format("%Y-%m-%d %H:%M UTC"),
+                    tx.description,
+                    limit
+                ),
+            );
+            finding.amount = Some(tx.outflow());
+            finding.payees = vec![tx.payee.clone()];
+            finding.transaction_ids = vec![tx.id.clone()];
+            finding.threshold = threshold("large_debit", limit);
+            finding.key = tx.id.clone();
+            finding
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::fixtures::*;
+    use crate::model::FindingKind;
+
+    #[test]
+    fn large_debit_table() {
+        for (limit, amount, fires) in
+            [("1000", "-1000", true), ("1000", "-999.99", false), ("1000", "5000", false), ("1000", "-1000.01", true)]
+        {
+            let mut rules = rules();
+            rules.large_debit = Some(dec(limit));
+            let findings = run(&rules, &baseline_history(), observation("100", vec![tx("t1", 5, amount, "Shop")]));
+            assert_eq!(of_kind(&findings, FindingKind::LargeDebit).is_some(), fires, "limit {limit} amount {amount}");
+        }
+    }
+
+    #[test]
+    fn a_known_transaction_is_not_new() {
+        let mut rules = rules();
+        rules.large_debit = Some(dec("10"));
+        let old = tx("t1", 5, "-50", "Shop");
+        let mut history = baseline_history();
+        history.known.insert(old.id.clone(), old.clone());
+        let findings = run(&rules, &history, observation("100", vec![old]));
+        assert!(findings.is_empty(), "{findings:?}");
+    }
+}

@@ -1,0 +1,143 @@
+//! Detectors: pure functions from (rules, history, new observation, now) to findings.
+//!
+//! Nothing here does I/O, reads a clock or awaits: the daemon loads the [`History`] from the store,
+//! passes `now` in, and stores what comes out. That keeps every detector a table-driven test away
+//! from being proven.
+
+mod balance;
+mod debit;
+mod duplicate;
+mod payee;
+mod velocity;
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rust_decimal::Decimal;
+
+use crate::model::{Finding, FindingKind, Observation, Threshold, Transaction};
+
+/// The thresholds of one account (`[[account]]` in the config). `None` switches a detector off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rules {
+    pub min_balance: Option<Decimal>,
+    pub drop_abs: Option<Decimal>,
+    pub drop_pct: Option<Decimal>,
+    pub drop_window: TimeDelta,
+    pub large_debit: Option<Decimal>,
+    pub learning_period: TimeDelta,
+    /// Payee keys (see [`crate::model::payee_key`]) that never raise `new_payee`.
+    pub trusted_payees: HashSet<String>,
+    pub velocity_count: Option<u32>,
+    pub velocity_sum: Option<Decimal>,
+    pub velocity_window: TimeDelta,
+    pub duplicate_window: TimeDelta,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            min_balance: None,
+            drop_abs: None,
+            drop_pct: Some(Decimal::from(30)),
+            drop_window: TimeDelta::hours(24),
+            large_debit: None,
+            learning_period: TimeDelta::days(7),
+            trusted_payees: HashSet::new(),
+            velocity_count: Some(5),
+            velocity_sum: None,
+            velocity_window: TimeDelta::hours(1),
+            duplicate_window: TimeDelta::hours(24),
+        }
+    }
+}
+
+impl Rules {
+    /// How far back the detectors look: the history the daemon must load.
+    pub fn lookback(&self) -> TimeDelta {
+        self.drop_window.max(self.velocity_window).max(self.duplicate_window)
+    }
+}
+
+/// What the store knew about an account before this observation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// When the account was first polled successfully; `None` means this observation is the baseline.
+    pub first_poll_at: Option<DateTime<Utc>>,
+    /// Snapshots within [`Rules::lookback`], oldest first.
+    pub snapshots: Vec<crate::model::Snapshot>,
+    /// Transactions posted within [`Rules::lookback`].
+    pub recent: Vec<Transaction>,
+    /// Stored transactions with the same ids as the observation's: what is not here is new.
+    pub known: HashMap<String, Transaction>,
+    /// Payee keys seen on this account before.
+    pub known_payees: HashSet<String>,
+}
+
+/// One call's worth of input, shared by every detector.
+pub(crate) struct Input<'a> {
+    pub rules: &'a Rules,
+    pub history: &'a History,
+    pub observation: &'a Observation,
+    pub now: DateTime<Utc>,
+    /// The observation's transactions that the store has not seen.
+    pub new: Vec<&'a Transaction>,
+}
+
+impl Input<'_> {
+    /// Recent and new transactions together, each id once (the new version wins).
+    fn window(&self, width: TimeDelta) -> Vec<&Transaction> {
+        let since = self.now - width;
+        let mut by_id: HashMap<&str, &Transaction> = HashMap::new();
+        for tx in self.history.recent.iter().chain(self.observation.transactions.iter()) {
+            by_id.insert(tx.id.as_str(), tx);
+        }
+        let mut txs: Vec<&Transaction> = by_id.into_values().filter(|tx| tx.posted >= since).collect();
+        txs.sort_by(|a, b| (a.posted, &a.id).cmp(&(b.posted, &b.id)));
+        txs
+    }
+
+    fn finding(&self, kind: FindingKind, title: String, detail: String) -> Finding {
+        let snapshot = &self.observation.snapshot;
+        Finding {
+            kind,
+            severity: kind.default_severity(),
+            account: self.observation.account.clone(),
+            title,
+            detail,
+            currency: snapshot.currency.clone(),
+            amount: None,
+            balance: Some(snapshot.balance),
+            payees: Vec::new(),
+            transaction_ids: Vec::new(),
+            threshold: None,
+            observed_at: self.now,
+            key: String::new(),
+        }
+    }
+}
+
+fn threshold(key: &str, value: impl ToString) -> Option<Threshold> {
+    Some(Threshold { key: key.to_owned(), value: value.to_string() })
+}
+
+/// Runs every detector over one new observation of one account.
+pub fn detect(rules: &Rules, history: &History, observation: &Observation, now: DateTime<Utc>) -> Vec<Finding> {
+    // The baseline poll reads the account's past: nothing in it is news, only its current state is.
+    let new = match history.first_poll_at {
+        None => Vec::new(),
+        Some(_) => observation.transactions.iter().filter(|tx| !history.known.contains_key(&tx.id)).collect(),
+    };
+    let input = Input { rules, history, observation, now, new };
+    let mut findings = Vec::new();
+    findings.extend(balance::balance_drop(&input));
+    findings.extend(balance::low_balance(&input));
+    findings.extend(debit::large_debit(&input));
+    findings.extend(payee::new_payee(&input));
+    findings.extend(velocity::velocity(&input));
+    findings.extend(duplicate::duplicate_charge(&input));
+    findings
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;

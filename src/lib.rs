@@ -1,0 +1,25 @@
+//! payguard watches payment and bank accounts and alerts a person when something is wrong with their
+//! money.
+//!
+//! The layout follows the data:
+//!
+//! - [`config`]: the TOML file, validated, with secrets resolved.
+//! - [`source`]: account APIs (SimpleFIN, any JSON API) polled into [`model::Observation`]s.
+//! - [`store`]: the history in sled; the only module that knows sled.
+//! - [`detect`]: pure detectors, history + observation + now → [`model::Finding`]s.
+//! - [`alert`]: pure alert planning: fingerprints, dedup, resolution.
+//! - [`notify`]: channels (console, desktop) and the words of an alert.
+//! - [`daemon`]: wires it all together and runs the schedule.
+//! - [`sim`]: a simulated platform for the demo and the tests.
+//! - [`cli`]: the commands.
+
+pub mod alert;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod detect;
+pub mod model;
+pub mod notify;
+pub mod sim;
+pub mod source;
+pub mod store;

@@ -1,0 +1,325 @@
+//! Plain data that every part of payguard speaks: accounts, balances, transactions, findings.
+//!
+//! Nothing here does I/O or reads a clock. Money is `rust_decimal::Decimal` throughout; amounts that
+//! arrive as text (JSON strings or number literals) are parsed from that text by [`parse_amount`],
+//! never through a float.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Which account of which source: the identity under which history is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccountRef {
+    /// The `name` of the `[[source]]` that reports the account.
+    pub source: String,
+    /// The account id as that source spells it (and as `[[account]] id` names it).
+    pub account: String,
+}
+
+impl AccountRef {
+    pub fn new(source: impl Into<String>, account: impl Into<String>) -> Self {
+        Self { source: source.into(), account: account.into() }
+    }
+}
+
+impl fmt::Display for AccountRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.source, self.account)
+    }
+}
+
+/// What the platform says about the account as a whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    Frozen,
+    Closed,
+    #[default]
+    Unknown,
+}
+
+/// The state of an account at one moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub observed_at: DateTime<Utc>,
+    pub balance: Decimal,
+    pub available: Option<Decimal>,
+    pub currency: String,
+    #[serde(default)]
+    pub status: AccountStatus,
+    #[serde(default)]
+    pub card_expiry: Option<NaiveDate>,
+}
+
+/// One movement of money. Negative amounts leave the account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The source's id, or one derived from the fields when the source gives none (see [`derive_ids`]).
+    pub id: String,
+    pub posted: DateTime<Utc>,
+    pub amount: Decimal,
+    /// The counterparty as the source wrote it (falls back to the description).
+    pub payee: String,
+    /// `payee` normalised by [`payee_key`]: what "the same payee" means.
+    pub payee_key: String,
+    pub description: String,
+    pub pending: bool,
+}
+
+impl Transaction {
+    pub fn is_debit(&self) -> bool {
+        self.amount.is_sign_negative() && !self.amount.is_zero()
+    }
+
+    /// The money that left the account (positive), or zero for a credit.
+    pub fn outflow(&self) -> Decimal {
+        if self.is_debit() { -self.amount } else { Decimal::ZERO }
+    }
+}
+
+/// Everything one successful poll learned about one account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    pub account: AccountRef,
+    /// The account's display name, when the source reports one.
+    pub name: Option<String>,
+    pub snapshot: Snapshot,
+    pub transactions: Vec<Transaction>,
+}
+
+/// How loudly a finding should be said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The public, stable vocabulary of what payguard can find (DESIGN §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    BalanceDrop,
+    LowBalance,
+    LargeDebit,
+    NewPayee,
+    Velocity,
+    DuplicateCharge,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::BalanceDrop => "balance_drop",
+            FindingKind::LowBalance => "low_balance",
+            FindingKind::LargeDebit => "large_debit",
+            FindingKind::NewPayee => "new_payee",
+            FindingKind::Velocity => "velocity",
+            FindingKind::DuplicateCharge => "duplicate_charge",
+        }
+    }
+
+    pub fn default_severity(self) -> Severity {
+        match self {
+            FindingKind::BalanceDrop | FindingKind::Velocity => Severity::Critical,
+            FindingKind::LowBalance
+            | FindingKind::LargeDebit
+            | FindingKind::NewPayee
+            | FindingKind::DuplicateCharge => Severity::Warning,
+        }
+    }
+
+    /// A condition holds for a while and clears by itself (the balance is low); an event happened once
+    /// (a debit to a new payee). Conditions resolve when a poll no longer finds them.
+    pub fn is_condition(self) -> bool {
+        matches!(self, FindingKind::BalanceDrop | FindingKind::LowBalance)
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The configured limit that a finding crossed, by its config key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub key: String,
+    pub value: String,
+}
+
+/// Something a detector found wrong, with the facts that show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub account: AccountRef,
+    pub title: String,
+    /// Why it fired, in one or two sentences.
+    pub detail: String,
+    pub currency: String,
+    /// The money at stake: the drop, the debit, the sum of the burst.
+    pub amount: Option<Decimal>,
+    /// The balance when the finding was made.
+    pub balance: Option<Decimal>,
+    pub payees: Vec<String>,
+    pub transaction_ids: Vec<String>,
+    pub threshold: Option<Threshold>,
+    pub observed_at: DateTime<Utc>,
+    /// What tells this occurrence from another of the same kind on the same account (a peak time, a
+    /// set of transaction ids); part of the alert fingerprint.
+    pub key: String,
+}
+
+/// Why a piece of text is not an amount of money.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("{0:?} is not a decimal amount")]
+    NotDecimal(String),
+    #[error("{0:?} is too large or too precise to be an amount of money")]
+    OutOfRange(String),
+}
+
+/// Parses an amount from its decimal text: `"-12.50"`, `"1200"`, `"1.5e3"`.
+///
+/// The text is never routed through a float, so `"0.1"` is exactly one tenth. Values that do not fit
+/// a `Decimal` (40-digit numbers, `1e400`) and non-numbers (`NaN`, `inf`) are errors, not zero.
+pub fn parse_amount(text: &str) -> Result<Decimal, AmountError> {
+    let trimmed = text.trim();
+    let plausible = !trimmed.is_empty()
+        && trimmed.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
+        && trimmed.chars().any(|c| c.is_ascii_digit());
+    if !plausible {
+        return Err(AmountError::NotDecimal(text.to_owned()));
+    }
+    let parsed = if trimmed.contains(['e', 'E']) {
+        Decimal::from_scientific(trimmed)
+    } else {
+        Decimal::from_str_exact(trimmed.strip_prefix('+').unwrap_or(trimmed))
+    };
+    parsed.map_err(|_| AmountError::OutOfRange(text.to_owned()))
+}
+
+/// Normalises a payee for comparison: case, punctuation and reference numbers do not make a new payee.
+///
+/// "AMAZON MKTPLACE*1234 5678" and "Amazon Mktplace" are the same payee; "7-Eleven" keeps its 7.
+pub fn payee_key(raw: &str) -> String {
+    let cleaned: String =
+        raw.chars().map(|c| if c.is_alphanumeric() { c.to_lowercase().next().unwrap_or(c) } else { ' ' }).collect();
+    cleaned
+        .split_whitespace()
+        .filter(|word| !(word.len() >= 4 && word.chars().all(|c| c.is_ascii_digit())))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Gives every transaction without a source id a stable one derived from its fields.
+///
+/// Two identical transactions in one answer are two transactions (a double charge looks exactly like
+/// that), so the n-th repeat of the same fields gets `#n` appended rather than collapsing into one.
+pub fn derive_ids(transactions: &mut [Transaction]) {
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    for tx in transactions.iter_mut().filter(|tx| tx.id.is_empty()) {
+        let basis = format!("{}|{}|{}|{}", tx.posted.timestamp(), tx.amount.normalize(), tx.payee, tx.description);
+        let digest = short_hash(&basis);
+        let n = seen.entry(digest.clone()).or_insert(0);
+        *n += 1;
+        tx.id = if *n == 1 { format!("derived:{digest}") } else { format!("derived:{digest}#{n}") };
+    }
+}
+
+/// A short, stable hex digest (the first 16 hex digits of SHA-256).
+pub fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "critical" => Ok(Severity::Critical),
+            other => Err(format!("unknown severity {other:?}: expected info, warning or critical")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_from_text_exactly() {
+        let cases = [
+            ("-12.50", Some("-12.50")),
+            ("1200", Some("1200")),
+            ("+3.10", Some("3.10")),
+            ("0.1", Some("0.1")),
+            ("1.5e3", Some("1500")),
+            ("NaN", None),
+            ("inf", None),
+            ("", None),
+            ("1e400", None),
+            ("1234567890123456789012345678901234567890", None),
+            ("12,50", None),
+        ];
+        for (text, want) in cases {
+            let got = parse_amount(text).ok().map(|d| d.normalize().to_string());
+            let want = want.map(|w| Decimal::from_str(w).map(|d| d.normalize().to_string()));
+            assert_eq!(got, want.and_then(Result::ok), "parsing {text:?}");
+        }
+    }
+
+    #[test]
+    fn payee_keys_ignore_case_punctuation_and_reference_numbers() {
+        assert_eq!(payee_key("AMAZON MKTPLACE*1234 5678"), "amazon mktplace");
+        assert_eq!(payee_key("Amazon  Mktplace"), "amazon mktplace");
+        assert_eq!(payee_key("7-Eleven"), "7 eleven");
+        assert_ne!(payee_key("Landlord Co"), payee_key("Landlady Co"));
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_keep_identical_twins_apart() {
+        let tx = Transaction {
+            id: String::new(),
+            posted: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            amount: Decimal::new(-999, 2),
+            payee: "Shop".into(),
+            payee_key: "shop".into(),
+            description: "card".into(),
+            pending: false,
+        };
+        let mut first = vec![tx.clone(), tx.clone()];
+        let mut again = vec![tx.clone(), tx];
+        derive_ids(&mut first);
+        derive_ids(&mut again);
+        assert_eq!(first, again);
+        assert_ne!(first[0].id, first[1].id);
+    }
+}

@@ -1,0 +1,150 @@
+//! The simulated platform: a SimpleFIN server on loopback that plays a scripted story.
+//!
+//! `payguard demo` runs it beside the daemon, the tests poll it as a real HTTP server, and the
+//! benchmarks will load it. Each step of a [`Script`] is a set of payments that happen when the step
+//! is applied; a step is applied on each request (`Advance::OnRequest`, for the demo) or when the
+//! caller says so (`Advance::Manual`, for tests).
+
+mod script;
+mod server;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rust_decimal::Decimal;
+
+pub use script::{Event, Script, Step, demo_script};
+
+/// The credentials the simulator accepts in its access URL.
+pub const USERNAME: &str = "demo";
+pub const PASSWORD: &str = "demo";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advance {
+    OnRequest,
+    Manual,
+}
+
+pub struct Simulator {
+    state: Arc<Mutex<State>>,
+    requests: tokio::sync::watch::Receiver<u64>,
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct State {
+    accounts: Vec<SimAccount>,
+    script: Script,
+    next_step: usize,
+    advance: Advance,
+    requests: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct SimAccount {
+    id: String,
+    name: String,
+    currency: String,
+    balance: Decimal,
+    transactions: Vec<SimTransaction>,
+}
+
+#[derive(Debug, Clone)]
+struct SimTransaction {
+    id: String,
+    posted: DateTime<Utc>,
+    amount: Decimal,
+    payee: String,
+    description: String,
+}
+
+impl Simulator {
+    /// Serves `script` on a free loopback port.
+    pub async fn start(script: Script, advance: Advance) -> std::io::Result<Simulator> {
+        let accounts = script
+            .accounts
+            .iter()
+            .map(|a| SimAccount {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                currency: a.currency.clone(),
+                balance: a.opening_balance,
+                transactions: Vec::new(),
+            })
+            .collect();
+        let (requests_tx, requests) = tokio::sync::watch::channel(0);
+        let state = Arc::new(Mutex::new(State { accounts, script, next_step: 0, advance, requests: requests_tx }));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(server::serve(listener, state.clone()));
+        Ok(Simulator { state, requests, addr, server })
+    }
+
+    /// The SimpleFIN access URL, credentials included.
+    pub fn access_url(&self) -> String {
+        format!("http://{USERNAME}:{PASSWORD}@{}/simplefin", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Applies the next step of the script; `false` when the script is over.
+    pub fn advance(&self) -> bool {
+        lock(&self.state).apply_next(Utc::now())
+    }
+
+    /// Whether every step has been applied.
+    pub fn finished(&self) -> bool {
+        let state = lock(&self.state);
+        state.next_step >= state.script.steps.len()
+    }
+
+    /// How many account requests have been served.
+    pub fn requests(&self) -> u64 {
+        *self.requests.borrow()
+    }
+
+    /// Follows the number of account requests served, to wait for polls without sleeping.
+    pub fn watch_requests(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.requests.clone()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    // The state stays consistent between statements, so a panic elsewhere does not spoil it.
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    fn apply_next(&mut self, now: DateTime<Utc>) -> bool {
+        let Some(step) = self.script.steps.get(self.next_step).cloned() else {
+            return false;
+        };
+        let step_no = self.next_step;
+        self.next_step += 1;
+        for (i, event) in step.events.iter().enumerate() {
+            let Some(account) = self.accounts.iter_mut().find(|a| a.id == event.account) else {
+                continue;
+            };
+            let posted = now - TimeDelta::minutes(event.minutes_ago);
+            account.balance += event.amount;
+            account.transactions.push(SimTransaction {
+                id: format!("{}-s{step_no}-{i}", account.id),
+                posted,
+                amount: event.amount,
+                payee: event.payee.clone(),
+                description: event.description.clone(),
+            });
+        }
+        true
+    }
+}

@@ -1,0 +1,127 @@
+//! The simulator's HTTP face: the SimpleFIN `/accounts` endpoint.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Query, State as AxumState};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{Advance, PASSWORD, State, USERNAME, lock};
+
+type Shared = Arc<Mutex<State>>;
+
+pub(super) async fn serve(listener: tokio::net::TcpListener, state: Shared) {
+    let app = Router::new().route("/simplefin/accounts", get(accounts)).with_state(state);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "the simulator stopped");
+    }
+}
+
+async fn accounts(
+    AxumState(state): AxumState<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorised(&headers) {
+        return (StatusCode::FORBIDDEN, "access denied").into_response();
+    }
+    let start = query
+        .get("start-date")
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let now = Utc::now();
+    let mut state = lock(&state);
+    if state.advance == Advance::OnRequest {
+        state.apply_next(now);
+    }
+    let accounts: Vec<Value> = state
+        .accounts
+        .iter()
+        .map(|a| {
+            let transactions: Vec<Value> = a
+                .transactions
+                .iter()
+                .filter(|t| t.posted >= start)
+                .map(|t| {
+                    json!({
+                        "id": t.id,
+                        "posted": t.posted.timestamp(),
+                        "amount": t.amount.to_string(),
+                        "description": t.description,
+                        "payee": t.payee,
+                        "pending": false,
+                        "transacted_at": t.posted.timestamp(),
+                    })
+                })
+                .collect();
+            json!({
+                "org": { "domain": "sim.payguard.invalid", "name": "Simulated Bank" },
+                "id": a.id,
+                "name": a.name,
+                "currency": a.currency,
+                "balance": a.balance.to_string(),
+                "available-balance": a.balance.to_string(),
+                "balance-date": now.timestamp(),
+                "transactions": transactions,
+                "extra": {},
+            })
+        })
+        .collect();
+    let body = json!({ "errors": [], "accounts": accounts });
+    // Counted once the answer is ready, so a watcher sees the step that this answer carries.
+    state.requests.send_modify(|n| *n += 1);
+    ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+fn authorised(headers: &HeaderMap) -> bool {
+    let expected = format!("{USERNAME}:{PASSWORD}");
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b64| decode_base64(b64.trim()))
+        .is_some_and(|decoded| decoded == expected.as_bytes())
+}
+
+/// Enough base64 to read a Basic header; the simulator has no other use for it.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let bytes: Vec<u8> = text.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        let take = chunk.len().saturating_sub(1);
+        out.extend_from_slice(&n.to_be_bytes()[1..1 + take]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_base64;
+
+    #[test]
+    fn basic_credentials_decode() {
+        assert_eq!(decode_base64("ZGVtbzpkZW1v").as_deref(), Some(&b"demo:demo"[..]));
+        assert_eq!(decode_base64("YQ==").as_deref(), Some(&b"a"[..]));
+        assert_eq!(decode_base64("*"), None);
+    }
+}

@@ -1,0 +1,140 @@
+//! The one HTTP GET every source uses: timeouts, a body cap, status mapping, no secrets in errors.
+
+use std::net::IpAddr;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Client, RequestBuilder, StatusCode, Url};
+
+use super::SourceError;
+use crate::config::HttpLimits;
+
+pub(super) fn client(limits: &HttpLimits) -> Result<Client, SourceError> {
+    Client::builder()
+        .connect_timeout(limits.connect_timeout)
+        .timeout(limits.timeout)
+        .user_agent(concat!("payguard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SourceError::Setup(format!("cannot build the HTTP client: {}", e.without_url())))
+}
+
+/// Checks that a source URL is safe to send credentials to: https, or http to this machine only.
+pub fn check_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("not a URL ({e}): expected https://host/path"))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err("http:// sends credentials and balances in clear text: use https:// (plain http is accepted for loopback hosts only)".to_owned()),
+        other => Err(format!("unsupported URL scheme {other:?}: expected https://")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+/// How a URL is named in messages: scheme, host and port, never user info, path or query.
+pub(super) fn host_of(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => "the source".to_owned(),
+    }
+}
+
+/// Sends `request` and reads at most `max_body` bytes of a successful answer.
+pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits) -> Result<Vec<u8>, SourceError> {
+    let max_body = limits.max_body;
+    let transport = |e: reqwest::Error| {
+        if e.is_timeout() {
+            SourceError::Timeout { host: host.to_owned(), seconds: limits.timeout.as_secs() }
+        } else {
+            SourceError::Unreachable { host: host.to_owned(), reason: error_chain(e.without_url()) }
+        }
+    };
+    let mut response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    if !status.is_success() {
+        let retry_after = retry_after(response.headers());
+        let detail = read_capped(&mut response, 2048).await.map(|b| snippet(&b)).unwrap_or_default();
+        return Err(status_error(host, status, retry_after, detail));
+    }
+    if response.content_length().is_some_and(|n| n > max_body) {
+        return Err(SourceError::TooLarge { host: host.to_owned(), limit: max_body });
+    }
+    match read_capped(&mut response, max_body).await {
+        Ok(body) => Ok(body),
+        Err(ReadError::TooLarge) => Err(SourceError::TooLarge { host: host.to_owned(), limit: max_body }),
+        Err(ReadError::Transport(e)) => Err(transport(e)),
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+async fn read_capped(response: &mut reqwest::Response, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() as u64 + chunk.len() as u64 > cap {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn status_error(host: &str, status: StatusCode, retry_after: Option<u64>, detail: String) -> SourceError {
+    let host = host.to_owned();
+    match status.as_u16() {
+        401 | 403 => SourceError::Auth { host, status: status.as_u16() },
+        429 => SourceError::RateLimited { host, retry_after },
+        code => SourceError::Status { host, status: code, detail },
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The start of an error body, on one line, for a log message.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.chars().take(200).collect()
+}
+
+fn error_chain(error: reqwest::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = std::error::Error::source(&error);
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = inner.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_may_use_plain_http() {
+        assert!(check_url("https://bridge.example.com/simplefin").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("http://[::1]:8080/x").is_ok());
+        assert!(check_url("http://localhost/x").is_ok());
+        assert!(check_url("http://bank.example.com/x").is_err());
+        assert!(check_url("http://10.0.0.1/x").is_err());
+        assert!(check_url("ftp://127.0.0.1/x").is_err());
+        let err = check_url("http://user:hunter2@bank.example.com/").err().unwrap_or_default();
+        assert!(!err.contains("hunter2"));
+    }
+}

@@ -1,0 +1,291 @@
+//! The store: payguard's history in one sled database under `state_dir`. The only code that knows
+//! sled exists.
+//!
+//! Trees: `snapshots` (account, time), `transactions` (account, id), `tx_time` (account, posted, id:
+//! the time index), `payees` (account, payee key), `accounts` (account: first and last poll),
+//! `alerts` (account, alert id), `meta` (schema version). One observation is written in one sled
+//! transaction together with the alerts it caused, and flushed before the poll counts as done.
+
+mod keys;
+mod records;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use crate::alert::Alert;
+use crate::detect::History;
+use crate::model::{AccountRef, Observation, Snapshot, Transaction};
+
+pub use records::{AccountRecord, PayeeRecord};
+
+/// The layout version this build reads and writes. Bump it with a migration when a record changes.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store at {path} is in use by another payguard process (is the daemon running?)")]
+    Locked { path: PathBuf },
+    #[error(
+        "the store at {path} has schema version {found}, this payguard reads version {expected}: use a matching payguard release"
+    )]
+    SchemaMismatch { path: PathBuf, found: u32, expected: u32 },
+    #[error("cannot open the store at {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("store I/O failed: {0}")]
+    Io(#[from] sled::Error),
+    #[error("a stored record is corrupt ({what}): {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+/// What one ingest changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestReport {
+    pub new_transactions: usize,
+    pub updated_transactions: usize,
+    pub first_poll: bool,
+}
+
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    snapshots: sled::Tree,
+    transactions: sled::Tree,
+    tx_time: sled::Tree,
+    payees: sled::Tree,
+    accounts: sled::Tree,
+    alerts: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`, checking its schema version.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.to_owned();
+        let db = sled::Config::new().path(dir).open().map_err(|source| match &source {
+            sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+                StoreError::Locked { path: path.clone() }
+            }
+            _ => StoreError::Open { path: path.clone(), source },
+        })?;
+        let meta = db.open_tree("meta")?;
+        match meta.get(SCHEMA_KEY)? {
+            None => {
+                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                meta.flush()?;
+            }
+            Some(found) => {
+                let found = <[u8; 4]>::try_from(found.as_ref()).map(u32::from_be_bytes).unwrap_or(0);
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::SchemaMismatch { path, found, expected: SCHEMA_VERSION });
+                }
+            }
+        }
+        Ok(Store {
+            snapshots: db.open_tree("snapshots")?,
+            transactions: db.open_tree("transactions")?,
+            tx_time: db.open_tree("tx_time")?,
+            payees: db.open_tree("payees")?,
+            accounts: db.open_tree("accounts")?,
+            alerts: db.open_tree("alerts")?,
+            db,
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the detectors need to judge `observation`: the account's recent past and which of the
+    /// observation's transactions and payees are already known.
+    pub fn history(
+        &self,
+        observation: &Observation,
+        lookback: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<History, StoreError> {
+        let prefix = keys::account(&observation.account);
+        let since = now - lookback;
+        let first_poll_at = self.account(&observation.account)?.map(|a| a.first_poll_at);
+        let snapshots = self.snapshots_between(&observation.account, since, None)?;
+        let recent = self.transactions_between(&observation.account, since, None)?;
+        let mut known = HashMap::new();
+        let mut known_payees = HashSet::new();
+        for tx in &observation.transactions {
+            if let Some(stored) = self.transactions.get(keys::with(&prefix, &[tx.id.as_bytes()]))? {
+                known.insert(tx.id.clone(), decode::<Transaction>(&stored, "transaction")?);
+            }
+            if self.payees.contains_key(keys::with(&prefix, &[tx.payee_key.as_bytes()]))? {
+                known_payees.insert(tx.payee_key.clone());
+            }
+        }
+        Ok(History { first_poll_at, snapshots, recent, known, known_payees })
+    }
+
+    /// Writes one observation and the alerts it changed in one transaction. Idempotent: the same
+    /// transaction seen in ten polls is stored once, and payee counts only grow for new ones.
+    pub fn ingest(
+        &self,
+        observation: &Observation,
+        alerts: &[Alert],
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError> {
+        let prefix = keys::account(&observation.account);
+        let trees = (&self.snapshots, &self.transactions, &self.tx_time, &self.payees, &self.accounts, &self.alerts);
+        let result = trees.transaction(|(snapshots, transactions, tx_time, payees, accounts, alerts_tree)| {
+            let mut report = IngestReport::default();
+            let snapshot = &observation.snapshot;
+            snapshots.insert(keys::with(&prefix, &[&keys::time(snapshot.observed_at)]), encode(snapshot)?)?;
+            for tx in &observation.transactions {
+                let key = keys::with(&prefix, &[tx.id.as_bytes()]);
+                match transactions.get(&key)? {
+                    Some(stored) => {
+                        let stored: Transaction = decode(&stored, "transaction").map_err(abort)?;
+                        if &stored == tx {
+                            continue;
+                        }
+                        tx_time.remove(time_key(&prefix, &stored))?;
+                        report.updated_transactions += 1;
+                    }
+                    None => {
+                        report.new_transactions += 1;
+                        count_payee(payees, &prefix, tx)?;
+                    }
+                }
+                transactions.insert(key, encode(tx)?)?;
+                tx_time.insert(time_key(&prefix, tx), &[])?;
+            }
+            let record = match accounts.get(&prefix)? {
+                Some(bytes) => decode::<AccountRecord>(&bytes, "account").map_err(abort)?,
+                None => {
+                    report.first_poll = true;
+                    AccountRecord { first_poll_at: now, last_poll_at: now, name: None, currency: String::new() }
+                }
+            };
+            let record = AccountRecord {
+                last_poll_at: now,
+                name: observation.name.clone().or(record.name),
+                currency: snapshot.currency.clone(),
+                ..record
+            };
+            accounts.insert(prefix.as_slice(), encode(&record)?)?;
+            for alert in alerts {
+                alerts_tree.insert(keys::with(&prefix, &[alert.id.as_bytes()]), encode(alert)?)?;
+            }
+            Ok(report)
+        });
+        result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Io(e),
+        })
+    }
+
+    /// Makes everything written so far durable. A poll counts as done only after this returns.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    pub fn account(&self, account: &AccountRef) -> Result<Option<AccountRecord>, StoreError> {
+        self.accounts.get(keys::account(account))?.map(|b| decode(&b, "account")).transpose()
+    }
+
+    /// Every alert of an account, firing or resolved.
+    pub fn alerts_of(&self, account: &AccountRef) -> Result<Vec<Alert>, StoreError> {
+        self.alerts.scan_prefix(keys::account(account)).map(|kv| decode(&kv?.1, "alert")).collect()
+    }
+
+    /// Snapshots observed in `[since, until)` (until `None`: up to now), oldest first.
+    pub fn snapshots_between(
+        &self,
+        account: &AccountRef,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Snapshot>, StoreError> {
+        let prefix = keys::account(account);
+        let (start, end) = time_range(&prefix, since, until);
+        self.snapshots.range(start..end).map(|kv| decode(&kv?.1, "snapshot")).collect()
+    }
+
+    /// Transactions posted in `[since, until)`, in posting order.
+    pub fn transactions_between(
+        &self,
+        account: &AccountRef,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        let prefix = keys::account(account);
+        let (start, end) = time_range(&prefix, since, until);
+        let mut out = Vec::new();
+        for entry in self.tx_time.range(start..end) {
+            let (key, _) = entry?;
+            let id = key.get(prefix.len() + 8..).unwrap_or_default();
+            if let Some(bytes) = self.transactions.get(keys::with(&prefix, &[id]))? {
+                out.push(decode(&bytes, "transaction")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every payee the account has dealt with.
+    pub fn payees(&self, account: &AccountRef) -> Result<Vec<PayeeRecord>, StoreError> {
+        self.payees.scan_prefix(keys::account(account)).map(|kv| decode(&kv?.1, "payee")).collect()
+    }
+}
+
+fn time_key(prefix: &[u8], tx: &Transaction) -> Vec<u8> {
+    keys::with(prefix, &[&keys::time(tx.posted), tx.id.as_bytes()])
+}
+
+fn time_range(prefix: &[u8], since: DateTime<Utc>, until: Option<DateTime<Utc>>) -> (Vec<u8>, Vec<u8>) {
+    let start = keys::with(prefix, &[&keys::time(since)]);
+    let end = match until {
+        Some(until) => keys::with(prefix, &[&keys::time(until)]),
+        None => keys::with(prefix, &[&[0xff; 9]]),
+    };
+    (start, end)
+}
+
+fn count_payee(
+    payees: &TransactionalTree,
+    prefix: &[u8],
+    tx: &Transaction,
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    let key = keys::with(prefix, &[tx.payee_key.as_bytes()]);
+    let record = match payees.get(&key)? {
+        Some(bytes) => {
+            let mut record: PayeeRecord = decode(&bytes, "payee").map_err(abort)?;
+            record.count += 1;
+            record.first_seen = record.first_seen.min(tx.posted);
+            record.last_seen = record.last_seen.max(tx.posted);
+            record
+        }
+        None => PayeeRecord {
+            key: tx.payee_key.clone(),
+            name: tx.payee.clone(),
+            first_seen: tx.posted,
+            last_seen: tx.posted,
+            count: 1,
+        },
+    };
+    payees.insert(key, encode(&record)?)?;
+    Ok(())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, ConflictableTransactionError<StoreError>> {
+    serde_json::to_vec(value).map_err(|e| abort(StoreError::Corrupt { what: "record to write", detail: e.to_string() }))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
