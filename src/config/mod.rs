@@ -5,6 +5,7 @@
 //! so the rest of payguard never re-validates.
 
 mod error;
+mod messages;
 mod schedule;
 mod schema;
 mod secret;

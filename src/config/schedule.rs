@@ -27,6 +27,7 @@ impl Schedule {
                 "{text:?} has {fields} fields: expected a cron line of 5 fields (minute hour day month weekday) or 6 with seconds first"
             ));
         }
+        check_ranges(text, fields)?;
         let parser = CronParser::builder().seconds(Seconds::Optional).year(Year::Disallowed).build();
         parser
             .parse(text)
@@ -43,6 +44,32 @@ impl Schedule {
         let local = after.with_timezone(&tz);
         self.cron.find_next_occurrence(&local, false).ok().map(|t| t.with_timezone(&Utc))
     }
+}
+
+/// Names the field and its range when a number is out of it: croner only says "out of bounds".
+fn check_ranges(text: &str, fields: usize) -> Result<(), String> {
+    const FIELDS: [(&str, u32, u32); 6] = [
+        ("second", 0, 59),
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of month", 1, 31),
+        ("month", 1, 12),
+        ("day of week", 0, 7),
+    ];
+    let names = &FIELDS[6 - fields.min(6)..];
+    for (field, (name, low, high)) in text.split_whitespace().zip(names) {
+        for part in field.split(',') {
+            let range = part.split('/').next().unwrap_or_default();
+            for bound in range.split('-') {
+                if let Ok(n) = bound.parse::<u32>()
+                    && !(*low..=*high).contains(&n)
+                {
+                    return Err(format!("{text:?}: {name} {n} is out of range: expected {low}-{high}"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Schedule {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::values::{Amount, ByteSize, Duration, Percent, TimeZone};
+use super::values::{Amount, ByteSize, Count, Duration, Percent, TimeZone};
 use super::*;
 use crate::model::payee_key;
 
@@ -89,7 +89,7 @@ struct RawMapping {
 #[serde(deny_unknown_fields)]
 struct RawAccount {
     source: Spanned<String>,
-    id: String,
+    id: Spanned<String>,
     name: Option<String>,
     min_balance: Option<Amount>,
     drop_abs: Option<Amount>,
@@ -99,7 +99,7 @@ struct RawAccount {
     learning_period: Option<Duration>,
     #[serde(default)]
     trusted_payees: Vec<String>,
-    velocity_count: Option<u32>,
+    velocity_count: Option<Count>,
     velocity_sum: Option<Amount>,
     velocity_window: Option<Duration>,
     duplicate_window: Option<Duration>,
@@ -121,11 +121,16 @@ struct RawChannel {
 
 /// Parses and validates; every error carries its place in `text`.
 pub(super) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let deserializer = toml::Deserializer::parse(text)
-        .map_err(|e| ConfigError::at(path, text, e.span(), "", first_line(e.message())))?;
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+        let key = e.span().map(|s| messages::key_at(text, s.start)).unwrap_or_default();
+        let message = messages::humanize(&key, &first_line(e.message()));
+        ConfigError::at(path, text, e.span(), key.clone(), message.with_key(&key))
+    })?;
     let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let key = clean_path(&e.path().to_string());
-        ConfigError::at(path, text, e.inner().span(), key, first_line(e.inner().message()))
+        let path_key = clean_path(&e.path().to_string());
+        let message = messages::humanize(&path_key, &first_line(e.inner().message()));
+        let key = message.key.clone().unwrap_or(path_key);
+        ConfigError::at(path, text, e.inner().span(), key, message.text)
     })?;
     Validator { text, path }.config(raw)
 }
@@ -334,7 +339,6 @@ impl Validator<'_> {
         raw: Spanned<RawAccount>,
         sources: &[&str],
     ) -> Result<(AccountConfig, std::ops::Range<usize>), ConfigError> {
-        let table = raw.span();
         let raw = raw.into_inner();
         if !sources.contains(&raw.source.get_ref().as_str()) {
             return self.error(
@@ -352,17 +356,16 @@ impl Validator<'_> {
             large_debit: raw.large_debit.map(|a| a.0),
             learning_period: raw.learning_period.map_or(defaults.learning_period, |d| d.0),
             trusted_payees: raw.trusted_payees.iter().map(|p| payee_key(p)).collect(),
-            velocity_count: raw.velocity_count.or(defaults.velocity_count),
+            velocity_count: raw.velocity_count.map(|c| c.0).or(defaults.velocity_count),
             velocity_sum: raw.velocity_sum.map(|a| a.0),
             velocity_window: raw.velocity_window.map_or(defaults.velocity_window, |d| d.0),
             duplicate_window: raw.duplicate_window.map_or(defaults.duplicate_window, |d| d.0),
         };
-        if rules.velocity_count == Some(0) {
-            return self.error(table, format!("account[{i}].velocity_count"), "velocity_count must be at least 1");
-        }
-        let account = AccountRef::new(raw.source.into_inner(), raw.id.clone());
-        let name = raw.name.unwrap_or(raw.id);
-        Ok((AccountConfig { account, name, rules }, table))
+        let id_span = raw.id.span();
+        let id = raw.id.into_inner();
+        let account = AccountRef::new(raw.source.into_inner(), id.clone());
+        let name = raw.name.unwrap_or(id);
+        Ok((AccountConfig { account, name, rules }, id_span))
     }
 }
 

@@ -134,6 +134,21 @@ impl FromStr for ByteSize {
     }
 }
 
+/// A count that must be at least one (`velocity_count`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count(pub u32);
+
+impl FromStr for Count {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().parse::<u32>() {
+            Ok(0) => Err("must be at least 1".to_owned()),
+            Ok(n) => Ok(Count(n)),
+            Err(_) => Err(format!("{text:?} is not a count: expected a whole number, at least 1")),
+        }
+    }
+}
+
 /// An IANA time zone name such as `Europe/Berlin` or `Asia/Shanghai`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeZone(pub chrono_tz::Tz);
@@ -165,6 +180,7 @@ from_text! {
     Percent => "a percentage like 20 or \"12.5\"",
     ByteSize => "a size like \"16MiB\"",
     TimeZone => "a time zone name like \"Europe/Berlin\"",
+    Count => "a whole number, at least 1",
 }
 
 struct TextVisitor<T> {

@@ -24,7 +24,7 @@ pub fn check_url(text: &str) -> Result<Url, String> {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
         "http" => Err("http:// sends credentials and balances in clear text: use https:// (plain http is accepted for loopback hosts only)".to_owned()),
-        other => Err(format!("unsupported URL scheme {other:?}: expected https://")),
+        _ => Err("the URL must start with https://".to_owned()),
     }
 }
 
