@@ -46,7 +46,11 @@ pub enum AccountStatus {
 /// The state of an account at one moment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// When payguard saw this balance: the poll's time, so two polls are two snapshots.
     pub observed_at: DateTime<Utc>,
+    /// When the platform says the balance was current (SimpleFIN `balance-date`), if it says.
+    #[serde(default)]
+    pub as_of: Option<DateTime<Utc>>,
     pub balance: Decimal,
     pub available: Option<Decimal>,
     pub currency: String,

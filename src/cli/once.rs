@@ -25,7 +25,12 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     }
     drop(stdout);
     let fired: Vec<Alert> = runs.iter().flat_map(|r| r.fired.clone()).collect();
-    engine.deliver(&fired).await;
+    let deliveries = engine.deliver(&fired).await;
+    for (channel, alert, result) in &deliveries {
+        if let Err(error) = result {
+            eprintln!("payguard: alert {alert} was not delivered to channel {channel}: {error}");
+        }
+    }
     report(&runs, fired.len());
     Ok(if runs.iter().all(SourceRun::succeeded) { exit::OK } else { exit::TEMPFAIL })
 }

@@ -29,6 +29,7 @@ pub fn snapshot(minutes_ago: i64, balance: &str) -> Snapshot {
         currency: "USD".into(),
         status: AccountStatus::Active,
         card_expiry: None,
+        as_of: None,
     }
 }
 

@@ -124,10 +124,12 @@ fn threshold(key: &str, value: impl ToString) -> Option<Threshold> {
 /// Runs every detector over one new observation of one account.
 pub fn detect(rules: &Rules, history: &History, observation: &Observation, now: DateTime<Utc>) -> Vec<Finding> {
     // The baseline poll reads the account's past: nothing in it is news, only its current state is.
-    let new = match history.first_poll_at {
+    let mut new: Vec<&Transaction> = match history.first_poll_at {
         None => Vec::new(),
         Some(_) => observation.transactions.iter().filter(|tx| !history.known.contains_key(&tx.id)).collect(),
     };
+    // Sources list transactions in any order; findings (and so alert ids) must not depend on it.
+    new.sort_by(|a, b| (a.posted, &a.id).cmp(&(b.posted, &b.id)));
     let input = Input { rules, history, observation, now, new };
     let mut findings = Vec::new();
     findings.extend(balance::balance_drop(&input));

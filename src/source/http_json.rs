@@ -90,17 +90,16 @@ pub fn map_account(
             .ok_or_else(|| format!("nothing at {pointer:?} for {what}"))
     };
     let balance = amount(&at(balance_doc, &m.balance, "balance")?, "balance")?;
-    let available = m
-        .available
-        .as_deref()
-        .map(|p| at(balance_doc, p, "available").and_then(|v| amount(&v, "available")))
-        .transpose()?;
+    // Optional fields may be missing from an answer; when present they must be right.
+    let optional =
+        |pointer: &Option<String>| pointer.as_deref().and_then(|p| balance_doc.pointer(p)).filter(|v| !v.is_null());
+    let available = optional(&m.available).map(|v| amount(v, "available")).transpose()?;
     let currency = match (&m.currency, &config.currency) {
         (Some(p), _) => text(&at(balance_doc, p, "currency")?, "currency")?,
         (None, Some(fixed)) => fixed.clone(),
         (None, None) => return Err("no currency configured".to_owned()),
     };
-    let status = m.status.as_deref().map(|p| at(balance_doc, p, "status").map(|v| status_of(&v))).transpose()?;
+    let status = optional(&m.status).map(status_of);
     let list = match transactions_doc.pointer(&m.transactions) {
         Some(Value::Array(items)) => items.as_slice(),
         Some(other) => {
@@ -126,6 +125,7 @@ pub fn map_account(
             currency,
             status: status.unwrap_or(AccountStatus::Unknown),
             card_expiry: None,
+            as_of: None,
         },
         transactions,
     })

@@ -99,10 +99,7 @@ impl SimpleFin {
         let balance = amount(required("balance")?, "balance")?;
         let available = field("available-balance").map(|v| amount(v, "available-balance")).transpose()?;
         let currency = text(required("currency")?, "currency")?;
-        let observed_at = match field("balance-date") {
-            Some(v) => time(v, "balance-date")?.min(now),
-            None => now,
-        };
+        let as_of = field("balance-date").map(|v| time(v, "balance-date")).transpose()?;
         let mut transactions = match field("transactions") {
             None => Vec::new(),
             Some(Value::Array(txs)) => txs
@@ -119,7 +116,8 @@ impl SimpleFin {
             account: AccountRef::new(self.source.clone(), id),
             name: field("name").and_then(|v| v.as_str()).map(str::to_owned),
             snapshot: Snapshot {
-                observed_at,
+                observed_at: now,
+                as_of,
                 balance,
                 available,
                 currency,

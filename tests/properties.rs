@@ -1,0 +1,170 @@
+//! Properties of ingest and detection over generated polls: what must hold for every input, not
+//! just the examples the table tests chose.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use payguard::detect::{History, Rules, detect};
+use payguard::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, payee_key};
+use payguard::store::Store;
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+const PAYEES: &[&str] = &["Grocer", "GROCER", "Landlord Co", "Stranger", "Crypto Swap", "Coffee"];
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_790_000_000, 0).expect("a valid time")
+}
+
+fn transactions() -> impl Strategy<Value = Vec<Transaction>> {
+    prop::collection::vec((0i64..600, -50_000i64..20_000, 0..PAYEES.len(), any::<bool>()), 0..24).prop_map(|rows| {
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, (minutes, cents, payee, pending))| Transaction {
+                id: format!("t{i}"),
+                posted: now() - TimeDelta::minutes(minutes),
+                amount: Decimal::new(if cents == 0 { -1 } else { cents }, 2),
+                payee: PAYEES[payee].into(),
+                payee_key: payee_key(PAYEES[payee]),
+                description: String::new(),
+                pending,
+            })
+            .collect()
+    })
+}
+
+fn observation(balance_cents: i64, transactions: Vec<Transaction>) -> Observation {
+    Observation {
+        account: AccountRef::new("bank", "A"),
+        name: None,
+        snapshot: Snapshot {
+            observed_at: now(),
+            balance: Decimal::new(balance_cents, 2),
+            available: None,
+            currency: "USD".into(),
+            status: AccountStatus::Active,
+            card_expiry: None,
+            as_of: None,
+        },
+        transactions,
+    }
+}
+
+fn strict_rules() -> Rules {
+    Rules {
+        min_balance: Some(Decimal::new(10_000, 2)),
+        drop_abs: Some(Decimal::new(50_000, 2)),
+        large_debit: Some(Decimal::new(20_000, 2)),
+        learning_period: TimeDelta::zero(),
+        velocity_count: Some(3),
+        velocity_sum: Some(Decimal::new(100_000, 2)),
+        ..Rules::default()
+    }
+}
+
+fn learned(earlier: &[Transaction], balance_cents: i64) -> History {
+    History {
+        first_poll_at: Some(now() - TimeDelta::days(30)),
+        snapshots: vec![observation(balance_cents, vec![]).snapshot]
+            .into_iter()
+            .map(|mut s| {
+                s.observed_at = now() - TimeDelta::hours(2);
+                s
+            })
+            .collect(),
+        recent: earlier.to_vec(),
+        known: earlier.iter().map(|t| (t.id.clone(), t.clone())).collect(),
+        known_payees: earlier.iter().map(|t| t.payee_key.clone()).collect(),
+    }
+}
+
+fn summary(findings: &[payguard::model::Finding]) -> Vec<(String, String, Vec<String>)> {
+    let mut out: Vec<_> =
+        findings.iter().map(|f| (f.kind.to_string(), f.key.clone(), f.transaction_ids.clone())).collect();
+    out.sort();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Ingesting the same poll again changes nothing that is stored.
+    #[test]
+    fn ingesting_a_poll_twice_changes_nothing(txs in transactions(), balance in -10_000i64..1_000_000) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open");
+        let obs = observation(balance, txs.clone());
+        let first = store.ingest(&obs, &[], now()).expect("ingest");
+        prop_assert_eq!(first.new_transactions, txs.len());
+        let since = now() - TimeDelta::days(1);
+        let account = AccountRef::new("bank", "A");
+        let before = (
+            store.snapshots_between(&account, since, None).expect("read"),
+            store.transactions_between(&account, since, None).expect("read"),
+            store.payees(&account).expect("read"),
+        );
+        let second = store.ingest(&obs, &[], now()).expect("ingest");
+        prop_assert_eq!(second.new_transactions + second.updated_transactions, 0);
+        let after = (
+            store.snapshots_between(&account, since, None).expect("read"),
+            store.transactions_between(&account, since, None).expect("read"),
+            store.payees(&account).expect("read"),
+        );
+        prop_assert_eq!(&before, &after);
+        let counted: u64 = after.2.iter().map(|p| p.count).sum();
+        prop_assert_eq!(counted as usize, txs.len());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The order a source lists transactions in does not change what is found.
+    #[test]
+    fn findings_do_not_depend_on_listing_order(earlier in transactions(), txs in transactions(), balance in -10_000i64..1_000_000) {
+        let earlier: Vec<Transaction> = earlier.into_iter().map(|mut t| { t.id = format!("old-{}", t.id); t }).collect();
+        let history = learned(&earlier, 200_000);
+        let mut reversed = txs.clone();
+        reversed.reverse();
+        let a = detect(&strict_rules(), &history, &observation(balance, txs), now());
+        let b = detect(&strict_rules(), &history, &observation(balance, reversed), now());
+        prop_assert_eq!(summary(&a), summary(&b));
+    }
+
+    /// The baseline poll is the account's past: only its current balance can be a finding.
+    #[test]
+    fn a_baseline_poll_reports_at_most_the_balance(txs in transactions(), balance in -10_000i64..1_000_000) {
+        let findings = detect(&strict_rules(), &History::default(), &observation(balance, txs), now());
+        for f in &findings {
+            prop_assert_eq!(f.kind, payguard::model::FindingKind::LowBalance);
+        }
+        prop_assert_eq!(findings.len(), usize::from(balance < 10_000));
+    }
+
+    /// Trusting a payee can silence findings, never add them.
+    #[test]
+    fn trust_only_removes_findings(txs in transactions(), trusted in prop::sample::subsequence(PAYEES.to_vec(), 0..PAYEES.len())) {
+        let history = learned(&[], 200_000);
+        let plain = detect(&strict_rules(), &history, &observation(150_000, txs.clone()), now());
+        let mut rules = strict_rules();
+        rules.trusted_payees = trusted.iter().map(|p| payee_key(p)).collect::<HashSet<_>>();
+        let trusting = detect(&rules, &history, &observation(150_000, txs), now());
+        let plain = summary(&plain);
+        for finding in summary(&trusting) {
+            prop_assert!(plain.contains(&finding), "{:?} appeared only with trust", finding);
+        }
+    }
+
+    /// Every debit-based finding names only transactions that are debits.
+    #[test]
+    fn findings_cite_real_debits(txs in transactions()) {
+        let history = learned(&[], 200_000);
+        let findings = detect(&strict_rules(), &history, &observation(150_000, txs.clone()), now());
+        for f in findings.iter().filter(|f| !f.transaction_ids.is_empty()) {
+            for id in &f.transaction_ids {
+                let tx = txs.iter().find(|t| &t.id == id);
+                prop_assert!(tx.is_some_and(Transaction::is_debit), "{} cites {} which is not a debit", f.kind, id);
+            }
+        }
+    }
+}

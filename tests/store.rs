@@ -1,0 +1,172 @@
+//! The store on a real sled database in a temporary directory: idempotent ingest, updates that keep
+//! the time index right, durability across reopen, the schema check and the single-process lock.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use payguard::alert::{self, AlertState};
+use payguard::model::{AccountRef, AccountStatus, Finding, FindingKind, Observation, Snapshot, Transaction, payee_key};
+use payguard::store::{SCHEMA_VERSION, Store, StoreError};
+use rust_decimal::Decimal;
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_790_000_000, 0).expect("a valid time")
+}
+
+fn account() -> AccountRef {
+    AccountRef::new("bank", "ACT-1")
+}
+
+fn tx(id: &str, minutes_ago: i64, amount: &str, payee: &str) -> Transaction {
+    Transaction {
+        id: id.into(),
+        posted: now() - TimeDelta::minutes(minutes_ago),
+        amount: amount.parse().expect("decimal"),
+        payee: payee.into(),
+        payee_key: payee_key(payee),
+        description: String::new(),
+        pending: false,
+    }
+}
+
+fn observation(balance: &str, transactions: Vec<Transaction>) -> Observation {
+    Observation {
+        account: account(),
+        name: Some("Checking".into()),
+        snapshot: Snapshot {
+            observed_at: now(),
+            balance: balance.parse().expect("decimal"),
+            available: None,
+            currency: "USD".into(),
+            status: AccountStatus::Active,
+            card_expiry: None,
+            as_of: None,
+        },
+        transactions,
+    }
+}
+
+fn everything(store: &Store) -> (Vec<Snapshot>, Vec<Transaction>, Vec<payguard::store::PayeeRecord>) {
+    let since = now() - TimeDelta::days(400);
+    (
+        store.snapshots_between(&account(), since, None).expect("snapshots"),
+        store.transactions_between(&account(), since, None).expect("transactions"),
+        store.payees(&account()).expect("payees"),
+    )
+}
+
+#[test]
+fn the_same_poll_twice_is_stored_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("open");
+    let obs =
+        observation("100", vec![tx("a", 30, "-5", "Shop"), tx("b", 20, "-7", "SHOP"), tx("c", 10, "50", "Employer")]);
+    let first = store.ingest(&obs, &[], now()).expect("ingest");
+    assert_eq!((first.new_transactions, first.updated_transactions, first.first_poll), (3, 0, true));
+    let before = everything(&store);
+    let second = store.ingest(&obs, &[], now()).expect("ingest");
+    assert_eq!((second.new_transactions, second.updated_transactions, second.first_poll), (0, 0, false));
+    assert_eq!(everything(&store), before);
+    let (snapshots, transactions, payees) = before;
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!(transactions.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+    let shop = payees.iter().find(|p| p.key == "shop").expect("shop is a payee");
+    assert_eq!((shop.count, shop.name.as_str()), (2, "Shop"));
+}
+
+#[test]
+fn a_settling_transaction_is_updated_in_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("open");
+    let mut pending = tx("p", 60, "-20", "Shop");
+    pending.pending = true;
+    store.ingest(&observation("100", vec![pending.clone()]), &[], now()).expect("ingest");
+    let mut posted = pending.clone();
+    posted.pending = false;
+    posted.posted = now() - TimeDelta::minutes(5);
+    let report = store.ingest(&observation("80", vec![posted.clone()]), &[], now()).expect("ingest");
+    assert_eq!((report.new_transactions, report.updated_transactions), (0, 1));
+    let (_, transactions, payees) = everything(&store);
+    // Moved in the time index, not duplicated, and the payee counted once.
+    assert_eq!(transactions, vec![posted]);
+    assert_eq!(payees[0].count, 1);
+    let old_window =
+        store.transactions_between(&account(), now() - TimeDelta::minutes(90), Some(now() - TimeDelta::minutes(30)));
+    assert_eq!(old_window.expect("range").len(), 0);
+}
+
+#[test]
+fn history_tells_known_from_new() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("open");
+    let baseline = observation("100", vec![tx("a", 120, "-5", "Shop")]);
+    store.ingest(&baseline, &[], now() - TimeDelta::hours(1)).expect("ingest");
+    let next = observation("90", vec![tx("a", 120, "-5", "Shop"), tx("b", 1, "-5", "Stranger")]);
+    let history = store.history(&next, TimeDelta::hours(24), now()).expect("history");
+    assert_eq!(history.first_poll_at, Some(now() - TimeDelta::hours(1)));
+    assert_eq!(history.known.keys().collect::<Vec<_>>(), ["a"]);
+    assert!(history.known_payees.contains("shop") && !history.known_payees.contains("stranger"));
+    assert_eq!(history.recent.len(), 1);
+    assert_eq!(history.snapshots.len(), 1);
+}
+
+#[test]
+fn everything_survives_a_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let finding = Finding {
+        kind: FindingKind::LowBalance,
+        severity: FindingKind::LowBalance.default_severity(),
+        account: account(),
+        title: "low".into(),
+        detail: String::new(),
+        currency: "USD".into(),
+        amount: None,
+        balance: Some(Decimal::ONE),
+        payees: vec![],
+        transaction_ids: vec![],
+        threshold: None,
+        observed_at: now(),
+        key: "below".into(),
+    };
+    let plan = alert::plan(&[], vec![finding], now());
+    {
+        let store = Store::open(dir.path()).expect("open");
+        store.ingest(&observation("1", vec![tx("a", 5, "-5", "Shop")]), &plan.changed, now()).expect("ingest");
+    }
+    let store = Store::open(dir.path()).expect("reopen");
+    let (snapshots, transactions, payees) = everything(&store);
+    assert_eq!((snapshots.len(), transactions.len(), payees.len()), (1, 1, 1));
+    let record = store.account(&account()).expect("read").expect("account record");
+    assert_eq!((record.first_poll_at, record.name.as_deref()), (now(), Some("Checking")));
+    let alerts = store.alerts_of(&account()).expect("alerts");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].state, AlertState::Firing);
+}
+
+#[test]
+fn a_store_of_another_schema_version_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let db = sled::open(dir.path()).expect("sled");
+        let meta = db.open_tree("meta").expect("meta");
+        meta.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes()).expect("write");
+        db.flush().expect("flush");
+    }
+    match Store::open(dir.path()) {
+        Err(e @ StoreError::SchemaMismatch { found, expected, .. }) => {
+            assert_eq!((found, expected), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+            assert!(e.to_string().contains("schema version"), "{e}");
+        }
+        Err(e) => panic!("expected a schema mismatch, got {e}"),
+        Ok(_) => panic!("expected a schema mismatch, the store opened"),
+    }
+}
+
+#[test]
+fn a_second_opener_is_told_the_store_is_in_use() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _first = Store::open(dir.path()).expect("open");
+    match Store::open(dir.path()) {
+        Err(e @ StoreError::Locked { .. }) => assert!(e.to_string().contains("daemon running"), "{e}"),
+        Err(e) => panic!("expected the lock error, got {e}"),
+        Ok(_) => panic!("two openers of one store"),
+    }
+}

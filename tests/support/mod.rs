@@ -1,0 +1,178 @@
+//! Helpers shared by the integration tests: a recording HTTP server for fixtures, and builders for
+//! source configs. Every `.rs` directly under `tests/` is its own test binary, so this lives in a
+//! folder and each test file pulls it in with `mod support;`.
+
+#![allow(dead_code)] // each test binary uses a different part of it
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use payguard::config::{HttpLimits, Schedule, Secret, SourceConfig, SourceKind};
+
+/// What the fixture server answers on one path.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Status, headers and body.
+    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    /// Never answers: for timeouts.
+    Hang,
+    /// Streams `chunks` chunks of 64 KiB without a Content-Length.
+    Stream { chunks: usize },
+}
+
+impl Reply {
+    pub fn json(body: &str) -> Reply {
+        Reply::Full {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.into(),
+        }
+    }
+    pub fn status(status: u16, body: &str) -> Reply {
+        Reply::Full { status, headers: vec![], body: body.into() }
+    }
+    pub fn with_header(self, name: &str, value: &str) -> Reply {
+        match self {
+            Reply::Full { status, mut headers, body } => {
+                headers.push((name.into(), value.into()));
+                Reply::Full { status, headers, body }
+            }
+            other => other,
+        }
+    }
+}
+
+/// A request as the fixture server saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub query: String,
+    pub headers: HashMap<String, String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    replies: HashMap<String, Reply>,
+    seen: Vec<Seen>,
+}
+
+/// A real HTTP server on loopback that answers each path as told and records every request.
+pub struct Fixture {
+    addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Fixture {
+    pub async fn start() -> Fixture {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address");
+        let app = axum::Router::new().fallback(answer).with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Fixture { addr, shared, server }
+    }
+
+    pub fn reply(&self, path: &str, reply: Reply) {
+        self.shared.lock().expect("fixture lock").replies.insert(path.to_owned(), reply);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A URL with Basic credentials in it, as SimpleFIN access URLs are.
+    pub fn url_with_credentials(&self, user: &str, password: &str, path: &str) -> String {
+        format!("http://{user}:{password}@{}{path}", self.addr)
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.lock().expect("fixture lock").seen.clone()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn answer(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let reply = {
+        let mut shared = shared.lock().expect("fixture lock");
+        let headers = request
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        shared.seen.push(Seen {
+            path: path.clone(),
+            query: request.uri().query().unwrap_or_default().to_owned(),
+            headers,
+        });
+        shared.replies.get(&path).cloned()
+    };
+    match reply {
+        None => (StatusCode::NOT_FOUND, format!("no fixture for {path}")).into_response(),
+        Some(Reply::Hang) => std::future::pending().await,
+        Some(Reply::Full { status, headers, body }) => {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                    map.insert(name, value);
+                }
+            }
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), map, body).into_response()
+        }
+        Some(Reply::Stream { chunks }) => {
+            let chunk = vec![b' '; 64 * 1024];
+            let stream = futures_stream(chunk, chunks);
+            Response::new(Body::from_stream(stream))
+        }
+    }
+}
+
+fn futures_stream(chunk: Vec<u8>, count: usize) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    struct Chunks {
+        chunk: Vec<u8>,
+        left: usize,
+    }
+    impl futures_core::Stream for Chunks {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            if self.left == 0 {
+                return std::task::Poll::Ready(None);
+            }
+            self.left -= 1;
+            std::task::Poll::Ready(Some(Ok(self.chunk.clone())))
+        }
+    }
+    Chunks { chunk, left: count }
+}
+
+pub fn limits() -> HttpLimits {
+    HttpLimits {
+        connect_timeout: std::time::Duration::from_secs(5),
+        timeout: std::time::Duration::from_secs(10),
+        max_body: 1 << 20,
+    }
+}
+
+pub fn source_config(name: &str, kind: SourceKind, limits: HttpLimits) -> SourceConfig {
+    SourceConfig { name: name.into(), schedule: Schedule::parse("*/5 * * * *").expect("schedule"), http: limits, kind }
+}
+
+pub fn simplefin(access_url: &str, limits: HttpLimits) -> SourceConfig {
+    source_config("bank", SourceKind::SimpleFin { access_url: Secret::new(access_url) }, limits)
+}
