@@ -3,7 +3,7 @@
 //! A pending charge and its posted twin are the same charge seen twice, so pairs are only formed
 //! between two pending or two posted debits.
 
-use super::Input;
+use super::{Input, threshold};
 use crate::model::{Finding, FindingKind};
 
 pub(super) fn duplicate_charge(input: &Input) -> Vec<Finding> {
@@ -42,6 +42,7 @@ pub(super) fn duplicate_charge(input: &Input) -> Vec<Finding> {
         finding.amount = Some(tx.outflow());
         finding.payees = vec![tx.payee.clone()];
         finding.transaction_ids = ids.to_vec();
+        finding.threshold = threshold("duplicate_window", crate::config::Duration(width));
         finding.key = key;
         findings.push(finding);
     }
