@@ -94,7 +94,7 @@ proptest! {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("open");
         let obs = observation(balance, txs.clone());
-        let first = store.ingest(&obs, &[], now()).expect("ingest");
+        let first = store.ingest(&obs, &[], &[], now()).expect("ingest");
         prop_assert_eq!(first.new_transactions, txs.len());
         let since = now() - TimeDelta::days(1);
         let account = AccountRef::new("bank", "A");
@@ -103,7 +103,7 @@ proptest! {
             store.transactions_between(&account, since, None).expect("read"),
             store.payees(&account).expect("read"),
         );
-        let second = store.ingest(&obs, &[], now()).expect("ingest");
+        let second = store.ingest(&obs, &[], &[], now()).expect("ingest");
         prop_assert_eq!(second.new_transactions + second.updated_transactions, 0);
         let after = (
             store.snapshots_between(&account, since, None).expect("read"),

@@ -59,10 +59,10 @@ fn the_same_poll_twice_is_stored_once() {
     let store = Store::open(dir.path()).expect("open");
     let obs =
         observation("100", vec![tx("a", 30, "-5", "Shop"), tx("b", 20, "-7", "SHOP"), tx("c", 10, "50", "Employer")]);
-    let first = store.ingest(&obs, &[], now()).expect("ingest");
+    let first = store.ingest(&obs, &[], &[], now()).expect("ingest");
     assert_eq!((first.new_transactions, first.updated_transactions, first.first_poll), (3, 0, true));
     let before = everything(&store);
-    let second = store.ingest(&obs, &[], now()).expect("ingest");
+    let second = store.ingest(&obs, &[], &[], now()).expect("ingest");
     assert_eq!((second.new_transactions, second.updated_transactions, second.first_poll), (0, 0, false));
     assert_eq!(everything(&store), before);
     let (snapshots, transactions, payees) = before;
@@ -78,11 +78,11 @@ fn a_settling_transaction_is_updated_in_place() {
     let store = Store::open(dir.path()).expect("open");
     let mut pending = tx("p", 60, "-20", "Shop");
     pending.pending = true;
-    store.ingest(&observation("100", vec![pending.clone()]), &[], now()).expect("ingest");
+    store.ingest(&observation("100", vec![pending.clone()]), &[], &[], now()).expect("ingest");
     let mut posted = pending.clone();
     posted.pending = false;
     posted.posted = now() - TimeDelta::minutes(5);
-    let report = store.ingest(&observation("80", vec![posted.clone()]), &[], now()).expect("ingest");
+    let report = store.ingest(&observation("80", vec![posted.clone()]), &[], &[], now()).expect("ingest");
     assert_eq!((report.new_transactions, report.updated_transactions), (0, 1));
     let (_, transactions, payees) = everything(&store);
     // Moved in the time index, not duplicated, and the payee counted once.
@@ -98,7 +98,7 @@ fn history_tells_known_from_new() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("open");
     let baseline = observation("100", vec![tx("a", 120, "-5", "Shop")]);
-    store.ingest(&baseline, &[], now() - TimeDelta::hours(1)).expect("ingest");
+    store.ingest(&baseline, &[], &[], now() - TimeDelta::hours(1)).expect("ingest");
     let next = observation("90", vec![tx("a", 120, "-5", "Shop"), tx("b", 1, "-5", "Stranger")]);
     let history = store.history(&next, TimeDelta::hours(24), now()).expect("history");
     assert_eq!(history.first_poll_at, Some(now() - TimeDelta::hours(1)));
@@ -126,10 +126,10 @@ fn everything_survives_a_reopen() {
         observed_at: now(),
         key: "below".into(),
     };
-    let plan = alert::plan(&[], vec![finding], now());
+    let plan = alert::plan(&[], vec![finding], now(), &alert::Policy::default(), &[]);
     {
         let store = Store::open(dir.path()).expect("open");
-        store.ingest(&observation("1", vec![tx("a", 5, "-5", "Shop")]), &plan.changed, now()).expect("ingest");
+        store.ingest(&observation("1", vec![tx("a", 5, "-5", "Shop")]), &plan.changed, &[], now()).expect("ingest");
     }
     let store = Store::open(dir.path()).expect("reopen");
     let (snapshots, transactions, payees) = everything(&store);

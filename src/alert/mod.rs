@@ -1,10 +1,19 @@
-//! The alert pipeline's pure core: findings become alerts with stable fingerprints.
+//! The alert pipeline's pure core: findings become alerts with stable fingerprints, alerts become
+//! notices (firing, repeat, resolved), notices become deliveries routed to channels.
 //!
 //! One ongoing problem is one alert, not one message per poll: a finding whose fingerprint is already
 //! firing refreshes that alert silently; a condition (low balance, a drop) that a poll no longer finds
 //! is resolved, so it can fire again later. Like `detect`, this module does no I/O and takes `now`.
 
+pub mod outbox;
+mod policy;
+mod silence;
+
 use std::collections::HashMap;
+
+pub use outbox::{Delivery, DeliveryRecord, NoticeEvent};
+pub use policy::{Policy, QuietHours, Route};
+pub use silence::{Silence, is_silenced};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,6 +37,12 @@ pub struct Alert {
     pub first_fired: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Set by `payguard ack`: a person has seen it, so it is not repeated.
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When a message about it last became owed; `None` while silenced since it fired.
+    #[serde(default)]
+    pub last_notified: Option<DateTime<Utc>>,
     pub finding: Finding,
 }
 
@@ -55,14 +70,20 @@ pub fn alert_id(fingerprint: &str) -> String {
 /// What to store and what to say after one poll of one account.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Plan {
-    /// Alerts that start firing now: these are sent.
-    pub notify: Vec<Alert>,
-    /// Every alert record that changed (new, refreshed or resolved): these are stored.
+    /// Every alert record that changed (new, refreshed, notified or resolved): these are stored.
     pub changed: Vec<Alert>,
+    /// The messages now owed, each with the alert as it stands.
+    pub notices: Vec<(Alert, NoticeEvent)>,
 }
 
-/// Decides, from the account's known alerts and this poll's findings, what fires and what resolves.
-pub fn plan(known: &[Alert], findings: Vec<Finding>, now: DateTime<Utc>) -> Plan {
+/// Decides, from the account's known alerts and this poll's findings, what fires, what is said
+/// again, and what resolves.
+///
+/// - A new finding, or a condition that had resolved, fires (and is said unless silenced).
+/// - A firing condition, unacknowledged, is said again once `repeat_interval` has passed since it
+///   was last said; an event (a payment) is said once.
+/// - A firing condition that this poll no longer finds resolves, and is said if it had been said.
+pub fn plan(known: &[Alert], findings: Vec<Finding>, now: DateTime<Utc>, policy: &Policy, silences: &[Silence]) -> Plan {
     let by_id: HashMap<&str, &Alert> = known.iter().map(|a| (a.id.as_str(), a)).collect();
     let mut plan = Plan::default();
     let mut seen: Vec<String> = Vec::new();
@@ -73,9 +94,22 @@ pub fn plan(known: &[Alert], findings: Vec<Finding>, now: DateTime<Utc>) -> Plan
             continue;
         }
         seen.push(id.clone());
-        match by_id.get(id.as_str()) {
+        let silenced = is_silenced(silences, &finding, now);
+        let (mut alert, event) = match by_id.get(id.as_str()) {
             Some(existing) if existing.state == AlertState::Firing || !finding.kind.is_condition() => {
-                plan.changed.push(Alert { last_seen: now, finding, ..(*existing).clone() });
+                let alert = Alert { last_seen: now, finding, ..(*existing).clone() };
+                let event = match alert.last_notified {
+                    None => Some(NoticeEvent::Firing),
+                    Some(last) if alert.kind().is_condition()
+                        && alert.state == AlertState::Firing
+                        && alert.acknowledged_at.is_none()
+                        && now - last >= policy.repeat_interval =>
+                    {
+                        Some(NoticeEvent::Repeat)
+                    }
+                    Some(_) => None,
+                };
+                (alert, event)
             }
             _ => {
                 let alert = Alert {
@@ -85,16 +119,27 @@ pub fn plan(known: &[Alert], findings: Vec<Finding>, now: DateTime<Utc>) -> Plan
                     first_fired: now,
                     last_seen: now,
                     resolved_at: None,
+                    acknowledged_at: None,
+                    last_notified: None,
                     finding,
                 };
-                plan.notify.push(alert.clone());
-                plan.changed.push(alert);
+                (alert, Some(NoticeEvent::Firing))
             }
+        };
+        if let Some(event) = event.filter(|_| !silenced) {
+            alert.last_notified = Some(now);
+            plan.notices.push((alert.clone(), event));
         }
+        plan.changed.push(alert);
     }
     for alert in known {
         if alert.state == AlertState::Firing && alert.kind().is_condition() && !seen.contains(&alert.id) {
-            plan.changed.push(Alert { state: AlertState::Resolved, resolved_at: Some(now), ..alert.clone() });
+            let resolved = Alert { state: AlertState::Resolved, resolved_at: Some(now), ..alert.clone() };
+            let said = resolved.last_notified.is_some();
+            if policy.send_resolved && said && !is_silenced(silences, &resolved.finding, now) {
+                plan.notices.push((resolved.clone(), NoticeEvent::Resolved));
+            }
+            plan.changed.push(resolved);
         }
     }
     plan
@@ -124,13 +169,23 @@ mod tests {
         }
     }
 
-    /// Runs polls in sequence, feeding each plan's changes back as the known alerts.
+    /// Runs polls ten minutes apart, feeding each plan's changes back as the known alerts; returns
+    /// what each poll said, as "event title".
     fn polls(rounds: &[Vec<Finding>]) -> Vec<Vec<String>> {
+        polls_with(rounds, &Policy { repeat_interval: TimeDelta::hours(10), send_resolved: false, ..Policy::default() }, &[], &[])
+    }
+
+    fn polls_with(rounds: &[Vec<Finding>], policy: &Policy, silences: &[Silence], acks: &[usize]) -> Vec<Vec<String>> {
         let mut known: Vec<Alert> = Vec::new();
         let mut said = Vec::new();
         for (i, findings) in rounds.iter().enumerate() {
-            let plan = plan(&known, findings.clone(), now() + TimeDelta::minutes(i as i64));
-            said.push(plan.notify.iter().map(|a| a.finding.title.clone()).collect());
+            if acks.contains(&i) {
+                for alert in &mut known {
+                    alert.acknowledged_at = Some(now());
+                }
+            }
+            let plan = plan(&known, findings.clone(), now() + TimeDelta::minutes(10 * i as i64), policy, silences);
+            said.push(plan.notices.iter().map(|(a, e)| format!("{} {}", e.as_str(), a.finding.title)).collect());
             for changed in plan.changed {
                 known.retain(|a| a.id != changed.id);
                 known.push(changed);
@@ -143,14 +198,14 @@ mod tests {
     fn an_ongoing_condition_is_said_once_and_again_after_it_cleared() {
         let low = || finding(FindingKind::LowBalance, "below");
         let said = polls(&[vec![low()], vec![low()], vec![low()], vec![], vec![low()]]);
-        assert_eq!(said, [vec!["low_balance below"], vec![], vec![], vec![], vec!["low_balance below"]]);
+        assert_eq!(said, [vec!["firing low_balance below"], vec![], vec![], vec![], vec!["firing low_balance below"]]);
     }
 
     #[test]
     fn an_event_is_said_once_even_when_found_again() {
         let dup = || finding(FindingKind::DuplicateCharge, "a+b");
         let said = polls(&[vec![dup()], vec![], vec![dup()]]);
-        assert_eq!(said, [vec!["duplicate_charge a+b"], vec![], vec![]]);
+        assert_eq!(said, [vec!["firing duplicate_charge a+b"], vec![], vec![]]);
     }
 
     #[test]
@@ -160,17 +215,93 @@ mod tests {
             finding(FindingKind::NewPayee, "y"),
             finding(FindingKind::NewPayee, "x"),
         ]]);
-        assert_eq!(said, [vec!["new_payee x", "new_payee y"]]);
+        assert_eq!(said, [vec!["firing new_payee x", "firing new_payee y"]]);
     }
 
     #[test]
     fn resolution_is_recorded_with_its_time() {
-        let first = plan(&[], vec![finding(FindingKind::BalanceDrop, "peak@1")], now());
+        let policy = Policy::default();
+        let first = plan(&[], vec![finding(FindingKind::BalanceDrop, "peak@1")], now(), &policy, &[]);
         let later = now() + TimeDelta::minutes(5);
-        let second = plan(&first.changed, vec![], later);
-        assert_eq!(second.notify, vec![]);
+        let second = plan(&first.changed, vec![], later, &policy, &[]);
+        assert_eq!(second.notices.len(), 1);
+        assert_eq!(second.notices[0].1, NoticeEvent::Resolved);
         assert_eq!(second.changed.len(), 1);
         assert_eq!(second.changed[0].state, AlertState::Resolved);
         assert_eq!(second.changed[0].resolved_at, Some(later));
+    }
+
+    #[test]
+    fn repeats_resolutions_silences_and_acks() {
+        let low = || finding(FindingKind::LowBalance, "below");
+        let payee = || finding(FindingKind::NewPayee, "x");
+        let repeat = Policy { repeat_interval: TimeDelta::minutes(20), ..Policy::default() };
+        // Polls every 10 minutes; a condition repeats every 20 until it clears.
+        let said = polls_with(&[vec![low(), payee()], vec![low()], vec![low()], vec![low()], vec![low()], vec![]], &repeat, &[], &[]);
+        assert_eq!(
+            said,
+            [
+                vec!["firing low_balance below", "firing new_payee x"],
+                vec![],
+                vec!["repeat low_balance below"],
+                vec![],
+                vec!["repeat low_balance below"],
+                vec!["resolved low_balance below"],
+            ]
+        );
+        // Acknowledged at the second poll: no repeats, but the resolution is still said.
+        let said = polls_with(&[vec![low()], vec![low()], vec![low()], vec![]], &repeat, &[], &[1]);
+        assert_eq!(said, [vec!["firing low_balance below"], vec![], vec![], vec!["resolved low_balance below"]]);
+        // Silenced throughout: nothing is said, not even the resolution of what was never said.
+        let mute = Silence {
+            id: "s".into(),
+            account: Some("A".into()),
+            source: None,
+            kind: Some(FindingKind::LowBalance),
+            starts_at: now(),
+            ends_at: now() + TimeDelta::minutes(25),
+            comment: String::new(),
+            created_at: now(),
+            expired_at: None,
+        };
+        let said = polls_with(&[vec![low(), payee()], vec![low()], vec![low()], vec![low()], vec![]], &repeat, &[mute], &[]);
+        // The silence ends after 25 minutes: the still-firing condition is said then.
+        assert_eq!(said, [vec!["firing new_payee x"], vec![], vec![], vec!["firing low_balance below"], vec!["resolved low_balance below"]]);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use crate::detect::fixtures::now;
+
+    /// A firing alert with the given id, for outbox tests.
+    pub fn alert(id: &str) -> Alert {
+        let finding = Finding {
+            kind: FindingKind::LowBalance,
+            severity: Severity::Warning,
+            account: AccountRef::new("bank", "A"),
+            title: format!("alert {id}"),
+            detail: String::new(),
+            currency: "USD".into(),
+            amount: None,
+            balance: None,
+            payees: vec![],
+            transaction_ids: vec![],
+            threshold: None,
+            observed_at: now(),
+            key: id.into(),
+        };
+        Alert {
+            id: id.into(),
+            fingerprint: fingerprint(&finding),
+            state: AlertState::Firing,
+            first_fired: now(),
+            last_seen: now(),
+            resolved_at: None,
+            acknowledged_at: None,
+            last_notified: None,
+            finding,
+        }
     }
 }

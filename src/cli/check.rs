@@ -63,11 +63,47 @@ pub fn summary(config: &Config) -> String {
         let _ = writeln!(out, "  none: findings are stored and logged, but nobody is told");
     }
     for channel in &config.channels {
-        let kind = match channel.kind {
-            ChannelKind::Console => "console",
-            ChannelKind::Desktop => "desktop",
-        };
-        let _ = writeln!(out, "  {} ({kind})", channel.name);
+        let limit = channel.max_per_hour.map(|n| format!(", at most {n} an hour")).unwrap_or_default();
+        let _ = writeln!(out, "  {} ({}{}{limit})", channel.name, channel.kind.name(), channel_target(&channel.kind));
+    }
+    let policy = &config.alerting;
+    let _ = writeln!(out, "
+alerting:");
+    for (i, route) in policy.routes.iter().enumerate() {
+        let mut matchers: Vec<String> = Vec::new();
+        if !route.severity.is_empty() {
+            matchers.push(format!("severity {}", route.severity.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("|")));
+        }
+        if !route.kind.is_empty() {
+            matchers.push(format!("kind {}", route.kind.iter().map(|k| k.as_str()).collect::<Vec<_>>().join("|")));
+        }
+        if !route.account.is_empty() {
+            matchers.push(format!("account {}", route.account.join("|")));
+        }
+        if !route.source.is_empty() {
+            matchers.push(format!("source {}", route.source.join("|")));
+        }
+        let matchers = if matchers.is_empty() { "everything".to_owned() } else { matchers.join(", ") };
+        let cont = if route.continue_matching { ", then keep matching" } else { "" };
+        let _ = writeln!(out, "  route {i}: {matchers} → {}{cont}", route.channels.join(", "));
+    }
+    let _ = writeln!(out, "  otherwise → {}", if policy.default_channels.is_empty() { "nobody".to_owned() } else { policy.default_channels.join(", ") });
+    let _ = writeln!(
+        out,
+        "  repeat unacknowledged conditions every {}; resolutions {}; give up deliveries after {}",
+        Duration(policy.repeat_interval),
+        if policy.send_resolved { "sent" } else { "not sent" },
+        Duration(config.max_delivery_age)
+    );
+    if let Some(quiet) = &policy.quiet_hours {
+        let except: Vec<&str> = quiet.except.iter().map(|s| s.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  quiet hours {}–{}: held until they end{}",
+            quiet.start.format("%H:%M"),
+            quiet.end.format("%H:%M"),
+            if except.is_empty() { String::new() } else { format!(", except {}", except.join(", ")) }
+        );
     }
     out
 }
@@ -113,6 +149,19 @@ fn rules(rules: &Rules) -> Vec<String> {
     });
     lines.push(format!("duplicate_charge: same payee and amount within {}", d(rules.duplicate_window)));
     lines
+}
+
+/// Where a channel delivers, without secrets: a mail host, a provider, a webhook host.
+fn channel_target(kind: &ChannelKind) -> String {
+    match kind {
+        ChannelKind::Console | ChannelKind::Desktop => String::new(),
+        ChannelKind::Email(email) => format!(", {}:{} to {}", email.host, email.port, email.to.join(", ")),
+        ChannelKind::Sms(sms) => match &sms.provider {
+            crate::config::SmsProvider::Twilio { .. } => format!(", twilio to {}", sms.to.join(", ")),
+            crate::config::SmsProvider::Http { url, .. } => format!(", {} to {}", host(url.expose()), sms.to.join(", ")),
+        },
+        ChannelKind::Webhook(hook) => format!(", {:?} preset, {}", hook.preset, host(hook.url.expose())).to_lowercase(),
+    }
 }
 
 fn host(url: &str) -> String {

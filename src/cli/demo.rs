@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{exit, open_store};
 use crate::config::{ChannelKind, Config};
-use crate::daemon::{self, Engine};
+use crate::alert::NoticeEvent;
+use crate::daemon::{self, Clock, Engine};
 use crate::notify::Stream;
 use crate::sim::{Advance, Simulator, demo_script};
 
@@ -28,11 +29,12 @@ pub async fn run() -> anyhow::Result<u8> {
         .replace("@STATE_DIR@", &toml_escape(&state.path().to_string_lossy()));
     let mut config = Config::parse(&text, Path::new("config/demo.toml"))?;
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-        config.channels.retain(|c| c.kind != ChannelKind::Desktop);
+        config.channels.retain(|c| !matches!(c.kind, ChannelKind::Desktop));
+        config.alerting.default_channels.retain(|c| c != "desktop");
         println!("(no desktop session bus: alerts are shown here only)");
     }
     let store = open_store(&config)?;
-    let engine = Arc::new(Engine::new(config, store, Stream::Stdout)?);
+    let engine = Arc::new(Engine::new(config, store, Stream::Stdout, Clock::System)?);
     let mut fired = engine.subscribe();
 
     println!("payguard demo: a simulated bank on {}, polled every 2 seconds.\n", sim.addr());
@@ -44,8 +46,8 @@ pub async fn run() -> anyhow::Result<u8> {
     let story = async {
         loop {
             tokio::select! {
-                alert = fired.recv() => {
-                    if let Ok(alert) = alert {
+                notice = fired.recv() => {
+                    if let Ok((alert, NoticeEvent::Firing)) = notice {
                         *counts.entry(alert.kind().to_string()).or_default() += 1;
                     }
                 }
@@ -64,8 +66,10 @@ pub async fn run() -> anyhow::Result<u8> {
     let finished = tokio::time::timeout(DEADLINE, story).await.is_ok();
     shutdown.cancel();
     daemon.await.context("the daemon task failed")?;
-    while let Ok(alert) = fired.try_recv() {
-        *counts.entry(alert.kind().to_string()).or_default() += 1;
+    while let Ok((alert, event)) = fired.try_recv() {
+        if event == NoticeEvent::Firing {
+            *counts.entry(alert.kind().to_string()).or_default() += 1;
+        }
     }
 
     println!("\n── the demo is over{}", if finished { "" } else { " (stopped at its time limit)" });

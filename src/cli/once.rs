@@ -4,60 +4,36 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use serde_json::json;
-
 use super::{exit, load_config, open_store};
-use crate::alert::Alert;
-use crate::daemon::{Engine, SourceRun};
+use crate::daemon::{Clock, Engine, RoundReport, SourceRun};
+use crate::notify::render::alert_json;
 use crate::notify::Stream;
 
 pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     let config = load_config(path)?;
     let store = open_store(&config)?;
     let console = if json { Stream::Stderr } else { Stream::Stdout };
-    let engine = Engine::new(config, store, console).context("cannot set up the sources")?;
+    let engine = Engine::new(config, store, console, Clock::System).context("cannot set up payguard")?;
     let runs = engine.poll_all().await;
-    let mut stdout = std::io::stdout().lock();
-    for alert in runs.iter().flat_map(|r| &r.fired) {
-        if json {
-            writeln!(stdout, "{}", json_line(alert)).context("cannot write to stdout")?;
+    if json {
+        let mut stdout = std::io::stdout().lock();
+        for (alert, event) in runs.iter().flat_map(|r| &r.notices) {
+            let mut line = alert_json(alert);
+            if let serde_json::Value::Object(map) = &mut line {
+                map.insert("event".into(), serde_json::json!(event));
+            }
+            writeln!(stdout, "{line}").context("cannot write to stdout")?;
         }
     }
-    drop(stdout);
-    let fired: Vec<Alert> = runs.iter().flat_map(|r| r.fired.clone()).collect();
-    let deliveries = engine.deliver(&fired).await;
-    for (channel, alert, result) in &deliveries {
-        if let Err(error) = result {
-            eprintln!("payguard: alert {alert} was not delivered to channel {channel}: {error}");
-        }
-    }
-    report(&runs, fired.len());
+    let deliveries = engine.deliverer().round(engine.store(), engine.clock().now()).await?;
+    engine.store().flush().await.context("cannot flush the delivery outcomes")?;
+    report(&runs, &deliveries);
     Ok(if runs.iter().all(SourceRun::succeeded) { exit::OK } else { exit::TEMPFAIL })
 }
 
-/// One finding as a JSON object: `kind`, `severity`, `account` and `title` always; the facts after.
-pub fn json_line(alert: &Alert) -> serde_json::Value {
-    let f = &alert.finding;
-    json!({
-        "kind": f.kind,
-        "severity": f.severity,
-        "account": f.account.account,
-        "source": f.account.source,
-        "title": f.title,
-        "detail": f.detail,
-        "alert_id": alert.id,
-        "currency": f.currency,
-        "amount": f.amount,
-        "balance": f.balance,
-        "payees": f.payees,
-        "transaction_ids": f.transaction_ids,
-        "threshold": f.threshold,
-        "observed_at": f.observed_at,
-    })
-}
-
 /// A closing summary on stderr: what was checked, what failed and why.
-fn report(runs: &[SourceRun], fired: usize) {
+fn report(runs: &[SourceRun], deliveries: &RoundReport) {
+    let notices: usize = runs.iter().map(|r| r.notices.len()).sum();
     for run in runs {
         if let Some(error) = &run.error {
             eprintln!("payguard: source {}: {error}", run.source);
@@ -67,5 +43,19 @@ fn report(runs: &[SourceRun], fired: usize) {
         }
     }
     let accounts: usize = runs.iter().map(|r| r.accounts_ok).sum();
-    eprintln!("payguard: checked {accounts} account(s) in {} source(s); {fired} new alert(s)", runs.len());
+    eprintln!("payguard: checked {accounts} account(s) in {} source(s); {notices} alert message(s)", runs.len());
+    if deliveries.delivered + deliveries.failed + deliveries.pending > 0 {
+        let mut line = format!("payguard: delivered {}", deliveries.delivered);
+        if deliveries.failed > 0 {
+            line.push_str(&format!(", {} given up (see the log)", deliveries.failed));
+        }
+        if let Some(due) = deliveries.next_due.filter(|_| deliveries.pending > 0) {
+            line.push_str(&format!(
+                ", {} still owed (next try {}; the daemon or the next `payguard once` sends them)",
+                deliveries.pending,
+                due.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
+        eprintln!("{line}");
+    }
 }

@@ -7,14 +7,14 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::{exit, load_config, open_store};
-use crate::daemon::{self, Engine};
+use crate::daemon::{self, Clock, Engine};
 use crate::notify::Stream;
 
 pub async fn run(path: &Path) -> anyhow::Result<u8> {
     let config = load_config(path)?;
     let store = open_store(&config)?;
     tracing::info!(config = %config.path.display(), sources = config.sources.len(), accounts = config.accounts.len(), "payguard started");
-    let engine = Arc::new(Engine::new(config, store, Stream::Stdout).context("cannot set up the sources")?);
+    let engine = Arc::new(Engine::new(config, store, Stream::Stdout, Clock::System).context("cannot set up payguard")?);
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     daemon::run(engine.clone(), shutdown).await;

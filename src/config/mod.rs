@@ -4,6 +4,8 @@
 //! error names the file, line, column and key. What comes out ([`Config`]) is typed and consistent,
 //! so the rest of payguard never re-validates.
 
+mod alerting;
+mod channel;
 mod error;
 mod messages;
 mod schedule;
@@ -16,6 +18,10 @@ use std::path::{Path, PathBuf};
 use crate::detect::Rules;
 use crate::model::AccountRef;
 
+pub use alerting::Support;
+pub use channel::{
+    ChannelConfig, ChannelKind, EmailConfig, SmsConfig, SmsProvider, Tls, WebhookConfig, WebhookPreset,
+};
 pub use error::ConfigError;
 pub use schedule::Schedule;
 pub use secret::{Lookup, Secret, resolve as resolve_secret};
@@ -32,6 +38,11 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     pub accounts: Vec<AccountConfig>,
     pub channels: Vec<ChannelConfig>,
+    /// Repeats, resolutions, routes and quiet hours.
+    pub alerting: crate::alert::Policy,
+    /// A delivery still failing after this long is given up (and logged as expired).
+    pub max_delivery_age: chrono::TimeDelta,
+    pub support: Support,
 }
 
 #[derive(Debug, Clone)]
@@ -129,18 +140,6 @@ pub struct AccountConfig {
     pub rules: Rules,
 }
 
-#[derive(Debug, Clone)]
-pub struct ChannelConfig {
-    pub name: String,
-    pub kind: ChannelKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    Console,
-    Desktop,
-}
-
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -159,6 +158,10 @@ impl Config {
     }
 
     /// The configured accounts of one source.
+    pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
     pub fn accounts_of<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a AccountConfig> + 'a {
         self.accounts.iter().filter(move |a| a.account.source == source)
     }

@@ -7,6 +7,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::values::{Amount, ByteSize, Count, Duration, Percent, TimeZone};
+use super::alerting::{RawAlerts, RawQuietHours, RawRoute};
+use super::channel::RawChannel;
 use super::*;
 use crate::model::payee_key;
 
@@ -21,6 +23,13 @@ struct RawConfig {
     accounts: Vec<Spanned<RawAccount>>,
     #[serde(default, rename = "channel")]
     channels: Vec<Spanned<RawChannel>>,
+    #[serde(default)]
+    alerts: RawAlerts,
+    #[serde(default, rename = "route")]
+    routes: Vec<RawRoute>,
+    quiet_hours: Option<RawQuietHours>,
+    #[serde(default)]
+    support: Support,
 }
 
 #[derive(Deserialize, Default)]
@@ -105,20 +114,6 @@ struct RawAccount {
     duplicate_window: Option<Duration>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawChannelKind {
-    Console,
-    Desktop,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawChannel {
-    name: Spanned<String>,
-    kind: RawChannelKind,
-}
-
 /// Parses and validates; every error carries its place in `text`.
 pub(super) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let deserializer = toml::Deserializer::parse(text).map_err(|e| {
@@ -145,13 +140,13 @@ fn first_line(message: &str) -> String {
     message.trim().lines().next().unwrap_or_default().to_owned()
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     text: &'a str,
     path: &'a Path,
 }
 
 impl Validator<'_> {
-    fn error<T>(
+    pub(super) fn error<T>(
         &self,
         span: std::ops::Range<usize>,
         key: String,
@@ -187,32 +182,32 @@ impl Validator<'_> {
             }
         }
 
-        let channels: Vec<(ChannelConfig, std::ops::Range<usize>)> = raw
+        let channel_spans: Vec<(String, std::ops::Range<usize>)> =
+            raw.channels.iter().map(|c| (c.get_ref().name().get_ref().clone(), c.get_ref().name().span())).collect();
+        self.unique("channel", channel_spans.iter().map(|(name, span)| (name.as_str(), span.clone())))?;
+        let channels = raw
             .channels
             .into_iter()
-            .map(|c| {
-                let span = c.get_ref().name.span();
-                let raw = c.into_inner();
-                let kind = match raw.kind {
-                    RawChannelKind::Console => ChannelKind::Console,
-                    RawChannelKind::Desktop => ChannelKind::Desktop,
-                };
-                (ChannelConfig { name: raw.name.into_inner(), kind }, span)
-            })
-            .collect();
-        self.unique("channel", channels.iter().map(|(c, span)| (c.name.as_str(), span.clone())))?;
+            .enumerate()
+            .map(|(i, c)| self.channel(i, c))
+            .collect::<Result<Vec<_>, _>>()?;
 
         let daemon = DaemonConfig {
             state_dir: raw.daemon.state_dir.unwrap_or_else(default_state_dir),
             timezone: raw.daemon.timezone.map_or(chrono_tz::UTC, |t| t.0),
             language: raw.daemon.language.unwrap_or(Language::En),
         };
+        let channel_names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+        let alerting = self.alerting(raw.alerts, raw.routes, raw.quiet_hours, &channel_names, daemon.timezone)?;
         Ok(Config {
             path: self.path.to_owned(),
             daemon,
             sources: sources.into_iter().map(|(s, _)| s).collect(),
             accounts: accounts.into_iter().map(|(a, _)| a).collect(),
-            channels: channels.into_iter().map(|(c, _)| c).collect(),
+            channels,
+            alerting: alerting.policy,
+            max_delivery_age: alerting.max_delivery_age,
+            support: raw.support,
         })
     }
 

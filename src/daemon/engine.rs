@@ -3,7 +3,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::broadcast;
 
-use crate::alert::{self, Alert};
+use super::{Clock, Deliverer};
+use crate::alert::{self, Alert, NoticeEvent};
 use crate::config::{Config, SourceConfig};
 use crate::detect::detect;
 use crate::model::Observation;
@@ -27,8 +28,8 @@ pub struct AccountFailure {
 #[derive(Debug, Default)]
 pub struct SourceRun {
     pub source: String,
-    /// Alerts that started firing in this poll (already stored; delivery follows).
-    pub fired: Vec<Alert>,
+    /// The messages this poll made owed, with their alerts (stored and in the outbox already).
+    pub notices: Vec<(Alert, NoticeEvent)>,
     pub accounts_ok: usize,
     /// Accounts whose data was unusable or missing.
     pub failures: Vec<AccountFailure>,
@@ -42,24 +43,57 @@ impl SourceRun {
     }
 }
 
+/// Why an engine could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("source {name}: {error}")]
+    Source { name: String, error: SourceError },
+    #[error("channel {name}: {error}")]
+    Channel { name: String, error: crate::notify::DeliveryError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 pub struct Engine {
     config: Config,
     store: Store,
     sources: Vec<(SourceConfig, Source)>,
-    channels: Vec<Channel>,
-    fired: broadcast::Sender<Alert>,
+    deliverer: Deliverer,
+    clock: Clock,
+    notices: broadcast::Sender<(Alert, NoticeEvent)>,
 }
 
 impl Engine {
-    pub fn new(config: Config, store: Store, console: Stream) -> Result<Engine, SourceError> {
+    pub fn new(config: Config, store: Store, console: Stream, clock: Clock) -> Result<Engine, SetupError> {
         let sources = config
             .sources
             .iter()
-            .map(|s| Source::new(s).map(|source| (s.clone(), source)))
+            .map(|s| {
+                Source::new(s)
+                    .map(|source| (s.clone(), source))
+                    .map_err(|error| SetupError::Source { name: s.name.clone(), error })
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let channels = config.channels.iter().map(|c| Channel::new(c, console)).collect();
-        let (fired, _) = broadcast::channel(256);
-        Ok(Engine { config, store, sources, channels, fired })
+        let channels = config
+            .channels
+            .iter()
+            .map(|c| {
+                Channel::new(c, console)
+                    .map(|channel| (c.name.clone(), channel))
+                    .map_err(|error| SetupError::Channel { name: c.name.clone(), error })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let deliverer = Deliverer::new(&config, channels, &store, clock.now())?;
+        let (notices, _) = broadcast::channel(256);
+        Ok(Engine { config, store, sources, deliverer, clock, notices })
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    pub fn deliverer(&self) -> &Deliverer {
+        &self.deliverer
     }
 
     pub fn config(&self) -> &Config {
@@ -70,9 +104,9 @@ impl Engine {
         &self.store
     }
 
-    /// Every alert that starts firing, as it is delivered (for the demo, and later the desktop agent).
-    pub fn subscribe(&self) -> broadcast::Receiver<Alert> {
-        self.fired.subscribe()
+    /// Every message that becomes owed, as its poll is stored (for the demo, and the desktop agent).
+    pub fn subscribe(&self) -> broadcast::Receiver<(Alert, NoticeEvent)> {
+        self.notices.subscribe()
     }
 
     pub fn source_count(&self) -> usize {
@@ -87,13 +121,13 @@ impl Engine {
     pub async fn poll_all(&self) -> Vec<SourceRun> {
         let mut runs = Vec::new();
         for index in 0..self.sources.len() {
-            runs.push(self.poll_source(index, Utc::now()).await);
+            runs.push(self.poll_source(index, self.clock.now()).await);
         }
         runs
     }
 
-    /// Polls one source, stores what it learned with the alerts that causes, and flushes.
-    /// Delivery is separate ([`Engine::deliver`]) so a caller can print first.
+    /// Polls one source, stores what it learned with the alerts and deliveries that causes, flushes,
+    /// and wakes the delivery worker.
     pub async fn poll_source(&self, index: usize, now: DateTime<Utc>) -> SourceRun {
         let Some((config, source)) = self.sources.get(index) else {
             return SourceRun::default();
@@ -125,9 +159,9 @@ impl Engine {
             let outcome =
                 result.map_err(|e| e.to_string()).and_then(|obs| self.ingest(&obs, now).map_err(|e| e.to_string()));
             match outcome {
-                Ok(fired) => {
+                Ok(notices) => {
                     run.accounts_ok += 1;
-                    run.fired.extend(fired);
+                    run.notices.extend(notices);
                 }
                 Err(error) => {
                     tracing::warn!(source = %config.name, %account, %error, "account not checked");
@@ -136,26 +170,43 @@ impl Engine {
             }
         }
         if let Err(e) = self.store.flush().await {
-            // Not durable means not done: the alerts are withheld rather than sent for data we may lose.
+            // Not durable means not done: nothing is announced for data we may lose.
             tracing::error!(source = %config.name, error = %e, "cannot flush the store");
             run.error = Some(SourceError::Setup(format!("cannot flush the store: {e}")));
-            run.fired.clear();
+            run.notices.clear();
+            return run;
+        }
+        for notice in &run.notices {
+            let _ = self.notices.send(notice.clone());
+        }
+        if !run.notices.is_empty() {
+            self.deliverer.wake();
         }
         run
     }
 
-    /// Judges one observation and writes it with the alerts it changed, atomically.
-    fn ingest(&self, observation: &Observation, now: DateTime<Utc>) -> Result<Vec<Alert>, StoreError> {
+    /// Judges one observation and writes it with the alerts it changed and the deliveries they owe,
+    /// atomically.
+    fn ingest(&self, observation: &Observation, now: DateTime<Utc>) -> Result<Vec<(Alert, NoticeEvent)>, StoreError> {
         let Some(account) = self.config.account(&observation.account) else {
             return Ok(Vec::new());
         };
         let history = self.store.history(observation, account.rules.lookback(), now)?;
         let findings = detect(&account.rules, &history, observation, now);
         let known = self.store.alerts_of(&observation.account)?;
-        let plan = alert::plan(&known, findings, now);
-        let report = self.store.ingest(observation, &plan.changed, now)?;
-        tracing::debug!(account = %observation.account, new = report.new_transactions, updated = report.updated_transactions, fired = plan.notify.len(), "ingested");
-        Ok(plan.notify)
+        let silences = self.store.silences()?;
+        let plan = alert::plan(&known, findings, now, &self.config.alerting, &silences);
+        let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
+        let report = self.store.ingest(observation, &plan.changed, &owed, now)?;
+        tracing::debug!(
+            account = %observation.account,
+            new = report.new_transactions,
+            updated = report.updated_transactions,
+            notices = plan.notices.len(),
+            owed = owed.len(),
+            "ingested"
+        );
+        Ok(plan.notices)
     }
 
     /// Where this poll's transaction window starts: the oldest of the accounts' last polls, less
@@ -170,22 +221,5 @@ impl Engine {
             since = since.min(start);
         }
         Ok(since.max(now - BASELINE))
-    }
-
-    /// Sends each alert to every channel. Failures are logged; the durable outbox that retries them
-    /// is the alert pipeline's next step.
-    pub async fn deliver(&self, alerts: &[Alert]) -> Vec<(String, String, Result<(), String>)> {
-        let mut outcomes = Vec::new();
-        for alert in alerts {
-            let _ = self.fired.send(alert.clone());
-            for channel in &self.channels {
-                let result = channel.send(alert).await.map_err(|e| e.to_string());
-                if let Err(error) = &result {
-                    tracing::warn!(channel = channel.name(), alert = %alert.id, %error, "delivery failed");
-                }
-                outcomes.push((channel.name().to_owned(), alert.id.clone(), result));
-            }
-        }
-        outcomes
     }
 }

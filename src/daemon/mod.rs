@@ -1,11 +1,15 @@
 //! The daemon: wires config, sources, store, detectors, alerts and channels, and runs the schedule.
 //!
 //! This is where I/O and time come together: [`Engine`] does one poll of one source end to end
-//! (fetch, load history, detect, plan alerts, one atomic store write, flush, deliver), and
-//! [`run`] calls it on each source's cron schedule until told to stop.
+//! (fetch, load history, detect, plan alerts and deliveries, one atomic store write, flush), the
+//! [`Deliverer`] works the outbox, and [`run`] drives both until told to stop.
 
+mod clock;
+mod delivery;
 mod engine;
 mod scheduler;
 
-pub use engine::{AccountFailure, Engine, SourceRun};
+pub use clock::Clock;
+pub use delivery::{Deliverer, RoundReport};
+pub use engine::{AccountFailure, Engine, SetupError, SourceRun};
 pub use scheduler::run;

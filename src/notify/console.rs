@@ -2,9 +2,7 @@
 
 use std::io::Write;
 
-use super::DeliveryError;
-use super::render::render;
-use crate::alert::Alert;
+use super::{DeliveryError, Message};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
@@ -13,30 +11,21 @@ pub enum Stream {
 }
 
 pub struct Console {
-    name: String,
     stream: Stream,
 }
 
 impl Console {
-    pub fn new(name: &str, stream: Stream) -> Self {
-        Self { name: name.to_owned(), stream }
+    pub fn new(stream: Stream) -> Self {
+        Self { stream }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn send(&self, alert: &Alert) -> Result<(), DeliveryError> {
-        let text = render(alert);
-        let block = format!("\n{}\n{}\n", text.title, indent(&text.body));
+    pub fn send(&self, message: &Message) -> Result<(), DeliveryError> {
+        let body: Vec<String> = message.text.lines().map(|l| format!("    {l}")).collect();
+        let block = format!("\n{}\n{}\n", message.subject, body.join("\n"));
         let written = match self.stream {
             Stream::Stdout => std::io::stdout().lock().write_all(block.as_bytes()),
             Stream::Stderr => std::io::stderr().lock().write_all(block.as_bytes()),
         };
-        written.map_err(|e| DeliveryError { message: format!("cannot write to the terminal: {e}"), retryable: false })
+        written.map_err(|e| DeliveryError::permanent(format!("cannot write to the terminal: {e}")))
     }
-}
-
-fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }

@@ -3,27 +3,18 @@
 
 use notify_rust::{Notification, Timeout, Urgency};
 
-use super::DeliveryError;
-use super::render::render;
-use crate::alert::Alert;
+use super::{DeliveryError, Message};
 use crate::model::Severity;
 
-pub struct Desktop {
-    name: String,
-}
+pub struct Desktop;
 
 impl Desktop {
-    pub fn new(name: &str) -> Self {
-        Self { name: name.to_owned() }
+    pub fn new() -> Self {
+        Desktop
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub async fn send(&self, alert: &Alert) -> Result<(), DeliveryError> {
-        let text = render(alert);
-        let (urgency, timeout) = match alert.severity() {
+    pub async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
+        let (urgency, timeout) = match message.severity {
             // A critical alert stays on screen until the person dismisses it.
             Severity::Critical => (Urgency::Critical, Timeout::Never),
             Severity::Warning => (Urgency::Normal, Timeout::Default),
@@ -31,19 +22,24 @@ impl Desktop {
         };
         Notification::new()
             .appname("payguard")
-            .summary(&text.title)
-            .body(&text.body)
+            .summary(&message.subject)
+            .body(&message.text)
             .icon("dialog-warning")
             .urgency(urgency)
             .timeout(timeout)
             .show_async()
             .await
             .map(|_| ())
-            .map_err(|e| DeliveryError {
-                message: format!(
+            .map_err(|e| {
+                DeliveryError::retry(format!(
                     "cannot show a desktop notification (is there a session bus with a notification server?): {e}"
-                ),
-                retryable: true,
+                ))
             })
+    }
+}
+
+impl Default for Desktop {
+    fn default() -> Self {
+        Self::new()
     }
 }

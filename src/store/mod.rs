@@ -3,8 +3,10 @@
 //!
 //! Trees: `snapshots` (account, time), `transactions` (account, id), `tx_time` (account, posted, id:
 //! the time index), `payees` (account, payee key), `accounts` (account: first and last poll),
-//! `alerts` (account, alert id), `meta` (schema version). One observation is written in one sled
-//! transaction together with the alerts it caused, and flushed before the poll counts as done.
+//! `alerts` (account, alert id), `outbox` (delivery id: messages owed), `deliveries` (finished
+//! deliveries, by finish time), `silences` (id), `meta` (schema version). One observation is written
+//! in one sled transaction together with the alerts it changed and the deliveries they owe, and
+//! flushed before the poll counts as done.
 
 mod keys;
 mod records;
@@ -18,7 +20,7 @@ use serde::de::DeserializeOwned;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
-use crate::alert::Alert;
+use crate::alert::{Alert, Delivery, DeliveryRecord, Silence};
 use crate::detect::History;
 use crate::model::{AccountRef, Observation, Snapshot, Transaction};
 
@@ -61,6 +63,9 @@ pub struct Store {
     payees: sled::Tree,
     accounts: sled::Tree,
     alerts: sled::Tree,
+    outbox: sled::Tree,
+    deliveries: sled::Tree,
+    silences: sled::Tree,
 }
 
 impl Store {
@@ -93,6 +98,9 @@ impl Store {
             payees: db.open_tree("payees")?,
             accounts: db.open_tree("accounts")?,
             alerts: db.open_tree("alerts")?,
+            outbox: db.open_tree("outbox")?,
+            deliveries: db.open_tree("deliveries")?,
+            silences: db.open_tree("silences")?,
             db,
             path,
         })
@@ -128,17 +136,20 @@ impl Store {
         Ok(History { first_poll_at, snapshots, recent, known, known_payees })
     }
 
-    /// Writes one observation and the alerts it changed in one transaction. Idempotent: the same
-    /// transaction seen in ten polls is stored once, and payee counts only grow for new ones.
+    /// Writes one observation, the alerts it changed and the deliveries they owe in one transaction.
+    /// Idempotent: the same transaction seen in ten polls is stored once, and payee counts only grow
+    /// for new ones.
     pub fn ingest(
         &self,
         observation: &Observation,
         alerts: &[Alert],
+        owed: &[Delivery],
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
         let prefix = keys::account(&observation.account);
-        let trees = (&self.snapshots, &self.transactions, &self.tx_time, &self.payees, &self.accounts, &self.alerts);
-        let result = trees.transaction(|(snapshots, transactions, tx_time, payees, accounts, alerts_tree)| {
+        let trees =
+            (&self.snapshots, &self.transactions, &self.tx_time, &self.payees, &self.accounts, &self.alerts, &self.outbox);
+        let result = trees.transaction(|(snapshots, transactions, tx_time, payees, accounts, alerts_tree, outbox)| {
             let mut report = IngestReport::default();
             let snapshot = &observation.snapshot;
             snapshots.insert(keys::with(&prefix, &[&keys::time(snapshot.observed_at)]), encode(snapshot)?)?;
@@ -177,6 +188,9 @@ impl Store {
             accounts.insert(prefix.as_slice(), encode(&record)?)?;
             for alert in alerts {
                 alerts_tree.insert(keys::with(&prefix, &[alert.id.as_bytes()]), encode(alert)?)?;
+            }
+            for delivery in owed {
+                outbox.insert(delivery.id.as_bytes(), encode(delivery)?)?;
             }
             Ok(report)
         });
@@ -233,6 +247,66 @@ impl Store {
         Ok(out)
     }
 
+    /// Every message still owed, in no particular order.
+    pub fn pending_deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
+        self.outbox.iter().map(|kv| decode(&kv?.1, "delivery")).collect()
+    }
+
+    /// Puts a delivery (back) in the outbox: enqueued outside a poll, or rescheduled after a failure.
+    pub fn save_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.outbox.insert(delivery.id.as_bytes(), encode_plain(delivery)?)?;
+        Ok(())
+    }
+
+    /// Moves a delivery from the outbox to the delivery log, atomically.
+    pub fn finish_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
+        let key = keys::with(&keys::time(record.finished_at), &[record.id.as_bytes()]);
+        let value = encode_plain(record)?;
+        (&self.outbox, &self.deliveries)
+            .transaction(|(outbox, log)| {
+                outbox.remove(record.id.as_bytes())?;
+                log.insert(key.as_slice(), value.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e: TransactionError<StoreError>| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Io(e),
+            })
+    }
+
+    /// Finished deliveries since `since`, oldest first.
+    pub fn delivery_log(&self, since: DateTime<Utc>) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.deliveries.range(keys::time(since).to_vec()..).map(|kv| decode(&kv?.1, "delivery record")).collect()
+    }
+
+    /// Every alert of every account.
+    pub fn all_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        self.alerts.iter().map(|kv| decode(&kv?.1, "alert")).collect()
+    }
+
+    /// Marks an alert acknowledged: it is not repeated. `None` when no alert has that id.
+    pub fn acknowledge(&self, alert_id: &str, now: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
+        for entry in self.alerts.iter() {
+            let (key, value) = entry?;
+            let mut alert: Alert = decode(&value, "alert")?;
+            if alert.id == alert_id {
+                alert.acknowledged_at.get_or_insert(now);
+                self.alerts.insert(key, encode_plain(&alert)?)?;
+                return Ok(Some(alert));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn silences(&self) -> Result<Vec<Silence>, StoreError> {
+        self.silences.iter().map(|kv| decode(&kv?.1, "silence")).collect()
+    }
+
+    pub fn save_silence(&self, silence: &Silence) -> Result<(), StoreError> {
+        self.silences.insert(silence.id.as_bytes(), encode_plain(silence)?)?;
+        Ok(())
+    }
+
     /// Every payee the account has dealt with.
     pub fn payees(&self, account: &AccountRef) -> Result<Vec<PayeeRecord>, StoreError> {
         self.payees.scan_prefix(keys::account(account)).map(|kv| decode(&kv?.1, "payee")).collect()
@@ -279,7 +353,11 @@ fn count_payee(
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, ConflictableTransactionError<StoreError>> {
-    serde_json::to_vec(value).map_err(|e| abort(StoreError::Corrupt { what: "record to write", detail: e.to_string() }))
+    encode_plain(value).map_err(abort)
+}
+
+fn encode_plain<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt { what: "record to write", detail: e.to_string() })
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, StoreError> {

@@ -1,0 +1,257 @@
+//! The outbox's policy: what a delivery is, when it is tried again, when it is given up, and how a
+//! channel over its hourly limit folds the overflow into one digest. The daemon carries it out.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Alert;
+
+/// Why a message is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeEvent {
+    /// The alert started firing.
+    Firing,
+    /// Still firing, unacknowledged, after `repeat_interval`.
+    Repeat,
+    /// The condition cleared.
+    Resolved,
+}
+
+impl NoticeEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeEvent::Firing => "firing",
+            NoticeEvent::Repeat => "repeat",
+            NoticeEvent::Resolved => "resolved",
+        }
+    }
+}
+
+/// One message owed to one channel: a row of the outbox until it is delivered or given up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub channel: String,
+    pub event: NoticeEvent,
+    /// The alert as it was when the message became owed.
+    pub alert: Alert,
+    pub created_at: DateTime<Utc>,
+    /// Not before this time: quiet hours, backoff and `Retry-After` push it later.
+    pub not_before: DateTime<Utc>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+impl Delivery {
+    pub fn new(alert: &Alert, event: NoticeEvent, channel: &str, now: DateTime<Utc>, not_before: DateTime<Utc>) -> Self {
+        Delivery {
+            id: format!("{}.{}.{}.{}", alert.id, event.as_str(), channel, now.timestamp_millis()),
+            channel: channel.to_owned(),
+            event,
+            alert: alert.clone(),
+            created_at: now,
+            not_before,
+            attempts: 0,
+            last_error: None,
+        }
+    }
+}
+
+/// The deliveries that `notices` owe: one per routed channel, held through quiet hours.
+pub fn enqueue(notices: &[(Alert, NoticeEvent)], policy: &super::Policy, now: DateTime<Utc>) -> Vec<Delivery> {
+    let mut deliveries = Vec::new();
+    for (alert, event) in notices {
+        let finding = &alert.finding;
+        let not_before = policy.release_time(finding.severity, now);
+        for channel in policy.channels_for(finding.severity, Some(finding.kind), Some(&finding.account)) {
+            deliveries.push(Delivery::new(alert, *event, &channel, now, not_before));
+        }
+    }
+    deliveries
+}
+
+/// How a delivery ended, kept in the delivery log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Delivered,
+    /// The channel said no for good (a 4xx, a bad address).
+    Failed { error: String },
+    /// Kept failing for longer than `max_delivery_age`.
+    Expired { error: String },
+}
+
+/// A finished delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub alert_id: String,
+    pub channel: String,
+    pub event: NoticeEvent,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub attempts: u32,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Delivered inside a digest with others.
+    pub digest: bool,
+}
+
+/// What one attempt at sending came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    Sent,
+    /// Worth trying again; `after` is the channel's own wish (`Retry-After`).
+    Retry { error: String, after: Option<TimeDelta> },
+    GiveUp { error: String },
+}
+
+/// What to do with a delivery after an attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    Finish(DeliveryRecord),
+    Reschedule(Delivery),
+}
+
+const FIRST_RETRY: TimeDelta = TimeDelta::seconds(30);
+const LONGEST_WAIT: TimeDelta = TimeDelta::hours(1);
+
+/// Exponential backoff from 30 s, doubling to at most an hour, with ±20 % jitter. The jitter is
+/// derived from the delivery's id, so retries of many deliveries spread out yet every run is
+/// reproducible.
+pub fn backoff(attempts: u32, seed: &str) -> TimeDelta {
+    let exp = attempts.saturating_sub(1).min(16);
+    let base = (FIRST_RETRY * 2i32.pow(exp)).min(LONGEST_WAIT);
+    let hash = crate::model::short_hash(&format!("{seed}#{attempts}"));
+    let unit = u64::from_str_radix(&hash[..4], 16).unwrap_or(0) as i64; // 0..65535
+    let jitter_millis = base.num_milliseconds() * (unit - 32_768) / (32_768 * 5);
+    base + TimeDelta::milliseconds(jitter_millis)
+}
+
+/// Decides the fate of `delivery` after an attempt at `now`.
+pub fn after_attempt(mut delivery: Delivery, attempt: Attempt, now: DateTime<Utc>, max_age: TimeDelta, digest: bool) -> Next {
+    delivery.attempts += 1;
+    let finish = |delivery: &Delivery, outcome| {
+        Next::Finish(DeliveryRecord {
+            id: delivery.id.clone(),
+            alert_id: delivery.alert.id.clone(),
+            channel: delivery.channel.clone(),
+            event: delivery.event,
+            created_at: delivery.created_at,
+            finished_at: now,
+            attempts: delivery.attempts,
+            outcome,
+            digest,
+        })
+    };
+    match attempt {
+        Attempt::Sent => finish(&delivery, Outcome::Delivered),
+        Attempt::GiveUp { error } => finish(&delivery, Outcome::Failed { error }),
+        Attempt::Retry { error, after } => {
+            let wait = after.unwrap_or_else(|| backoff(delivery.attempts, &delivery.id));
+            let next = now + wait;
+            if next - delivery.created_at > max_age {
+                return finish(&delivery, Outcome::Expired { error });
+            }
+            delivery.not_before = next;
+            delivery.last_error = Some(error);
+            Next::Reschedule(delivery)
+        }
+    }
+}
+
+/// How the due deliveries of one channel are sent this round.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Each sent on its own.
+    pub singles: Vec<Delivery>,
+    /// Sent together as one digest message (never a single delivery).
+    pub digest: Vec<Delivery>,
+    /// Held back: the channel has used its hourly allowance.
+    pub held: Vec<Delivery>,
+}
+
+/// Splits `due` (oldest first) by the channel's allowance: `max_per_hour` less what it sent in the
+/// last hour. When more are due than it may send, the last message it may send is a digest of all
+/// the rest, so nothing is dropped and the limit holds.
+pub fn batch(mut due: Vec<Delivery>, sent_last_hour: usize, max_per_hour: Option<u32>) -> Batch {
+    due.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    let Some(max) = max_per_hour else { return Batch { singles: due, ..Batch::default() } };
+    let allowance = (max as usize).saturating_sub(sent_last_hour);
+    if allowance == 0 {
+        return Batch { held: due, ..Batch::default() };
+    }
+    if due.len() <= allowance {
+        return Batch { singles: due, ..Batch::default() };
+    }
+    let digest = due.split_off(allowance - 1);
+    Batch { singles: due, digest, held: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::fixtures::alert;
+
+    fn delivery(id: &str, minutes: i64) -> Delivery {
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let mut d = Delivery::new(&alert(id), NoticeEvent::Firing, "sms", now + TimeDelta::minutes(minutes), now);
+        d.id = id.to_owned();
+        d
+    }
+
+    #[test]
+    fn backoff_doubles_with_bounded_jitter_up_to_an_hour() {
+        let mut previous = TimeDelta::zero();
+        for attempt in 1..=12 {
+            let wait = backoff(attempt, "d1");
+            let base = (FIRST_RETRY * 2i32.pow(attempt - 1)).min(LONGEST_WAIT);
+            assert!(wait >= base * 8 / 10 && wait <= base * 12 / 10, "attempt {attempt}: {wait}");
+            if base < LONGEST_WAIT {
+                assert!(wait > previous, "attempt {attempt} waits longer");
+            }
+            previous = wait;
+        }
+        assert_eq!(backoff(3, "d1"), backoff(3, "d1"), "reproducible");
+        assert_ne!(backoff(3, "d1"), backoff(3, "d2"), "spread across deliveries");
+    }
+
+    #[test]
+    fn attempts_end_or_wait() {
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let day = TimeDelta::hours(24);
+        let d = delivery("a", 0);
+        assert!(matches!(after_attempt(d.clone(), Attempt::Sent, now, day, false), Next::Finish(r) if r.outcome == Outcome::Delivered && r.attempts == 1));
+        let give_up = after_attempt(d.clone(), Attempt::GiveUp { error: "400".into() }, now, day, false);
+        assert!(matches!(give_up, Next::Finish(r) if matches!(r.outcome, Outcome::Failed { .. })));
+        let retry = after_attempt(d.clone(), Attempt::Retry { error: "429".into(), after: Some(TimeDelta::seconds(120)) }, now, day, false);
+        assert!(matches!(retry, Next::Reschedule(ref r) if r.not_before == now + TimeDelta::seconds(120) && r.attempts == 1));
+        let late = now + TimeDelta::hours(25);
+        let expired = after_attempt(d, Attempt::Retry { error: "down".into(), after: None }, late, day, false);
+        assert!(matches!(expired, Next::Finish(r) if matches!(r.outcome, Outcome::Expired { .. })));
+    }
+
+    #[test]
+    fn overflow_is_folded_into_one_digest() {
+        let due = || (0..5).map(|i| delivery(&format!("d{i}"), i)).collect::<Vec<_>>();
+        let ids = |ds: &[Delivery]| ds.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
+        // (sent in the last hour, limit) → (singles, digest, held)
+        let cases: [(usize, Option<u32>, usize, usize, usize); 6] = [
+            (0, None, 5, 0, 0),
+            (0, Some(10), 5, 0, 0),
+            (0, Some(5), 5, 0, 0),
+            (0, Some(3), 2, 3, 0),
+            (2, Some(3), 0, 5, 0),
+            (3, Some(3), 0, 0, 5),
+        ];
+        for (sent, max, singles, digest, held) in cases {
+            let b = batch(due(), sent, max);
+            assert_eq!((b.singles.len(), b.digest.len(), b.held.len()), (singles, digest, held), "sent {sent} max {max:?}");
+            let mut all = ids(&b.singles);
+            all.extend(ids(&b.digest));
+            all.extend(ids(&b.held));
+            assert_eq!(all, ids(&due()), "nothing dropped, oldest first");
+        }
+    }
+}
