@@ -262,6 +262,19 @@ pub fn short_hash(text: &str) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+impl FromStr for FindingKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use FindingKind::*;
+        [BalanceDrop, LowBalance, LargeDebit, NewPayee, Velocity, DuplicateCharge]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown kind {s:?}: expected balance_drop, low_balance, large_debit, new_payee, velocity or duplicate_charge")
+            })
+    }
+}
+
 impl FromStr for Severity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

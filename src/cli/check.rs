@@ -67,12 +67,16 @@ pub fn summary(config: &Config) -> String {
         let _ = writeln!(out, "  {} ({}{}{limit})", channel.name, channel.kind.name(), channel_target(&channel.kind));
     }
     let policy = &config.alerting;
-    let _ = writeln!(out, "
-alerting:");
+    let _ = writeln!(
+        out,
+        "
+alerting:"
+    );
     for (i, route) in policy.routes.iter().enumerate() {
         let mut matchers: Vec<String> = Vec::new();
         if !route.severity.is_empty() {
-            matchers.push(format!("severity {}", route.severity.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("|")));
+            matchers
+                .push(format!("severity {}", route.severity.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("|")));
         }
         if !route.kind.is_empty() {
             matchers.push(format!("kind {}", route.kind.iter().map(|k| k.as_str()).collect::<Vec<_>>().join("|")));
@@ -87,7 +91,11 @@ alerting:");
         let cont = if route.continue_matching { ", then keep matching" } else { "" };
         let _ = writeln!(out, "  route {i}: {matchers} → {}{cont}", route.channels.join(", "));
     }
-    let _ = writeln!(out, "  otherwise → {}", if policy.default_channels.is_empty() { "nobody".to_owned() } else { policy.default_channels.join(", ") });
+    let _ = writeln!(
+        out,
+        "  otherwise → {}",
+        if policy.default_channels.is_empty() { "nobody".to_owned() } else { policy.default_channels.join(", ") }
+    );
     let _ = writeln!(
         out,
         "  repeat unacknowledged conditions every {}; resolutions {}; give up deliveries after {}",
@@ -158,7 +166,9 @@ fn channel_target(kind: &ChannelKind) -> String {
         ChannelKind::Email(email) => format!(", {}:{} to {}", email.host, email.port, email.to.join(", ")),
         ChannelKind::Sms(sms) => match &sms.provider {
             crate::config::SmsProvider::Twilio { .. } => format!(", twilio to {}", sms.to.join(", ")),
-            crate::config::SmsProvider::Http { url, .. } => format!(", {} to {}", host(url.expose()), sms.to.join(", ")),
+            crate::config::SmsProvider::Http { url, .. } => {
+                format!(", {} to {}", host(url.expose()), sms.to.join(", "))
+            }
         },
         ChannelKind::Webhook(hook) => format!(", {:?} preset, {}", hook.preset, host(hook.url.expose())).to_lowercase(),
     }

@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::{exit, open_store};
-use crate::config::{ChannelKind, Config};
 use crate::alert::NoticeEvent;
+use crate::config::{ChannelKind, Config};
 use crate::daemon::{self, Clock, Engine};
 use crate::notify::Stream;
 use crate::sim::{Advance, Simulator, demo_script};

@@ -1,9 +1,12 @@
 //! The command line: one file per subcommand, each thin. Errors become sysexits codes here.
 
+mod ack;
 mod check;
 mod demo;
+mod notify_test;
 mod once;
 mod run;
+mod silence;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,12 +60,28 @@ pub enum Command {
     Run,
     /// Play a scripted incident against the built-in simulated platform.
     Demo,
+    /// Send a test message through each channel now, and say which worked.
+    NotifyTest {
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// Mute alerts for a while.
+    Silence {
+        #[command(subcommand)]
+        action: silence::Action,
+    },
+    /// Acknowledge an alert: a person has seen it, so it is not repeated.
+    Ack {
+        /// The alert id, as printed in every message.
+        alert_id: String,
+    },
 }
 
 pub fn main(cli: Cli) -> ExitCode {
     let default_level = match cli.command {
         Command::Run => "info",
-        Command::Check | Command::Once { .. } | Command::Demo => "warn",
+        _ => "warn",
     };
     init_logging(cli.log_level.as_deref(), default_level);
     let result = match &cli.command {
@@ -70,6 +89,11 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Once { json } => runtime().and_then(|rt| rt.block_on(once::run(&cli.config, *json))),
         Command::Run => runtime().and_then(|rt| rt.block_on(run::run(&cli.config))),
         Command::Demo => runtime().and_then(|rt| rt.block_on(demo::run())),
+        Command::NotifyTest { channel } => {
+            runtime().and_then(|rt| rt.block_on(notify_test::run(&cli.config, channel.as_deref())))
+        }
+        Command::Silence { action } => silence::run(&cli.config, action),
+        Command::Ack { alert_id } => ack::run(&cli.config, alert_id),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,11 +3,11 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
 use super::{exit, load_config, open_store};
 use crate::daemon::{Clock, Engine, RoundReport, SourceRun};
-use crate::notify::render::alert_json;
 use crate::notify::Stream;
+use crate::notify::render::alert_json;
+use anyhow::Context as _;
 
 pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     let config = load_config(path)?;
@@ -25,7 +25,7 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
             writeln!(stdout, "{line}").context("cannot write to stdout")?;
         }
     }
-    let deliveries = engine.deliverer().round(engine.store(), engine.clock().now()).await?;
+    let deliveries = engine.deliverer().round(engine.store(), engine.clock().now(), true).await?;
     engine.store().flush().await.context("cannot flush the delivery outcomes")?;
     report(&runs, &deliveries);
     Ok(if runs.iter().all(SourceRun::succeeded) { exit::OK } else { exit::TEMPFAIL })

@@ -4,9 +4,9 @@ use chrono::NaiveTime;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::ConfigError;
 use super::schema::Validator;
 use super::values::Duration;
-use super::ConfigError;
 use crate::alert::{Policy, QuietHours, Route};
 use crate::model::{FindingKind, Severity};
 
@@ -62,9 +62,9 @@ struct ClockTime(NaiveTime);
 impl<'de> Deserialize<'de> for ClockTime {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        NaiveTime::parse_from_str(text.trim(), "%H:%M")
-            .map(ClockTime)
-            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a time of day: expected \"HH:MM\", like \"23:00\"")))
+        NaiveTime::parse_from_str(text.trim(), "%H:%M").map(ClockTime).map_err(|_| {
+            serde::de::Error::custom(format!("{text:?} is not a time of day: expected \"HH:MM\", like \"23:00\""))
+        })
     }
 }
 

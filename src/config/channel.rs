@@ -204,14 +204,21 @@ impl Validator<'_> {
         .filter_map(|(field, present)| present.then_some(field))
         .collect();
         let kind_name = ChannelKind::name_of(raw.kind);
-        let article = if kind_name.starts_with('e') { "an" } else { "a" };
+        let article = if matches!(raw.kind, RawKind::Email | RawKind::Sms) { "an" } else { "a" };
         if let Some(field) = given.iter().find(|f| !allowed(raw.kind).contains(f)) {
-            return self.error(table, key(field), format!("`{field}` does not apply to {article} {kind_name} channel"));
+            let at = self.key_span(&table, field);
+            return self.error(at, key(field), format!("`{field}` does not apply to {article} {kind_name} channel"));
         }
         if raw.max_per_hour == Some(0) {
-            return self.error(table, key("max_per_hour"), "max_per_hour must be at least 1 (leave it out for no limit)");
+            return self.error(
+                table,
+                key("max_per_hour"),
+                "max_per_hour must be at least 1 (leave it out for no limit)",
+            );
         }
-        let missing = |field: &str, what: &str| self.error(table.clone(), key(field), format!("{article} {kind_name} channel needs `{field}`: {what}"));
+        let missing = |field: &str, what: &str| {
+            self.error(table.clone(), key(field), format!("{article} {kind_name} channel needs `{field}`: {what}"))
+        };
         let kind = match raw.kind {
             RawKind::Console => ChannelKind::Console,
             RawKind::Desktop => ChannelKind::Desktop,
@@ -232,7 +239,11 @@ impl Validator<'_> {
                     );
                 }
                 if raw.username.is_some() != raw.password.is_some() {
-                    return self.error(table, key("password"), "username and password go together: give both or neither");
+                    return self.error(
+                        table,
+                        key("password"),
+                        "username and password go together: give both or neither",
+                    );
                 }
                 let Some(from) = raw.from else { return missing("from", "the sender address") };
                 let to = raw.to.unwrap_or_default();
@@ -241,7 +252,11 @@ impl Validator<'_> {
                 }
                 for address in std::iter::once(&from).chain(&to) {
                     if address.parse::<lettre::Address>().is_err() {
-                        return self.error(table, key(if address == &from { "from" } else { "to" }), format!("{address:?} is not an e-mail address"));
+                        return self.error(
+                            table,
+                            key(if address == &from { "from" } else { "to" }),
+                            format!("{address:?} is not an e-mail address"),
+                        );
                     }
                 }
                 ChannelKind::Email(EmailConfig {
@@ -263,8 +278,15 @@ impl Validator<'_> {
                 let provider = match raw.provider {
                     None => return missing("provider", "\"twilio\" or \"http\""),
                     Some(RawSmsProvider::Twilio) => {
-                        let Some(account_sid) = raw.account_sid else { return missing("account_sid", "your Twilio account SID") };
-                        let Some(auth_token) = raw.auth_token else { return missing("auth_token", "your Twilio auth token, e.g. \"${credential:twilio-token}\"") };
+                        let Some(account_sid) = raw.account_sid else {
+                            return missing("account_sid", "your Twilio account SID");
+                        };
+                        let Some(auth_token) = raw.auth_token else {
+                            return missing(
+                                "auth_token",
+                                "your Twilio auth token, e.g. \"${credential:twilio-token}\"",
+                            );
+                        };
                         let Some(from) = raw.from else { return missing("from", "the sending number") };
                         let api_base = match raw.api_base {
                             None => "https://api.twilio.com".to_owned(),
@@ -280,13 +302,17 @@ impl Validator<'_> {
                         if let Err(message) = crate::source::check_url(url.get_ref().expose()) {
                             return self.error(url.span(), key("url"), message);
                         }
-                        let Some(body) = raw.body else { return missing("body", "a template like \"to={to}&text={message}\"") };
+                        let Some(body) = raw.body else {
+                            return missing("body", "a template like \"to={to}&text={message}\"");
+                        };
                         SmsProvider::Http {
                             url: url.into_inner(),
                             method: raw.method.unwrap_or_else(|| "POST".to_owned()).to_ascii_uppercase(),
                             headers: raw.headers.unwrap_or_default(),
                             body,
-                            content_type: raw.content_type.unwrap_or_else(|| "application/x-www-form-urlencoded".to_owned()),
+                            content_type: raw
+                                .content_type
+                                .unwrap_or_else(|| "application/x-www-form-urlencoded".to_owned()),
                         }
                     }
                 };
@@ -301,7 +327,12 @@ impl Validator<'_> {
                 if preset == WebhookPreset::Gotify && raw.token.is_none() {
                     return missing("token", "the Gotify application token");
                 }
-                ChannelKind::Webhook(WebhookConfig { url: url.into_inner(), preset, token: raw.token, headers: raw.headers.unwrap_or_default() })
+                ChannelKind::Webhook(WebhookConfig {
+                    url: url.into_inner(),
+                    preset,
+                    token: raw.token,
+                    headers: raw.headers.unwrap_or_default(),
+                })
             }
         };
         Ok(ChannelConfig { name: raw.name.into_inner(), kind, max_per_hour: raw.max_per_hour })

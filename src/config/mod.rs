@@ -19,9 +19,7 @@ use crate::detect::Rules;
 use crate::model::AccountRef;
 
 pub use alerting::Support;
-pub use channel::{
-    ChannelConfig, ChannelKind, EmailConfig, SmsConfig, SmsProvider, Tls, WebhookConfig, WebhookPreset,
-};
+pub use channel::{ChannelConfig, ChannelKind, EmailConfig, SmsConfig, SmsProvider, Tls, WebhookConfig, WebhookPreset};
 pub use error::ConfigError;
 pub use schedule::Schedule;
 pub use secret::{Lookup, Secret, resolve as resolve_secret};

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::values::{Amount, ByteSize, Count, Duration, Percent, TimeZone};
 use super::alerting::{RawAlerts, RawQuietHours, RawRoute};
 use super::channel::RawChannel;
+use super::values::{Amount, ByteSize, Count, Duration, Percent, TimeZone};
 use super::*;
 use crate::model::payee_key;
 
@@ -141,7 +141,7 @@ fn first_line(message: &str) -> String {
 }
 
 pub(super) struct Validator<'a> {
-    text: &'a str,
+    pub(super) text: &'a str,
     path: &'a Path,
 }
 
@@ -185,12 +185,8 @@ impl Validator<'_> {
         let channel_spans: Vec<(String, std::ops::Range<usize>)> =
             raw.channels.iter().map(|c| (c.get_ref().name().get_ref().clone(), c.get_ref().name().span())).collect();
         self.unique("channel", channel_spans.iter().map(|(name, span)| (name.as_str(), span.clone())))?;
-        let channels = raw
-            .channels
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| self.channel(i, c))
-            .collect::<Result<Vec<_>, _>>()?;
+        let channels =
+            raw.channels.into_iter().enumerate().map(|(i, c)| self.channel(i, c)).collect::<Result<Vec<_>, _>>()?;
 
         let daemon = DaemonConfig {
             state_dir: raw.daemon.state_dir.unwrap_or_else(default_state_dir),
@@ -209,6 +205,26 @@ impl Validator<'_> {
             max_delivery_age: alerting.max_delivery_age,
             support: raw.support,
         })
+    }
+
+    /// Where `field = …` is written inside the table at `table`, for keys serde gives no span
+    /// (optional fields that are present where they do not belong); the table itself otherwise.
+    pub(super) fn key_span(&self, table: &std::ops::Range<usize>, field: &str) -> std::ops::Range<usize> {
+        // A table's span may cover only its header: read on to the next header.
+        let body = self.text.get(table.start..).unwrap_or_default();
+        let mut offset = 0;
+        for (n, line) in body.split_inclusive('\n').enumerate() {
+            let trimmed = line.trim_start();
+            if n > 0 && trimmed.starts_with('[') {
+                break;
+            }
+            if trimmed.strip_prefix(field).is_some_and(|rest| rest.trim_start().starts_with('=')) {
+                let start = table.start + offset + (line.len() - trimmed.len());
+                return start..start + field.len();
+            }
+            offset += line.len();
+        }
+        table.clone()
     }
 
     fn unique<'n>(

@@ -7,7 +7,10 @@ use chrono::{DateTime, Utc};
 pub enum Clock {
     System,
     /// Wall time `base` at tokio instant `start`, advancing with tokio's (possibly paused) clock.
-    Tokio { base: DateTime<Utc>, start: tokio::time::Instant },
+    Tokio {
+        base: DateTime<Utc>,
+        start: tokio::time::Instant,
+    },
 }
 
 impl Clock {

@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::Clock;
-use crate::alert::outbox::{self, Attempt, Next};
 use crate::alert::Delivery;
+use crate::alert::outbox::{self, Attempt, Next};
 use crate::config::{Config, Language, Support};
 use crate::notify::render::{alert_message, digest_message};
 use crate::notify::{Channel, DeliveryError, Message};
@@ -49,7 +49,12 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(config: &Config, channels: Vec<(String, Channel)>, store: &Store, now: DateTime<Utc>) -> Result<Self, StoreError> {
+    pub fn new(
+        config: &Config,
+        channels: Vec<(String, Channel)>,
+        store: &Store,
+        now: DateTime<Utc>,
+    ) -> Result<Self, StoreError> {
         // The hourly limits count what was sent before a restart too.
         let recent = store.delivery_log(now - TimeDelta::hours(1))?;
         let outlets = channels
@@ -78,8 +83,10 @@ impl Deliverer {
         self.wake.notify_one();
     }
 
-    /// Sends everything due at `now` once, and records every outcome.
-    pub async fn round(&self, store: &Store, now: DateTime<Utc>) -> Result<RoundReport, StoreError> {
+    /// Sends everything due at `now` once, and records every outcome. With `retry_now`, deliveries
+    /// waiting out a backoff are due too (a restart or a person running `payguard once` is a good
+    /// moment to try again); quiet hours and hourly limits still hold.
+    pub async fn round(&self, store: &Store, now: DateTime<Utc>, retry_now: bool) -> Result<RoundReport, StoreError> {
         let mut report = RoundReport::default();
         let mut by_channel: HashMap<String, Vec<Delivery>> = HashMap::new();
         for delivery in store.pending_deliveries()? {
@@ -90,11 +97,16 @@ impl Deliverer {
                 // The channel was removed from the config: say so once and for all.
                 for delivery in deliveries {
                     let error = format!("no channel named {name:?} in the config any more");
-                    self.record(store, outbox::after_attempt(delivery, Attempt::GiveUp { error }, now, self.max_age, false), &mut report)?;
+                    self.record(
+                        store,
+                        outbox::after_attempt(delivery, Attempt::GiveUp { error }, now, self.max_age, false),
+                        &mut report,
+                    )?;
                 }
                 continue;
             };
-            let (due, waiting): (Vec<Delivery>, Vec<Delivery>) = deliveries.into_iter().partition(|d| d.not_before <= now);
+            let (due, waiting): (Vec<Delivery>, Vec<Delivery>) =
+                deliveries.into_iter().partition(|d| d.not_before <= now || (retry_now && d.attempts > 0));
             for delivery in &waiting {
                 report.note_pending(delivery.not_before);
             }
@@ -107,7 +119,8 @@ impl Deliverer {
                 }
             }
             for delivery in batch.singles {
-                let message = alert_message(&delivery.id, &delivery.alert, delivery.event, self.language, &self.support);
+                let message =
+                    alert_message(&delivery.id, &delivery.alert, delivery.event, self.language, &self.support);
                 let attempt = outlet.attempt(&message, now).await;
                 log_attempt(&name, &delivery.alert.id, &attempt);
                 self.record(store, outbox::after_attempt(delivery, attempt, now, self.max_age, false), &mut report)?;
@@ -119,7 +132,11 @@ impl Deliverer {
                 let attempt = outlet.attempt(&message, now).await;
                 log_attempt(&name, &id, &attempt);
                 for delivery in batch.digest {
-                    self.record(store, outbox::after_attempt(delivery, attempt.clone(), now, self.max_age, true), &mut report)?;
+                    self.record(
+                        store,
+                        outbox::after_attempt(delivery, attempt.clone(), now, self.max_age, true),
+                        &mut report,
+                    )?;
                 }
             }
         }
@@ -146,12 +163,15 @@ impl Deliverer {
         }
     }
 
-    /// Delivers until `shutdown`: a round, then sleep until the next due time or a wake-up. A round
+    /// Delivers until `shutdown`: a round, then sleep until the next due time or a wake-up. The
+    /// first round retries everything owed (the outage may have ended while we were down). A round
     /// in flight is finished before shutting down.
     pub async fn run(&self, store: &Store, clock: Clock, shutdown: CancellationToken) {
+        let mut first = true;
         loop {
             let now = clock.now();
-            let wait = match self.round(store, now).await {
+            let round = self.round(store, now, std::mem::take(&mut first)).await;
+            let wait = match round {
                 Ok(report) => report.next_due.map_or(TimeDelta::hours(1), |t| (t - now).max(TimeDelta::zero())),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read or write the outbox; trying again in a minute");

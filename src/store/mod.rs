@@ -147,8 +147,15 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
         let prefix = keys::account(&observation.account);
-        let trees =
-            (&self.snapshots, &self.transactions, &self.tx_time, &self.payees, &self.accounts, &self.alerts, &self.outbox);
+        let trees = (
+            &self.snapshots,
+            &self.transactions,
+            &self.tx_time,
+            &self.payees,
+            &self.accounts,
+            &self.alerts,
+            &self.outbox,
+        );
         let result = trees.transaction(|(snapshots, transactions, tx_time, payees, accounts, alerts_tree, outbox)| {
             let mut report = IngestReport::default();
             let snapshot = &observation.snapshot;
@@ -203,6 +210,12 @@ impl Store {
     /// Makes everything written so far durable. A poll counts as done only after this returns.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// [`Store::flush`] for code outside an async runtime (the command line).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
         Ok(())
     }
 
