@@ -83,7 +83,13 @@ pub struct Plan {
 /// - A firing condition, unacknowledged, is said again once `repeat_interval` has passed since it
 ///   was last said; an event (a payment) is said once.
 /// - A firing condition that this poll no longer finds resolves, and is said if it had been said.
-pub fn plan(known: &[Alert], findings: Vec<Finding>, now: DateTime<Utc>, policy: &Policy, silences: &[Silence]) -> Plan {
+pub fn plan(
+    known: &[Alert],
+    findings: Vec<Finding>,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    silences: &[Silence],
+) -> Plan {
     let by_id: HashMap<&str, &Alert> = known.iter().map(|a| (a.id.as_str(), a)).collect();
     let mut plan = Plan::default();
     let mut seen: Vec<String> = Vec::new();
@@ -100,10 +106,11 @@ pub fn plan(known: &[Alert], findings: Vec<Finding>, now: DateTime<Utc>, policy:
                 let alert = Alert { last_seen: now, finding, ..(*existing).clone() };
                 let event = match alert.last_notified {
                     None => Some(NoticeEvent::Firing),
-                    Some(last) if alert.kind().is_condition()
-                        && alert.state == AlertState::Firing
-                        && alert.acknowledged_at.is_none()
-                        && now - last >= policy.repeat_interval =>
+                    Some(last)
+                        if alert.kind().is_condition()
+                            && alert.state == AlertState::Firing
+                            && alert.acknowledged_at.is_none()
+                            && now - last >= policy.repeat_interval =>
                     {
                         Some(NoticeEvent::Repeat)
                     }
@@ -172,7 +179,12 @@ mod tests {
     /// Runs polls ten minutes apart, feeding each plan's changes back as the known alerts; returns
     /// what each poll said, as "event title".
     fn polls(rounds: &[Vec<Finding>]) -> Vec<Vec<String>> {
-        polls_with(rounds, &Policy { repeat_interval: TimeDelta::hours(10), send_resolved: false, ..Policy::default() }, &[], &[])
+        polls_with(
+            rounds,
+            &Policy { repeat_interval: TimeDelta::hours(10), send_resolved: false, ..Policy::default() },
+            &[],
+            &[],
+        )
     }
 
     fn polls_with(rounds: &[Vec<Finding>], policy: &Policy, silences: &[Silence], acks: &[usize]) -> Vec<Vec<String>> {
@@ -237,7 +249,12 @@ mod tests {
         let payee = || finding(FindingKind::NewPayee, "x");
         let repeat = Policy { repeat_interval: TimeDelta::minutes(20), ..Policy::default() };
         // Polls every 10 minutes; a condition repeats every 20 until it clears.
-        let said = polls_with(&[vec![low(), payee()], vec![low()], vec![low()], vec![low()], vec![low()], vec![]], &repeat, &[], &[]);
+        let said = polls_with(
+            &[vec![low(), payee()], vec![low()], vec![low()], vec![low()], vec![low()], vec![]],
+            &repeat,
+            &[],
+            &[],
+        );
         assert_eq!(
             said,
             [
@@ -264,9 +281,19 @@ mod tests {
             created_at: now(),
             expired_at: None,
         };
-        let said = polls_with(&[vec![low(), payee()], vec![low()], vec![low()], vec![low()], vec![]], &repeat, &[mute], &[]);
+        let said =
+            polls_with(&[vec![low(), payee()], vec![low()], vec![low()], vec![low()], vec![]], &repeat, &[mute], &[]);
         // The silence ends after 25 minutes: the still-firing condition is said then.
-        assert_eq!(said, [vec!["firing new_payee x"], vec![], vec![], vec!["firing low_balance below"], vec!["resolved low_balance below"]]);
+        assert_eq!(
+            said,
+            [
+                vec!["firing new_payee x"],
+                vec![],
+                vec![],
+                vec!["firing low_balance below"],
+                vec!["resolved low_balance below"]
+            ]
+        );
     }
 }
 

@@ -44,7 +44,13 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    pub fn new(alert: &Alert, event: NoticeEvent, channel: &str, now: DateTime<Utc>, not_before: DateTime<Utc>) -> Self {
+    pub fn new(
+        alert: &Alert,
+        event: NoticeEvent,
+        channel: &str,
+        now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Self {
         Delivery {
             id: format!("{}.{}.{}.{}", alert.id, event.as_str(), channel, now.timestamp_millis()),
             channel: channel.to_owned(),
@@ -77,9 +83,13 @@ pub fn enqueue(notices: &[(Alert, NoticeEvent)], policy: &super::Policy, now: Da
 pub enum Outcome {
     Delivered,
     /// The channel said no for good (a 4xx, a bad address).
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// Kept failing for longer than `max_delivery_age`.
-    Expired { error: String },
+    Expired {
+        error: String,
+    },
 }
 
 /// A finished delivery.
@@ -103,8 +113,13 @@ pub struct DeliveryRecord {
 pub enum Attempt {
     Sent,
     /// Worth trying again; `after` is the channel's own wish (`Retry-After`).
-    Retry { error: String, after: Option<TimeDelta> },
-    GiveUp { error: String },
+    Retry {
+        error: String,
+        after: Option<TimeDelta>,
+    },
+    GiveUp {
+        error: String,
+    },
 }
 
 /// What to do with a delivery after an attempt.
@@ -130,7 +145,13 @@ pub fn backoff(attempts: u32, seed: &str) -> TimeDelta {
 }
 
 /// Decides the fate of `delivery` after an attempt at `now`.
-pub fn after_attempt(mut delivery: Delivery, attempt: Attempt, now: DateTime<Utc>, max_age: TimeDelta, digest: bool) -> Next {
+pub fn after_attempt(
+    mut delivery: Delivery,
+    attempt: Attempt,
+    now: DateTime<Utc>,
+    max_age: TimeDelta,
+    digest: bool,
+) -> Next {
     delivery.attempts += 1;
     let finish = |delivery: &Delivery, outcome| {
         Next::Finish(DeliveryRecord {
@@ -222,11 +243,21 @@ mod tests {
         let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
         let day = TimeDelta::hours(24);
         let d = delivery("a", 0);
-        assert!(matches!(after_attempt(d.clone(), Attempt::Sent, now, day, false), Next::Finish(r) if r.outcome == Outcome::Delivered && r.attempts == 1));
+        assert!(
+            matches!(after_attempt(d.clone(), Attempt::Sent, now, day, false), Next::Finish(r) if r.outcome == Outcome::Delivered && r.attempts == 1)
+        );
         let give_up = after_attempt(d.clone(), Attempt::GiveUp { error: "400".into() }, now, day, false);
         assert!(matches!(give_up, Next::Finish(r) if matches!(r.outcome, Outcome::Failed { .. })));
-        let retry = after_attempt(d.clone(), Attempt::Retry { error: "429".into(), after: Some(TimeDelta::seconds(120)) }, now, day, false);
-        assert!(matches!(retry, Next::Reschedule(ref r) if r.not_before == now + TimeDelta::seconds(120) && r.attempts == 1));
+        let retry = after_attempt(
+            d.clone(),
+            Attempt::Retry { error: "429".into(), after: Some(TimeDelta::seconds(120)) },
+            now,
+            day,
+            false,
+        );
+        assert!(
+            matches!(retry, Next::Reschedule(ref r) if r.not_before == now + TimeDelta::seconds(120) && r.attempts == 1)
+        );
         let late = now + TimeDelta::hours(25);
         let expired = after_attempt(d, Attempt::Retry { error: "down".into(), after: None }, late, day, false);
         assert!(matches!(expired, Next::Finish(r) if matches!(r.outcome, Outcome::Expired { .. })));
@@ -247,7 +278,11 @@ mod tests {
         ];
         for (sent, max, singles, digest, held) in cases {
             let b = batch(due(), sent, max);
-            assert_eq!((b.singles.len(), b.digest.len(), b.held.len()), (singles, digest, held), "sent {sent} max {max:?}");
+            assert_eq!(
+                (b.singles.len(), b.digest.len(), b.held.len()),
+                (singles, digest, held),
+                "sent {sent} max {max:?}"
+            );
             let mut all = ids(&b.singles);
             all.extend(ids(&b.digest));
             all.extend(ids(&b.held));

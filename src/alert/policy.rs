@@ -46,7 +46,9 @@ pub struct Route {
 
 impl Route {
     fn matches(&self, severity: Severity, kind: Option<FindingKind>, account: Option<&AccountRef>) -> bool {
-        let any = |list: &[String], value: Option<&str>| list.is_empty() || value.is_some_and(|v| list.iter().any(|l| l == v));
+        let any = |list: &[String], value: Option<&str>| {
+            list.is_empty() || value.is_some_and(|v| list.iter().any(|l| l == v))
+        };
         (self.severity.is_empty() || self.severity.contains(&severity))
             && (self.kind.is_empty() || kind.is_some_and(|k| self.kind.contains(&k)))
             && any(&self.account, account.map(|a| a.account.as_str()))
@@ -65,7 +67,12 @@ pub struct QuietHours {
 
 impl Policy {
     /// The channels an alert goes to, in route order, each once.
-    pub fn channels_for(&self, severity: Severity, kind: Option<FindingKind>, account: Option<&AccountRef>) -> Vec<String> {
+    pub fn channels_for(
+        &self,
+        severity: Severity,
+        kind: Option<FindingKind>,
+        account: Option<&AccountRef>,
+    ) -> Vec<String> {
         let mut channels: Vec<String> = Vec::new();
         let mut matched = false;
         for route in &self.routes {
@@ -156,11 +163,11 @@ mod tests {
         let a1 = AccountRef::new("bank", "ACT-1");
         let a2 = AccountRef::new("bank", "ACT-2");
         let cases: Vec<(Severity, Option<FindingKind>, Option<&AccountRef>, Vec<&str>)> = vec![
-            (Critical, Some(BalanceDrop), Some(&a1), vec!["phone", "mail"]),   // continue, then the 3rd route
+            (Critical, Some(BalanceDrop), Some(&a1), vec!["phone", "mail"]), // continue, then the 3rd route
             (Critical, Some(NewPayee), Some(&a1), vec!["phone", "mail", "desktop"]),
-            (Warning, Some(NewPayee), Some(&a1), vec!["desktop"]),            // first match wins
+            (Warning, Some(NewPayee), Some(&a1), vec!["desktop"]), // first match wins
             (Warning, Some(NewPayee), Some(&a2), vec!["mail"]),
-            (Info, Some(LowBalance), Some(&a2), vec!["console"]),             // no match: default
+            (Info, Some(LowBalance), Some(&a2), vec!["console"]), // no match: default
             (Info, None, None, vec!["console"]),
         ];
         for (severity, kind, account, want) in cases {

@@ -37,7 +37,11 @@ pub(super) async fn send(request: RequestBuilder, receiver: &str) -> Result<(), 
         .map(Duration::from_secs);
     let body = response.text().await.unwrap_or_default();
     let detail: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
-    let message = format!("{receiver} answered HTTP {}{}", status.as_u16(), if detail.is_empty() { String::new() } else { format!(": {detail}") });
+    let message = format!(
+        "{receiver} answered HTTP {}{}",
+        status.as_u16(),
+        if detail.is_empty() { String::new() } else { format!(": {detail}") }
+    );
     let retryable = status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error();
     Err(DeliveryError { message, retryable, retry_after: retry_after.filter(|_| retryable) })
 }
@@ -45,5 +49,8 @@ pub(super) async fn send(request: RequestBuilder, receiver: &str) -> Result<(), 
 /// How a receiver URL is named in messages: its host, never its path (Slack and Discord put tokens
 /// there) or user info.
 pub(super) fn receiver(url: &str) -> String {
-    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "the receiver".to_owned())
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "the receiver".to_owned())
 }

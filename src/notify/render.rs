@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::alert::{Alert, NoticeEvent};
 use crate::config::{Language, Support};
@@ -35,14 +35,17 @@ pub fn alert_message(id: &str, alert: &Alert, event: NoticeEvent, language: Lang
     let f = &alert.finding;
     let subject = format!("{}{} · {}", (w.event)(event), f.account.account, headline(f, language));
     let text = body(alert, event, language, support);
-    let short = sms(&format!(
-        "payguard {} {}: {} {} {}",
-        (w.severity)(f.severity),
-        f.account.account,
-        (w.event)(event),
-        headline(f, language),
-        support_line(support, language).map(|s| format!("· {s}")).unwrap_or_default()
-    ), &alert.id);
+    let short = sms(
+        &format!(
+            "payguard {} {}: {} {} {}",
+            (w.severity)(f.severity),
+            f.account.account,
+            (w.event)(event),
+            headline(f, language),
+            support_line(support, language).map(|s| format!("· {s}")).unwrap_or_default()
+        ),
+        &alert.id,
+    );
     let mut value = alert_json(alert);
     if let Value::Object(map) = &mut value {
         map.insert("event".into(), json!(event));
@@ -69,13 +72,25 @@ pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Langu
     let _ = writeln!(text, "{}", (w.digest_intro)(items.len()));
     for (alert, event) in items {
         let f = &alert.finding;
-        let _ = writeln!(text, "- [{}] {}{} · {} ({} {})", (w.severity)(f.severity), (w.event)(*event), f.account.account, headline(f, language), w.alert, alert.id);
+        let _ = writeln!(
+            text,
+            "- [{}] {}{} · {} ({} {})",
+            (w.severity)(f.severity),
+            (w.event)(*event),
+            f.account.account,
+            headline(f, language),
+            w.alert,
+            alert.id
+        );
     }
     if let Some(line) = support_line(support, language) {
         let _ = writeln!(text, "\n{line}");
     }
     let ids: Vec<String> = items.iter().map(|(a, _)| a.id.clone()).collect();
-    let short = sms(&format!("payguard: {} · {}", subject, support_line(support, language).unwrap_or_default()), &ids.join(","));
+    let short = sms(
+        &format!("payguard: {} · {}", subject, support_line(support, language).unwrap_or_default()),
+        &ids.join(","),
+    );
     Message {
         id: id.to_owned(),
         alert_ids: ids.clone(),
@@ -205,7 +220,9 @@ fn why(f: &Finding, language: Language) -> String {
         FindingKind::LowBalance => format!("账户余额低于您设定的下限{threshold}。"),
         FindingKind::LargeDebit => format!("一笔 {amount} 的支出达到或超过了您设定的大额标准{threshold}。"),
         FindingKind::NewPayee => format!("共 {amount} 转给了此前从未交易过的收款方。"),
-        FindingKind::Velocity => format!("短时间内出现 {} 笔支出，共 {amount}，超过了您设定的频率限制{threshold}。", f.transaction_ids.len()),
+        FindingKind::Velocity => {
+            format!("短时间内出现 {} 笔支出，共 {amount}，超过了您设定的频率限制{threshold}。", f.transaction_ids.len())
+        }
         FindingKind::DuplicateCharge => format!("同一收款方在短时间内两次扣除相同金额 {amount}。"),
     }
 }
@@ -226,8 +243,12 @@ pub fn advice(kind: FindingKind, language: Language) -> &'static str {
         (Language::ZhCn, FindingKind::BalanceDrop | FindingKind::Velocity | FindingKind::NewPayee) => {
             "如果这些支出不是您本人所为，请立即致电平台客服冻结账户；修改密码并开启两步验证；保留这些记录作为证据，确认被盗后向警方报案。"
         }
-        (Language::ZhCn, FindingKind::LargeDebit) => "如果这笔支出不是您本人所为，请致电平台客服申请争议处理，并修改密码。",
-        (Language::ZhCn, FindingKind::DuplicateCharge) => "请联系商户退还重复扣除的款项；如商户拒绝，请向平台或银行提出争议。",
+        (Language::ZhCn, FindingKind::LargeDebit) => {
+            "如果这笔支出不是您本人所为，请致电平台客服申请争议处理，并修改密码。"
+        }
+        (Language::ZhCn, FindingKind::DuplicateCharge) => {
+            "请联系商户退还重复扣除的款项；如商户拒绝，请向平台或银行提出争议。"
+        }
         (Language::ZhCn, FindingKind::LowBalance) => "请及时充值，以免后续付款失败。",
     }
 }
@@ -242,7 +263,11 @@ fn support_line(support: &Support, language: Language) -> Option<String> {
         (Language::ZhCn, None, Some(phone)) => format!("客服电话：{phone}"),
         (_, _, None) => String::new(),
     };
-    let url = support.url.as_deref().map(|u| if line.is_empty() { u.to_owned() } else { format!(" · {u}") }).unwrap_or_default();
+    let url = support
+        .url
+        .as_deref()
+        .map(|u| if line.is_empty() { u.to_owned() } else { format!(" · {u}") })
+        .unwrap_or_default();
     Some(format!("{line}{url}"))
 }
 
@@ -314,7 +339,9 @@ static EN: Words = Words {
     digest_subject: |n| format!("{n} alerts (folded into one message: the channel's hourly limit was reached)"),
     digest_intro: |n| format!("{n} alerts were folded into this message so the channel stays within its hourly limit:"),
     test_subject: "payguard test message",
-    test_body: |channel| format!("This is a test of the channel \"{channel}\". If you can read it, payguard can reach you here."),
+    test_body: |channel| {
+        format!("This is a test of the channel \"{channel}\". If you can read it, payguard can reach you here.")
+    },
 };
 
 static ZH_CN: Words = Words {
@@ -338,7 +365,9 @@ static ZH_CN: Words = Words {
     digest_subject: |n| format!("{n} 条警报（已达到该渠道每小时的发送上限，合并为一条消息）"),
     digest_intro: |n| format!("为不超过该渠道每小时的发送上限，以下 {n} 条警报合并为一条消息："),
     test_subject: "payguard 测试消息",
-    test_body: |channel| format!("这是对渠道“{channel}”的测试。如果您能看到这条消息，说明 payguard 可以通过它联系到您。"),
+    test_body: |channel| {
+        format!("这是对渠道“{channel}”的测试。如果您能看到这条消息，说明 payguard 可以通过它联系到您。")
+    },
 };
 
 #[cfg(test)]
