@@ -1,11 +1,13 @@
-//! The one HTTP POST the web channels share: timeouts, status → retryable or not, no URL in errors.
+//! What the web channels share: the one HTTP POST (timeouts, status → retryable or not, no URL in
+//! errors), and keeping secrets out of error text.
 
 use std::time::Duration;
 
 use reqwest::header::RETRY_AFTER;
-use reqwest::{Client, RequestBuilder};
+use reqwest::{Client, RequestBuilder, Url};
 
 use super::DeliveryError;
+use crate::config::Secret;
 
 pub(super) fn client() -> Result<Client, DeliveryError> {
     Client::builder()
@@ -53,4 +55,87 @@ pub(super) fn receiver(url: &str) -> String {
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "the receiver".to_owned())
+}
+
+/// Standard base64 with padding (RFC 4648 §4): small enough to keep rather than add a dependency.
+pub(super) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The parts of a URL that may be a credential on their own, because a receiver that echoes the
+/// request in its error body may show just those: the password, the path (Slack and Discord
+/// tokens), its longer segments, and longer query values (gateway API keys). "Longer" is eight
+/// characters, so `json` or `v1` stay readable in messages.
+pub(super) fn url_secrets(url: &str) -> Vec<Secret> {
+    let Ok(url) = Url::parse(url) else { return Vec::new() };
+    let mut parts: Vec<String> = url.password().map(str::to_owned).into_iter().collect();
+    if url.path().len() > 1 {
+        parts.push(url.path().to_owned());
+    }
+    parts.extend(url.path_segments().into_iter().flatten().filter(|s| s.len() >= 8).map(str::to_owned));
+    if let Some(query) = url.query() {
+        parts.push(query.to_owned());
+    }
+    parts.extend(url.query_pairs().map(|(_, v)| v.into_owned()).filter(|v| v.len() >= 8));
+    parts.into_iter().map(Secret::new).collect()
+}
+
+/// Cuts every secret out of an error's text. `http::send` keeps the receiver's own answer in the
+/// message, and a receiver may echo what it was sent; this is the one place, besides the wire,
+/// that reads secrets, and only to remove them.
+pub(super) fn scrub(mut error: DeliveryError, secrets: &[Secret]) -> DeliveryError {
+    let mut secrets: Vec<&str> = secrets.iter().map(Secret::expose).filter(|s| !s.is_empty()).collect();
+    // Longest first, so a whole URL goes before its parts and leaves no fragments.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in secrets {
+        if error.message.contains(secret) {
+            error.message = error.message.replace(secret, "[redacted]");
+        }
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded, "{plain:?}");
+        }
+    }
+
+    #[test]
+    fn scrub_removes_url_parts_and_tokens() {
+        let url = "https://hooks.example.com/services/T000/B000/XXXXXXXXXXXX?key=abcdefgh12";
+        let mut secrets = vec![Secret::new(url), Secret::new("tok")];
+        secrets.extend(url_secrets(url));
+        let error =
+            DeliveryError::permanent(format!("hooks.example.com answered HTTP 404: no route {url} key=abcdefgh12 tok"));
+        let text = scrub(error, &secrets).message;
+        assert!(!text.contains("XXXXXXXXXXXX") && !text.contains("abcdefgh12") && !text.contains("tok"), "{text}");
+        assert!(text.starts_with("hooks.example.com answered HTTP 404"), "{text}");
+    }
 }

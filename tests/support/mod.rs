@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of it
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -53,11 +53,16 @@ pub struct Seen {
     pub path: String,
     pub query: String,
     pub headers: HashMap<String, String>,
+    pub method: String,
+    /// The request body as text (lossy UTF-8), for channels that POST.
+    pub body: String,
 }
 
 #[derive(Default)]
 struct Shared {
     replies: HashMap<String, Reply>,
+    /// Answers used once each, in order, before `replies` applies.
+    queued: HashMap<String, VecDeque<Reply>>,
     seen: Vec<Seen>,
 }
 
@@ -84,6 +89,11 @@ impl Fixture {
         self.shared.lock().expect("fixture lock").replies.insert(path.to_owned(), reply);
     }
 
+    /// Answers the next requests on `path` with `replies`, one each, then falls back to `reply`.
+    pub fn reply_sequence(&self, path: &str, replies: Vec<Reply>) {
+        self.shared.lock().expect("fixture lock").queued.insert(path.to_owned(), replies.into());
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -106,19 +116,26 @@ impl Drop for Fixture {
 
 async fn answer(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
     let reply = {
         let mut shared = shared.lock().expect("fixture lock");
-        let headers = request
-            .headers()
+        let headers = parts
+            .headers
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
             .collect();
         shared.seen.push(Seen {
             path: path.clone(),
-            query: request.uri().query().unwrap_or_default().to_owned(),
+            query: parts.uri.query().unwrap_or_default().to_owned(),
             headers,
+            method: parts.method.as_str().to_owned(),
+            body: String::from_utf8_lossy(&body).into_owned(),
         });
-        shared.replies.get(&path).cloned()
+        match shared.queued.get_mut(&path).and_then(VecDeque::pop_front) {
+            Some(reply) => Some(reply),
+            None => shared.replies.get(&path).cloned(),
+        }
     };
     match reply {
         None => (StatusCode::NOT_FOUND, format!("no fixture for {path}")).into_response(),
