@@ -287,12 +287,14 @@ fn the_example_config_passes_check() {
     let credentials = tempfile::tempdir().expect("temp dir");
     std::fs::write(credentials.path().join("simplefin-url"), "https://user:hunter2@bridge.example.com/simplefin\n")
         .expect("write credential");
+    std::fs::write(credentials.path().join("twilio-token"), "twilio-hunter2\n").expect("write credential");
     let output = Command::new(env!("CARGO_BIN_EXE_payguard"))
         .arg("--config")
         .arg(root.join("config/payguard.example.toml"))
         .arg("check")
         .env("CREDENTIALS_DIRECTORY", credentials.path())
         .env("WALLET_API_TOKEN", "tok-hunter2")
+        .env("PAYGUARD_SMTP_PASSWORD", "smtp-hunter2")
         .output()
         .expect("run payguard check");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -304,6 +306,9 @@ fn the_example_config_passes_check() {
         "bank/ACT-1",
         "wallet/W-42",
         "velocity: 5 debits or 2000.00 out within 1h",
+        "phone (sms, twilio to +491701234567, at most 5 an hour)",
+        "route 0: severity critical → desktop, mail, phone, then keep matching",
+        "quiet hours 23:00–07:00: held until they end, except critical",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }

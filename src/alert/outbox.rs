@@ -125,8 +125,8 @@ pub enum Attempt {
 /// What to do with a delivery after an attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Next {
-    Finish(DeliveryRecord),
-    Reschedule(Delivery),
+    Finish(Box<DeliveryRecord>),
+    Reschedule(Box<Delivery>),
 }
 
 const FIRST_RETRY: TimeDelta = TimeDelta::seconds(30);
@@ -154,7 +154,7 @@ pub fn after_attempt(
 ) -> Next {
     delivery.attempts += 1;
     let finish = |delivery: &Delivery, outcome| {
-        Next::Finish(DeliveryRecord {
+        Next::Finish(Box::new(DeliveryRecord {
             id: delivery.id.clone(),
             alert_id: delivery.alert.id.clone(),
             channel: delivery.channel.clone(),
@@ -164,7 +164,7 @@ pub fn after_attempt(
             attempts: delivery.attempts,
             outcome,
             digest,
-        })
+        }))
     };
     match attempt {
         Attempt::Sent => finish(&delivery, Outcome::Delivered),
@@ -177,7 +177,7 @@ pub fn after_attempt(
             }
             delivery.not_before = next;
             delivery.last_error = Some(error);
-            Next::Reschedule(delivery)
+            Next::Reschedule(Box::new(delivery))
         }
     }
 }

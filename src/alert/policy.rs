@@ -162,7 +162,8 @@ mod tests {
         };
         let a1 = AccountRef::new("bank", "ACT-1");
         let a2 = AccountRef::new("bank", "ACT-2");
-        let cases: Vec<(Severity, Option<FindingKind>, Option<&AccountRef>, Vec<&str>)> = vec![
+        type Case<'a> = (Severity, Option<FindingKind>, Option<&'a AccountRef>, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
             (Critical, Some(BalanceDrop), Some(&a1), vec!["phone", "mail"]), // continue, then the 3rd route
             (Critical, Some(NewPayee), Some(&a1), vec!["phone", "mail", "desktop"]),
             (Warning, Some(NewPayee), Some(&a1), vec!["desktop"]), // first match wins

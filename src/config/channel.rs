@@ -324,6 +324,10 @@ impl Validator<'_> {
                     return self.error(url.span(), key("url"), message);
                 }
                 let preset = raw.preset.unwrap_or(WebhookPreset::Generic);
+                if raw.token.is_some() && !matches!(preset, WebhookPreset::Ntfy | WebhookPreset::Gotify) {
+                    let at = self.key_span(&table, "token");
+                    return self.error(at, key("token"), "`token` is for the ntfy and gotify presets; Slack and Discord keep theirs in the url, and generic webhooks take `headers`");
+                }
                 if preset == WebhookPreset::Gotify && raw.token.is_none() {
                     return missing("token", "the Gotify application token");
                 }
