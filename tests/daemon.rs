@@ -1,6 +1,8 @@
 //! The daemon and the demo as a person runs them: `payguard run` polls on its cron schedule and stops
 //! cleanly on SIGTERM with everything stored; `payguard demo` plays its incident and reports it.
 
+mod support;
+
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -84,4 +86,91 @@ fn the_demo_plays_its_incident_and_says_each_problem_once() {
     let unique: HashSet<&&str> = ids.iter().collect();
     assert_eq!(ids.len(), unique.len(), "{stdout}");
     assert!(ids.len() >= 7, "{stdout}");
+}
+
+/// The alert ids in the webhook bodies of `requests`.
+fn alert_ids(requests: &[support::Seen]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.path == "/hook")
+        .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok())
+        .filter_map(|body| body["alert_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn start_daemon(config: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_payguard"))
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start payguard run")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_owed_at_a_crash_go_out_once_after_the_restart() {
+    let receiver = support::Fixture::start().await;
+    receiver.reply("/hook", support::Reply::status(503, "down for maintenance"));
+    let sim = Simulator::start(demo_script(), Advance::OnRequest).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    let config = dir.path().join("payguard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+state_dir = "{state}"
+
+[[source]]
+name = "sim-bank"
+kind = "simplefin"
+access_url = "{access}"
+schedule = "* * * * * *"
+
+[[account]]
+source = "sim-bank"
+id = "ACT-1"
+drop_abs = "500.00"
+learning_period = "0s"
+velocity_count = 3
+
+[[channel]]
+name = "hook"
+kind = "webhook"
+url = "{hook}"
+"#,
+            state = state.display(),
+            access = sim.access_url(),
+            hook = receiver.url("/hook"),
+        ),
+    )
+    .expect("write config");
+
+    // The theft owes five alerts and the double charge one more; the receiver refuses them all.
+    let mut first = start_daemon(&config);
+    let distinct = |requests: &[support::Seen]| alert_ids(requests).into_iter().collect::<HashSet<_>>().len();
+    receiver.wait_for("a failed attempt at each of the six alerts", |seen| distinct(seen) >= 6).await;
+    first.kill().expect("SIGKILL the daemon");
+    first.wait().expect("reap the daemon");
+
+    // The receiver is back; a new daemon delivers what the dead one owed, each alert once.
+    receiver.reply("/hook", support::Reply::json("{}"));
+    let before = receiver.seen().len();
+    let second = start_daemon(&config);
+    receiver.wait_for("the six alerts delivered", |seen| distinct(&seen[before..]) >= 6).await;
+    let status = Command::new("kill").args(["-TERM", &second.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || second.wait_with_output()).await.expect("join").expect("wait");
+    assert_eq!(output.status.code(), Some(0));
+
+    let after = alert_ids(&receiver.seen()[before..]);
+    let unique: HashSet<&String> = after.iter().collect();
+    assert_eq!(after.len(), unique.len(), "an alert was delivered twice after the restart: {after:?}");
+    let store = Store::open(&state).expect("the store opens");
+    assert!(store.pending_deliveries().expect("outbox").is_empty(), "nothing is still owed");
+    let log = store.delivery_log(chrono::Utc::now() - chrono::TimeDelta::hours(1)).expect("log");
+    assert_eq!(log.iter().filter(|r| r.outcome == payguard::alert::outbox::Outcome::Delivered).count(), 6);
 }

@@ -64,6 +64,8 @@ struct Shared {
     /// Answers used once each, in order, before `replies` applies.
     queued: HashMap<String, VecDeque<Reply>>,
     seen: Vec<Seen>,
+    /// Bumped on every request, so tests can wait for requests instead of sleeping.
+    changes: Option<tokio::sync::watch::Sender<usize>>,
 }
 
 /// A real HTTP server on loopback that answers each path as told and records every request.
@@ -75,7 +77,8 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn start() -> Fixture {
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (changes, _) = tokio::sync::watch::channel(0);
+        let shared = Arc::new(Mutex::new(Shared { changes: Some(changes), ..Shared::default() }));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let app = axum::Router::new().fallback(answer).with_state(shared.clone());
@@ -106,6 +109,22 @@ impl Fixture {
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.lock().expect("fixture lock").seen.clone()
     }
+
+    /// Waits (a minute at most, as a guard against a hang) until what the server has seen
+    /// satisfies `done`.
+    pub async fn wait_for(&self, what: &str, mut done: impl FnMut(&[Seen]) -> bool) {
+        let mut changes =
+            self.shared.lock().expect("fixture lock").changes.as_ref().expect("a change feed").subscribe();
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while !done(&self.seen()) {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "timed out waiting for {what}; the server saw {} requests", self.seen().len());
+    }
 }
 
 impl Drop for Fixture {
@@ -132,6 +151,10 @@ async fn answer(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> R
             method: parts.method.as_str().to_owned(),
             body: String::from_utf8_lossy(&body).into_owned(),
         });
+        let count = shared.seen.len();
+        if let Some(changes) = &shared.changes {
+            changes.send_replace(count);
+        }
         match shared.queued.get_mut(&path).and_then(VecDeque::pop_front) {
             Some(reply) => Some(reply),
             None => shared.replies.get(&path).cloned(),

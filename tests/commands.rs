@@ -1,0 +1,129 @@
+//! The alert pipeline's commands as a person types them: notify-test, silence and ack.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use payguard::sim::{Advance, Simulator, demo_script};
+use support::{Fixture, Reply};
+
+fn payguard(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_payguard")).arg("--config").arg(config).args(args).output().expect("run payguard")
+}
+
+async fn payguard_async(config: PathBuf, args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        payguard(&config, &args)
+    })
+    .await
+    .expect("join")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write_config(dir: &Path, access_url: &str, channels: &str) -> PathBuf {
+    let path = dir.join("payguard.toml");
+    let body = format!(
+        "[daemon]\nstate_dir = \"{}\"\n\n[[source]]\nname = \"sim-bank\"\nkind = \"simplefin\"\naccess_url = \"{access_url}\"\nschedule = \"0 * * * *\"\n\n[[account]]\nsource = \"sim-bank\"\nid = \"ACT-1\"\ndrop_abs = \"500.00\"\nlearning_period = \"0s\"\n\n{channels}",
+        dir.join("state").display()
+    );
+    std::fs::write(&path, body).expect("write config");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_test_reports_each_channel_and_fails_if_one_does() {
+    let receiver = Fixture::start().await;
+    receiver.reply("/good", Reply::json("{}"));
+    receiver.reply("/bad", Reply::status(500, "broken"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let channels = format!(
+        "[[channel]]\nname = \"good\"\nkind = \"webhook\"\nurl = \"{}\"\n\n[[channel]]\nname = \"bad\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        receiver.url("/good"),
+        receiver.url("/bad")
+    );
+    let config = write_config(dir.path(), "https://bridge.example.com/simplefin", &channels);
+
+    let all = payguard_async(config.clone(), &["notify-test"]).await;
+    assert_eq!(all.status.code(), Some(1), "{}", text(&all.stderr));
+    let stdout = text(&all.stdout);
+    assert!(stdout.contains("ok      good (webhook)"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  bad (webhook)") && stdout.contains("HTTP 500") && stdout.contains("temporary"),
+        "{stdout}"
+    );
+    let sent = receiver.seen().into_iter().find(|s| s.path == "/good").expect("the good channel got a message");
+    let body: serde_json::Value = serde_json::from_str(&sent.body).expect("json");
+    assert_eq!((body["test"].as_bool(), body["channel"].as_str()), (Some(true), Some("good")));
+
+    let one = payguard_async(config.clone(), &["notify-test", "--channel", "good"]).await;
+    assert_eq!(one.status.code(), Some(0));
+    assert!(!text(&one.stdout).contains("bad"));
+    let unknown = payguard_async(config, &["notify-test", "--channel", "nope"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no [[channel]] is named \"nope\""));
+}
+
+#[test]
+fn silences_are_added_listed_and_expired() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), "https://bridge.example.com/simplefin", "");
+
+    let none = payguard(&config, &["silence", "add", "--for", "2h"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(text(&none.stderr).contains("at least one of --account, --source or --kind"));
+    let bad_kind = payguard(&config, &["silence", "add", "--kind", "theft", "--for", "2h"]);
+    assert_eq!(bad_kind.status.code(), Some(2), "clap rejects it");
+    assert!(text(&bad_kind.stderr).contains("expected balance_drop"));
+
+    let added = payguard(
+        &config,
+        &["silence", "add", "--account", "ACT-1", "--kind", "new_payee", "--for", "2h", "--comment", "moving house"],
+    );
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
+    let id = text(&added.stdout).split_whitespace().nth(1).expect("an id").to_owned();
+    let listed = text(&payguard(&config, &["silence", "list"]).stdout);
+    assert!(
+        listed.contains(&id) && listed.contains("account=ACT-1 kind=new_payee") && listed.contains("moving house"),
+        "{listed}"
+    );
+
+    assert_eq!(payguard(&config, &["silence", "expire", &id]).status.code(), Some(0));
+    assert!(text(&payguard(&config, &["silence", "list"]).stdout).contains("no silences in force"));
+    assert!(text(&payguard(&config, &["silence", "list", "--all"]).stdout).contains(&id));
+    let missing = payguard(&config, &["silence", "expire", "deadbeef"]);
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acknowledged_alert_is_found_by_its_id() {
+    let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &sim.access_url(), "");
+    for _ in 0..4 {
+        sim.advance();
+        assert_eq!(payguard_async(config.clone(), &["once"]).await.status.code(), Some(0));
+    }
+    // The id a person would read at the end of the message.
+    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+    let alert =
+        store.all_alerts().expect("alerts").into_iter().find(|a| a.kind().as_str() == "balance_drop").expect("a drop");
+    drop(store);
+
+    let acked = payguard_async(config.clone(), &["ack", &alert.id]).await;
+    assert_eq!(acked.status.code(), Some(0), "{}", text(&acked.stderr));
+    assert!(text(&acked.stdout).contains("will not be repeated"));
+    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+    let stored = store.all_alerts().expect("alerts").into_iter().find(|a| a.id == alert.id).expect("still there");
+    assert!(stored.acknowledged_at.is_some());
+    drop(store);
+
+    let unknown = payguard_async(config, &["ack", "000000000000"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no alert has the id"));
+}
