@@ -33,7 +33,8 @@ pub struct Message {
 pub fn alert_message(id: &str, alert: &Alert, event: NoticeEvent, language: Language, support: &Support) -> Message {
     let w = words(language);
     let f = &alert.finding;
-    let subject = format!("{}{} · {}", (w.event)(event), f.account.account, headline(f, language));
+    let subject =
+        format!("[{}] {}{} · {}", (w.severity)(f.severity), (w.event)(event), f.account.account, headline(f, language));
     let text = body(alert, event, language, support);
     let short = sms(
         &format!(
