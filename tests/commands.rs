@@ -27,13 +27,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn write_config(dir: &Path, access_url: &str, channels: &str) -> PathBuf {
-    let path = dir.join("payguard.toml");
-    let body = format!(
-        "[daemon]\nstate_dir = \"{}\"\n\n[[source]]\nname = \"sim-bank\"\nkind = \"simplefin\"\naccess_url = \"{access_url}\"\nschedule = \"0 * * * *\"\n\n[[account]]\nsource = \"sim-bank\"\nid = \"ACT-1\"\ndrop_abs = \"500.00\"\nlearning_period = \"0s\"\n\n{channels}",
-        dir.join("state").display()
-    );
-    std::fs::write(&path, body).expect("write config");
-    path
+    support::sim_config(dir, access_url, "0 * * * *", channels)
 }
 
 #[tokio::test(flavor = "multi_thread")]

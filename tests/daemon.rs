@@ -116,38 +116,8 @@ async fn deliveries_owed_at_a_crash_go_out_once_after_the_restart() {
     let sim = Simulator::start(demo_script(), Advance::OnRequest).await.expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
     let state = dir.path().join("state");
-    let config = dir.path().join("payguard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[daemon]
-state_dir = "{state}"
-
-[[source]]
-name = "sim-bank"
-kind = "simplefin"
-access_url = "{access}"
-schedule = "* * * * * *"
-
-[[account]]
-source = "sim-bank"
-id = "ACT-1"
-drop_abs = "500.00"
-learning_period = "0s"
-velocity_count = 3
-
-[[channel]]
-name = "hook"
-kind = "webhook"
-url = "{hook}"
-"#,
-            state = state.display(),
-            access = sim.access_url(),
-            hook = receiver.url("/hook"),
-        ),
-    )
-    .expect("write config");
+    let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n", receiver.url("/hook"));
+    let config = support::sim_config(dir.path(), &sim.access_url(), "* * * * * *", &hook);
 
     // The theft owes five alerts and the double charge one more; the receiver refuses them all.
     let mut first = start_daemon(&config);

@@ -5,6 +5,8 @@
 //! as its session bus. Nothing between payguard and the bus is replaced: what the recorder sees is
 //! what a desktop would have shown.
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
@@ -153,41 +155,8 @@ async fn notify(
     connection.reply(header, &id).await
 }
 
-fn toml_string(s: &str) -> String {
-    toml::Value::String(s.to_owned()).to_string()
-}
-
 fn write_config(dir: &Path, access_url: &str) -> std::path::PathBuf {
-    let state_dir = dir.join("state");
-    let text = format!(
-        r#"[daemon]
-state_dir = {state_dir}
-timezone = "UTC"
-
-[[source]]
-name = "sim-bank"
-kind = "simplefin"
-access_url = {access_url}
-schedule = "0 0 * * * *"
-
-[[account]]
-source = "sim-bank"
-id = "ACT-1"
-name = "Everyday Wallet"
-drop_abs = "500.00"
-learning_period = "0s"
-velocity_count = 3
-
-[[channel]]
-name = "desktop"
-kind = "desktop"
-"#,
-        state_dir = toml_string(&state_dir.to_string_lossy()),
-        access_url = toml_string(access_url),
-    );
-    let path = dir.join("payguard.toml");
-    std::fs::write(&path, text).expect("cannot write the config");
-    path
+    support::sim_config(dir, access_url, "0 0 * * * *", "[[channel]]\nname = \"desktop\"\nkind = \"desktop\"\n")
 }
 
 /// Runs `payguard once` with the private bus as its session bus, and checks it succeeded.

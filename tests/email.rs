@@ -5,6 +5,8 @@
 //! mailin-embedded serves on a std thread (its error type is not `Send`) and cannot be stopped; each
 //! test starts its own on its own port, and the threads end with the test binary.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -529,38 +531,11 @@ async fn after_a_stall_mid_conversation_the_next_message_goes_over_a_fresh_conne
 // End to end: the real binary, the durable outbox, a mail server that comes up late
 
 fn write_config(dir: &Path, access_url: &str, smtp_port: u16) -> PathBuf {
-    let path = dir.join("payguard.toml");
-    let text = format!(
-        r#"
-[daemon]
-state_dir = "{state}"
-
-[[source]]
-name = "sim-bank"
-kind = "simplefin"
-access_url = "{access_url}"
-schedule = "*/5 * * * *"
-
-[[account]]
-source = "sim-bank"
-id = "ACT-1"
-drop_abs = "500.00"
-learning_period = "0s"
-velocity_count = 3
-
-[[channel]]
-name = "mail"
-kind = "email"
-smtp_url = "smtp://127.0.0.1:{smtp_port}"
-tls = "none"
-from = "payguard@example.org"
-to = ["me@example.org"]
-timeout = "10s"
-"#,
-        state = dir.join("state").display()
+    let mail = format!(
+        "[[channel]]\nname = \"mail\"\nkind = \"email\"\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}\"\ntls = \"none\"\n\
+         from = \"payguard@example.org\"\nto = [\"me@example.org\"]\ntimeout = \"10s\"\n"
     );
-    std::fs::write(&path, text).expect("write config");
-    path
+    support::sim_config(dir, access_url, "*/5 * * * *", &mail)
 }
 
 async fn once(config: &Path) -> Output {

@@ -1,6 +1,8 @@
 //! `payguard once` end to end: the real binary polls the simulated bank over HTTP, stores in sled,
 //! detects, and prints JSON lines that scripts can rely on.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -14,33 +16,8 @@ struct Setup {
 
 fn setup(access_url: &str, extra_accounts: &str) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("payguard.toml");
-    let text = format!(
-        r#"
-[daemon]
-state_dir = "{state}"
-
-[[source]]
-name = "sim-bank"
-kind = "simplefin"
-access_url = "{access_url}"
-schedule = "*/5 * * * *"
-
-[[account]]
-source = "sim-bank"
-id = "ACT-1"
-drop_abs = "500.00"
-learning_period = "0s"
-velocity_count = 3
-{extra_accounts}
-
-[[channel]]
-name = "terminal"
-kind = "console"
-"#,
-        state = dir.path().join("state").display()
-    );
-    std::fs::write(&config, text).expect("write config");
+    let rest = format!("{extra_accounts}\n[[channel]]\nname = \"terminal\"\nkind = \"console\"\n");
+    let config = support::sim_config(dir.path(), access_url, "*/5 * * * *", &rest);
     Setup { dir, config }
 }
 

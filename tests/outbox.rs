@@ -32,34 +32,8 @@ async fn world(extra: &str) -> World {
     let fixture = Fixture::start().await;
     let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
-    let text = format!(
-        r#"
-[daemon]
-state_dir = "{state}"
-
-[[source]]
-name = "sim-bank"
-kind = "simplefin"
-access_url = "{access}"
-schedule = "0 * * * *"
-
-[[account]]
-source = "sim-bank"
-id = "ACT-1"
-drop_abs = "500.00"
-learning_period = "0s"
-velocity_count = 3
-
-[[channel]]
-name = "hook"
-kind = "webhook"
-url = "{hook}"
-{extra}
-"#,
-        state = dir.path().join("state").display(),
-        access = sim.access_url(),
-        hook = fixture.url(HOOK),
-    );
+    let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n{extra}", fixture.url(HOOK));
+    let text = support::sim_config_text(dir.path(), &sim.access_url(), "0 * * * *", &hook);
     let config = Config::parse(&text, Path::new("outbox.toml")).expect("config");
     std::fs::create_dir_all(&config.daemon.state_dir).expect("state dir");
     let store = Store::open(&config.daemon.state_dir).expect("store");

@@ -56,6 +56,22 @@ impl Alert {
     pub fn account(&self) -> &AccountRef {
         &self.finding.account
     }
+
+    /// A new alert for `finding`, firing from `now`, not yet said.
+    pub fn firing(finding: Finding, now: DateTime<Utc>) -> Alert {
+        let fingerprint = fingerprint(&finding);
+        Alert {
+            id: alert_id(&fingerprint),
+            fingerprint,
+            state: AlertState::Firing,
+            first_fired: now,
+            last_seen: now,
+            resolved_at: None,
+            acknowledged_at: None,
+            last_notified: None,
+            finding,
+        }
+    }
 }
 
 /// What identifies one problem: its kind, its account and the finding's own key facts.
@@ -118,20 +134,7 @@ pub fn plan(
                 };
                 (alert, event)
             }
-            _ => {
-                let alert = Alert {
-                    id,
-                    fingerprint,
-                    state: AlertState::Firing,
-                    first_fired: now,
-                    last_seen: now,
-                    resolved_at: None,
-                    acknowledged_at: None,
-                    last_notified: None,
-                    finding,
-                };
-                (alert, Some(NoticeEvent::Firing))
-            }
+            _ => (Alert::firing(finding, now), Some(NoticeEvent::Firing)),
         };
         if let Some(event) = event.filter(|_| !silenced) {
             alert.last_notified = Some(now);
@@ -319,16 +322,6 @@ pub(crate) mod fixtures {
             observed_at: now(),
             key: id.into(),
         };
-        Alert {
-            id: id.into(),
-            fingerprint: fingerprint(&finding),
-            state: AlertState::Firing,
-            first_fired: now(),
-            last_seen: now(),
-            resolved_at: None,
-            acknowledged_at: None,
-            last_notified: None,
-            finding,
-        }
+        Alert { id: id.into(), ..Alert::firing(finding, now()) }
     }
 }

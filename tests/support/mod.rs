@@ -216,3 +216,39 @@ pub fn source_config(name: &str, kind: SourceKind, limits: HttpLimits) -> Source
 pub fn simplefin(access_url: &str, limits: HttpLimits) -> SourceConfig {
     source_config("bank", SourceKind::SimpleFin { access_url: Secret::new(access_url) }, limits)
 }
+
+/// The config most end-to-end tests share: the simulated bank polled as `sim-bank`, its account
+/// `ACT-1` alerting on a 500.00 drop, new payees from the second poll, and three debits in an hour;
+/// state under `dir/state`. `rest` adds channels, more accounts and sections.
+pub fn sim_config_text(dir: &std::path::Path, access_url: &str, schedule: &str, rest: &str) -> String {
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        r#"[daemon]
+state_dir = "{state}"
+
+[[source]]
+name = "sim-bank"
+kind = "simplefin"
+access_url = "{access}"
+schedule = "{schedule}"
+
+[[account]]
+source = "sim-bank"
+id = "ACT-1"
+drop_abs = "500.00"
+learning_period = "0s"
+velocity_count = 3
+
+{rest}
+"#,
+        state = quote(&dir.join("state").to_string_lossy()),
+        access = quote(access_url),
+    )
+}
+
+/// [`sim_config_text`] written to `dir/payguard.toml`; returns its path.
+pub fn sim_config(dir: &std::path::Path, access_url: &str, schedule: &str, rest: &str) -> std::path::PathBuf {
+    let path = dir.join("payguard.toml");
+    std::fs::write(&path, sim_config_text(dir, access_url, schedule, rest)).expect("write the config");
+    path
+}
