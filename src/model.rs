@@ -96,6 +96,52 @@ pub struct Observation {
     pub transactions: Vec<Transaction>,
 }
 
+/// What a platform's status page or feed announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    Maintenance,
+    Incident,
+}
+
+/// Where a notice stands, whatever words the platform uses for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Announced, not started (maintenance `scheduled`).
+    Upcoming,
+    /// Going on (maintenance `in_progress`/`verifying`; incident `investigating`/`identified`/`monitoring`).
+    Active,
+    /// Finished (maintenance `completed`; incident `resolved`/`postmortem`).
+    Over,
+}
+
+/// A platform notice: announced maintenance or an incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The `name` of the `[[notice]]` that reported it.
+    pub source: String,
+    /// The platform's id for it (or one derived from its fields).
+    pub id: String,
+    pub kind: NoticeKind,
+    pub phase: Phase,
+    /// The platform's own status word (`scheduled`, `investigating`, …).
+    pub status: String,
+    pub title: String,
+    /// The platform's impact rating, when it gives one (`none`, `minor`, `major`, `critical`).
+    pub impact: Option<String>,
+    /// When maintenance is scheduled to start and end (`scheduled_for`, `scheduled_until`).
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Where a person reads more.
+    pub url: Option<String>,
+    /// The latest update's text.
+    pub update: String,
+    /// The affected components, by name.
+    pub components: Vec<String>,
+}
+
 /// How loudly a finding should be said.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -8,6 +8,7 @@ mod alerting;
 mod channel;
 mod error;
 mod messages;
+mod notice;
 mod schedule;
 mod schema;
 mod secret;
@@ -21,6 +22,7 @@ use crate::model::AccountRef;
 pub use alerting::Support;
 pub use channel::{ChannelConfig, ChannelKind, EmailConfig, SmsConfig, SmsProvider, Tls, WebhookConfig, WebhookPreset};
 pub use error::ConfigError;
+pub use notice::{NoticeConfig, NoticeSourceKind};
 pub use schedule::Schedule;
 pub use secret::{Lookup, Secret, resolve as resolve_secret};
 pub use values::{Amount, ByteSize, Duration, Percent, TimeZone};
@@ -35,6 +37,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub sources: Vec<SourceConfig>,
     pub accounts: Vec<AccountConfig>,
+    /// Status pages and feeds (`[[notice]]`).
+    pub notices: Vec<NoticeConfig>,
     pub channels: Vec<ChannelConfig>,
     /// Repeats, resolutions, routes and quiet hours.
     pub alerting: crate::alert::Policy,

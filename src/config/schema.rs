@@ -200,6 +200,7 @@ impl Validator<'_> {
             daemon,
             sources: sources.into_iter().map(|(s, _)| s).collect(),
             accounts: accounts.into_iter().map(|(a, _)| a).collect(),
+            notices: Vec::new(),
             channels,
             alerting: alerting.policy,
             max_delivery_age: alerting.max_delivery_age,

@@ -7,6 +7,7 @@
 mod error;
 mod fetch;
 mod http_json;
+pub mod notices;
 mod simplefin;
 mod values;
 
