@@ -14,6 +14,7 @@
 //! - [`cli`]: the commands.
 
 pub mod alert;
+pub(crate) mod base64;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -142,6 +142,21 @@ pub struct Notice {
     pub components: Vec<String>,
 }
 
+/// What payguard remembers of a source's recent polls: its health, and its use of the platform.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceHealth {
+    pub consecutive_failures: u32,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// The last failure was refused credentials: revoked or changed, perhaps by someone else.
+    pub auth_refused: bool,
+    /// No poll before this time: the platform asked us to wait, or we are backing off.
+    pub not_before: Option<DateTime<Utc>>,
+    /// When requests were made within the last day, oldest first: the daily budget's ledger.
+    pub requests: Vec<DateTime<Utc>>,
+}
+
 /// How loudly a finding should be said.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -177,9 +192,32 @@ pub enum FindingKind {
     NewPayee,
     Velocity,
     DuplicateCharge,
+    UnexplainedChange,
+    StuckPending,
+    AccountStatus,
+    CardExpiry,
+    SourceDown,
+    Maintenance,
+    Incident,
 }
 
 impl FindingKind {
+    pub const ALL: [FindingKind; 13] = [
+        FindingKind::BalanceDrop,
+        FindingKind::LowBalance,
+        FindingKind::LargeDebit,
+        FindingKind::NewPayee,
+        FindingKind::Velocity,
+        FindingKind::DuplicateCharge,
+        FindingKind::UnexplainedChange,
+        FindingKind::StuckPending,
+        FindingKind::AccountStatus,
+        FindingKind::CardExpiry,
+        FindingKind::SourceDown,
+        FindingKind::Maintenance,
+        FindingKind::Incident,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::BalanceDrop => "balance_drop",
@@ -188,23 +226,47 @@ impl FindingKind {
             FindingKind::NewPayee => "new_payee",
             FindingKind::Velocity => "velocity",
             FindingKind::DuplicateCharge => "duplicate_charge",
+            FindingKind::UnexplainedChange => "unexplained_change",
+            FindingKind::StuckPending => "stuck_pending",
+            FindingKind::AccountStatus => "account_status",
+            FindingKind::CardExpiry => "card_expiry",
+            FindingKind::SourceDown => "source_down",
+            FindingKind::Maintenance => "maintenance",
+            FindingKind::Incident => "incident",
         }
     }
 
     pub fn default_severity(self) -> Severity {
         match self {
-            FindingKind::BalanceDrop | FindingKind::Velocity => Severity::Critical,
+            FindingKind::BalanceDrop
+            | FindingKind::Velocity
+            | FindingKind::UnexplainedChange
+            | FindingKind::AccountStatus => Severity::Critical,
             FindingKind::LowBalance
             | FindingKind::LargeDebit
             | FindingKind::NewPayee
-            | FindingKind::DuplicateCharge => Severity::Warning,
+            | FindingKind::DuplicateCharge
+            | FindingKind::StuckPending
+            | FindingKind::SourceDown
+            | FindingKind::Incident => Severity::Warning,
+            FindingKind::CardExpiry | FindingKind::Maintenance => Severity::Info,
         }
     }
 
-    /// A condition holds for a while and clears by itself (the balance is low); an event happened once
-    /// (a debit to a new payee). Conditions resolve when a poll no longer finds them.
+    /// A condition holds for a while and clears by itself (the balance is low, the platform is
+    /// down); an event happened once (a debit to a new payee, maintenance was announced).
+    /// Conditions resolve when a poll no longer finds them.
     pub fn is_condition(self) -> bool {
-        matches!(self, FindingKind::BalanceDrop | FindingKind::LowBalance)
+        matches!(
+            self,
+            FindingKind::BalanceDrop
+                | FindingKind::LowBalance
+                | FindingKind::StuckPending
+                | FindingKind::AccountStatus
+                | FindingKind::CardExpiry
+                | FindingKind::SourceDown
+                | FindingKind::Incident
+        )
     }
 }
 
@@ -238,10 +300,24 @@ pub struct Finding {
     pub payees: Vec<String>,
     pub transaction_ids: Vec<String>,
     pub threshold: Option<Threshold>,
+    /// The moment the finding is about, when not now: a card's expiry, a maintenance window's start.
+    #[serde(default)]
+    pub when: Option<DateTime<Utc>>,
+    /// What it is about, in the platform's own words: a notice's title, an account's status.
+    #[serde(default)]
+    pub about: Option<String>,
     pub observed_at: DateTime<Utc>,
     /// What tells this occurrence from another of the same kind on the same account (a peak time, a
     /// set of transaction ids); part of the alert fingerprint.
     pub key: String,
+}
+
+impl Finding {
+    /// What the finding is about, for a headline: the account id, or the source or notice name for
+    /// findings about a whole platform.
+    pub fn subject(&self) -> &str {
+        if self.account.account.is_empty() { &self.account.source } else { &self.account.account }
+    }
 }
 
 /// Why a piece of text is not an amount of money.
@@ -311,13 +387,10 @@ pub fn short_hash(text: &str) -> String {
 impl FromStr for FindingKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        use FindingKind::*;
-        [BalanceDrop, LowBalance, LargeDebit, NewPayee, Velocity, DuplicateCharge]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown kind {s:?}: expected balance_drop, low_balance, large_debit, new_payee, velocity or duplicate_charge")
-            })
+        FindingKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown kind {s:?}: expected one of {}", all.join(", "))
+        })
     }
 }
 

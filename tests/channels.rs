@@ -44,6 +44,8 @@ fn alert(severity: Severity) -> Alert {
         payees: vec!["ACME".into()],
         transaction_ids: vec!["t-1".into()],
         threshold: None,
+        when: None,
+        about: None,
         observed_at: now(),
         key: "t-1".into(),
     };

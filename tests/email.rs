@@ -344,6 +344,8 @@ fn alert(id: &str, kind: FindingKind, title: &str) -> Alert {
         payees: vec!["Crypto Swap Ltd".into()],
         transaction_ids: vec!["tx-1".into()],
         threshold: None,
+        when: None,
+        about: None,
         observed_at: now,
         key: id.into(),
     };

@@ -38,7 +38,7 @@ async fn world(extra: &str) -> World {
     std::fs::create_dir_all(&config.daemon.state_dir).expect("state dir");
     let store = Store::open(&config.daemon.state_dir).expect("store");
     let clock = Clock::tokio_from(Utc::now());
-    let engine = Arc::new(Engine::new(config, store, Stream::Stderr, clock).expect("engine"));
+    let engine = Arc::new(Engine::new(config, store, Stream::Stderr, clock.clone()).expect("engine"));
     World { engine, sim, fixture, clock, _dir: dir }
 }
 

@@ -72,6 +72,7 @@ fn learned(earlier: &[Transaction], balance_cents: i64) -> History {
                 s
             })
             .collect(),
+        previous: None,
         recent: earlier.to_vec(),
         known: earlier.iter().map(|t| (t.id.clone(), t.clone())).collect(),
         known_payees: earlier.iter().map(|t| t.payee_key.clone()).collect(),

@@ -123,6 +123,8 @@ fn everything_survives_a_reopen() {
         payees: vec![],
         transaction_ids: vec![],
         threshold: None,
+        when: None,
+        about: None,
         observed_at: now(),
         key: "below".into(),
     };

@@ -174,6 +174,8 @@ mod tests {
             payees: vec![],
             transaction_ids: vec![],
             threshold: None,
+            when: None,
+            about: None,
             observed_at: now(),
             key: key.into(),
         }
@@ -319,6 +321,8 @@ pub(crate) mod fixtures {
             payees: vec![],
             transaction_ids: vec![],
             threshold: None,
+            when: None,
+            about: None,
             observed_at: now(),
             key: id.into(),
         };

@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use super::{exit, load_config};
 use crate::config::{ChannelKind, Config, Duration, SourceKind};
+use crate::daemon::polling;
 use crate::detect::Rules;
 
 pub fn run(path: &Path) -> anyhow::Result<u8> {
@@ -47,6 +48,34 @@ pub fn summary(config: &Config) -> String {
             source.schedule.as_str()
         );
         let _ = writeln!(out, "    next polls: {}", if next.is_empty() { "never".to_owned() } else { next.join(", ") });
+        if let Some(max) = source.polling.max_requests_per_day {
+            let cost = source.kind.requests_per_poll(config.accounts_of(&source.name).count()) as usize;
+            let runs = polling::runs_per_day(&source.schedule, tz, Utc::now(), 100_000);
+            if runs * cost > max as usize {
+                let _ = writeln!(
+                    out,
+                    "    warning: this schedule asks for {} requests a day, but max_requests_per_day = {max}: polls beyond the budget are skipped; a schedule like \"7 * * * *\" (hourly) fits",
+                    runs * cost
+                );
+            }
+        }
+    }
+    if !config.notices.is_empty() {
+        let _ = writeln!(out, "\nnotices:");
+    }
+    for notice in &config.notices {
+        let kind = match &notice.kind {
+            crate::config::NoticeSourceKind::Statuspage { url, .. } => format!("statuspage, {}", host(url)),
+            crate::config::NoticeSourceKind::Feed { url, .. } => format!("feed, {}", host(url)),
+            crate::config::NoticeSourceKind::HttpJson(http) => format!("http-json, {}", host(&http.url)),
+        };
+        let _ = writeln!(
+            out,
+            "  {} ({kind}) schedule {:?}; maintenance announced again {} before it starts",
+            notice.name,
+            notice.schedule.as_str(),
+            Duration(notice.lead_time)
+        );
     }
     let _ = writeln!(out, "\naccounts:");
     if config.accounts.is_empty() {

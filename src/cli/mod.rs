@@ -7,6 +7,7 @@ mod notify_test;
 mod once;
 mod run;
 mod silence;
+mod simplefin_claim;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -76,6 +77,18 @@ pub enum Command {
         /// The alert id, as printed in every message.
         alert_id: String,
     },
+    /// Exchange a SimpleFIN setup token for its access URL, written to a file only you can read.
+    /// Needs no config: this is the step before writing one.
+    SimplefinClaim {
+        /// The setup token from your SimpleFIN bridge (the base64 of a claim URL; it works once).
+        token: String,
+        /// Where to write the access URL; created with mode 0600.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn main(cli: Cli) -> ExitCode {
@@ -94,6 +107,9 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Silence { action } => silence::run(&cli.config, action),
         Command::Ack { alert_id } => ack::run(&cli.config, alert_id),
+        Command::SimplefinClaim { token, out, force } => {
+            runtime().and_then(|rt| rt.block_on(simplefin_claim::run(token, out, *force)))
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

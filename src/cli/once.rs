@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use super::{exit, load_config, open_store};
-use crate::daemon::{Clock, Engine, RoundReport, SourceRun};
+use crate::daemon::{Clock, Engine, NoticeRun, RoundReport, SourceRun};
 use crate::notify::Stream;
 use crate::notify::render::alert_json;
 use anyhow::Context as _;
@@ -14,10 +14,11 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     let store = open_store(&config)?;
     let console = if json { Stream::Stderr } else { Stream::Stdout };
     let engine = Engine::new(config, store, console, Clock::System).context("cannot set up payguard")?;
-    let runs = engine.poll_all().await;
+    let (notice_runs, runs) = engine.poll_all().await;
     if json {
         let mut stdout = std::io::stdout().lock();
-        for (alert, event) in runs.iter().flat_map(|r| &r.notices) {
+        let said = notice_runs.iter().flat_map(|r| &r.notices).chain(runs.iter().flat_map(|r| &r.notices));
+        for (alert, event) in said {
             let mut line = alert_json(alert);
             if let serde_json::Value::Object(map) = &mut line {
                 map.insert("event".into(), serde_json::json!(event));
@@ -27,16 +28,26 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     }
     let deliveries = engine.deliverer().round(engine.store(), engine.clock().now(), true).await?;
     engine.store().flush().await.context("cannot flush the delivery outcomes")?;
-    report(&runs, &deliveries);
-    Ok(if runs.iter().all(SourceRun::succeeded) { exit::OK } else { exit::TEMPFAIL })
+    report(&notice_runs, &runs, &deliveries);
+    let all_good = runs.iter().all(SourceRun::succeeded) && notice_runs.iter().all(|r| r.error.is_none());
+    Ok(if all_good { exit::OK } else { exit::TEMPFAIL })
 }
 
 /// A closing summary on stderr: what was checked, what failed and why.
-fn report(runs: &[SourceRun], deliveries: &RoundReport) {
-    let notices: usize = runs.iter().map(|r| r.notices.len()).sum();
+fn report(notice_runs: &[NoticeRun], runs: &[SourceRun], deliveries: &RoundReport) {
+    let notices: usize = runs.iter().map(|r| r.notices.len()).sum::<usize>()
+        + notice_runs.iter().map(|r| r.notices.len()).sum::<usize>();
+    for run in notice_runs {
+        if let Some(error) = &run.error {
+            eprintln!("payguard: notice source {}: {error}", run.source);
+        }
+    }
     for run in runs {
         if let Some(error) = &run.error {
             eprintln!("payguard: source {}: {error}", run.source);
+        }
+        if let Some(skip) = &run.skipped {
+            eprintln!("payguard: source {} not polled: {skip}", run.source);
         }
         for failure in &run.failures {
             eprintln!("payguard: source {} account {}: {}", run.source, failure.account, failure.error);

@@ -24,7 +24,7 @@ pub(super) fn humanize(key: &str, message: &str) -> Message {
         let full = if key.is_empty() { field.to_owned() } else { format!("{key}.{field}") };
         return Message { text: format!("missing field `{field}`: this key is required here"), key: Some(full) };
     }
-    let list_tables = ["source", "account", "channel"];
+    let list_tables = ["source", "account", "notice", "channel"];
     if message.contains("expected a sequence") && list_tables.contains(&key) {
         return Message {
             text: format!("write `[[{key}]]` with double brackets: each {key} is one entry of a list ({message})"),

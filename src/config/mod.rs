@@ -22,7 +22,7 @@ use crate::model::AccountRef;
 pub use alerting::Support;
 pub use channel::{ChannelConfig, ChannelKind, EmailConfig, SmsConfig, SmsProvider, Tls, WebhookConfig, WebhookPreset};
 pub use error::ConfigError;
-pub use notice::{NoticeConfig, NoticeSourceKind};
+pub use notice::{NoticeConfig, NoticeHttpJsonConfig, NoticeMapping, NoticeSourceKind};
 pub use schedule::Schedule;
 pub use secret::{Lookup, Secret, resolve as resolve_secret};
 pub use values::{Amount, ByteSize, Duration, Percent, TimeZone};
@@ -70,6 +70,32 @@ pub struct SourceConfig {
     pub schedule: Schedule,
     pub http: HttpLimits,
     pub kind: SourceKind,
+    pub polling: Polling,
+}
+
+/// How a source is polled politely, and when its silence becomes a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Polling {
+    /// Never more requests than this in any 24 hours (SimpleFIN bridges ask for at most 24).
+    pub max_requests_per_day: Option<u32>,
+    /// Each poll re-reads this much before the last one, so late-posted transactions are caught.
+    pub overlap: chrono::TimeDelta,
+    /// `source_down` fires after this many failed polls in a row (at once for refused credentials).
+    pub down_after: u32,
+    /// The `[[notice]]` whose maintenance windows explain this source's outages.
+    pub notice: Option<String>,
+}
+
+impl Polling {
+    /// The defaults for a kind of source: SimpleFIN's bridge asks for 24 requests a day.
+    pub fn defaults(kind: &SourceKind) -> Polling {
+        Polling {
+            max_requests_per_day: matches!(kind, SourceKind::SimpleFin { .. }).then_some(24),
+            overlap: chrono::TimeDelta::days(5),
+            down_after: 3,
+            notice: None,
+        }
+    }
 }
 
 /// Limits on every request a source makes, so no answer can hang or flood the daemon.
@@ -87,6 +113,17 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// How many HTTP requests one poll of `accounts` accounts makes: what the daily budget counts.
+    pub fn requests_per_poll(&self, accounts: usize) -> u32 {
+        let accounts = u32::try_from(accounts).unwrap_or(u32::MAX);
+        match self {
+            SourceKind::SimpleFin { .. } => 1,
+            // One request when balance and transactions share a URL, two otherwise.
+            SourceKind::HttpJson(http) if http.balance_url == http.transactions_url => accounts,
+            SourceKind::HttpJson(_) => accounts.saturating_mul(2),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             SourceKind::SimpleFin { .. } => "simplefin",

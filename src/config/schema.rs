@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use super::alerting::{RawAlerts, RawQuietHours, RawRoute};
 use super::channel::RawChannel;
+use super::notice::RawNotice;
 use super::values::{Amount, ByteSize, Count, Duration, Percent, TimeZone};
 use super::*;
 use crate::model::payee_key;
@@ -21,6 +22,8 @@ struct RawConfig {
     sources: Vec<Spanned<RawSource>>,
     #[serde(default, rename = "account")]
     accounts: Vec<Spanned<RawAccount>>,
+    #[serde(default, rename = "notice")]
+    notices: Vec<Spanned<RawNotice>>,
     #[serde(default, rename = "channel")]
     channels: Vec<Spanned<RawChannel>>,
     #[serde(default)]
@@ -56,6 +59,10 @@ struct RawSource {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     max_body: Option<ByteSize>,
+    max_requests_per_day: Option<Count>,
+    overlap: Option<Spanned<Duration>>,
+    down_after: Option<Count>,
+    notice: Option<Spanned<String>>,
     // simplefin
     access_url: Option<Spanned<Secret>>,
     // http-json
@@ -66,13 +73,26 @@ struct RawSource {
     mapping: Option<RawMapping>,
 }
 
+/// `auth = { type = … }`, shared by `[[source]]` and `[[notice]]` (both kind = "http-json").
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
-enum RawAuth {
+pub(super) enum RawAuth {
     None,
     Bearer { token: Secret },
     Basic { username: String, password: Secret },
     Header { name: String, value: Secret },
+}
+
+impl RawAuth {
+    /// What a missing `auth` means too: no credentials.
+    pub(super) fn into_auth(auth: Option<RawAuth>) -> HttpAuth {
+        match auth {
+            None | Some(RawAuth::None) => HttpAuth::None,
+            Some(RawAuth::Bearer { token }) => HttpAuth::Bearer(token),
+            Some(RawAuth::Basic { username, password }) => HttpAuth::Basic { username, password },
+            Some(RawAuth::Header { name, value }) => HttpAuth::Header { name, value },
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -112,6 +132,9 @@ struct RawAccount {
     velocity_sum: Option<Amount>,
     velocity_window: Option<Duration>,
     duplicate_window: Option<Duration>,
+    card_expiry_warn: Option<Duration>,
+    tolerance: Option<Amount>,
+    pending_max_age: Option<Duration>,
 }
 
 /// Parses and validates; every error carries its place in `text`.
@@ -156,9 +179,15 @@ impl Validator<'_> {
     }
 
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        if raw.sources.is_empty() {
-            return Err(ConfigError::unplaced(self.path, "no [[source]] is configured: there is nothing to watch"));
+        if raw.sources.is_empty() && raw.notices.is_empty() {
+            return Err(ConfigError::unplaced(
+                self.path,
+                "no [[source]] is configured (and no [[notice]]): there is nothing to watch",
+            ));
         }
+        // Where each source names its notice, for an error if that notice does not exist.
+        let notice_spans: Vec<Option<std::ops::Range<usize>>> =
+            raw.sources.iter().map(|s| s.get_ref().notice.as_ref().map(Spanned::span)).collect();
         let sources =
             raw.sources.into_iter().enumerate().map(|(i, s)| self.source(i, s)).collect::<Result<Vec<_>, _>>()?;
         self.unique("source", sources.iter().map(|(s, span)| (s.name.as_str(), span.clone())))?;
@@ -182,6 +211,35 @@ impl Validator<'_> {
             }
         }
 
+        let notices =
+            raw.notices.into_iter().enumerate().map(|(i, n)| self.notice(i, n)).collect::<Result<Vec<_>, _>>()?;
+        self.unique("notice", notices.iter().map(|(n, span)| (n.name.as_str(), span.clone())))?;
+        // Sources and notices both name alert scopes: one name for two things would merge their alerts.
+        for (i, (notice, span)) in notices.iter().enumerate() {
+            if source_names.contains(&notice.name.as_str()) {
+                return self.error(
+                    span.clone(),
+                    format!("notice[{i}].name"),
+                    format!(
+                        "notice name {:?} is also the name of a [[source]]: alerts are kept apart by these names, so a notice needs a name of its own",
+                        notice.name
+                    ),
+                );
+            }
+        }
+
+        let notice_names: Vec<&str> = notices.iter().map(|(n, _)| n.name.as_str()).collect();
+        for (i, (source, _)) in sources.iter().enumerate() {
+            if let Some(notice) = source.polling.notice.as_deref().filter(|n| !notice_names.contains(n)) {
+                let at = notice_spans.get(i).cloned().flatten().unwrap_or(0..0);
+                return self.error(
+                    at,
+                    format!("source[{i}].notice"),
+                    format!("no [[notice]] is named {notice:?}: `notice` names the status page whose maintenance explains this source's outages"),
+                );
+            }
+        }
+
         let channel_spans: Vec<(String, std::ops::Range<usize>)> =
             raw.channels.iter().map(|c| (c.get_ref().name().get_ref().clone(), c.get_ref().name().span())).collect();
         self.unique("channel", channel_spans.iter().map(|(name, span)| (name.as_str(), span.clone())))?;
@@ -200,7 +258,7 @@ impl Validator<'_> {
             daemon,
             sources: sources.into_iter().map(|(s, _)| s).collect(),
             accounts: accounts.into_iter().map(|(a, _)| a).collect(),
-            notices: Vec::new(),
+            notices: notices.into_iter().map(|(n, _)| n).collect(),
             channels,
             alerting: alerting.policy,
             max_delivery_age: alerting.max_delivery_age,
@@ -257,11 +315,7 @@ impl Validator<'_> {
         if name.trim().is_empty() {
             return self.error(name_span, key("name"), "a source needs a non-empty name");
         }
-        let http = HttpLimits {
-            connect_timeout: raw.connect_timeout.map_or(std::time::Duration::from_secs(10), Duration::to_std),
-            timeout: raw.timeout.map_or(std::time::Duration::from_secs(30), Duration::to_std),
-            max_body: raw.max_body.map_or(16 << 20, |b| b.0),
-        };
+        let http = http_limits(raw.timeout, raw.connect_timeout, raw.max_body);
         let http_json_only = [
             ("balance_url", raw.balance_url.as_ref().map(Spanned::span)),
             ("transactions_url", raw.transactions_url.as_ref().map(Spanned::span)),
@@ -312,12 +366,7 @@ impl Validator<'_> {
                         "an http-json source needs `currency` (like \"EUR\") or `mapping.currency` (a pointer)",
                     );
                 }
-                let auth = match raw.auth {
-                    None | Some(RawAuth::None) => HttpAuth::None,
-                    Some(RawAuth::Bearer { token }) => HttpAuth::Bearer(token),
-                    Some(RawAuth::Basic { username, password }) => HttpAuth::Basic { username, password },
-                    Some(RawAuth::Header { name, value }) => HttpAuth::Header { name, value },
-                };
+                let auth = RawAuth::into_auth(raw.auth);
                 let transactions_url = urls.pop().unwrap_or_default();
                 let balance_url = urls.pop().unwrap_or_default();
                 SourceKind::HttpJson(Box::new(HttpJsonConfig {
@@ -342,7 +391,19 @@ impl Validator<'_> {
                 }))
             }
         };
-        Ok((SourceConfig { name, schedule: raw.schedule, http, kind }, name_span))
+        let defaults = Polling::defaults(&kind);
+        if let Some(overlap) = &raw.overlap
+            && overlap.get_ref().0 > chrono::TimeDelta::days(90)
+        {
+            return self.error(overlap.span(), key("overlap"), "overlap is at most 90 days (SimpleFIN serves no more)");
+        }
+        let polling = Polling {
+            max_requests_per_day: raw.max_requests_per_day.map(|c| c.0).or(defaults.max_requests_per_day),
+            overlap: raw.overlap.map_or(defaults.overlap, |o| o.into_inner().0),
+            down_after: raw.down_after.map_or(defaults.down_after, |c| c.0),
+            notice: raw.notice.map(|n| n.into_inner()),
+        };
+        Ok((SourceConfig { name, schedule: raw.schedule, http, kind, polling }, name_span))
     }
 
     fn account(
@@ -372,12 +433,28 @@ impl Validator<'_> {
             velocity_sum: raw.velocity_sum.map(|a| a.0),
             velocity_window: raw.velocity_window.map_or(defaults.velocity_window, |d| d.0),
             duplicate_window: raw.duplicate_window.map_or(defaults.duplicate_window, |d| d.0),
+            card_expiry_warn: raw.card_expiry_warn.map_or(defaults.card_expiry_warn, |d| d.0),
+            tolerance: raw.tolerance.map_or(defaults.tolerance, |a| a.0),
+            pending_max_age: raw.pending_max_age.map_or(defaults.pending_max_age, |d| d.0),
         };
         let id_span = raw.id.span();
         let id = raw.id.into_inner();
         let account = AccountRef::new(raw.source.into_inner(), id.clone());
         let name = raw.name.unwrap_or(id);
         Ok((AccountConfig { account, name, rules }, id_span))
+    }
+}
+
+/// The request limits of a `[[source]]` or `[[notice]]`, with the defaults both share.
+pub(super) fn http_limits(
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    max_body: Option<ByteSize>,
+) -> HttpLimits {
+    HttpLimits {
+        connect_timeout: connect_timeout.map_or(std::time::Duration::from_secs(10), Duration::to_std),
+        timeout: timeout.map_or(std::time::Duration::from_secs(30), Duration::to_std),
+        max_body: max_body.map_or(16 << 20, |b| b.0),
     }
 }
 

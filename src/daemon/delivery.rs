@@ -166,7 +166,7 @@ impl Deliverer {
     /// Delivers until `shutdown`: a round, then sleep until the next due time or a wake-up. The
     /// first round retries everything owed (the outage may have ended while we were down). A round
     /// in flight is finished before shutting down.
-    pub async fn run(&self, store: &Store, clock: Clock, shutdown: CancellationToken) {
+    pub async fn run(&self, store: &Store, clock: &Clock, shutdown: CancellationToken) {
         let mut first = true;
         loop {
             let now = clock.now();

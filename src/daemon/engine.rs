@@ -3,19 +3,20 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::broadcast;
 
-use super::{Clock, Deliverer};
+use super::{Clock, Deliverer, polling};
 use crate::alert::{self, Alert, NoticeEvent};
-use crate::config::{Config, SourceConfig};
-use crate::detect::detect;
-use crate::model::Observation;
+use crate::config::{Config, NoticeConfig, SourceConfig};
+use crate::detect::{self, detect};
+use crate::model::{AccountRef, Finding, Notice, Observation, SourceHealth};
 use crate::notify::{Channel, Stream};
+use crate::source::notices::NoticeSource;
 use crate::source::{Source, SourceError};
 use crate::store::{Store, StoreError};
 
 /// How far back the first poll of an account reads: its baseline.
 const BASELINE: TimeDelta = TimeDelta::days(30);
-/// Later polls re-read this much before the last one, so transactions that post late are caught.
-const OVERLAP: TimeDelta = TimeDelta::days(5);
+/// The longest window a poll asks for (SimpleFIN's limit).
+const MAX_WINDOW: TimeDelta = TimeDelta::days(90);
 
 /// An account that could not be checked in a poll.
 #[derive(Debug, Clone)]
@@ -35,11 +36,23 @@ pub struct SourceRun {
     pub failures: Vec<AccountFailure>,
     /// The whole source failed: nothing was learned.
     pub error: Option<SourceError>,
+    /// Not polled, to stay within the budget or to wait as the platform asked.
+    pub skipped: Option<polling::Skip>,
+}
+
+/// What one poll of one notice source did.
+#[derive(Debug, Default)]
+pub struct NoticeRun {
+    pub source: String,
+    /// How many notices the source lists.
+    pub listed: usize,
+    pub notices: Vec<(Alert, NoticeEvent)>,
+    pub error: Option<SourceError>,
 }
 
 impl SourceRun {
     pub fn succeeded(&self) -> bool {
-        self.error.is_none() && self.failures.is_empty()
+        self.error.is_none() && self.failures.is_empty() && self.skipped.is_none()
     }
 }
 
@@ -58,6 +71,7 @@ pub struct Engine {
     config: Config,
     store: Store,
     sources: Vec<(SourceConfig, Source)>,
+    notice_sources: Vec<(NoticeConfig, NoticeSource)>,
     deliverer: Deliverer,
     clock: Clock,
     notices: broadcast::Sender<(Alert, NoticeEvent)>,
@@ -74,6 +88,15 @@ impl Engine {
                     .map_err(|error| SetupError::Source { name: s.name.clone(), error })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let notice_sources = config
+            .notices
+            .iter()
+            .map(|n| {
+                NoticeSource::new(n)
+                    .map(|source| (n.clone(), source))
+                    .map_err(|error| SetupError::Source { name: n.name.clone(), error })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let channels = config
             .channels
             .iter()
@@ -85,11 +108,11 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         let deliverer = Deliverer::new(&config, channels, &store, clock.now())?;
         let (notices, _) = broadcast::channel(256);
-        Ok(Engine { config, store, sources, deliverer, clock, notices })
+        Ok(Engine { config, store, sources, notice_sources, deliverer, clock, notices })
     }
 
-    pub fn clock(&self) -> Clock {
-        self.clock
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn deliverer(&self) -> &Deliverer {
@@ -117,13 +140,26 @@ impl Engine {
         self.sources.get(index).map(|(c, _)| c)
     }
 
-    /// Polls every source once, one after another.
-    pub async fn poll_all(&self) -> Vec<SourceRun> {
+    pub fn notice_count(&self) -> usize {
+        self.notice_sources.len()
+    }
+
+    pub fn notice_config(&self, index: usize) -> Option<&NoticeConfig> {
+        self.notice_sources.get(index).map(|(c, _)| c)
+    }
+
+    /// Polls every notice source, then every source, once, one after another: notices first, so a
+    /// failing source is judged with the platform's maintenance already known.
+    pub async fn poll_all(&self) -> (Vec<NoticeRun>, Vec<SourceRun>) {
+        let mut notices = Vec::new();
+        for index in 0..self.notice_sources.len() {
+            notices.push(self.poll_notice(index, self.clock.now()).await);
+        }
         let mut runs = Vec::new();
         for index in 0..self.sources.len() {
             runs.push(self.poll_source(index, self.clock.now()).await);
         }
-        runs
+        (notices, runs)
     }
 
     /// Polls one source, stores what it learned with the alerts and deliveries that causes, flushes,
@@ -134,21 +170,42 @@ impl Engine {
         };
         let mut run = SourceRun { source: config.name.clone(), ..SourceRun::default() };
         let accounts: Vec<String> = self.config.accounts_of(&config.name).map(|a| a.account.account.clone()).collect();
-        let since = match self.poll_window_start(config, now) {
-            Ok(since) => since,
+        let prepared =
+            self.store.source_health(&config.name).and_then(|h| Ok((h, self.poll_window_start(config, now)?)));
+        let (mut health, since) = match prepared {
+            Ok(ready) => ready,
             Err(e) => {
                 run.error = Some(SourceError::Setup(format!("cannot read the store: {e}")));
                 return run;
             }
         };
-        let poll = match source.poll(&accounts, since, now).await {
-            Ok(poll) => poll,
+        let cost = config.kind.requests_per_poll(accounts.len());
+        if let Err(skip) = polling::may_poll(&config.polling, &health, cost, now) {
+            tracing::info!(source = %config.name, reason = %skip, "poll skipped");
+            run.skipped = Some(skip);
+            return run;
+        }
+        polling::record_attempt(&mut health, cost, now);
+        match source.poll(&accounts, since, now).await {
+            Ok(poll) => {
+                polling::record_success(&mut health, now);
+                self.ingest_poll(config, poll, now, &mut run);
+            }
             Err(error) => {
                 tracing::warn!(source = %config.name, %error, "poll failed");
+                polling::record_failure(&mut health, &error, now);
                 run.error = Some(error);
-                return run;
             }
-        };
+        }
+        if let Err(e) = self.judge_health(config, &health, now).map(|notices| run.notices.extend(notices)) {
+            tracing::error!(source = %config.name, error = %e, "cannot record the source's health");
+        }
+        self.finish(&config.name, &mut run.notices, &mut run.error).await;
+        run
+    }
+
+    /// Stores and judges every account of a successful poll.
+    fn ingest_poll(&self, config: &SourceConfig, poll: crate::source::Poll, now: DateTime<Utc>, run: &mut SourceRun) {
         for warning in &poll.warnings {
             tracing::warn!(source = %config.name, warning = %warning, "the platform reported a problem");
         }
@@ -169,20 +226,88 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Stores the source's health with the `source_down` alert it fires or resolves. The platform's
+    /// announced maintenance holds the alert back while it lasts.
+    fn judge_health(
+        &self,
+        config: &SourceConfig,
+        health: &SourceHealth,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Alert, NoticeEvent)>, StoreError> {
+        let inhibited = match &config.polling.notice {
+            Some(notice) => detect::maintenance_active(&self.store.notices_of(notice)?, now),
+            None => false,
+        };
+        let findings: Vec<_> =
+            detect::source_down(&config.name, health, config.polling.down_after, inhibited, now).into_iter().collect();
+        let scope = AccountRef::new(config.name.clone(), "");
+        let plan = self.plan(&scope, findings, now)?;
+        let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
+        self.store.record_source(&config.name, health, &plan.changed, &owed)?;
+        Ok(plan.notices)
+    }
+
+    /// Plans the alerts of one scope (an account, a source, a notice source) from its findings.
+    fn plan(&self, scope: &AccountRef, findings: Vec<Finding>, now: DateTime<Utc>) -> Result<alert::Plan, StoreError> {
+        let known = self.store.alerts_of(scope)?;
+        let silences = self.store.silences()?;
+        Ok(alert::plan(&known, findings, now, &self.config.alerting, &silences))
+    }
+
+    /// Flushes, then announces and wakes the delivery worker. Not durable means not done: nothing
+    /// is announced for data we may lose.
+    async fn finish(&self, name: &str, notices: &mut Vec<(Alert, NoticeEvent)>, error: &mut Option<SourceError>) {
         if let Err(e) = self.store.flush().await {
-            // Not durable means not done: nothing is announced for data we may lose.
-            tracing::error!(source = %config.name, error = %e, "cannot flush the store");
-            run.error = Some(SourceError::Setup(format!("cannot flush the store: {e}")));
-            run.notices.clear();
-            return run;
+            tracing::error!(source = %name, error = %e, "cannot flush the store");
+            *error = Some(SourceError::Setup(format!("cannot flush the store: {e}")));
+            notices.clear();
+            return;
         }
-        for notice in &run.notices {
+        for notice in notices.iter() {
             let _ = self.notices.send(notice.clone());
         }
-        if !run.notices.is_empty() {
+        if !notices.is_empty() {
             self.deliverer.wake();
         }
+    }
+
+    /// Polls one notice source: stores what it lists, with the maintenance and incident alerts.
+    pub async fn poll_notice(&self, index: usize, now: DateTime<Utc>) -> NoticeRun {
+        let Some((config, source)) = self.notice_sources.get(index) else {
+            return NoticeRun::default();
+        };
+        let mut run = NoticeRun { source: config.name.clone(), ..NoticeRun::default() };
+        match source.poll(now).await {
+            Ok(current) => {
+                run.listed = current.len();
+                match self.record_notices(config, &current, now) {
+                    Ok(notices) => run.notices = notices,
+                    Err(e) => run.error = Some(SourceError::Setup(format!("cannot store the notices: {e}"))),
+                }
+            }
+            Err(error) => {
+                tracing::warn!(notice = %config.name, %error, "notice poll failed");
+                run.error = Some(error);
+            }
+        }
+        self.finish(&config.name, &mut run.notices, &mut run.error).await;
         run
+    }
+
+    fn record_notices(
+        &self,
+        config: &NoticeConfig,
+        current: &[Notice],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Alert, NoticeEvent)>, StoreError> {
+        let previous = self.store.notices_of(&config.name)?;
+        let findings = detect::notices(current, &previous, config.lead_time, now);
+        let plan = self.plan(&AccountRef::new(config.name.clone(), ""), findings, now)?;
+        let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
+        self.store.record_notices(&config.name, current, &plan.changed, &owed)?;
+        Ok(plan.notices)
     }
 
     /// Judges one observation and writes it with the alerts it changed and the deliveries they owe,
@@ -193,9 +318,7 @@ impl Engine {
         };
         let history = self.store.history(observation, account.rules.lookback(), now)?;
         let findings = detect(&account.rules, &history, observation, now);
-        let known = self.store.alerts_of(&observation.account)?;
-        let silences = self.store.silences()?;
-        let plan = alert::plan(&known, findings, now, &self.config.alerting, &silences);
+        let plan = self.plan(&observation.account, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
         let report = self.store.ingest(observation, &plan.changed, &owed, now)?;
         tracing::debug!(
@@ -215,11 +338,13 @@ impl Engine {
         let mut since = now;
         for account in self.config.accounts_of(&source.name) {
             let start = match self.store.account(&account.account)? {
-                Some(record) => record.last_poll_at - OVERLAP,
+                Some(record) => record.last_poll_at - source.polling.overlap,
                 None => now - BASELINE,
             };
             since = since.min(start);
         }
-        Ok(since.max(now - BASELINE))
+        // SimpleFIN bridges serve at most 90 days; others get the same bound, which no sane overlap
+        // reaches.
+        Ok(since.max(now - BASELINE.max(source.polling.overlap).min(MAX_WINDOW)))
     }
 }

@@ -7,9 +7,10 @@
 mod clock;
 mod delivery;
 mod engine;
+pub mod polling;
 mod scheduler;
 
 pub use clock::Clock;
 pub use delivery::{Deliverer, RoundReport};
-pub use engine::{AccountFailure, Engine, SetupError, SourceRun};
+pub use engine::{AccountFailure, Engine, NoticeRun, SetupError, SourceRun};
 pub use scheduler::run;

@@ -1,19 +1,44 @@
-//! Runs each source on its cron schedule until shutdown.
+//! Runs each source and notice source on its cron schedule until shutdown.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Engine;
+use crate::config::Schedule;
 
-/// Polls every source on its schedule and works the outbox until `shutdown` is cancelled, then
-/// waits for the polls and deliveries in flight to finish (a poll is never cut between its store
-/// write and its flush).
+/// Polls every source and notice source on its schedule and works the outbox until `shutdown` is
+/// cancelled, then waits for the polls and deliveries in flight to finish (a poll is never cut
+/// between its store write and its flush).
 pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
     let tracker = TaskTracker::new();
+    for index in 0..engine.notice_count() {
+        let Some(config) = engine.notice_config(index).cloned() else { continue };
+        let engine = engine.clone();
+        tracker.spawn(on_schedule(engine.clone(), config.name, config.schedule, shutdown.clone(), move || {
+            let engine = engine.clone();
+            async move {
+                let run = engine.poll_notice(index, engine.clock().now()).await;
+                if run.error.is_none() {
+                    tracing::info!(notice = %run.source, listed = run.listed, notices = run.notices.len(), "notice poll done");
+                }
+            }
+        }));
+    }
     for index in 0..engine.source_count() {
-        tracker.spawn(source_loop(engine.clone(), index, shutdown.clone()));
+        let Some(config) = engine.source_config(index).cloned() else { continue };
+        let engine = engine.clone();
+        tracker.spawn(on_schedule(engine.clone(), config.name, config.schedule, shutdown.clone(), move || {
+            let engine = engine.clone();
+            async move {
+                let run = engine.poll_source(index, engine.clock().now()).await;
+                if run.succeeded() {
+                    tracing::info!(source = %run.source, accounts = run.accounts_ok, notices = run.notices.len(), "poll done");
+                }
+            }
+        }));
     }
     let deliveries = engine.clone();
     let stop = shutdown.clone();
@@ -22,26 +47,26 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
     tracker.wait().await;
 }
 
-async fn source_loop(engine: Arc<Engine>, index: usize, shutdown: CancellationToken) {
-    let Some(config) = engine.source_config(index).cloned() else {
-        return;
-    };
+/// Calls `work` at every time `schedule` fires, until `shutdown`. A run that overruns the next
+/// time skips it rather than piling up.
+async fn on_schedule<F, W>(engine: Arc<Engine>, name: String, schedule: Schedule, shutdown: CancellationToken, work: W)
+where
+    W: Fn() -> F,
+    F: Future<Output = ()>,
+{
     let tz = engine.config().daemon.timezone;
     loop {
         let now = engine.clock().now();
-        let Some(next) = config.schedule.next_after(now, tz) else {
-            tracing::error!(source = %config.name, schedule = config.schedule.as_str(), "the schedule never fires again; this source is no longer polled");
+        let Some(next) = schedule.next_after(now, tz) else {
+            tracing::error!(%name, schedule = schedule.as_str(), "the schedule never fires again; no longer polled");
             return;
         };
-        tracing::debug!(source = %config.name, next = %next, "next poll");
+        tracing::debug!(%name, next = %next, "next poll");
         let wait = (next - now).to_std().unwrap_or_default();
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
         }
-        let run = engine.poll_source(index, engine.clock().now()).await;
-        if run.succeeded() {
-            tracing::info!(source = %run.source, accounts = run.accounts_ok, notices = run.notices.len(), "poll done");
-        }
+        work().await;
     }
 }

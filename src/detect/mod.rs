@@ -4,10 +4,15 @@
 //! passes `now` in, and stores what comes out. That keeps every detector a table-driven test away
 //! from being proven.
 
+mod account;
 mod balance;
 mod debit;
 mod duplicate;
+mod health;
+mod notice;
 mod payee;
+mod pending;
+mod reconcile;
 mod velocity;
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +21,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
 use crate::model::{Finding, FindingKind, Observation, Threshold, Transaction};
+
+pub use health::source_down;
+pub use notice::{maintenance_active, notices};
 
 /// The thresholds of one account (`[[account]]` in the config). `None` switches a detector off.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +40,12 @@ pub struct Rules {
     pub velocity_sum: Option<Decimal>,
     pub velocity_window: TimeDelta,
     pub duplicate_window: TimeDelta,
+    /// `card_expiry` fires this long before a linked card expires.
+    pub card_expiry_warn: TimeDelta,
+    /// `unexplained_change` tolerates this much difference (rounding, fees posted later).
+    pub tolerance: Decimal,
+    /// `stuck_pending` fires for a pending debit older than this.
+    pub pending_max_age: TimeDelta,
 }
 
 impl Default for Rules {
@@ -48,6 +62,9 @@ impl Default for Rules {
             velocity_sum: None,
             velocity_window: TimeDelta::hours(1),
             duplicate_window: TimeDelta::hours(24),
+            card_expiry_warn: TimeDelta::days(30),
+            tolerance: Decimal::new(1, 2),
+            pending_max_age: TimeDelta::days(5),
         }
     }
 }
@@ -66,6 +83,8 @@ pub struct History {
     pub first_poll_at: Option<DateTime<Utc>>,
     /// Snapshots within [`Rules::lookback`], oldest first.
     pub snapshots: Vec<crate::model::Snapshot>,
+    /// The last snapshot before this observation, however old: what reconciliation compares with.
+    pub previous: Option<crate::model::Snapshot>,
     /// Transactions posted within [`Rules::lookback`].
     pub recent: Vec<Transaction>,
     /// Stored transactions with the same ids as the observation's: what is not here is new.
@@ -111,6 +130,8 @@ impl Input<'_> {
             payees: Vec::new(),
             transaction_ids: Vec::new(),
             threshold: None,
+            when: None,
+            about: None,
             observed_at: self.now,
             key: String::new(),
         }
@@ -138,6 +159,10 @@ pub fn detect(rules: &Rules, history: &History, observation: &Observation, now: 
     findings.extend(payee::new_payee(&input));
     findings.extend(velocity::velocity(&input));
     findings.extend(duplicate::duplicate_charge(&input));
+    findings.extend(reconcile::unexplained_change(&input));
+    findings.extend(pending::stuck_pending(&input));
+    findings.extend(account::account_status(&input));
+    findings.extend(account::card_expiry(&input));
     findings
 }
 

@@ -34,13 +34,13 @@ pub fn alert_message(id: &str, alert: &Alert, event: NoticeEvent, language: Lang
     let w = words(language);
     let f = &alert.finding;
     let subject =
-        format!("[{}] {}{} · {}", (w.severity)(f.severity), (w.event)(event), f.account.account, headline(f, language));
+        format!("[{}] {}{} · {}", (w.severity)(f.severity), (w.event)(event), f.subject(), headline(f, language));
     let text = body(alert, event, language, support);
     let short = sms(
         &format!(
             "payguard {} {}: {} {} {}",
             (w.severity)(f.severity),
-            f.account.account,
+            f.subject(),
             (w.event)(event),
             headline(f, language),
             support_line(support, language).map(|s| format!("· {s}")).unwrap_or_default()
@@ -78,7 +78,7 @@ pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Langu
             "- [{}] {}{} · {} ({} {})",
             (w.severity)(f.severity),
             (w.event)(*event),
-            f.account.account,
+            f.subject(),
             headline(f, language),
             w.alert,
             alert.id
@@ -206,6 +206,26 @@ fn headline(f: &Finding, language: Language) -> String {
         FindingKind::NewPayee => format!("向新收款方 {payee} 支付 {amount}"),
         FindingKind::Velocity => format!("短时间内 {} 笔支出，共 {amount}", f.transaction_ids.len()),
         FindingKind::DuplicateCharge => format!("疑似重复扣款：{payee} 两次扣除 {amount}"),
+        FindingKind::UnexplainedChange => format!("余额变动与交易记录不符，差额 {amount}"),
+        FindingKind::StuckPending => format!("一笔 {amount} 的待处理支出长时间未完成，收款方：{payee}"),
+        FindingKind::AccountStatus => format!("账户状态：{}", status_zh(f.about.as_deref())),
+        FindingKind::CardExpiry => format!("关联银行卡将于 {} 到期", date(f.when)),
+        FindingKind::SourceDown => format!("无法获取 {} 的账户数据", f.account.source),
+        FindingKind::Maintenance => format!("平台维护：{}", f.about.clone().unwrap_or_default()),
+        FindingKind::Incident => format!("平台故障：{}", f.about.clone().unwrap_or_default()),
+    }
+}
+
+fn date(when: Option<DateTime<Utc>>) -> String {
+    when.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+fn status_zh(status: Option<&str>) -> &'static str {
+    match status {
+        Some("frozen") => "已冻结",
+        Some("closed") => "已关闭",
+        Some("active") => "正常",
+        _ => "未知",
     }
 }
 
@@ -225,6 +245,22 @@ fn why(f: &Finding, language: Language) -> String {
             format!("短时间内出现 {} 笔支出，共 {amount}，超过了您设定的频率限制{threshold}。", f.transaction_ids.len())
         }
         FindingKind::DuplicateCharge => format!("同一收款方在短时间内两次扣除相同金额 {amount}。"),
+        FindingKind::UnexplainedChange => {
+            format!(
+                "两次查询之间的余额变动与期间入账的交易合计相差 {amount}{threshold}：有资金变动没有对应的交易记录。"
+            )
+        }
+        FindingKind::StuckPending => format!("这笔支出一直处于待处理状态，既未入账也未退回{threshold}。"),
+        FindingKind::AccountStatus => format!("平台报告该账户{}，可能无法正常收付款。", status_zh(f.about.as_deref())),
+        FindingKind::CardExpiry => format!("账户关联的银行卡将于 {} 到期{threshold}。", date(f.when)),
+        FindingKind::SourceDown => {
+            format!("连续多次无法从 {} 获取数据{threshold}；在恢复之前，payguard 无法发现异常。", f.account.source)
+        }
+        FindingKind::Maintenance => {
+            let when = f.when.map(|t| format!("，开始时间 {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+            format!("平台发布了维护通知{when}。维护期间付款和查询可能失败。")
+        }
+        FindingKind::Incident => "平台报告了一起尚未解决的故障，付款和到账可能受到影响。".to_owned(),
     }
 }
 
@@ -251,6 +287,44 @@ pub fn advice(kind: FindingKind, language: Language) -> &'static str {
             "请联系商户退还重复扣除的款项；如商户拒绝，请向平台或银行提出争议。"
         }
         (Language::ZhCn, FindingKind::LowBalance) => "请及时充值，以免后续付款失败。",
+        (Language::En, FindingKind::UnexplainedChange) => {
+            "money moved without a record: check the account's statement on the platform itself and call support if you cannot explain it; keep these records as evidence."
+        }
+        (Language::ZhCn, FindingKind::UnexplainedChange) => {
+            "有资金变动没有对应的交易记录：请在平台上核对账单，如无法解释请联系客服；保留这些记录作为证据。"
+        }
+        (Language::En, FindingKind::StuckPending) => {
+            "the payment may have failed with the money held: ask the merchant whether it went through, then ask the platform to release or refund it."
+        }
+        (Language::ZhCn, FindingKind::StuckPending) => {
+            "付款可能失败但资金被冻结：请向商户确认是否成功，再请平台解冻或退款。"
+        }
+        (Language::En, FindingKind::AccountStatus) => {
+            "call your platform's support to ask why; if you did not expect this, someone may have reported or taken over the account."
+        }
+        (Language::ZhCn, FindingKind::AccountStatus) => {
+            "请致电平台客服询问原因；如果并非您预期的操作，账户可能已被他人举报或盗用。"
+        }
+        (Language::En, FindingKind::CardExpiry) => {
+            "order the new card and update it on the platform before payments start to fail."
+        }
+        (Language::ZhCn, FindingKind::CardExpiry) => "请尽快办理新卡并在平台上更新，以免付款失败。",
+        (Language::En, FindingKind::SourceDown) => {
+            "payguard cannot watch this account until it answers again: check the platform's status page; if the credentials were refused and you did not change them, change your password now."
+        }
+        (Language::ZhCn, FindingKind::SourceDown) => {
+            "在恢复之前 payguard 无法监控该账户：请查看平台状态页；如果凭证被拒绝而您并未修改过，请立即修改密码。"
+        }
+        (Language::En, FindingKind::Maintenance) => {
+            "plan payments around the window: payments and logins may fail while it lasts."
+        }
+        (Language::ZhCn, FindingKind::Maintenance) => "请避开维护时段安排付款：维护期间付款和登录可能失败。",
+        (Language::En, FindingKind::Incident) => {
+            "payments may fail or arrive late until the platform resolves it; do not retry a payment twice without checking that the first did not go through."
+        }
+        (Language::ZhCn, FindingKind::Incident) => {
+            "在平台解决之前，付款可能失败或延迟到账；重复付款前请先确认第一笔没有成功。"
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{CONTENT_LENGTH, HeaderMap, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, StatusCode, Url};
 
 use super::SourceError;
@@ -37,7 +37,7 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 /// How a URL is named in messages: scheme, host and port, never user info, path or query.
-pub(super) fn host_of(url: &Url) -> String {
+pub fn host_of(url: &Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
@@ -45,7 +45,20 @@ pub(super) fn host_of(url: &Url) -> String {
     }
 }
 
-/// Sends `request` and reads at most `max_body` bytes of a successful answer.
+/// POSTs an empty body to `url` and reads at most `max_body` bytes of a successful answer, with the
+/// same timeouts, status mapping and host-only errors as every poll. For one-off exchanges outside
+/// a poll: claiming a SimpleFIN setup token.
+pub async fn post(url: &Url, limits: &HttpLimits) -> Result<Vec<u8>, SourceError> {
+    let client = client(limits)?;
+    let host = host_of(url);
+    // Said outright: hyper sends no length for an empty body, and some servers answer a POST
+    // without one with 411 Length Required.
+    let request = client.post(url.clone()).header(CONTENT_LENGTH, "0");
+    get(request, &host, limits).await
+}
+
+/// Sends `request` and reads at most `max_body` bytes of a successful answer. Despite the name it
+/// sends whatever method `request` has; [`post`] uses it too.
 pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits) -> Result<Vec<u8>, SourceError> {
     let max_body = limits.max_body;
     let transport = |e: reqwest::Error| {

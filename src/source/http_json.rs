@@ -48,17 +48,18 @@ impl HttpJson {
     async fn fetch(&self, url: &str) -> Result<Value, SourceError> {
         let parsed = check_url(url).map_err(SourceError::Setup)?;
         let host = host_of(&parsed);
-        let body = get(self.authorise(self.client.get(parsed)), &host, &self.limits).await?;
+        let body = get(authorise(self.client.get(parsed), &self.config.auth), &host, &self.limits).await?;
         serde_json::from_slice(&body).map_err(|e| SourceError::Malformed { host, detail: format!("not JSON ({e})") })
     }
+}
 
-    fn authorise(&self, request: RequestBuilder) -> RequestBuilder {
-        match &self.config.auth {
-            HttpAuth::None => request,
-            HttpAuth::Bearer(token) => request.bearer_auth(token.expose()),
-            HttpAuth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
-            HttpAuth::Header { name, value } => request.header(name.as_str(), value.expose()),
-        }
+/// Adds the configured credentials to a request (shared with the http-json notice source).
+pub(super) fn authorise(request: RequestBuilder, auth: &HttpAuth) -> RequestBuilder {
+    match auth {
+        HttpAuth::None => request,
+        HttpAuth::Bearer(token) => request.bearer_auth(token.expose()),
+        HttpAuth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
+        HttpAuth::Header { name, value } => request.header(name.as_str(), value.expose()),
     }
 }
 

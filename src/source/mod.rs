@@ -17,7 +17,7 @@ use crate::config::{SourceConfig, SourceKind};
 use crate::model::Observation;
 
 pub use error::SourceError;
-pub use fetch::check_url;
+pub use fetch::{check_url, host_of, post};
 pub use http_json::HttpJson;
 pub use simplefin::SimpleFin;
 

@@ -4,7 +4,8 @@
 //! Trees: `snapshots` (account, time), `transactions` (account, id), `tx_time` (account, posted, id:
 //! the time index), `payees` (account, payee key), `accounts` (account: first and last poll),
 //! `alerts` (account, alert id), `outbox` (delivery id: messages owed), `deliveries` (finished
-//! deliveries, by finish time), `silences` (id), `meta` (schema version). One observation is written
+//! deliveries, by finish time), `silences` (id), `sources` (source name: its health and request
+//! ledger), `notices` (notice source, notice id), `meta` (schema version). One observation is written
 //! in one sled transaction together with the alerts it changed and the deliveries they owe, and
 //! flushed before the poll counts as done.
 
@@ -22,7 +23,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use crate::alert::{Alert, Delivery, DeliveryRecord, Silence};
 use crate::detect::History;
-use crate::model::{AccountRef, Observation, Snapshot, Transaction};
+use crate::model::{AccountRef, Notice, Observation, Snapshot, SourceHealth, Transaction};
 
 pub use records::{AccountRecord, PayeeRecord};
 
@@ -66,6 +67,8 @@ pub struct Store {
     outbox: sled::Tree,
     deliveries: sled::Tree,
     silences: sled::Tree,
+    sources: sled::Tree,
+    notices: sled::Tree,
 }
 
 impl Store {
@@ -101,6 +104,8 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             deliveries: db.open_tree("deliveries")?,
             silences: db.open_tree("silences")?,
+            sources: db.open_tree("sources")?,
+            notices: db.open_tree("notices")?,
             db,
             path,
         })
@@ -133,7 +138,14 @@ impl Store {
                 known_payees.insert(tx.payee_key.clone());
             }
         }
-        Ok(History { first_poll_at, snapshots, recent, known, known_payees })
+        let previous = self
+            .snapshots
+            .scan_prefix(&prefix)
+            .next_back()
+            .transpose()?
+            .map(|(_, v)| decode(&v, "snapshot"))
+            .transpose()?;
+        Ok(History { first_poll_at, snapshots, previous, recent, known, known_payees })
     }
 
     /// Writes one observation, the alerts it changed and the deliveries they owe in one transaction.
@@ -193,18 +205,10 @@ impl Store {
                 ..record
             };
             accounts.insert(prefix.as_slice(), encode(&record)?)?;
-            for alert in alerts {
-                alerts_tree.insert(keys::with(&prefix, &[alert.id.as_bytes()]), encode(alert)?)?;
-            }
-            for delivery in owed {
-                outbox.insert(delivery.id.as_bytes(), encode(delivery)?)?;
-            }
+            write_alerts(alerts_tree, outbox, &prefix, alerts, owed)?;
             Ok(report)
         });
-        result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Io(e),
-        })
+        result.map_err(unwrap_transaction)
     }
 
     /// Makes everything written so far durable. A poll counts as done only after this returns.
@@ -260,6 +264,63 @@ impl Store {
         Ok(out)
     }
 
+    /// What is remembered of a source's polls; a source never polled is healthy.
+    pub fn source_health(&self, source: &str) -> Result<SourceHealth, StoreError> {
+        Ok(self.sources.get(source.as_bytes())?.map(|b| decode(&b, "source health")).transpose()?.unwrap_or_default())
+    }
+
+    /// Writes a source's health with the alerts it changed and the deliveries they owe, atomically.
+    pub fn record_source(
+        &self,
+        source: &str,
+        health: &SourceHealth,
+        alerts: &[Alert],
+        owed: &[Delivery],
+    ) -> Result<(), StoreError> {
+        let scope = keys::account(&AccountRef::new(source, ""));
+        let health = encode_plain(health)?;
+        (&self.sources, &self.alerts, &self.outbox)
+            .transaction(|(sources, alerts_tree, outbox)| {
+                sources.insert(source.as_bytes(), health.as_slice())?;
+                write_alerts(alerts_tree, outbox, &scope, alerts, owed)
+            })
+            .map_err(unwrap_transaction)
+    }
+
+    /// The notices a notice source listed at its last successful poll.
+    pub fn notices_of(&self, source: &str) -> Result<Vec<Notice>, StoreError> {
+        let prefix = keys::account(&AccountRef::new(source, ""));
+        self.notices.scan_prefix(prefix).map(|kv| decode(&kv?.1, "notice")).collect()
+    }
+
+    /// Replaces what a notice source lists with `current`, and writes the alerts and deliveries
+    /// that changed, atomically.
+    pub fn record_notices(
+        &self,
+        source: &str,
+        current: &[Notice],
+        alerts: &[Alert],
+        owed: &[Delivery],
+    ) -> Result<(), StoreError> {
+        let scope = keys::account(&AccountRef::new(source, ""));
+        let old: Vec<sled::IVec> = self.notices.scan_prefix(&scope).keys().collect::<Result<_, _>>()?;
+        let mut rows = Vec::with_capacity(current.len());
+        for notice in current {
+            rows.push((keys::with(&scope, &[notice.id.as_bytes()]), encode_plain(notice)?));
+        }
+        (&self.notices, &self.alerts, &self.outbox)
+            .transaction(|(notices, alerts_tree, outbox)| {
+                for key in &old {
+                    notices.remove(key)?;
+                }
+                for (key, value) in &rows {
+                    notices.insert(key.as_slice(), value.as_slice())?;
+                }
+                write_alerts(alerts_tree, outbox, &scope, alerts, owed)
+            })
+            .map_err(unwrap_transaction)
+    }
+
     /// Every message still owed, in no particular order.
     pub fn pending_deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
         self.outbox.iter().map(|kv| decode(&kv?.1, "delivery")).collect()
@@ -281,10 +342,7 @@ impl Store {
                 log.insert(key.as_slice(), value.as_slice())?;
                 Ok(())
             })
-            .map_err(|e: TransactionError<StoreError>| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Io(e),
-            })
+            .map_err(unwrap_transaction)
     }
 
     /// Finished deliveries since `since`, oldest first.
@@ -323,6 +381,30 @@ impl Store {
     /// Every payee the account has dealt with.
     pub fn payees(&self, account: &AccountRef) -> Result<Vec<PayeeRecord>, StoreError> {
         self.payees.scan_prefix(keys::account(account)).map(|kv| decode(&kv?.1, "payee")).collect()
+    }
+}
+
+/// Alerts under their scope's prefix and the deliveries they owe, inside a transaction.
+fn write_alerts(
+    alerts_tree: &TransactionalTree,
+    outbox: &TransactionalTree,
+    scope: &[u8],
+    alerts: &[Alert],
+    owed: &[Delivery],
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    for alert in alerts {
+        alerts_tree.insert(keys::with(scope, &[alert.id.as_bytes()]), encode(alert)?)?;
+    }
+    for delivery in owed {
+        outbox.insert(delivery.id.as_bytes(), encode(delivery)?)?;
+    }
+    Ok(())
+}
+
+fn unwrap_transaction(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Io(e),
     }
 }
 

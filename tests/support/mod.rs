@@ -210,7 +210,14 @@ pub fn limits() -> HttpLimits {
 }
 
 pub fn source_config(name: &str, kind: SourceKind, limits: HttpLimits) -> SourceConfig {
-    SourceConfig { name: name.into(), schedule: Schedule::parse("*/5 * * * *").expect("schedule"), http: limits, kind }
+    let polling = payguard::config::Polling::defaults(&kind);
+    SourceConfig {
+        name: name.into(),
+        schedule: Schedule::parse("*/5 * * * *").expect("schedule"),
+        http: limits,
+        kind,
+        polling,
+    }
 }
 
 pub fn simplefin(access_url: &str, limits: HttpLimits) -> SourceConfig {

@@ -1,0 +1,178 @@
+//! `payguard simplefin-claim TOKEN --out FILE`: exchanges a SimpleFIN setup token for the access URL
+//! and keeps it in a file only its owner can read.
+//!
+//! The token is the base64 of a claim URL; one POST to it answers the access URL, once, and spends
+//! the token. So everything that can fail is checked before that POST: the claim URL, and that FILE
+//! can be made. Neither the token, the claim URL nor the access URL is ever printed: messages name
+//! the bridge's host only. No config is read, since this runs before one exists.
+
+use std::fs::{File, OpenOptions, Permissions};
+use std::io::{ErrorKind, Write as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use reqwest::Url;
+
+use super::exit;
+use crate::config::HttpLimits;
+use crate::source::{SourceError, check_url, host_of, post};
+
+/// An access URL is a line of text; anything near 64 KiB is not one.
+const LIMITS: HttpLimits =
+    HttpLimits { connect_timeout: Duration::from_secs(10), timeout: Duration::from_secs(30), max_body: 64 * 1024 };
+
+/// Owner read and write only: the access URL is a password to the person's accounts.
+const MODE: u32 = 0o600;
+
+pub async fn run(token: &str, out: &Path, force: bool) -> anyhow::Result<u8> {
+    let claim_url = claim_url(token)?;
+    let host = host_of(&claim_url);
+    let target = Target::reserve(out, force)?;
+    // From here the token may be spent, so every failure says what to do about the token.
+    let body = post(&claim_url, &LIMITS).await.map_err(claim_failed)?;
+    let access_url = access_url(&body, &host)?;
+    target.commit(access_url.as_bytes()).with_context(|| {
+        format!(
+            "{host} gave the access URL, but it could not be written to {}; the token is now spent: \
+             disable this access at your SimpleFIN bridge and create a new token",
+            out.display()
+        )
+    })?;
+    let absolute = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    let quoted = absolute.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"");
+    println!("wrote the access URL to {} (mode 0600)", out.display());
+    println!("next: in the [[source]] with kind = \"simplefin\" of your config, set");
+    println!("  access_url = \"${{file:{quoted}}}\"");
+    Ok(exit::OK)
+}
+
+/// The claim URL inside a setup token, checked as safe to send the token to.
+fn claim_url(token: &str) -> anyhow::Result<Url> {
+    let token = token.trim();
+    if token.starts_with("https://") || token.starts_with("http://") {
+        bail!(
+            "that is a URL, not a setup token: a setup token is the base64 text your SimpleFIN bridge shows; \
+             if you already have an access URL (https://user:password@…), save it in a file yourself and skip this step"
+        );
+    }
+    let bytes = crate::base64::decode(token)
+        .map_err(|e| anyhow!("the setup token is not base64 ({e}): copy the whole token from your SimpleFIN bridge"))?;
+    // The decoded text is not shown in any message: it is the claim URL, as secret as the token.
+    let text = String::from_utf8(bytes).map_err(|_| {
+        anyhow!("the setup token does not hold a claim URL (it decodes to binary data): copy the whole token again")
+    })?;
+    let url = check_url(text.trim()).map_err(|e| anyhow!("the setup token does not hold a usable claim URL: {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!(
+            "the setup token's claim URL carries a user name or password, which a SimpleFIN claim URL never does: \
+             is it an access URL encoded by hand?"
+        );
+    }
+    Ok(url)
+}
+
+fn claim_failed(error: SourceError) -> anyhow::Error {
+    match error {
+        SourceError::Auth { host, status } => anyhow!(
+            "{host} refused the setup token (HTTP {status}): it was already claimed, or it is not valid. \
+             If you did not claim it yourself, someone else may have: disable it at your SimpleFIN bridge \
+             and create a new one"
+        ),
+        SourceError::Timeout { host, seconds } => anyhow!(
+            "{host} did not answer the claim within {seconds}s; it may have spent the token anyway: \
+             if trying again answers 403, disable the token at your SimpleFIN bridge and create a new one"
+        ),
+        // The body of an error answer is left out: a bridge may echo the claim URL, which is the token.
+        SourceError::Status { host, status, .. } => anyhow!("{host} answered the claim with HTTP {status}"),
+        SourceError::TooLarge { host, limit } => anyhow!(
+            "{host} answered the claim with more than {limit} bytes, which is not an access URL: \
+             is the token from a SimpleFIN bridge?"
+        ),
+        other => anyhow!(other).context("the claim failed"),
+    }
+}
+
+/// The access URL in a claim's answer: one http(s) URL with a user name and password.
+fn access_url(body: &[u8], host: &str) -> anyhow::Result<String> {
+    let not_one = |why: &str| {
+        anyhow!(
+            "{host} accepted the token, but its answer is not an access URL ({why}); the token is now spent: \
+             create a new one at your SimpleFIN bridge"
+        )
+    };
+    let text = std::str::from_utf8(body).map_err(|_| not_one("it is not text"))?.trim();
+    // URL parsing drops tabs and newlines inside, so a multi-line answer would pass as one URL
+    // while the file kept the lines.
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(not_one("it is not a single line"));
+    }
+    let url = check_url(text).map_err(|e| not_one(&e))?;
+    if url.username().is_empty() || url.password().is_none() {
+        return Err(not_one("it carries no user name and password"));
+    }
+    Ok(text.to_owned())
+}
+
+/// Where the access URL will go, made before the claim so that a token is never spent on a file that
+/// cannot be written. Without `--force` that is FILE itself (create_new); with it, a sibling that is
+/// renamed over FILE, so an existing FILE with wider permissions never holds the URL. Both are
+/// created with mode 0600, never readable by others even for a moment. Dropped without `commit`,
+/// it removes what it made.
+struct Target {
+    file: Option<File>,
+    made: PathBuf,
+    out: PathBuf,
+}
+
+impl Target {
+    fn reserve(out: &Path, force: bool) -> anyhow::Result<Target> {
+        let shown = out.display();
+        let name = out.file_name().with_context(|| format!("{shown} does not name a file"))?;
+        if std::fs::metadata(out).is_ok_and(|m| m.is_dir()) {
+            bail!("{shown} is a directory: --out must name a file");
+        }
+        let made = if force {
+            let mut temporary = std::ffi::OsString::from(".");
+            temporary.push(name);
+            temporary.push(format!(".claim-{}", std::process::id()));
+            out.with_file_name(temporary)
+        } else {
+            out.to_path_buf()
+        };
+        let file = OpenOptions::new().write(true).create_new(true).mode(MODE).open(&made).map_err(|e| {
+            if e.kind() == ErrorKind::AlreadyExists && !force {
+                anyhow!("{shown} already exists: payguard does not overwrite it; use --force to replace it")
+            } else {
+                anyhow!("cannot create {}: {e}", made.display())
+            }
+        })?;
+        Ok(Target { file: Some(file), made, out: out.to_path_buf() })
+    }
+
+    fn commit(mut self, contents: &[u8]) -> std::io::Result<()> {
+        let Some(mut file) = self.file.take() else {
+            return Err(std::io::Error::other("the file was already written"));
+        };
+        // The umask may have narrowed the mode at creation; say exactly what the message promises.
+        file.set_permissions(Permissions::from_mode(MODE))?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        if self.made != self.out {
+            std::fs::rename(&self.made, &self.out)?;
+        }
+        // Written and in place: nothing is left to clean up.
+        self.made = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if !self.made.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.made);
+        }
+    }
+}

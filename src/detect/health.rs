@@ -1,0 +1,88 @@
+//! `source_down`: a source that keeps failing, or that refused our credentials.
+//!
+//! Refused credentials fire at once: revoked credentials can mean someone else took the account
+//! over. Other failures fire after `down_after` in a row, unless the platform's announced
+//! maintenance explains them (`inhibited`); if the source is still down after the window, it fires.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{AccountRef, Finding, FindingKind, SourceHealth, Threshold};
+
+pub fn source_down(
+    source: &str,
+    health: &SourceHealth,
+    down_after: u32,
+    inhibited: bool,
+    now: DateTime<Utc>,
+) -> Option<Finding> {
+    let failures = health.consecutive_failures;
+    let fires = health.auth_refused || (failures >= down_after.max(1) && !inhibited);
+    if failures == 0 || !fires {
+        return None;
+    }
+    let error = health.last_error.clone().unwrap_or_default();
+    let since = health.last_success.map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+    let (title, detail) = if health.auth_refused {
+        (
+            format!("{source} refused payguard's credentials"),
+            format!(
+                "{source} refused the credentials payguard uses ({error}). If you did not revoke or change them, someone else may have."
+            ),
+        )
+    } else {
+        (
+            format!("{source} has failed {failures} polls in a row"),
+            format!(
+                "payguard could not read {source}{since}: {error}. Until it answers again, nothing on it is watched."
+            ),
+        )
+    };
+    Some(Finding {
+        kind: FindingKind::SourceDown,
+        severity: FindingKind::SourceDown.default_severity(),
+        account: AccountRef::new(source, ""),
+        title,
+        detail,
+        currency: String::new(),
+        amount: None,
+        balance: None,
+        payees: Vec::new(),
+        transaction_ids: Vec::new(),
+        threshold: Some(Threshold { key: "down_after".into(), value: down_after.to_string() }),
+        when: health.last_success,
+        about: Some(error),
+        observed_at: now,
+        key: "down".to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::fixtures::now;
+
+    #[test]
+    fn source_down_table() {
+        // (failures, auth refused, inhibited by maintenance, fires)
+        for (failures, auth, inhibited, fires) in [
+            (0, false, false, false),
+            (2, false, false, false),
+            (3, false, false, true),
+            (5, false, true, false), // maintenance explains it
+            (1, true, false, true),  // refused credentials: at once
+            (1, true, true, true),   // even during maintenance
+        ] {
+            let health = SourceHealth {
+                consecutive_failures: failures,
+                auth_refused: auth,
+                last_error: Some("HTTP 503".into()),
+                ..SourceHealth::default()
+            };
+            assert_eq!(
+                source_down("bank", &health, 3, inhibited, now()).is_some(),
+                fires,
+                "{failures} {auth} {inhibited}"
+            );
+        }
+    }
+}
