@@ -169,3 +169,36 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A poll whose posted transactions explain the balance's move never raises unexplained_change;
+    /// leaving any one of them out (of more than the tolerance) always does.
+    #[test]
+    fn reconciliation_fires_exactly_when_a_transaction_is_missing(
+        txs in transactions(),
+        before in -100_000i64..10_000_000,
+        missing in any::<prop::sample::Index>(),
+    ) {
+        let posted: Vec<Transaction> = txs.into_iter().filter(|t| !t.pending).collect();
+        let moved: Decimal = posted.iter().map(|t| t.amount).sum();
+        let mut history = learned(&[], before);
+        history.known.clear();
+        history.previous = Some(observation(before, vec![]).snapshot);
+        let after = Decimal::new(before, 2) + moved;
+        let explained = observation(0, posted.clone());
+        let explained = Observation { snapshot: Snapshot { balance: after, ..explained.snapshot }, ..explained };
+        let kinds = |findings: Vec<payguard::model::Finding>| findings.into_iter().map(|f| f.kind).collect::<Vec<_>>();
+        let reconcile = payguard::model::FindingKind::UnexplainedChange;
+        // No tolerance: decimals are exact, so an explained move matches to the cent.
+        let rules = Rules { tolerance: Decimal::ZERO, ..strict_rules() };
+        prop_assert!(!kinds(detect(&rules, &history, &explained, now())).contains(&reconcile));
+        if !posted.is_empty() {
+            let mut partial = explained.clone();
+            partial.transactions.remove(missing.index(posted.len()));
+            // Every generated amount is at least a cent, more than no tolerance: so it must fire.
+            prop_assert!(kinds(detect(&rules, &history, &partial, now())).contains(&reconcile));
+        }
+    }
+}

@@ -235,3 +235,22 @@ async fn an_unreachable_server_says_so_without_the_credentials() {
     assert!(matches!(error, SourceError::Unreachable { .. } | SourceError::Timeout { .. }), "{text}");
     assert!(!text.contains("s3cret-pw") && !text.contains("user:"), "{text}");
 }
+
+#[tokio::test]
+async fn account_errors_in_errlist_set_the_accounts_status() {
+    let fixture = Fixture::start().await;
+    let body = r#"{"errlist": [
+        {"code": "act.locked", "msg": "Account locked by the bank", "account_id": "ACT-1"},
+        {"code": "act.closed", "msg": "Account closed", "account_id": "ACT-2"}
+    ], "accounts": [
+        {"id": "ACT-1", "currency": "USD", "balance": "10.00"},
+        {"id": "ACT-2", "currency": "USD", "balance": "0.00"},
+        {"id": "ACT-3", "currency": "USD", "balance": "5.00"}
+    ]}"#;
+    fixture.reply(PATH, Reply::json(body));
+    let poll = poll(&fixture, &["ACT-1", "ACT-2", "ACT-3"]).await.expect("poll");
+    let status = |id: &str| observation(&poll, id).snapshot.status;
+    use payguard::model::AccountStatus::*;
+    assert_eq!((status("ACT-1"), status("ACT-2"), status("ACT-3")), (Frozen, Closed, Active));
+    assert_eq!(poll.warnings.len(), 2, "still surfaced as warnings");
+}

@@ -60,6 +60,7 @@ impl SimpleFin {
             return Err(malformed(format!("expected a JSON object, found {}", kind(&root))));
         };
         let warnings = platform_errors(&root);
+        let statuses = account_statuses(&root);
         let accounts = match root.get("accounts") {
             Some(Value::Array(a)) => a.as_slice(),
             Some(other) => {
@@ -79,7 +80,9 @@ impl SimpleFin {
                 poll.unconfigured.push(id);
                 continue;
             }
-            let observation = self.account(account, &id, now).map_err(|e| malformed(format!("account {id}: {e}")));
+            let status = statuses.get(id.as_str()).copied().unwrap_or(AccountStatus::Active);
+            let observation =
+                self.account(account, &id, status, now).map_err(|e| malformed(format!("account {id}: {e}")));
             found.push((id, observation));
         }
         for id in wanted {
@@ -93,7 +96,13 @@ impl SimpleFin {
         Ok(poll)
     }
 
-    fn account(&self, account: &Value, id: &str, now: DateTime<Utc>) -> Result<Observation, String> {
+    fn account(
+        &self,
+        account: &Value,
+        id: &str,
+        status: AccountStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Observation, String> {
         let field = |name: &str| account.get(name).filter(|v| !v.is_null());
         let required = |name: &str| field(name).ok_or_else(|| format!("no `{name}`"));
         let balance = amount(required("balance")?, "balance")?;
@@ -115,15 +124,7 @@ impl SimpleFin {
         Ok(Observation {
             account: AccountRef::new(self.source.clone(), id),
             name: field("name").and_then(|v| v.as_str()).map(str::to_owned),
-            snapshot: Snapshot {
-                observed_at: now,
-                as_of,
-                balance,
-                available,
-                currency,
-                status: AccountStatus::Active,
-                card_expiry: None,
-            },
+            snapshot: Snapshot { observed_at: now, as_of, balance, available, currency, status, card_expiry: None },
             transactions,
         })
     }
@@ -153,6 +154,23 @@ fn transaction(tx: &Value, now: DateTime<Utc>) -> Result<Transaction, String> {
     let payee = field("payee").map(|v| text(v, "payee")).transpose()?.filter(|p| !p.trim().is_empty());
     let payee = payee.unwrap_or_else(|| description.clone());
     Ok(Transaction { id, posted, amount, payee_key: payee_key(&payee), payee, description, pending })
+}
+
+/// What `errlist` entries about one account (`act.*` codes with an `account_id`) say of its state:
+/// closed for codes that say so, frozen for the rest (locked, suspended, blocked, …).
+fn account_statuses(root: &serde_json::Map<String, Value>) -> std::collections::HashMap<&str, AccountStatus> {
+    let mut statuses = std::collections::HashMap::new();
+    if let Some(Value::Array(errors)) = root.get("errlist") {
+        for e in errors {
+            let code = e.get("code").and_then(Value::as_str).unwrap_or_default();
+            let Some(account) = e.get("account_id").and_then(Value::as_str) else { continue };
+            if let Some(rest) = code.strip_prefix("act.") {
+                let status = if rest.contains("closed") { AccountStatus::Closed } else { AccountStatus::Frozen };
+                statuses.insert(account, status);
+            }
+        }
+    }
+    statuses
 }
 
 /// `errors` (protocol 1: strings) and `errlist` (protocol 2: `{code, msg}`), as readable lines.
