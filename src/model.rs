@@ -313,6 +313,38 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of `kind` about `account` made at `now`, at the kind's default severity, with no
+    /// facts yet: detectors fill in what they know.
+    pub fn new(kind: FindingKind, account: AccountRef, title: impl Into<String>, now: DateTime<Utc>) -> Finding {
+        Finding {
+            kind,
+            severity: kind.default_severity(),
+            account,
+            title: title.into(),
+            detail: String::new(),
+            currency: String::new(),
+            amount: None,
+            balance: None,
+            payees: Vec::new(),
+            transaction_ids: Vec::new(),
+            threshold: None,
+            when: None,
+            about: None,
+            observed_at: now,
+            key: String::new(),
+        }
+    }
+
+    /// Cites one transaction: its money, its payee, its id (which also tells this finding from
+    /// another of the same kind).
+    pub fn citing(mut self, tx: &Transaction) -> Finding {
+        self.amount = Some(tx.outflow());
+        self.payees = vec![tx.payee.clone()];
+        self.transaction_ids = vec![tx.id.clone()];
+        self.key = tx.id.clone();
+        self
+    }
+
     /// What the finding is about, for a headline: the account id, or the source or notice name for
     /// findings about a whole platform.
     pub fn subject(&self) -> &str {

@@ -112,21 +112,10 @@ fn history_tells_known_from_new() {
 fn everything_survives_a_reopen() {
     let dir = tempfile::tempdir().expect("temp dir");
     let finding = Finding {
-        kind: FindingKind::LowBalance,
-        severity: FindingKind::LowBalance.default_severity(),
-        account: account(),
-        title: "low".into(),
-        detail: String::new(),
         currency: "USD".into(),
-        amount: None,
         balance: Some(Decimal::ONE),
-        payees: vec![],
-        transaction_ids: vec![],
-        threshold: None,
-        when: None,
-        about: None,
-        observed_at: now(),
         key: "below".into(),
+        ..Finding::new(FindingKind::LowBalance, account(), "low", now())
     };
     let plan = alert::plan(&[], vec![finding], now(), &alert::Policy::default(), &[]);
     {

@@ -163,21 +163,10 @@ mod tests {
 
     fn finding(kind: FindingKind, key: &str) -> Finding {
         Finding {
-            kind,
-            severity: kind.default_severity(),
-            account: AccountRef::new("bank", "A"),
-            title: format!("{kind} {key}"),
-            detail: String::new(),
             currency: "USD".into(),
             amount: Some(dec("1")),
-            balance: None,
-            payees: vec![],
-            transaction_ids: vec![],
-            threshold: None,
-            when: None,
-            about: None,
-            observed_at: now(),
             key: key.into(),
+            ..Finding::new(kind, AccountRef::new("bank", "A"), format!("{kind} {key}"), now())
         }
     }
 
@@ -310,21 +299,9 @@ pub(crate) mod fixtures {
     /// A firing alert with the given id, for outbox tests.
     pub fn alert(id: &str) -> Alert {
         let finding = Finding {
-            kind: FindingKind::LowBalance,
-            severity: Severity::Warning,
-            account: AccountRef::new("bank", "A"),
-            title: format!("alert {id}"),
-            detail: String::new(),
             currency: "USD".into(),
-            amount: None,
-            balance: None,
-            payees: vec![],
-            transaction_ids: vec![],
-            threshold: None,
-            when: None,
-            about: None,
-            observed_at: now(),
             key: id.into(),
+            ..Finding::new(FindingKind::LowBalance, AccountRef::new("bank", "A"), format!("alert {id}"), now())
         };
         Alert { id: id.into(), ..Alert::firing(finding, now()) }
     }

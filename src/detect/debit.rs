@@ -26,12 +26,8 @@ pub(super) fn large_debit(input: &Input) -> Vec<Finding> {
                     limit
                 ),
             );
-            finding.amount = Some(tx.outflow());
-            finding.payees = vec![tx.payee.clone()];
-            finding.transaction_ids = vec![tx.id.clone()];
             finding.threshold = threshold("large_debit", limit);
-            finding.key = tx.id.clone();
-            finding
+            finding.citing(tx)
         })
         .collect()
 }

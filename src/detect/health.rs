@@ -38,21 +38,12 @@ pub fn source_down(
         )
     };
     Some(Finding {
-        kind: FindingKind::SourceDown,
-        severity: FindingKind::SourceDown.default_severity(),
-        account: AccountRef::new(source, ""),
-        title,
         detail,
-        currency: String::new(),
-        amount: None,
-        balance: None,
-        payees: Vec::new(),
-        transaction_ids: Vec::new(),
         threshold: Some(Threshold { key: "down_after".into(), value: down_after.to_string() }),
         when: health.last_success,
         about: Some(error),
-        observed_at: now,
         key: "down".to_owned(),
+        ..Finding::new(FindingKind::SourceDown, AccountRef::new(source, ""), title, now)
     })
 }
 

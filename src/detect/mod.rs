@@ -119,21 +119,10 @@ impl Input<'_> {
     fn finding(&self, kind: FindingKind, title: String, detail: String) -> Finding {
         let snapshot = &self.observation.snapshot;
         Finding {
-            kind,
-            severity: kind.default_severity(),
-            account: self.observation.account.clone(),
-            title,
             detail,
             currency: snapshot.currency.clone(),
-            amount: None,
             balance: Some(snapshot.balance),
-            payees: Vec::new(),
-            transaction_ids: Vec::new(),
-            threshold: None,
-            when: None,
-            about: None,
-            observed_at: self.now,
-            key: String::new(),
+            ..Finding::new(kind, self.observation.account.clone(), title, self.now)
         }
     }
 }

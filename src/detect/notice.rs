@@ -97,24 +97,14 @@ fn base(
     now: DateTime<Utc>,
 ) -> Finding {
     Finding {
-        kind,
         severity,
-        account: AccountRef::new(notice.source.clone(), ""),
-        title,
         detail: match &notice.url {
             Some(url) => format!("{detail} More: {url}"),
             None => detail,
         },
-        currency: String::new(),
-        amount: None,
-        balance: None,
-        payees: Vec::new(),
-        transaction_ids: Vec::new(),
-        threshold: None,
         when: notice.starts_at,
         about: Some(notice.title.clone()),
-        observed_at: now,
-        key: String::new(),
+        ..Finding::new(kind, AccountRef::new(notice.source.clone(), ""), title, now)
     }
 }
 

@@ -25,13 +25,9 @@ pub(super) fn stuck_pending(input: &Input) -> Vec<Finding> {
                     tx.posted.format("%Y-%m-%d")
                 ),
             );
-            finding.amount = Some(tx.outflow());
-            finding.payees = vec![tx.payee.clone()];
-            finding.transaction_ids = vec![tx.id.clone()];
             finding.when = Some(tx.posted);
             finding.threshold = threshold("pending_max_age", crate::config::Duration(max_age));
-            finding.key = tx.id.clone();
-            finding
+            finding.citing(tx)
         })
         .collect()
 }
