@@ -1,13 +1,19 @@
 //! The command line: one file per subcommand, each thin. Errors become sysexits codes here.
 
 mod ack;
+mod alerts;
 mod check;
 mod demo;
+mod history;
 mod notify_test;
 mod once;
+mod payees;
 mod run;
 mod silence;
 mod simplefin_claim;
+mod status;
+mod time;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,11 +78,53 @@ pub enum Command {
         #[command(subcommand)]
         action: silence::Action,
     },
+    /// How each source and account is doing, what is firing, what is owed.
+    Status {
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The balances and transactions kept for an account.
+    History {
+        /// The account id, as in [[account]] id.
+        account: String,
+        /// The source, when two sources have an account of that id.
+        #[arg(long)]
+        source: Option<String>,
+        /// From (a date, an RFC 3339 time, or an age like 30d); default 30 days ago.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until (same forms); default now.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: history::Format,
+    },
+    /// The alerts that are firing (with --all, every alert kept).
+    Alerts {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Who an account has paid or been paid by.
+    Payees {
+        account: String,
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Trust a payee of an account: payments to it never raise new_payee.
+    Trust {
+        account: String,
+        payee: String,
+        #[arg(long)]
+        source: Option<String>,
+    },
     /// Acknowledge an alert: a person has seen it, so it is not repeated.
     Ack {
         /// The alert id, as printed in every message.
         alert_id: String,
     },
+    /// Check that the store's audit log is intact: every entry hashes right and links to the last.
+    Verify,
     /// Exchange a SimpleFIN setup token for its access URL, written to a file only you can read.
     /// Needs no config: this is the step before writing one.
     SimplefinClaim {
@@ -107,6 +155,14 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Silence { action } => silence::run(&cli.config, action),
         Command::Ack { alert_id } => ack::run(&cli.config, alert_id),
+        Command::Verify => verify::run(&cli.config),
+        Command::Status { json } => status::run(&cli.config, *json),
+        Command::History { account, source, since, until, format } => {
+            history::run(&cli.config, account, source.as_deref(), since.as_deref(), until.as_deref(), *format)
+        }
+        Command::Alerts { all } => alerts::run(&cli.config, *all),
+        Command::Payees { account, source } => payees::list(&cli.config, account, source.as_deref()),
+        Command::Trust { account, payee, source } => payees::trust(&cli.config, account, payee, source.as_deref()),
         Command::SimplefinClaim { token, out, force } => {
             runtime().and_then(|rt| rt.block_on(simplefin_claim::run(token, out, *force)))
         }

@@ -5,11 +5,14 @@
 //! the time index), `payees` (account, payee key), `accounts` (account: first and last poll),
 //! `alerts` (account, alert id), `outbox` (delivery id: messages owed), `deliveries` (finished
 //! deliveries, by finish time), `silences` (id), `sources` (source name: its health and request
-//! ledger), `notices` (notice source, notice id), `meta` (schema version). One observation is written
-//! in one sled transaction together with the alerts it changed and the deliveries they owe, and
-//! flushed before the poll counts as done.
+//! ledger), `notices` (notice source, notice id), `meta` (schema version), `audit` (the hash-chained
+//! audit log, see [`audit`]). One observation is written in one sled transaction together with the
+//! alerts it changed and the deliveries they owe, and flushed before the poll counts as done. Every
+//! write appends what it changed to the audit log inside its own transaction.
 
+mod audit;
 mod keys;
+mod queries;
 mod records;
 
 use std::collections::{HashMap, HashSet};
@@ -25,6 +28,7 @@ use crate::alert::{Alert, Delivery, DeliveryRecord, Silence};
 use crate::detect::History;
 use crate::model::{AccountRef, Notice, Observation, Snapshot, SourceHealth, Transaction};
 
+pub use audit::{AuditEntry, AuditEvent, AuditHead, AuditOutcome, AuditReport, BrokenLink, GENESIS, Problem};
 pub use records::{AccountRecord, PayeeRecord};
 
 /// The layout version this build reads and writes. Bump it with a migration when a record changes.
@@ -69,6 +73,7 @@ pub struct Store {
     silences: sled::Tree,
     sources: sled::Tree,
     notices: sled::Tree,
+    audit: sled::Tree,
 }
 
 impl Store {
@@ -106,6 +111,7 @@ impl Store {
             silences: db.open_tree("silences")?,
             sources: db.open_tree("sources")?,
             notices: db.open_tree("notices")?,
+            audit: db.open_tree("audit")?,
             db,
             path,
         })
@@ -167,9 +173,13 @@ impl Store {
             &self.accounts,
             &self.alerts,
             &self.outbox,
+            &self.audit,
         );
-        let result = trees.transaction(|(snapshots, transactions, tx_time, payees, accounts, alerts_tree, outbox)| {
+        let result = trees.transaction(|trees| {
+            let (snapshots, transactions, tx_time, payees, accounts, alerts_tree, outbox, audit) = trees;
+            let at = Utc::now();
             let mut report = IngestReport::default();
+            let (mut new_ids, mut updated_ids) = (Vec::new(), Vec::new());
             let snapshot = &observation.snapshot;
             snapshots.insert(keys::with(&prefix, &[&keys::time(snapshot.observed_at)]), encode(snapshot)?)?;
             for tx in &observation.transactions {
@@ -182,9 +192,11 @@ impl Store {
                         }
                         tx_time.remove(time_key(&prefix, &stored))?;
                         report.updated_transactions += 1;
+                        updated_ids.push(tx.id.clone());
                     }
                     None => {
                         report.new_transactions += 1;
+                        new_ids.push(tx.id.clone());
                         count_payee(payees, &prefix, tx)?;
                     }
                 }
@@ -205,7 +217,15 @@ impl Store {
                 ..record
             };
             accounts.insert(prefix.as_slice(), encode(&record)?)?;
-            write_alerts(alerts_tree, outbox, &prefix, alerts, owed)?;
+            let event = AuditEvent::Ingest {
+                account: observation.account.clone(),
+                new_transactions: new_ids,
+                updated_transactions: updated_ids,
+                balance: snapshot.balance,
+                currency: snapshot.currency.clone(),
+            };
+            audit::append(audit, at, event)?;
+            write_alerts(alerts_tree, outbox, audit, at, &prefix, alerts, owed)?;
             Ok(report)
         });
         result.map_err(unwrap_transaction)
@@ -278,11 +298,28 @@ impl Store {
         owed: &[Delivery],
     ) -> Result<(), StoreError> {
         let scope = keys::account(&AccountRef::new(source, ""));
-        let health = encode_plain(health)?;
-        (&self.sources, &self.alerts, &self.outbox)
-            .transaction(|(sources, alerts_tree, outbox)| {
-                sources.insert(source.as_bytes(), health.as_slice())?;
-                write_alerts(alerts_tree, outbox, &scope, alerts, owed)
+        let bytes = encode_plain(health)?;
+        (&self.sources, &self.alerts, &self.outbox, &self.audit)
+            .transaction(|(sources, alerts_tree, outbox, audit)| {
+                let at = Utc::now();
+                let previous = sources.insert(source.as_bytes(), bytes.as_slice())?;
+                // Only a turn between healthy and failing is an entry: the record is rewritten on
+                // every poll for its request ledger. An unreadable old record counts as a turn.
+                let turned = match previous.map(|b| decode::<SourceHealth>(&b, "source health")) {
+                    Some(Ok(old)) => {
+                        audit::failing(old.consecutive_failures) != audit::failing(health.consecutive_failures)
+                    }
+                    Some(Err(_)) => true,
+                    None => audit::failing(health.consecutive_failures),
+                };
+                if turned {
+                    let event = AuditEvent::SourceHealth {
+                        source: source.to_owned(),
+                        consecutive_failures: health.consecutive_failures,
+                    };
+                    audit::append(audit, at, event)?;
+                }
+                write_alerts(alerts_tree, outbox, audit, at, &scope, alerts, owed)
             })
             .map_err(unwrap_transaction)
     }
@@ -308,15 +345,30 @@ impl Store {
         for notice in current {
             rows.push((keys::with(&scope, &[notice.id.as_bytes()]), encode_plain(notice)?));
         }
-        (&self.notices, &self.alerts, &self.outbox)
-            .transaction(|(notices, alerts_tree, outbox)| {
+        // The listed ids, sorted: an entry only when the list changed, since a notice source is
+        // polled often and usually lists the same notices again.
+        let ids = |keys: &mut dyn Iterator<Item = &[u8]>| -> Vec<String> {
+            let mut ids: Vec<String> =
+                keys.map(|k| String::from_utf8_lossy(k.get(scope.len()..).unwrap_or_default()).into_owned()).collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let old_ids = ids(&mut old.iter().map(|k| k.as_ref()));
+        let new_ids = ids(&mut rows.iter().map(|(k, _)| k.as_slice()));
+        (&self.notices, &self.alerts, &self.outbox, &self.audit)
+            .transaction(|(notices, alerts_tree, outbox, audit)| {
+                let at = Utc::now();
                 for key in &old {
                     notices.remove(key)?;
                 }
                 for (key, value) in &rows {
                     notices.insert(key.as_slice(), value.as_slice())?;
                 }
-                write_alerts(alerts_tree, outbox, &scope, alerts, owed)
+                if old_ids != new_ids {
+                    audit::append(audit, at, AuditEvent::Notices { source: source.to_owned(), ids: new_ids.clone() })?;
+                }
+                write_alerts(alerts_tree, outbox, audit, at, &scope, alerts, owed)
             })
             .map_err(unwrap_transaction)
     }
@@ -328,19 +380,37 @@ impl Store {
 
     /// Puts a delivery (back) in the outbox: enqueued outside a poll, or rescheduled after a failure.
     pub fn save_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
-        self.outbox.insert(delivery.id.as_bytes(), encode_plain(delivery)?)?;
-        Ok(())
+        let value = encode_plain(delivery)?;
+        let outcome = if delivery.attempts == 0 { AuditOutcome::Queued } else { AuditOutcome::Retrying };
+        (&self.outbox, &self.audit)
+            .transaction(|(outbox, audit)| {
+                outbox.insert(delivery.id.as_bytes(), value.as_slice())?;
+                let event = AuditEvent::DeliveryOutcome {
+                    delivery: delivery.id.clone(),
+                    alert: delivery.alert.id.clone(),
+                    channel: delivery.channel.clone(),
+                    outcome,
+                };
+                audit::append(audit, Utc::now(), event)
+            })
+            .map_err(unwrap_transaction)
     }
 
     /// Moves a delivery from the outbox to the delivery log, atomically.
     pub fn finish_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
         let key = keys::with(&keys::time(record.finished_at), &[record.id.as_bytes()]);
         let value = encode_plain(record)?;
-        (&self.outbox, &self.deliveries)
-            .transaction(|(outbox, log)| {
+        (&self.outbox, &self.deliveries, &self.audit)
+            .transaction(|(outbox, log, audit)| {
                 outbox.remove(record.id.as_bytes())?;
                 log.insert(key.as_slice(), value.as_slice())?;
-                Ok(())
+                let event = AuditEvent::DeliveryOutcome {
+                    delivery: record.id.clone(),
+                    alert: record.alert_id.clone(),
+                    channel: record.channel.clone(),
+                    outcome: AuditOutcome::from(&record.outcome),
+                };
+                audit::append(audit, Utc::now(), event)
             })
             .map_err(unwrap_transaction)
     }
@@ -357,16 +427,32 @@ impl Store {
 
     /// Marks an alert acknowledged: it is not repeated. `None` when no alert has that id.
     pub fn acknowledge(&self, alert_id: &str, now: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
+        let mut found = None;
         for entry in self.alerts.iter() {
             let (key, value) = entry?;
-            let mut alert: Alert = decode(&value, "alert")?;
+            let alert: Alert = decode(&value, "alert")?;
             if alert.id == alert_id {
-                alert.acknowledged_at.get_or_insert(now);
-                self.alerts.insert(key, encode_plain(&alert)?)?;
-                return Ok(Some(alert));
+                found = Some(key);
+                break;
             }
         }
-        Ok(None)
+        let Some(key) = found else { return Ok(None) };
+        // Found outside, changed inside the transaction: sled transactions cannot scan, and a poll
+        // may rewrite the alert in between, so it is read again here.
+        (&self.alerts, &self.audit)
+            .transaction(|(alerts, audit)| {
+                let Some(value) = alerts.get(&key)? else { return Ok(None) };
+                let mut alert: Alert = decode(&value, "alert").map_err(abort)?;
+                if alert.acknowledged_at.is_some() {
+                    // Acknowledged already: nothing changes, so nothing is written or chained.
+                    return Ok(Some(alert));
+                }
+                alert.acknowledged_at = Some(now);
+                alerts.insert(&key, encode(&alert)?)?;
+                audit::append(audit, Utc::now(), AuditEvent::Ack { alert: alert.id.clone() })?;
+                Ok(Some(alert))
+            })
+            .map_err(unwrap_transaction)
     }
 
     pub fn silences(&self) -> Result<Vec<Silence>, StoreError> {
@@ -374,8 +460,21 @@ impl Store {
     }
 
     pub fn save_silence(&self, silence: &Silence) -> Result<(), StoreError> {
-        self.silences.insert(silence.id.as_bytes(), encode_plain(silence)?)?;
-        Ok(())
+        let value = encode_plain(silence)?;
+        (&self.silences, &self.audit)
+            .transaction(|(silences, audit)| {
+                silences.insert(silence.id.as_bytes(), value.as_slice())?;
+                let event = AuditEvent::Silence {
+                    id: silence.id.clone(),
+                    account: silence.account.clone(),
+                    source: silence.source.clone(),
+                    kind: silence.kind,
+                    until: silence.ends_at,
+                    expired_at: silence.expired_at,
+                };
+                audit::append(audit, Utc::now(), event)
+            })
+            .map_err(unwrap_transaction)
     }
 
     /// Every payee the account has dealt with.
@@ -384,16 +483,24 @@ impl Store {
     }
 }
 
-/// Alerts under their scope's prefix and the deliveries they owe, inside a transaction.
+/// Alerts under their scope's prefix and the deliveries they owe, inside a transaction, with an
+/// audit entry for each alert that appeared, changed state or owes a message.
 fn write_alerts(
     alerts_tree: &TransactionalTree,
     outbox: &TransactionalTree,
+    audit: &TransactionalTree,
+    at: DateTime<Utc>,
     scope: &[u8],
     alerts: &[Alert],
     owed: &[Delivery],
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
     for alert in alerts {
-        alerts_tree.insert(keys::with(scope, &[alert.id.as_bytes()]), encode(alert)?)?;
+        let previous = alerts_tree.insert(keys::with(scope, &[alert.id.as_bytes()]), encode(alert)?)?;
+        // One plan owes one kind of message per alert, whatever the number of channels.
+        let event = owed.iter().find(|d| d.alert.id == alert.id).map(|d| d.event);
+        if let Some(entry) = audit::alert_changed(previous.as_deref(), alert, event) {
+            audit::append(audit, at, entry)?;
+        }
     }
     for delivery in owed {
         outbox.insert(delivery.id.as_bytes(), encode(delivery)?)?;
@@ -441,6 +548,7 @@ fn count_payee(
             first_seen: tx.posted,
             last_seen: tx.posted,
             count: 1,
+            trusted: false,
         },
     };
     payees.insert(key, encode(&record)?)?;

@@ -23,4 +23,7 @@ pub struct PayeeRecord {
     pub last_seen: DateTime<Utc>,
     /// How many distinct transactions involved this payee.
     pub count: u64,
+    /// The person said so (`payguard trust`): never a `new_payee`.
+    #[serde(default)]
+    pub trusted: bool,
 }
