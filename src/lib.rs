@@ -11,14 +11,17 @@
 //! - [`notify`]: channels (console, desktop) and the words of an alert.
 //! - [`daemon`]: wires it all together and runs the schedule.
 //! - [`sim`]: a simulated platform for the demo and the tests.
+//! - [`export`]: evidence bundles (CSV, JSON, an HTML report with an SVG chart, a manifest).
 //! - [`cli`]: the commands.
 
 pub mod alert;
 pub(crate) mod base64;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod detect;
+pub mod export;
 pub mod model;
 pub mod notify;
 pub mod sim;

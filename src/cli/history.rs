@@ -1,153 +1,27 @@
 //! `payguard history ACCOUNT`: the balances and transactions payguard has kept.
 
-use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
-use chrono::{TimeDelta, Utc};
-use clap::ValueEnum;
-use serde_json::json;
+use super::load_config;
+use crate::control::{HistoryQuery, Request, ask_or_answer};
 
-use super::time::parse_time;
-use super::{exit, load_config, open_store};
-use crate::config::Config;
-use crate::model::AccountRef;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Csv,
-    Json,
-}
-
-/// Finds the configured account a person means: by id, and by source when two sources share it.
-pub fn account_named(config: &Config, id: &str, source: Option<&str>) -> anyhow::Result<AccountRef> {
-    let matches: Vec<&AccountRef> = config
-        .accounts
-        .iter()
-        .map(|a| &a.account)
-        .filter(|a| a.account == id && source.is_none_or(|s| a.source == s))
-        .collect();
-    match matches.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => {
-            let known: Vec<String> = config.accounts.iter().map(|a| a.account.to_string()).collect();
-            bail!(
-                "no [[account]] has the id {id:?}{}: configured are {}",
-                source.map(|s| format!(" in source {s:?}")).unwrap_or_default(),
-                known.join(", ")
-            )
-        }
-        _ => bail!("{id:?} is an account of several sources: say which with --source"),
-    }
-}
+pub use crate::control::answer::Format;
 
 pub fn run(
     path: &Path,
-    id: &str,
+    account: &str,
     source: Option<&str>,
     since: Option<&str>,
     until: Option<&str>,
     format: Format,
 ) -> anyhow::Result<u8> {
     let config = load_config(path)?;
-    let account = account_named(&config, id, source)?;
-    let now = Utc::now();
-    let since =
-        since.map(|t| parse_time(t, now)).transpose().map_err(anyhow::Error::msg)?.unwrap_or(now - TimeDelta::days(30));
-    let until = until.map(|t| parse_time(t, now)).transpose().map_err(anyhow::Error::msg)?;
-    let store = open_store(&config)?;
-    let snapshots = store.snapshots_between(&account, since, until)?;
-    let transactions = store.transactions_between(&account, since, until)?;
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Table => {
-            writeln!(
-                out,
-                "{account}: {} balance(s), {} transaction(s) since {}",
-                snapshots.len(),
-                transactions.len(),
-                since.format("%Y-%m-%d %H:%M UTC")
-            )?;
-            writeln!(out, "\nbalances:")?;
-            for s in &snapshots {
-                writeln!(out, "  {}  {:>14} {}", s.observed_at.format("%Y-%m-%d %H:%M"), s.balance, s.currency)?;
-            }
-            writeln!(out, "\ntransactions:")?;
-            for t in &transactions {
-                let pending = if t.pending { " (pending)" } else { "" };
-                writeln!(
-                    out,
-                    "  {}  {:>14}  {}{pending}  [{}]",
-                    t.posted.format("%Y-%m-%d %H:%M"),
-                    t.amount,
-                    t.payee,
-                    t.id
-                )?;
-            }
-        }
-        Format::Csv => {
-            writeln!(out, "type,time,amount,balance,currency,payee,description,id,pending")?;
-            let currency = snapshots.last().map(|s| s.currency.clone()).unwrap_or_default();
-            for s in &snapshots {
-                writeln!(out, "balance,{},,{},{},,,,", s.observed_at.to_rfc3339(), s.balance, csv(&s.currency))?;
-            }
-            for t in &transactions {
-                writeln!(
-                    out,
-                    "transaction,{},{},,{},{},{},{},{}",
-                    t.posted.to_rfc3339(),
-                    t.amount,
-                    csv(&currency),
-                    csv(&t.payee),
-                    csv(&t.description),
-                    csv(&t.id),
-                    t.pending
-                )?;
-            }
-        }
-        Format::Json => {
-            for s in &snapshots {
-                writeln!(
-                    out,
-                    "{}",
-                    json!({ "type": "balance", "account": account.account, "source": account.source, "snapshot": s })
-                )?;
-            }
-            for t in &transactions {
-                writeln!(
-                    out,
-                    "{}",
-                    json!({ "type": "transaction", "account": account.account, "source": account.source, "transaction": t })
-                )?;
-            }
-        }
-    }
-    out.flush().context("cannot write to stdout")?;
-    Ok(exit::OK)
-}
-
-/// One CSV field: quoted when it holds a comma, a quote or a line break; formula starts defused,
-/// so a payee named "=HYPERLINK(…)" stays text in a spreadsheet.
-pub fn csv(field: &str) -> String {
-    let field = if field.starts_with(['=', '+', '-', '@']) && crate::model::parse_amount(field).is_err() {
-        format!("'{field}")
-    } else {
-        field.to_owned()
-    };
-    if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv("Shop"), "Shop");
-        assert_eq!(csv("Shop, Inc."), "\"Shop, Inc.\"");
-        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv("-12.50"), "-12.50");
-    }
+    let request = Request::History(HistoryQuery {
+        account: account.to_owned(),
+        source: source.map(str::to_owned),
+        since: since.map(str::to_owned),
+        until: until.map(str::to_owned),
+        format,
+    });
+    Ok(ask_or_answer(&config, request)?.print())
 }

@@ -4,7 +4,8 @@ mod ack;
 mod alerts;
 mod check;
 mod demo;
-mod history;
+mod export;
+pub(crate) mod history;
 mod notify_test;
 mod once;
 mod payees;
@@ -12,7 +13,7 @@ mod run;
 mod silence;
 mod simplefin_claim;
 mod status;
-mod time;
+pub(crate) mod time;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -100,6 +101,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: history::Format,
     },
+    /// Write an evidence bundle for one account (CSV, JSON, an HTML report, a SHA-256 manifest)
+    /// into a new or empty directory, to hand to the platform, the bank or the police.
+    Export {
+        /// The account id, as in [[account]] id.
+        #[arg(long)]
+        account: String,
+        /// The source, when two sources have an account of that id.
+        #[arg(long)]
+        source: Option<String>,
+        /// From (a date, an RFC 3339 time, or an age like 30d).
+        #[arg(long)]
+        since: String,
+        /// Until (same forms); default now.
+        #[arg(long)]
+        until: Option<String>,
+        /// The directory to create (it must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// The alerts that are firing (with --all, every alert kept).
     Alerts {
         #[arg(long)]
@@ -160,6 +180,9 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::History { account, source, since, until, format } => {
             history::run(&cli.config, account, source.as_deref(), since.as_deref(), until.as_deref(), *format)
         }
+        Command::Export { account, source, since, until, out } => {
+            export::run(&cli.config, account, source.as_deref(), since, until.as_deref(), out)
+        }
         Command::Alerts { all } => alerts::run(&cli.config, *all),
         Command::Payees { account, source } => payees::list(&cli.config, account, source.as_deref()),
         Command::Trust { account, payee, source } => payees::trust(&cli.config, account, payee, source.as_deref()),
@@ -207,7 +230,7 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
 }
 
 /// Opens the store of a config, creating the state directory on first use.
-fn open_store(config: &Config) -> anyhow::Result<Store> {
+pub(crate) fn open_store(config: &Config) -> anyhow::Result<Store> {
     let dir = &config.daemon.state_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the state directory {}", dir.display()))?;
     Ok(Store::open(dir)?)

@@ -2,45 +2,16 @@
 
 use std::path::Path;
 
-use chrono::Utc;
+use super::load_config;
+use crate::control::{Request, ask_or_answer};
 
-use super::history::account_named;
-use super::{exit, load_config, open_store};
-
-pub fn list(path: &Path, id: &str, source: Option<&str>) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
-    let account = account_named(&config, id, source)?;
-    let trusted_in_config = config.account(&account).map(|a| a.rules.trusted_payees.clone()).unwrap_or_default();
-    let store = open_store(&config)?;
-    let mut payees = store.payees(&account)?;
-    payees.sort_by_key(|p| std::cmp::Reverse(p.last_seen));
-    println!("{account}: {} payee(s)", payees.len());
-    println!("  {:<32} {:<16} {:<16} {:>6}  trusted", "payee", "first seen", "last seen", "count");
-    for p in payees {
-        let trusted = if p.trusted {
-            "yes"
-        } else if trusted_in_config.contains(&p.key) {
-            "yes (config)"
-        } else {
-            ""
-        };
-        println!(
-            "  {:<32} {:<16} {:<16} {:>6}  {trusted}",
-            p.name,
-            p.first_seen.format("%Y-%m-%d %H:%M"),
-            p.last_seen.format("%Y-%m-%d %H:%M"),
-            p.count
-        );
-    }
-    Ok(exit::OK)
+pub fn list(path: &Path, account: &str, source: Option<&str>) -> anyhow::Result<u8> {
+    let request = Request::Payees { account: account.to_owned(), source: source.map(str::to_owned) };
+    Ok(ask_or_answer(&load_config(path)?, request)?.print())
 }
 
-pub fn trust(path: &Path, id: &str, payee: &str, source: Option<&str>) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
-    let account = account_named(&config, id, source)?;
-    let store = open_store(&config)?;
-    let record = store.trust_payee(&account, payee, Utc::now())?;
-    store.flush_blocking()?;
-    println!("{account}: payments to {:?} will not raise new_payee", record.name);
-    Ok(exit::OK)
+pub fn trust(path: &Path, account: &str, payee: &str, source: Option<&str>) -> anyhow::Result<u8> {
+    let request =
+        Request::Trust { account: account.to_owned(), payee: payee.to_owned(), source: source.map(str::to_owned) };
+    Ok(ask_or_answer(&load_config(path)?, request)?.print())
 }

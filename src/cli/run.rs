@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::{exit, load_config, open_store};
+use crate::control;
 use crate::daemon::{self, Clock, Engine};
 use crate::notify::Stream;
 
@@ -17,7 +18,12 @@ pub async fn run(path: &Path) -> anyhow::Result<u8> {
     let engine = Arc::new(Engine::new(config, store, Stream::Stdout, Clock::System).context("cannot set up payguard")?);
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
+    let socket = control::socket_path(engine.config());
+    let control = tokio::spawn(control::serve(engine.clone(), socket.clone(), shutdown.clone()));
     daemon::run(engine.clone(), shutdown).await;
+    if let Ok(Err(e)) = control.await {
+        tracing::error!(socket = %socket.display(), error = %e, "the control socket failed; commands opened the store instead");
+    }
     engine.store().flush().await.context("cannot flush the store on shutdown")?;
     tracing::info!("payguard stopped");
     Ok(exit::OK)

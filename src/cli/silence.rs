@@ -2,14 +2,12 @@
 
 use std::path::Path;
 
-use anyhow::bail;
-use chrono::Utc;
 use clap::Subcommand;
 
-use super::{exit, load_config, open_store};
-use crate::alert::Silence;
+use super::load_config;
 use crate::config::Duration;
-use crate::model::{FindingKind, short_hash};
+use crate::control::{Request, ask_or_answer};
+use crate::model::FindingKind;
 
 #[derive(Debug, Subcommand)]
 pub enum Action {
@@ -41,67 +39,16 @@ pub enum Action {
 }
 
 pub fn run(path: &Path, action: &Action) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
-    let store = open_store(&config)?;
-    let now = Utc::now();
-    match action {
-        Action::Add { account, source, kind, duration, comment } => {
-            if account.is_none() && source.is_none() && kind.is_none() {
-                bail!("say what to silence: give at least one of --account, --source or --kind");
-            }
-            if duration.0 <= chrono::TimeDelta::zero() {
-                bail!("--for must be longer than zero");
-            }
-            let basis = format!("{account:?}|{source:?}|{kind:?}|{}", now.timestamp_nanos_opt().unwrap_or_default());
-            let silence = Silence {
-                id: short_hash(&basis)[..8].to_owned(),
-                account: account.clone(),
-                source: source.clone(),
-                kind: *kind,
-                starts_at: now,
-                ends_at: now + duration.0,
-                comment: comment.clone(),
-                created_at: now,
-                expired_at: None,
-            };
-            store.save_silence(&silence)?;
-            println!("silence {} added, until {}", silence.id, silence.ends_at.format("%Y-%m-%d %H:%M UTC"));
-        }
-        Action::List { all } => {
-            let mut silences = store.silences()?;
-            silences.retain(|s| *all || s.is_active(now));
-            silences.sort_by_key(|s| s.starts_at);
-            if silences.is_empty() {
-                println!("no silences{}", if *all { "" } else { " in force" });
-            }
-            for s in silences {
-                let matchers: Vec<String> = [
-                    s.account.as_ref().map(|a| format!("account={a}")),
-                    s.source.as_ref().map(|x| format!("source={x}")),
-                    s.kind.map(|k| format!("kind={k}")),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                let state = if s.is_active(now) { "active" } else { "ended" };
-                println!(
-                    "{}  {state}  {}  until {}  {}",
-                    s.id,
-                    matchers.join(" "),
-                    s.expired_at.unwrap_or(s.ends_at).format("%Y-%m-%d %H:%M UTC"),
-                    s.comment
-                );
-            }
-        }
-        Action::Expire { id } => {
-            let Some(mut silence) = store.silences()?.into_iter().find(|s| &s.id == id) else {
-                bail!("no silence has the id {id:?}: `payguard silence list --all` shows them");
-            };
-            silence.expired_at.get_or_insert(now);
-            store.save_silence(&silence)?;
-            println!("silence {id} ended");
-        }
-    }
-    store.flush_blocking()?;
-    Ok(exit::OK)
+    let request = match action {
+        Action::Add { account, source, kind, duration, comment } => Request::SilenceAdd {
+            account: account.clone(),
+            source: source.clone(),
+            kind: kind.map(|k| k.as_str().to_owned()),
+            duration: duration.to_string(),
+            comment: comment.clone(),
+        },
+        Action::List { all } => Request::SilenceList { all: *all },
+        Action::Expire { id } => Request::SilenceExpire { id: id.clone() },
+    };
+    Ok(ask_or_answer(&load_config(path)?, request)?.print())
 }

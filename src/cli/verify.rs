@@ -5,21 +5,9 @@
 
 use std::path::Path;
 
-use super::{exit, load_config, open_store};
+use super::load_config;
+use crate::control::{Request, ask_or_answer};
 
 pub fn run(path: &Path) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
-    let store = open_store(&config)?;
-    let report = store.verify_audit()?;
-    match &report.broken {
-        None => {
-            println!("audit chain intact: {} entries, head {}", report.entries, report.head);
-            Ok(exit::OK)
-        }
-        Some(link) => {
-            println!("audit chain broken: {link}");
-            println!("the {} entries before it verify; the last of them hashes to {}", report.entries, report.head);
-            Ok(exit::FAILURE)
-        }
-    }
+    Ok(ask_or_answer(&load_config(path)?, Request::Verify)?.print())
 }

@@ -54,6 +54,8 @@ pub struct DaemonConfig {
     /// The wall clock that schedules are read on.
     pub timezone: chrono_tz::Tz,
     pub language: Language,
+    /// Where the daemon answers the command line; see `control::socket_path` for the default.
+    pub control_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

@@ -41,6 +41,7 @@ struct RawDaemon {
     state_dir: Option<PathBuf>,
     timezone: Option<TimeZone>,
     language: Option<Language>,
+    control_socket: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +251,7 @@ impl Validator<'_> {
             state_dir: raw.daemon.state_dir.unwrap_or_else(default_state_dir),
             timezone: raw.daemon.timezone.map_or(chrono_tz::UTC, |t| t.0),
             language: raw.daemon.language.unwrap_or(Language::En),
+            control_socket: raw.daemon.control_socket,
         };
         let channel_names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
         let alerting = self.alerting(raw.alerts, raw.routes, raw.quiet_hours, &channel_names, daemon.timezone)?;

@@ -1,0 +1,24 @@
+//! `payguard ack ALERT_ID`: a person has seen the alert; it is not repeated.
+
+use chrono::Utc;
+
+use super::Out;
+use crate::cli::exit;
+use crate::store::Store;
+
+pub fn ack(store: &Store, out: &mut Out, alert_id: &str) -> anyhow::Result<u8> {
+    match store.acknowledge(alert_id.trim(), Utc::now())? {
+        Some(alert) => {
+            store.flush_blocking()?;
+            say!(out, "acknowledged {} ({} on {}): it will not be repeated", alert.id, alert.kind(), alert.account());
+            Ok(exit::OK)
+        }
+        None => {
+            warn!(
+                out,
+                "payguard: no alert has the id {alert_id:?}; the id is printed at the end of every alert message"
+            );
+            Ok(exit::FAILURE)
+        }
+    }
+}

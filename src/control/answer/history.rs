@@ -1,0 +1,149 @@
+//! `payguard history ACCOUNT`: the balances and transactions payguard has kept.
+
+use std::fmt::Write as _;
+
+use anyhow::bail;
+use chrono::{TimeDelta, Utc};
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::Out;
+use crate::cli::exit;
+use crate::cli::time::parse_time;
+use crate::config::Config;
+use crate::control::HistoryQuery;
+use crate::model::AccountRef;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+/// Finds the configured account a person means: by id, and by source when two sources share it.
+pub fn account_named(config: &Config, id: &str, source: Option<&str>) -> anyhow::Result<AccountRef> {
+    let matches: Vec<&AccountRef> = config
+        .accounts
+        .iter()
+        .map(|a| &a.account)
+        .filter(|a| a.account == id && source.is_none_or(|s| a.source == s))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => {
+            let known: Vec<String> = config.accounts.iter().map(|a| a.account.to_string()).collect();
+            bail!(
+                "no [[account]] has the id {id:?}{}: configured are {}",
+                source.map(|s| format!(" in source {s:?}")).unwrap_or_default(),
+                known.join(", ")
+            )
+        }
+        _ => bail!("{id:?} is an account of several sources: say which with --source"),
+    }
+}
+
+pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQuery) -> anyhow::Result<u8> {
+    let (id, source, since, until, format) =
+        (query.account.as_str(), query.source.as_deref(), query.since.as_deref(), query.until.as_deref(), query.format);
+    let account = account_named(config, id, source)?;
+    let now = Utc::now();
+    let since =
+        since.map(|t| parse_time(t, now)).transpose().map_err(anyhow::Error::msg)?.unwrap_or(now - TimeDelta::days(30));
+    let until = until.map(|t| parse_time(t, now)).transpose().map_err(anyhow::Error::msg)?;
+    let snapshots = store.snapshots_between(&account, since, until)?;
+    let transactions = store.transactions_between(&account, since, until)?;
+    let text = &mut out.stdout;
+    match format {
+        Format::Table => {
+            writeln!(
+                text,
+                "{account}: {} balance(s), {} transaction(s) since {}",
+                snapshots.len(),
+                transactions.len(),
+                since.format("%Y-%m-%d %H:%M UTC")
+            )?;
+            writeln!(text, "\nbalances:")?;
+            for s in &snapshots {
+                writeln!(text, "  {}  {:>14} {}", s.observed_at.format("%Y-%m-%d %H:%M"), s.balance, s.currency)?;
+            }
+            writeln!(text, "\ntransactions:")?;
+            for t in &transactions {
+                let pending = if t.pending { " (pending)" } else { "" };
+                writeln!(
+                    text,
+                    "  {}  {:>14}  {}{pending}  [{}]",
+                    t.posted.format("%Y-%m-%d %H:%M"),
+                    t.amount,
+                    t.payee,
+                    t.id
+                )?;
+            }
+        }
+        Format::Csv => {
+            writeln!(text, "type,time,amount,balance,currency,payee,description,id,pending")?;
+            let currency = snapshots.last().map(|s| s.currency.clone()).unwrap_or_default();
+            for s in &snapshots {
+                writeln!(text, "balance,{},,{},{},,,,", s.observed_at.to_rfc3339(), s.balance, csv(&s.currency))?;
+            }
+            for t in &transactions {
+                writeln!(
+                    text,
+                    "transaction,{},{},,{},{},{},{},{}",
+                    t.posted.to_rfc3339(),
+                    t.amount,
+                    csv(&currency),
+                    csv(&t.payee),
+                    csv(&t.description),
+                    csv(&t.id),
+                    t.pending
+                )?;
+            }
+        }
+        Format::Json => {
+            for s in &snapshots {
+                writeln!(
+                    text,
+                    "{}",
+                    json!({ "type": "balance", "account": account.account, "source": account.source, "snapshot": s })
+                )?;
+            }
+            for t in &transactions {
+                writeln!(
+                    text,
+                    "{}",
+                    json!({ "type": "transaction", "account": account.account, "source": account.source, "transaction": t })
+                )?;
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// One CSV field: quoted when it holds a comma, a quote or a line break; formula starts defused,
+/// so a payee named "=HYPERLINK(…)" stays text in a spreadsheet.
+pub fn csv(field: &str) -> String {
+    let field = if field.starts_with(['=', '+', '-', '@']) && crate::model::parse_amount(field).is_err() {
+        format!("'{field}")
+    } else {
+        field.to_owned()
+    };
+    if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv("Shop"), "Shop");
+        assert_eq!(csv("Shop, Inc."), "\"Shop, Inc.\"");
+        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv("-12.50"), "-12.50");
+    }
+}

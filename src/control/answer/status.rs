@@ -1,0 +1,99 @@
+//! `payguard status`: how each source and account is doing, what is firing, what is owed.
+
+use chrono::{TimeDelta, Utc};
+use serde_json::json;
+
+use super::Out;
+use crate::alert::AlertState;
+use crate::cli::exit;
+use crate::config::Config;
+use crate::store::Store;
+
+pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> anyhow::Result<u8> {
+    let now = Utc::now();
+    let tz = config.daemon.timezone;
+    let mut sources = Vec::new();
+    for source in &config.sources {
+        let health = store.source_health(&source.name)?;
+        let used = health.requests.iter().filter(|t| **t > now - TimeDelta::hours(24)).count();
+        let left = source.polling.max_requests_per_day.map(|max| (max as usize).saturating_sub(used));
+        let state = match (health.last_attempt, health.consecutive_failures) {
+            (None, _) => "never polled".to_owned(),
+            (Some(_), 0) => "ok".to_owned(),
+            (Some(_), n) => format!("failing ({n} in a row): {}", health.last_error.clone().unwrap_or_default()),
+        };
+        sources.push(json!({
+            "source": source.name,
+            "kind": source.kind.name(),
+            "last_poll": health.last_attempt,
+            "last_success": health.last_success,
+            "state": state,
+            "next_poll": source.schedule.next_after(now, tz),
+            "requests_left_today": left,
+        }));
+    }
+    let mut accounts = Vec::new();
+    for account in &config.accounts {
+        let latest = store.latest_snapshots(&account.account, 2)?;
+        let change = match latest.as_slice() {
+            [now, before, ..] if now.currency == before.currency => Some(now.balance - before.balance),
+            _ => None,
+        };
+        accounts.push(json!({
+            "account": account.account.account,
+            "source": account.account.source,
+            "name": account.name,
+            "balance": latest.first().map(|s| s.balance),
+            "currency": latest.first().map(|s| s.currency.clone()),
+            "as_of": latest.first().map(|s| s.observed_at),
+            "last_change": change,
+        }));
+    }
+    let firing: Vec<_> = store.all_alerts()?.into_iter().filter(|a| a.state == AlertState::Firing).collect();
+    let pending = store.pending_deliveries()?;
+    if as_json {
+        let alerts: Vec<_> = firing.iter().map(crate::notify::render::alert_json).collect();
+        say!(
+            out,
+            "{}",
+            json!({ "sources": sources, "accounts": accounts, "firing": alerts, "pending_deliveries": pending.len() })
+        );
+        return Ok(exit::OK);
+    }
+    say!(out, "sources:");
+    for s in &sources {
+        let when = |key: &str| {
+            s[key].as_str().map(|t| t.get(..16).unwrap_or(t).replace('T', " ")).unwrap_or_else(|| "-".to_owned())
+        };
+        let left = s["requests_left_today"].as_u64().map(|n| format!(", {n} requests left today")).unwrap_or_default();
+        say!(
+            out,
+            "  {} ({}): {}; last poll {}, next {}{left}",
+            s["source"].as_str().unwrap_or_default(),
+            s["kind"].as_str().unwrap_or_default(),
+            s["state"].as_str().unwrap_or_default(),
+            when("last_poll"),
+            when("next_poll")
+        );
+    }
+    say!(out, "\naccounts:");
+    for a in &accounts {
+        let balance = match (a["balance"].as_str(), a["currency"].as_str()) {
+            (Some(b), Some(c)) => format!("{b} {c}"),
+            _ => "not polled yet".to_owned(),
+        };
+        let change = a["last_change"].as_str().map(|c| format!(" (last change {c})")).unwrap_or_default();
+        say!(
+            out,
+            "  {}/{} \"{}\": {balance}{change}",
+            a["source"].as_str().unwrap_or_default(),
+            a["account"].as_str().unwrap_or_default(),
+            a["name"].as_str().unwrap_or_default()
+        );
+    }
+    say!(out, "\n{} alert(s) firing, {} message(s) owed", firing.len(), pending.len());
+    for a in &firing {
+        say!(out, "  {}  {}  {} · {}", a.id, a.finding.severity, a.finding.subject(), a.finding.title);
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,33 @@
+//! The command line's side: ask the daemon when one answers on the socket, else open the store.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{Envelope, Reply, Request, VERSION, answer, socket_path};
+use crate::config::Config;
+
+/// The daemon's reply when it listens, or the same answer computed here from the store.
+pub fn ask_or_answer(config: &Config, request: Request) -> anyhow::Result<Reply> {
+    let path = socket_path(config);
+    match UnixStream::connect(&path) {
+        Ok(stream) => ask(stream, request).with_context(|| format!("asking the daemon on {}", path.display())),
+        // No daemon (no socket, or a stale one nobody accepts on): the store is ours to open.
+        Err(_) => {
+            let store = crate::cli::open_store(config)?;
+            Ok(answer(config, &store, &request))
+        }
+    }
+}
+
+fn ask(mut stream: UnixStream, request: Request) -> anyhow::Result<Reply> {
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut line = serde_json::to_vec(&Envelope { v: VERSION, request })?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply)?;
+    serde_json::from_str(&reply).context("the daemon's reply is not one payguard understands")
+}

@@ -1,0 +1,114 @@
+//! The control socket: how the command line asks a running daemon about the record, since sled
+//! lets one process hold the store. One request line of JSON, one reply line of JSON, versioned.
+//!
+//! [`answer`] computes a reply from a config and a store; the daemon serves it over a Unix socket
+//! ([`serve`]), and the command line uses [`ask_or_answer`]: the daemon when it runs, the store
+//! directly when it does not. Either way the output is the same, because it is the same code.
+
+pub mod answer;
+mod client;
+mod server;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+
+pub use answer::{Format, answer};
+pub use client::ask_or_answer;
+pub use server::serve;
+
+/// The protocol version; a daemon refuses requests of another.
+pub const VERSION: u32 = 1;
+/// Requests longer than this are refused: every legitimate one is tiny.
+pub const MAX_REQUEST: usize = 64 * 1024;
+
+/// What the command line can ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    Status {
+        json: bool,
+    },
+    History(HistoryQuery),
+    Alerts {
+        all: bool,
+    },
+    Payees {
+        account: String,
+        source: Option<String>,
+    },
+    Trust {
+        account: String,
+        payee: String,
+        source: Option<String>,
+    },
+    Ack {
+        alert_id: String,
+    },
+    SilenceAdd {
+        account: Option<String>,
+        source: Option<String>,
+        kind: Option<String>,
+        duration: String,
+        comment: String,
+    },
+    SilenceList {
+        all: bool,
+    },
+    SilenceExpire {
+        id: String,
+    },
+    Verify,
+}
+
+/// Which account's history, over which time, in which form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    pub account: String,
+    pub source: Option<String>,
+    /// As typed: a date, an RFC 3339 time or an age, read by the side that answers.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub format: Format,
+}
+
+/// A request with its protocol version.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    pub v: u32,
+    pub request: Request,
+}
+
+/// What a command prints, and its exit code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub v: u32,
+    pub exit: u8,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Reply {
+    /// Prints the reply as if the command had run here, and gives its exit code.
+    pub fn print(&self) -> u8 {
+        print!("{}", self.stdout);
+        eprint!("{}", self.stderr);
+        self.exit
+    }
+}
+
+/// Where the daemon listens: `[daemon] control_socket`, else `$RUNTIME_DIRECTORY/control.sock`
+/// (systemd's `RuntimeDirectory=`), else `control.sock` in the state directory.
+pub fn socket_path(config: &Config) -> PathBuf {
+    if let Some(path) = &config.daemon.control_socket {
+        return path.clone();
+    }
+    match std::env::var_os("RUNTIME_DIRECTORY") {
+        Some(dir) => PathBuf::from(dir).join("control.sock"),
+        None => config.daemon.state_dir.join("control.sock"),
+    }
+}
