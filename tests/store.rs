@@ -161,3 +161,44 @@ fn a_second_opener_is_told_the_store_is_in_use() {
         Ok(_) => panic!("two openers of one store"),
     }
 }
+
+#[test]
+fn retention_prunes_the_old_but_keeps_recent_data_open_evidence_and_the_audit_chain() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("open");
+    let day = TimeDelta::days(1);
+    // A poll 500 days ago, with two transactions; one of them an open alert still cites.
+    let mut old =
+        observation("100", vec![tx("old-1", 500 * 24 * 60, "-5", "Shop"), tx("old-2", 500 * 24 * 60, "-7", "Cited")]);
+    old.snapshot.observed_at = now() - day * 500;
+    let cited = Finding {
+        transaction_ids: vec!["old-2".into()],
+        key: "old-2".into(),
+        ..Finding::new(FindingKind::LargeDebit, account(), "cited", now())
+    };
+    let plan = alert::plan(&[], vec![cited], now(), &alert::Policy::default(), &[]);
+    store.ingest(&old, &plan.changed, &[], now() - day * 500).expect("ingest");
+    store.ingest(&observation("88", vec![tx("new-1", 60, "-12", "Shop")]), &[], &[], now()).expect("ingest");
+
+    let pruned = store.prune(&account(), now() - day * 400, now()).expect("prune");
+    assert_eq!((pruned.snapshots, pruned.transactions), (1, 1));
+    let (snapshots, transactions, payees) = everything_since(&store, now() - day * 1000);
+    assert_eq!(snapshots.len(), 1, "the recent snapshot stays");
+    let ids: Vec<&str> = transactions.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["old-2", "new-1"], "old-1 goes; the cited old-2 stays");
+    assert_eq!(payees.len(), 2, "who the account dealt with is not forgotten");
+    let report = store.verify_audit().expect("verify");
+    assert!(report.broken.is_none(), "pruning is itself an audit entry, and the chain holds");
+    assert_eq!(store.prune(&account(), now() - day * 400, now()).expect("prune again"), Default::default());
+}
+
+fn everything_since(
+    store: &Store,
+    since: DateTime<Utc>,
+) -> (Vec<Snapshot>, Vec<Transaction>, Vec<payguard::store::PayeeRecord>) {
+    (
+        store.snapshots_between(&account(), since, None).expect("snapshots"),
+        store.transactions_between(&account(), since, None).expect("transactions"),
+        store.payees(&account()).expect("payees"),
+    )
+}

@@ -56,6 +56,8 @@ pub struct DaemonConfig {
     pub language: Language,
     /// Where the daemon answers the command line; see `control::socket_path` for the default.
     pub control_socket: Option<PathBuf>,
+    /// Snapshots and transactions older than this are pruned daily (the audit log never is).
+    pub retention: chrono::TimeDelta,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

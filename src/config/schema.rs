@@ -42,6 +42,7 @@ struct RawDaemon {
     timezone: Option<TimeZone>,
     language: Option<Language>,
     control_socket: Option<PathBuf>,
+    retention: Option<Duration>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +253,7 @@ impl Validator<'_> {
             timezone: raw.daemon.timezone.map_or(chrono_tz::UTC, |t| t.0),
             language: raw.daemon.language.unwrap_or(Language::En),
             control_socket: raw.daemon.control_socket,
+            retention: raw.daemon.retention.map_or(chrono::TimeDelta::days(400), |d| d.0),
         };
         let channel_names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
         let alerting = self.alerting(raw.alerts, raw.routes, raw.quiet_hours, &channel_names, daemon.timezone)?;

@@ -273,6 +273,20 @@ impl Engine {
         }
     }
 
+    /// Applies retention to every account: what is older than `[daemon] retention` goes.
+    pub fn prune(&self, now: DateTime<Utc>) {
+        let before = now - self.config.daemon.retention;
+        for account in &self.config.accounts {
+            match self.store.prune(&account.account, before, now) {
+                Ok(p) if p.snapshots + p.transactions > 0 => {
+                    tracing::info!(account = %account.account, snapshots = p.snapshots, transactions = p.transactions, "pruned")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(account = %account.account, error = %e, "cannot prune"),
+            }
+        }
+    }
+
     /// Polls one notice source: stores what it lists, with the maintenance and incident alerts.
     pub async fn poll_notice(&self, index: usize, now: DateTime<Utc>) -> NoticeRun {
         let Some((config, source)) = self.notice_sources.get(index) else {

@@ -40,6 +40,14 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
             }
         }));
     }
+    // Retention runs once a day, in the quiet of the night on the configured clock.
+    if let Ok(nightly) = Schedule::parse("17 3 * * *") {
+        let engine = engine.clone();
+        tracker.spawn(on_schedule(engine.clone(), "retention".to_owned(), nightly, shutdown.clone(), move || {
+            let engine = engine.clone();
+            async move { engine.prune(engine.clock().now()) }
+        }));
+    }
     let deliveries = engine.clone();
     let stop = shutdown.clone();
     tracker.spawn(async move { deliveries.deliverer().run(deliveries.store(), deliveries.clock(), stop).await });

@@ -98,6 +98,8 @@ pub enum AuditEvent {
     Notices { source: String, ids: Vec<String> },
     /// A person trusted a payee of an account (`payguard trust`).
     PayeeTrusted { account: AccountRef, payee: String },
+    /// Retention removed an account's snapshots and transactions from before `before`.
+    Pruned { account: AccountRef, before: DateTime<Utc>, snapshots: usize, transactions: usize },
 }
 
 /// What happened to a delivery.

@@ -14,6 +14,7 @@ mod audit;
 mod keys;
 mod queries;
 mod records;
+mod retention;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use crate::model::{AccountRef, Notice, Observation, Snapshot, SourceHealth, Tran
 
 pub use audit::{AuditEntry, AuditEvent, AuditHead, AuditOutcome, AuditReport, BrokenLink, GENESIS, Problem};
 pub use records::{AccountRecord, PayeeRecord};
+pub use retention::Pruned;
 
 /// The layout version this build reads and writes. Bump it with a migration when a record changes.
 pub const SCHEMA_VERSION: u32 = 1;
