@@ -100,6 +100,11 @@ async fn the_bundle_holds_exactly_the_stored_record() {
     for id in &ids {
         assert!(html.contains(id), "{id} in the report");
     }
+    // The report names every alert, by the id its messages carried.
+    for alert in &alerts {
+        let id = alert["alert_id"].as_str().expect("alert_id");
+        assert!(html.contains(id), "alert {id} in the report");
+    }
     assert!(html.contains("ACT-1") && html.contains("Timeline") && !html.contains("<script"));
 
     // The manifest: each file's hash and size as the files are, the audit head, "intact".
