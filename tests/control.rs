@@ -3,23 +3,14 @@
 
 mod support;
 
+use support::run;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 use payguard::sim::{Advance, Simulator, demo_script};
-
-fn payguard(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_payguard")).arg("--config").arg(config).args(args).output().expect("run payguard")
-}
-
-async fn run(config: &Path, args: &[&str]) -> Output {
-    let (config, args): (PathBuf, Vec<String>) = (config.to_owned(), args.iter().map(|a| a.to_string()).collect());
-    tokio::task::spawn_blocking(move || payguard(&config, &args.iter().map(String::as_str).collect::<Vec<_>>()))
-        .await
-        .expect("join")
-}
 
 /// Starts the daemon and returns once it says its socket listens (read from its log, not waited for).
 async fn start_daemon(config: &Path) -> Child {

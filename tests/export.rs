@@ -3,28 +3,13 @@
 
 mod support;
 
+use support::{run, stdout_of as ok};
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use payguard::sim::{Advance, Simulator, demo_script};
 use sha2::{Digest as _, Sha256};
-
-fn payguard(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_payguard")).arg("--config").arg(config).args(args).output().expect("run payguard")
-}
-
-async fn run(config: &Path, args: &[&str]) -> Output {
-    let (config, args): (PathBuf, Vec<String>) = (config.to_owned(), args.iter().map(|a| a.to_string()).collect());
-    tokio::task::spawn_blocking(move || payguard(&config, &args.iter().map(String::as_str).collect::<Vec<_>>()))
-        .await
-        .expect("join")
-}
-
-fn ok(output: &Output) -> String {
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))

@@ -3,26 +3,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use support::{run, stdout_of as stdout};
+
+use std::path::Path;
 
 use payguard::sim::{Advance, Simulator, demo_script};
-
-fn payguard(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_payguard")).arg("--config").arg(config).args(args).output().expect("run payguard")
-}
-
-async fn run(config: &Path, args: &[&str]) -> Output {
-    let (config, args): (PathBuf, Vec<String>) = (config.to_owned(), args.iter().map(|a| a.to_string()).collect());
-    tokio::task::spawn_blocking(move || payguard(&config, &args.iter().map(String::as_str).collect::<Vec<_>>()))
-        .await
-        .expect("join")
-}
-
-fn stdout(output: &Output) -> String {
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// Polls the simulated bank through the theft (four `once` runs).
 async fn through_the_theft(sim: &Simulator, config: &Path) {

@@ -259,3 +259,28 @@ pub fn sim_config(dir: &std::path::Path, access_url: &str, schedule: &str, rest:
     std::fs::write(&path, sim_config_text(dir, access_url, schedule, rest)).expect("write the config");
     path
 }
+
+/// Runs the real `payguard` binary with `--config config` and `args`, and waits for it.
+pub fn payguard(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_payguard"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run payguard")
+}
+
+/// [`payguard`] off the async runtime, so servers in the test keep answering while it runs.
+pub async fn run(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let config = config.to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || payguard(&config, &args.iter().map(String::as_str).collect::<Vec<_>>()))
+        .await
+        .expect("join")
+}
+
+/// The stdout of a run that must have succeeded.
+pub fn stdout_of(output: &std::process::Output) -> String {
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
