@@ -17,7 +17,7 @@ use crate::config::Config;
 
 pub use answer::{Format, answer};
 pub use client::ask_or_answer;
-pub use server::serve;
+pub use server::{bind, serve};
 
 /// The protocol version; a daemon refuses requests of another.
 pub const VERSION: u32 = 1;

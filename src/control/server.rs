@@ -2,7 +2,7 @@
 //! A bad request gets an error reply and never harms the daemon.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -12,9 +12,8 @@ use tokio_util::sync::CancellationToken;
 use super::{Envelope, MAX_REQUEST, Reply, VERSION, answer};
 use crate::daemon::Engine;
 
-/// Binds the socket at `path` (replacing a stale one) and answers requests until `shutdown`.
-pub async fn serve(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationToken) -> std::io::Result<()> {
-    let path = path.as_path();
+/// Binds the socket at `path` (replacing a stale one), only its owner may use it.
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     if path.exists() {
         // A socket left by a process that died; a live daemon holds the store lock, so this is ours.
         std::fs::remove_file(path)?;
@@ -22,6 +21,12 @@ pub async fn serve(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationTok
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     tracing::info!(socket = %path.display(), "control socket listening");
+    Ok(listener)
+}
+
+/// Answers requests on `listener` until `shutdown`, then removes the socket at `path`.
+pub async fn serve(engine: Arc<Engine>, listener: UnixListener, path: PathBuf, shutdown: CancellationToken) {
+    let path = path.as_path();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -39,7 +44,6 @@ pub async fn serve(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationTok
         }
     }
     let _ = std::fs::remove_file(path);
-    Ok(())
 }
 
 async fn handle(stream: UnixStream, engine: Arc<Engine>) -> std::io::Result<()> {

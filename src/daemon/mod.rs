@@ -9,6 +9,7 @@ mod delivery;
 mod engine;
 pub mod polling;
 mod scheduler;
+pub mod service;
 
 pub use clock::Clock;
 pub use delivery::{Deliverer, RoundReport};
