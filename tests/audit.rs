@@ -228,7 +228,7 @@ fn real_writes_chain_up_in_order_and_survive_a_reopen() {
         );
         (expected, head)
     };
-    let store = when_unlocked(|| Store::open(dir.path()));
+    let store = opened(|| Store::open(dir.path()));
     assert_intact(&store.verify_audit().expect("verify"), expected.len() as u64, &head.hash);
     assert_eq!(store.audit_head().expect("head"), head);
     // Writing on after a reopen continues the same chain.
@@ -255,19 +255,10 @@ fn rehash(entry: &mut AuditEntry) {
     entry.hash = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
 }
 
-/// Retries `open` while the database is still locked. sled 0.34 can hold its file lock for a moment
-/// after the last handle is dropped (a background write finishing), and these tests reopen at once.
-fn when_unlocked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> T {
-    for _ in 0..100 {
-        match open() {
-            Ok(opened) => return opened,
-            Err(e) if e.to_string().contains("lock") || e.to_string().contains("in use") => {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(e) => panic!("cannot open the store: {e}"),
-        }
-    }
-    panic!("the store stayed locked for five seconds")
+/// Opens at once: the store runs without sled's background flusher, so dropping the last handle
+/// releases the lock; a lock still held is a failure.
+fn opened<T, E: std::fmt::Display>(open: impl FnOnce() -> Result<T, E>) -> T {
+    open().unwrap_or_else(|e| panic!("cannot open the store: {e}"))
 }
 
 /// Populates a store in `dir`, closes it, lets `edit` loose on the raw `audit` tree, and verifies.
@@ -279,7 +270,7 @@ fn tampered(edit: impl FnOnce(&sled::Tree)) -> AuditReport {
         store.flush_blocking().expect("flush");
     }
     let hashes: Vec<String> = {
-        let db = when_unlocked(|| sled::open(dir.path()));
+        let db = opened(|| sled::Config::new().path(dir.path()).flush_every_ms(None).open());
         let tree = db.open_tree("audit").expect("audit tree");
         edit(&tree);
         db.flush().expect("flush");
@@ -289,7 +280,7 @@ fn tampered(edit: impl FnOnce(&sled::Tree)) -> AuditReport {
             .map(|v| serde_json::from_slice::<AuditEntry>(&v.expect("read")).map(|e| e.hash).unwrap_or_default())
             .collect()
     };
-    let report = when_unlocked(|| Store::open(dir.path())).verify_audit().expect("verify");
+    let report = opened(|| Store::open(dir.path())).verify_audit().expect("verify");
     // Whatever broke, everything before the break still verifies and is reported as such. A bad
     // head is reported at the entry it should name, which itself verified.
     if let Some(broken) = &report.broken {
@@ -397,11 +388,11 @@ fn a_lost_head_stops_writes_instead_of_overwriting_history() {
         store.audit_log().expect("log")
     };
     {
-        let db = when_unlocked(|| sled::open(dir.path()));
+        let db = opened(|| sled::Config::new().path(dir.path()).flush_every_ms(None).open());
         db.open_tree("audit").expect("audit tree").remove("head").expect("remove");
         db.flush().expect("flush");
     }
-    let store = when_unlocked(|| Store::open(dir.path()));
+    let store = opened(|| Store::open(dir.path()));
     match store.record_source("bank", &failing(1), &[], &[]) {
         Err(StoreError::Corrupt { what, .. }) => assert_eq!(what, "audit chain head"),
         other => panic!("expected the write to be refused, got {other:?}"),
@@ -459,14 +450,8 @@ fn concurrent_writers_do_not_fork_the_chain() {
     }
 }
 
-/// Runs payguard, again while it finds the store locked (exit 75: see [`when_unlocked`]).
 fn payguard(config: &Path, args: &[&str]) -> Output {
-    let run = || Command::new(env!("CARGO_BIN_EXE_payguard")).arg("--config").arg(config).args(args).output();
-    when_unlocked(|| match run() {
-        Ok(output) if output.status.code() == Some(75) => Err(text(&output.stderr)),
-        Ok(output) => Ok(output),
-        Err(e) => Err(e.to_string()),
-    })
+    Command::new(env!("CARGO_BIN_EXE_payguard")).arg("--config").arg(config).args(args).output().expect("run payguard")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -489,7 +474,7 @@ fn payguard_verify_says_intact_or_where_it_broke() {
     assert_eq!(text(&intact.stdout), format!("audit chain intact: 11 entries, head {}\n", head.hash));
 
     {
-        let db = when_unlocked(|| sled::open(&state));
+        let db = opened(|| sled::Config::new().path(&state).flush_every_ms(None).open());
         let tree = db.open_tree("audit").expect("audit tree");
         let mut bytes = tree.get(key(SECOND_INGEST)).expect("read").expect("entry").to_vec();
         let at = text(&bytes).find("1222.56").expect("the balance") + 1;

@@ -285,6 +285,9 @@ impl Engine {
                 Err(e) => tracing::error!(account = %account.account, error = %e, "cannot prune"),
             }
         }
+        if let Err(e) = self.store.flush_blocking() {
+            tracing::error!(error = %e, "cannot flush after pruning");
+        }
     }
 
     /// Polls one notice source: stores what it lists, with the maintenance and incident alerts.

@@ -82,7 +82,9 @@ impl Store {
     /// Opens (or creates) the database in `dir`, checking its schema version.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.to_owned();
-        let db = sled::Config::new().path(dir).open().map_err(|source| match &source {
+        // No background flusher: payguard flushes when a poll or a command is done, and without
+        // the flusher thread the lock goes with the last handle, so the next opener never waits.
+        let db = sled::Config::new().path(dir).flush_every_ms(None).open().map_err(|source| match &source {
             sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
                 StoreError::Locked { path: path.clone() }
             }
