@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use payguard::alert::{Alert, AlertState, NoticeEvent};
+use payguard::alert::{Alert, NoticeEvent};
 use payguard::config::{
     ChannelConfig, ChannelKind, Language, Secret, SmsConfig, SmsProvider, Support, WebhookConfig, WebhookPreset,
 };
@@ -33,33 +33,22 @@ fn now() -> DateTime<Utc> {
 
 fn alert(severity: Severity) -> Alert {
     let finding = Finding {
-        kind: FindingKind::LargeDebit,
         severity,
-        account: AccountRef::new("bank", "checking"),
-        title: "Large debit of 950.00 USD to ACME".into(),
         detail: "A debit of 950.00 USD is at or above your large_debit limit of 500.00 USD.".into(),
         currency: "USD".into(),
         amount: Some("950.00".parse().expect("a decimal")),
         balance: Some("120.00".parse().expect("a decimal")),
         payees: vec!["ACME".into()],
         transaction_ids: vec!["t-1".into()],
-        threshold: None,
-        when: None,
-        about: None,
-        observed_at: now(),
         key: "t-1".into(),
+        ..Finding::new(
+            FindingKind::LargeDebit,
+            AccountRef::new("bank", "checking"),
+            "Large debit of 950.00 USD to ACME",
+            now(),
+        )
     };
-    Alert {
-        id: "a1b2c3d4e5f6".into(),
-        fingerprint: "large_debit|bank|checking|t-1".into(),
-        state: AlertState::Firing,
-        first_fired: now(),
-        last_seen: now(),
-        resolved_at: None,
-        acknowledged_at: None,
-        last_notified: None,
-        finding,
-    }
+    Alert { id: "a1b2c3d4e5f6".into(), ..Alert::firing(finding, now()) }
 }
 
 fn alert_msg(severity: Severity) -> Message {

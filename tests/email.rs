@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use mailin_embedded::{Handler, Response, response};
-use payguard::alert::{Alert, AlertState, NoticeEvent};
+use payguard::alert::{Alert, NoticeEvent};
 use payguard::config::{EmailConfig, Language, Secret, Support, Tls};
 use payguard::model::{AccountRef, Finding, FindingKind, Severity};
 use payguard::notify::render::{alert_message, digest_message};
@@ -333,33 +333,17 @@ fn config(port: u16, login: bool) -> EmailConfig {
 fn alert(id: &str, kind: FindingKind, title: &str) -> Alert {
     let now = DateTime::from_timestamp(1_790_000_000, 0).expect("a fixed time");
     let finding = Finding {
-        kind,
         severity: Severity::Critical,
-        account: AccountRef::new("sim-bank", "ACT-1"),
-        title: title.into(),
         detail: "The balance fell by 2188.10 USD since the last poll.".into(),
         currency: "USD".into(),
         amount: Some("2188.10".parse().expect("amount")),
         balance: Some("311.90".parse().expect("balance")),
         payees: vec!["Crypto Swap Ltd".into()],
         transaction_ids: vec!["tx-1".into()],
-        threshold: None,
-        when: None,
-        about: None,
-        observed_at: now,
         key: id.into(),
+        ..Finding::new(kind, AccountRef::new("sim-bank", "ACT-1"), title, now)
     };
-    Alert {
-        id: id.into(),
-        fingerprint: format!("test|{id}"),
-        state: AlertState::Firing,
-        first_fired: now,
-        last_seen: now,
-        resolved_at: None,
-        acknowledged_at: None,
-        last_notified: None,
-        finding,
-    }
+    Alert { id: id.into(), fingerprint: format!("test|{id}"), ..Alert::firing(finding, now) }
 }
 
 /// A firing alert's message, English, no support line.
