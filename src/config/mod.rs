@@ -56,8 +56,13 @@ pub struct DaemonConfig {
     pub language: Language,
     /// Where the daemon answers the command line; see `control::socket_path` for the default.
     pub control_socket: Option<PathBuf>,
+    /// The group that may use the control socket too (mode 0660 instead of 0600), resolved to its
+    /// gid when the config is loaded so a missing group stops the daemon at startup.
+    pub control_group: Option<crate::control::ControlGroup>,
     /// Snapshots and transactions older than this are pruned daily (the audit log never is).
     pub retention: chrono::TimeDelta,
+    /// Where to serve Prometheus metrics (`GET /metrics`); off when unset.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

@@ -42,7 +42,9 @@ struct RawDaemon {
     timezone: Option<TimeZone>,
     language: Option<Language>,
     control_socket: Option<PathBuf>,
+    control_group: Option<Spanned<String>>,
     retention: Option<Duration>,
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +255,9 @@ impl Validator<'_> {
             timezone: raw.daemon.timezone.map_or(chrono_tz::UTC, |t| t.0),
             language: raw.daemon.language.unwrap_or(Language::En),
             control_socket: raw.daemon.control_socket,
+            control_group: raw.daemon.control_group.map(|name| self.control_group(name)).transpose()?,
             retention: raw.daemon.retention.map_or(chrono::TimeDelta::days(400), |d| d.0),
+            metrics_listen: raw.daemon.metrics_listen,
         };
         let channel_names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
         let alerting = self.alerting(raw.alerts, raw.routes, raw.quiet_hours, &channel_names, daemon.timezone)?;
@@ -268,6 +272,13 @@ impl Validator<'_> {
             max_delivery_age: alerting.max_delivery_age,
             support: raw.support,
         })
+    }
+
+    /// `[daemon] control_group`, resolved here rather than when the socket is bound: a group that
+    /// does not exist is then a config error with its place, from `payguard check` as from startup.
+    fn control_group(&self, name: Spanned<String>) -> Result<crate::control::ControlGroup, ConfigError> {
+        crate::control::resolve_group(name.get_ref())
+            .or_else(|e| self.error(name.span(), "daemon.control_group".into(), e.to_string()))
     }
 
     /// Where `field = …` is written inside the table at `table`, for keys serde gives no span
@@ -465,4 +476,33 @@ pub(super) fn http_limits(
 fn default_state_dir() -> PathBuf {
     // systemd's StateDirectory= sets this; elsewhere the FHS place for a system daemon.
     std::env::var_os("STATE_DIRECTORY").map_or_else(|| PathBuf::from("/var/lib/payguard"), PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_group(group: &str) -> Result<Config, ConfigError> {
+        let text = format!(
+            "[daemon]\ncontrol_group = \"{group}\"\n\n[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"https://u:p@bridge.example.com/simplefin\"\nschedule = \"0 * * * *\"\n"
+        );
+        parse(&text, Path::new("payguard.toml"))
+    }
+
+    #[test]
+    fn control_group_is_resolved_to_its_gid() {
+        // root is group 0 in every /etc/group.
+        let config = with_group("root").expect("a config");
+        assert_eq!(config.daemon.control_group, Some(crate::control::ControlGroup { name: "root".into(), gid: 0 }));
+    }
+
+    #[test]
+    fn a_missing_or_impossible_control_group_is_a_config_error_with_its_place() {
+        let missing = with_group("payguard-no-such-group").expect_err("no such group");
+        assert_eq!((missing.line, missing.column, missing.key.as_str()), (2, 17, "daemon.control_group"));
+        assert!(missing.message.contains("groupadd --system payguard-no-such-group"), "{missing}");
+        let impossible = with_group("pay guard").expect_err("not a name");
+        assert_eq!((impossible.line, impossible.key.as_str()), (2, "daemon.control_group"));
+        assert!(impossible.message.contains("not a group name"), "{impossible}");
+    }
 }

@@ -4,10 +4,16 @@
 //! [`answer`] computes a reply from a config and a store; the daemon serves it over a Unix socket
 //! ([`serve`]), and the command line uses [`ask_or_answer`]: the daemon when it runs, the store
 //! directly when it does not. Either way the output is the same, because it is the same code.
+//!
+//! One request keeps the connection open instead: `subscribe` turns it into the daemon's alert
+//! stream ([`stream`]), one [`StreamEvent`] line per message owed, which `payguard agent` shows on
+//! the desktop of a person whose session a system service cannot reach.
 
 pub mod answer;
 mod client;
+mod group;
 mod server;
+mod stream;
 
 use std::path::PathBuf;
 
@@ -17,7 +23,9 @@ use crate::config::Config;
 
 pub use answer::{Format, answer};
 pub use client::ask_or_answer;
-pub use server::{bind, serve};
+pub use group::{ControlGroup, GroupError, resolve as resolve_group};
+pub use server::{bind, bind_shared, serve};
+pub use stream::{AlertLine, StreamEvent, stream};
 
 /// The protocol version; a daemon refuses requests of another.
 pub const VERSION: u32 = 1;
@@ -61,6 +69,9 @@ pub enum Request {
         id: String,
     },
     Verify,
+    /// Keep the connection open and send a [`StreamEvent`] line for every message that becomes
+    /// owed, from now on (`payguard agent`). Only a running daemon answers it.
+    Subscribe,
 }
 
 /// Which account's history, over which time, in which form.

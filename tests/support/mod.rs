@@ -1,8 +1,11 @@
-//! Helpers shared by the integration tests: a recording HTTP server for fixtures, and builders for
-//! source configs. Every `.rs` directly under `tests/` is its own test binary, so this lives in a
-//! folder and each test file pulls it in with `mod support;`.
+//! Helpers shared by the integration tests: a recording HTTP server for fixtures, builders for
+//! source configs, and (`dbus`) a private session bus with a recording notification server. Every
+//! `.rs` directly under `tests/` is its own test binary, so this lives in a folder and each test
+//! file pulls it in with `mod support;`.
 
 #![allow(dead_code)] // each test binary uses a different part of it
+
+pub mod dbus;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -23,6 +26,9 @@ pub enum Reply {
     Hang,
     /// Streams `chunks` chunks of 64 KiB without a Content-Length.
     Stream { chunks: usize },
+    /// Answers `then` once `gate` holds true: for a request that must be in flight at a moment the
+    /// test chooses.
+    Gated { gate: tokio::sync::watch::Receiver<bool>, then: Box<Reply> },
 }
 
 impl Reply {
@@ -160,6 +166,13 @@ async fn answer(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> R
             None => shared.replies.get(&path).cloned(),
         }
     };
+    let reply = match reply {
+        Some(Reply::Gated { mut gate, then }) => {
+            let _ = gate.wait_for(|open| *open).await;
+            Some(*then)
+        }
+        other => other,
+    };
     match reply {
         None => (StatusCode::NOT_FOUND, format!("no fixture for {path}")).into_response(),
         Some(Reply::Hang) => std::future::pending().await,
@@ -177,6 +190,7 @@ async fn answer(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> R
             let stream = futures_stream(chunk, chunks);
             Response::new(Body::from_stream(stream))
         }
+        Some(Reply::Gated { .. }) => (StatusCode::INTERNAL_SERVER_ERROR, "a gate behind a gate").into_response(),
     }
 }
 

@@ -55,6 +55,8 @@ pub fn answer(config: &Config, store: &Store, request: &Request) -> Reply {
         Request::SilenceList { all } => silence::list(store, &mut out, *all),
         Request::SilenceExpire { id } => silence::expire(store, &mut out, id),
         Request::Verify => verify::verify(store, &mut out),
+        // A stream needs the daemon's alerts as they happen; a store cannot give them.
+        Request::Subscribe => Err(anyhow::anyhow!("only a running daemon streams alerts (`payguard run`)")),
     };
     let exit = match result {
         Ok(code) => code,
