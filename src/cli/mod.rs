@@ -1,11 +1,15 @@
 //! The command line: one file per subcommand, each thin. Errors become sysexits codes here.
 
 mod ack;
+mod agent;
 mod alerts;
 mod check;
+mod completions;
 mod demo;
 mod export;
 pub(crate) mod history;
+mod logging;
+mod man;
 mod notify_test;
 mod once;
 mod payees;
@@ -157,14 +161,29 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `payguard man | man -l -`.
+    Man,
+    /// Show a running daemon's alerts as desktop notifications in this session, for a daemon run
+    /// as a system service (which cannot reach your desktop). Needs no config.
+    Agent {
+        /// The daemon's control socket.
+        #[arg(long, value_name = "PATH", env = "PAYGUARD_SOCKET", default_value = agent::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
 }
 
 pub fn main(cli: Cli) -> ExitCode {
     let default_level = match cli.command {
-        Command::Run => "info",
+        // Both run for a long time under a service manager, whose journal wants their progress.
+        Command::Run | Command::Agent { .. } => "info",
         _ => "warn",
     };
-    init_logging(cli.log_level.as_deref(), default_level);
+    let journal = logging::init(cli.log_level.as_deref(), default_level);
     let result = match &cli.command {
         Command::Check => check::run(&cli.config),
         Command::Once { json } => runtime().and_then(|rt| rt.block_on(once::run(&cli.config, *json))),
@@ -189,11 +208,16 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::SimplefinClaim { token, out, force } => {
             runtime().and_then(|rt| rt.block_on(simplefin_claim::run(token, out, *force)))
         }
+        Command::Completions { shell } => completions::run(*shell),
+        Command::Man => man::run(),
+        Command::Agent { socket } => runtime().and_then(|rt| rt.block_on(agent::run(socket))),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("payguard: {error:#}");
+            // Under journald the line needs its priority, or it is filed as info.
+            let priority = if journal { logging::ERROR_PRIORITY } else { "" };
+            eprintln!("{priority}payguard: {error:#}");
             ExitCode::from(exit_code(&error))
         }
     }
@@ -212,16 +236,6 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
-}
-
-fn init_logging(level: Option<&str>, default: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match level {
-        Some(level) => EnvFilter::new(level),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
-    };
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 /// Loads the config; a [`ConfigError`] stays inside the error so the exit code can find it.
