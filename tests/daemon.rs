@@ -144,3 +144,73 @@ async fn deliveries_owed_at_a_crash_go_out_once_after_the_restart() {
     let log = store.delivery_log(chrono::Utc::now() - chrono::TimeDelta::hours(1)).expect("log");
     assert_eq!(log.iter().filter(|r| r.outcome == payguard::alert::outbox::Outcome::Delivered).count(), 6);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_a_delivery_in_flight_finish_then_exits_cleanly() {
+    let receiver = support::Fixture::start().await;
+    let (open, gate) = tokio::sync::watch::channel(false);
+    receiver.reply("/hook", support::Reply::Gated { gate, then: Box::new(support::Reply::json("{}")) });
+    let sim = Simulator::start(demo_script(), Advance::OnRequest).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n", receiver.url("/hook"));
+    let config = support::sim_config(dir.path(), &sim.access_url(), "* * * * * *", &hook);
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_payguard"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start payguard run");
+    let stderr = daemon.stderr.take().expect("stderr is piped");
+    let (lines_in, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = lines_in.send(line);
+        }
+    });
+
+    // The first alert is on its way to the receiver, which holds it unanswered.
+    receiver.wait_for("a delivery in flight", |seen| seen.iter().any(|r| r.path == "/hook")).await;
+    let in_flight = alert_ids(&receiver.seen()).into_iter().next().expect("the delivery names its alert");
+    let status = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let mut logged = Vec::new();
+    while !logged.iter().any(|l: &String| l.contains("SIGTERM: stopping")) {
+        logged.push(lines.recv_timeout(BOUND).expect("the daemon logs the SIGTERM in time"));
+    }
+
+    // Only now does the receiver answer: the daemon waited for it.
+    open.send_replace(true);
+    let exit = tokio::task::spawn_blocking(move || daemon.wait()).await.expect("join").expect("wait");
+    logged.extend(lines.iter());
+    assert_eq!(exit.code(), Some(0), "{}", logged.join("\n"));
+    assert!(logged.iter().any(|l| l.contains("payguard stopped")), "{}", logged.join("\n"));
+
+    let store = Store::open(&dir.path().join("state")).expect("the store reopens clean");
+    let log = store.delivery_log(chrono::Utc::now() - chrono::TimeDelta::hours(1)).expect("log");
+    let finished = log.iter().find(|r| r.alert_id == in_flight).expect("the delivery in flight is recorded");
+    assert_eq!(finished.outcome, payguard::alert::outbox::Outcome::Delivered, "{finished:?}");
+}
+
+#[tokio::test]
+async fn a_reload_swaps_schedules_but_refuses_to_move_the_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = support::sim_config_text(dir.path(), "http://127.0.0.1:9/simplefin", "0 * * * *", "");
+    let config = payguard::config::Config::parse(&text, std::path::Path::new("payguard.toml")).expect("config");
+    std::fs::create_dir_all(&config.daemon.state_dir).expect("state dir");
+    let store = Store::open(&config.daemon.state_dir).expect("store");
+    let engine =
+        payguard::daemon::Engine::new(config, store, payguard::notify::Stream::Stderr, payguard::daemon::Clock::System)
+            .expect("engine");
+
+    let faster = payguard::config::Config::parse(&text.replace("0 * * * *", "*/5 * * * *"), "payguard.toml".as_ref());
+    let next = engine.reconfigure(faster.expect("config")).expect("the same store takes a new schedule");
+    assert_eq!(next.source_config(0).expect("a source").schedule.as_str(), "*/5 * * * *");
+
+    let elsewhere = dir.path().join("elsewhere").to_string_lossy().replace('\\', "\\\\");
+    let moved = text.replace(&*dir.path().join("state").to_string_lossy(), &elsewhere);
+    let moved = payguard::config::Config::parse(&moved, "payguard.toml".as_ref()).expect("config");
+    let refused = engine.reconfigure(moved).err().expect("moving the store needs a restart");
+    assert!(refused.to_string().contains("state_dir") && refused.to_string().contains("restart"), "{refused}");
+}

@@ -6,7 +6,7 @@ mod support;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use payguard::sim::{Advance, Simulator, demo_script};
 
@@ -48,36 +48,164 @@ fn the_unit_verifies_and_is_hardened() {
     assert!(tenths <= 15, "exposure {score} is above 1.5: {line}");
 }
 
+/// The service manager's side of `NOTIFY_SOCKET`: every datagram the daemon sends, in order, with
+/// the time it arrived.
+struct Manager {
+    datagrams: std::sync::mpsc::Receiver<(Instant, String)>,
+    /// Watchdog pings seen so far, apart from the other messages.
+    pings: Vec<Instant>,
+}
+
+impl Manager {
+    fn listen(path: &Path) -> Manager {
+        let socket = UnixDatagram::bind(path).expect("bind NOTIFY_SOCKET");
+        let (send, datagrams) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).trim_end().to_owned();
+                if send.send((Instant::now(), text)).is_err() {
+                    return;
+                }
+            }
+        });
+        Manager { datagrams, pings: Vec::new() }
+    }
+
+    /// The next datagram that is not a bare watchdog ping (those are counted on the side).
+    fn next(&mut self) -> String {
+        loop {
+            // Only a guard against a hang: each message arrives within moments.
+            let (at, datagram) = self.datagrams.recv_timeout(BOUND).expect("a message from the daemon in time");
+            if datagram == "WATCHDOG=1" {
+                self.pings.push(at);
+            } else {
+                return datagram;
+            }
+        }
+    }
+
+    /// Waits for the next message that says `state`, such as `READY=1`, skipping status updates.
+    fn next_saying(&mut self, state: &str) -> String {
+        loop {
+            let datagram = self.next();
+            if datagram.lines().any(|l| l == state) {
+                return datagram;
+            }
+            assert!(datagram.lines().all(|l| l.starts_with("STATUS=")), "{state} expected, got {datagram:?}");
+        }
+    }
+
+    fn wait_for_pings(&mut self, count: usize) {
+        while self.pings.len() < count {
+            let (at, datagram) = self.datagrams.recv_timeout(BOUND).expect("a watchdog ping in time");
+            assert!(datagram == "WATCHDOG=1" || datagram.starts_with("STATUS="), "unexpected {datagram:?}");
+            if datagram == "WATCHDOG=1" {
+                self.pings.push(at);
+            }
+        }
+    }
+}
+
+/// Only guards against a hang.
+const BOUND: Duration = Duration::from_secs(30);
+/// The watchdog interval the test's "service manager" sets; payguard must ping within it.
+const WATCHDOG: Duration = Duration::from_secs(2);
+
+fn signal(daemon: &std::process::Child, name: &str) {
+    let status = Command::new("kill").args([&format!("-{name}"), &daemon.id().to_string()]).status().expect("kill");
+    assert!(status.success(), "kill -{name}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_daemon_says_ready_with_a_status_and_stopping() {
-    let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
+async fn the_daemon_tells_the_service_manager_ready_watchdog_reloading_and_stopping() {
+    let sim = Simulator::start(demo_script(), Advance::OnRequest).await.expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = support::sim_config(dir.path(), &sim.access_url(), "0 0 * * * *", "");
-    let notify_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&notify_path).expect("bind NOTIFY_SOCKET");
-    // Only a guard against a hang: each datagram arrives within moments.
-    socket.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    // New Year's midnight only: nothing is polled until a reload brings a faster schedule.
+    let config = support::sim_config(dir.path(), &sim.access_url(), "0 0 1 1 *", "");
+    let good = std::fs::read_to_string(&config).expect("read the config");
+    let mut manager = Manager::listen(&dir.path().join("notify.sock"));
     let daemon = Command::new(env!("CARGO_BIN_EXE_payguard"))
         .arg("--config")
         .arg(&config)
         .arg("run")
-        .env("NOTIFY_SOCKET", &notify_path)
+        .env("NOTIFY_SOCKET", dir.path().join("notify.sock"))
+        .env("WATCHDOG_USEC", WATCHDOG.as_micros().to_string())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start payguard run");
-    let next = move |socket: &UnixDatagram| {
-        let mut buf = [0u8; 4096];
-        let n = socket.recv(&mut buf).expect("a datagram from the daemon");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    };
-    let (ready, socket) = tokio::task::spawn_blocking(move || (next(&socket), socket)).await.expect("join");
-    assert!(ready.lines().any(|l| l == "READY=1"), "{ready}");
-    assert!(ready.contains("STATUS=1 accounts, 0 firing, next poll "), "{ready}");
-    let status = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let stopping = tokio::task::spawn_blocking(move || next(&socket)).await.expect("join");
-    assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping}");
+
+    let ready = manager.next_saying("READY=1");
+    assert!(ready.contains("STATUS=1 accounts, 0 firing, next poll 00:00"), "{ready}");
+    manager.wait_for_pings(3);
+
+    // A config with a typo: the daemon says so and keeps the one it runs.
+    std::fs::write(&config, good.replace("schedule =", "shedule =")).expect("write a bad config");
+    signal(&daemon, "HUP");
+    let reloading = manager.next_saying("RELOADING=1");
+    assert!(reloading.lines().any(|l| l.starts_with("MONOTONIC_USEC=")), "{reloading}");
+    let kept = manager.next_saying("READY=1");
+    assert!(kept.contains("reload failed, running the previous config"), "{kept}");
+    assert!(kept.contains("payguard.toml:8:1"), "the status names where the error is: {kept}");
+
+    // A good config with a schedule of every second: it runs at once.
+    std::fs::write(&config, good.replace("0 0 1 1 *", "* * * * * *")).expect("write a good config");
+    assert_eq!(*sim.watch_requests().borrow(), 0, "nothing was polled on the yearly schedule");
+    signal(&daemon, "HUP");
+    manager.next_saying("RELOADING=1");
+    let reloaded = manager.next_saying("READY=1");
+    assert!(!reloaded.contains("reload failed"), "{reloaded}");
+    let mut requests = sim.watch_requests();
+    tokio::time::timeout(BOUND, requests.wait_for(|n| *n >= 2))
+        .await
+        .expect("polls on the new schedule")
+        .expect("watch");
+    manager.wait_for_pings(manager.pings.len() + 1);
+
+    signal(&daemon, "TERM");
+    manager.next_saying("STOPPING=1");
     let exit = tokio::task::spawn_blocking(move || daemon.wait_with_output()).await.expect("join").expect("wait");
-    assert_eq!(exit.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&exit.stderr);
+    assert_eq!(exit.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("payguard.toml:8:1") && stderr.contains("shedule"), "the bad config is logged: {stderr}");
+    assert!(stderr.contains("configuration reloaded"), "{stderr}");
+
+    // The service manager would have restarted a daemon that left a gap of a whole interval.
+    let gaps: Vec<Duration> = manager.pings.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(manager.pings.len() >= 4, "{gaps:?}");
+    assert!(gaps.iter().all(|gap| *gap < WATCHDOG), "a ping gap reached WatchdogSec: {gaps:?}");
+}
+
+/// A user unit as shipped, with ExecStart pointing at the binary under test, written to `dir`.
+fn user_unit_under_test(dir: &Path, name: &str) -> std::path::PathBuf {
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd").join(name))
+        .unwrap_or_else(|e| panic!("read systemd/{name}: {e}"));
+    let path = dir.join(name);
+    std::fs::write(&path, shipped.replace("/usr/bin/payguard", env!("CARGO_BIN_EXE_payguard"))).expect("write unit");
+    path
+}
+
+#[test]
+fn the_user_units_verify_in_a_user_manager() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // `verify --user` sets up a user manager's paths from $XDG_RUNTIME_DIR, which a test run (a CI
+    // job, a root shell) may lack: a private one stands in, and no running user manager is needed.
+    let runtime = dir.path().join("runtime");
+    std::fs::create_dir(&runtime).expect("runtime dir");
+    std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
+    for name in ["payguard-agent.service", "payguard-user.service"] {
+        let unit = user_unit_under_test(dir.path(), name);
+        let verify = Command::new("systemd-analyze")
+            .args(["verify", "--user"])
+            .arg(&unit)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .output()
+            .unwrap_or_else(|e| panic!("systemd-analyze is needed to check the unit files ({e}): install systemd"));
+        let stderr = String::from_utf8_lossy(&verify.stderr);
+        assert!(verify.status.success(), "{name}: {stderr}");
+        // verify succeeds despite unknown keys and bad values, which it only warns about.
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains(name)).collect();
+        assert!(warnings.is_empty(), "{name} has problems:\n{}", warnings.join("\n"));
+    }
 }

@@ -1,74 +1,74 @@
-//! `payguard run`: the daemon.
+//! `payguard run`: the daemon, under a service manager or not. Signals become requests: SIGHUP
+//! reloads the config, SIGTERM and SIGINT stop it.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{exit, load_config, open_store};
 use crate::control;
-use crate::daemon::{self, Clock, Engine, service};
+use crate::daemon::{self, Clock, Engine, Request, Stopped};
 use crate::notify::Stream;
+
+/// How long a stop waits for polls and deliveries in flight; well inside the unit's
+/// `TimeoutStopSec=60s`, so payguard flushes its store before systemd would kill it.
+const GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(path: &Path) -> anyhow::Result<u8> {
     let config = load_config(path)?;
     let store = open_store(&config)?;
     tracing::info!(config = %config.path.display(), sources = config.sources.len(), accounts = config.accounts.len(), "payguard started");
     let engine = Arc::new(Engine::new(config, store, Stream::Stdout, Clock::System).context("cannot set up payguard")?);
-    let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let (engines, running) = watch::channel(engine.clone());
+    let (requests, received) = mpsc::channel(4);
+    tokio::spawn(requests_from_signals(requests));
     let socket = control::socket_path(engine.config());
-    let control = match control::bind(&socket) {
-        Ok(listener) => Some(tokio::spawn(control::serve(engine.clone(), listener, socket, shutdown.clone()))),
+    let listeners = CancellationToken::new();
+    let control = match control::bind_shared(&socket, engine.config().daemon.control_group.as_ref()) {
+        Ok(listener) => Some(tokio::spawn(control::serve(running, listener, socket, listeners.clone()))),
         Err(e) => {
             // The daemon still watches the money; commands then say the store is in use.
             tracing::error!(socket = %socket.display(), error = %e, "cannot open the control socket");
             None
         }
     };
-    let daemon = tokio::spawn(daemon::run(engine.clone(), shutdown));
-    service::ready(&summary(&engine));
-    daemon.await.context("the daemon's tasks failed")?;
+    let store = engine.store().clone();
+    // Only `engines` holds the engine from here, so the one a reload replaces is freed.
+    drop(engine);
+    let stopped = daemon::supervise(engines, path.to_owned(), received, GRACE).await;
+    listeners.cancel();
     if let Some(control) = control {
         let _ = control.await;
     }
-    engine.store().flush().await.context("cannot flush the store on shutdown")?;
-    tracing::info!("payguard stopped");
+    store.flush().await.context("cannot flush the store on shutdown")?;
+    match stopped {
+        Stopped::Cleanly => tracing::info!("payguard stopped"),
+        Stopped::GraceExpired => tracing::warn!("payguard stopped with work in flight"),
+    }
     Ok(exit::OK)
 }
 
-/// "2 accounts, 0 firing, next poll 12:15": what `systemctl status` shows.
-fn summary(engine: &Engine) -> String {
-    let config = engine.config();
-    let now = engine.clock().now();
-    let firing = engine
-        .store()
-        .all_alerts()
-        .map_or(0, |alerts| alerts.iter().filter(|a| a.state == crate::alert::AlertState::Firing).count());
-    let next = config
-        .sources
-        .iter()
-        .map(|s| &s.schedule)
-        .chain(config.notices.iter().map(|n| &n.schedule))
-        .filter_map(|schedule| schedule.next_after(now, config.daemon.timezone))
-        .min()
-        .map(|t| t.with_timezone(&config.daemon.timezone).format("%H:%M").to_string())
-        .unwrap_or_else(|| "never".to_owned());
-    format!("{} accounts, {firing} firing, next poll {next}", config.accounts.len())
-}
-
-/// Cancels `shutdown` on SIGINT or SIGTERM.
-async fn stop_on_signal(shutdown: CancellationToken) {
+/// Turns SIGHUP into [`Request::Reload`] and SIGTERM or SIGINT into [`Request::Stop`].
+async fn requests_from_signals(requests: mpsc::Sender<Request>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot listen for SIGTERM/SIGINT; stop payguard with SIGKILL");
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
+    else {
+        tracing::error!("cannot listen for signals; stop payguard with SIGKILL");
         return;
     };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+    loop {
+        let request = tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); Request::Stop }
+            _ = int.recv() => { tracing::info!("SIGINT: stopping"); Request::Stop }
+            _ = hup.recv() => { tracing::info!("SIGHUP: reloading the configuration"); Request::Reload }
+        };
+        if requests.send(request).await.is_err() || request == Request::Stop {
+            return;
+        }
     }
-    service::stopping();
-    shutdown.cancel();
 }

@@ -1,5 +1,7 @@
 //! One poll of one source, end to end.
 
+use std::sync::{Mutex, PoisonError};
+
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::broadcast;
 
@@ -65,6 +67,9 @@ pub enum SetupError {
     Channel { name: String, error: crate::notify::DeliveryError },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A reload cannot move what the running daemon holds open.
+    #[error("{what} changed from {from} to {to}; a reload keeps it open, so restart payguard to change it")]
+    Fixed { what: &'static str, from: String, to: String },
 }
 
 pub struct Engine {
@@ -74,11 +79,67 @@ pub struct Engine {
     notice_sources: Vec<(NoticeConfig, NoticeSource)>,
     deliverer: Deliverer,
     clock: Clock,
+    console: Stream,
     notices: broadcast::Sender<(Alert, NoticeEvent)>,
+    /// Why the config file on disk is not the one running, after a reload that failed.
+    reload_failure: Mutex<Option<String>>,
 }
 
 impl Engine {
     pub fn new(config: Config, store: Store, console: Stream, clock: Clock) -> Result<Engine, SetupError> {
+        Engine::build(config, store, console, clock, broadcast::channel(256).0)
+    }
+
+    /// The engine for a new config (a reload): the same store, clock and message stream, so
+    /// subscribers and the record carry on; new sources, channels and schedules. The old engine
+    /// keeps running until the caller swaps this one in.
+    pub fn reconfigure(&self, config: Config) -> Result<Engine, SetupError> {
+        let (old, new) = (&self.config.daemon, &config.daemon);
+        if old.state_dir != new.state_dir {
+            return Err(SetupError::Fixed {
+                what: "[daemon] state_dir",
+                from: old.state_dir.display().to_string(),
+                to: new.state_dir.display().to_string(),
+            });
+        }
+        if old.control_socket != new.control_socket {
+            let shown = |p: &Option<std::path::PathBuf>| {
+                p.as_ref().map_or("the default".to_owned(), |p| p.display().to_string())
+            };
+            return Err(SetupError::Fixed {
+                what: "[daemon] control_socket",
+                from: shown(&old.control_socket),
+                to: shown(&new.control_socket),
+            });
+        }
+        if old.control_group != new.control_group {
+            let shown =
+                |g: &Option<crate::control::ControlGroup>| g.as_ref().map_or("none".to_owned(), |g| g.name.clone());
+            return Err(SetupError::Fixed {
+                what: "[daemon] control_group",
+                from: shown(&old.control_group),
+                to: shown(&new.control_group),
+            });
+        }
+        if old.metrics_listen != new.metrics_listen {
+            let shown = |a: &Option<std::net::SocketAddr>| a.map_or("off".to_owned(), |a| a.to_string());
+            return Err(SetupError::Fixed {
+                what: "[daemon] metrics_listen",
+                from: shown(&old.metrics_listen),
+                to: shown(&new.metrics_listen),
+            });
+        }
+        let (store, clock) = (self.store.clone(), self.clock.clone());
+        Engine::build(config, store, self.console, clock, self.notices.clone())
+    }
+
+    fn build(
+        config: Config,
+        store: Store,
+        console: Stream,
+        clock: Clock,
+        notices: broadcast::Sender<(Alert, NoticeEvent)>,
+    ) -> Result<Engine, SetupError> {
         let sources = config
             .sources
             .iter()
@@ -107,8 +168,27 @@ impl Engine {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let deliverer = Deliverer::new(&config, channels, &store, clock.now())?;
-        let (notices, _) = broadcast::channel(256);
-        Ok(Engine { config, store, sources, notice_sources, deliverer, clock, notices })
+        Ok(Engine {
+            config,
+            store,
+            sources,
+            notice_sources,
+            deliverer,
+            clock,
+            console,
+            notices,
+            reload_failure: Mutex::new(None),
+        })
+    }
+
+    /// Remembers that the config on disk failed to load, so the status line says so until a
+    /// reload succeeds (which builds a new engine without it).
+    pub fn note_reload_failure(&self, error: String) {
+        *self.reload_failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+    }
+
+    pub fn reload_failure(&self) -> Option<String> {
+        self.reload_failure.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn clock(&self) -> &Clock {

@@ -2,7 +2,8 @@
 //!
 //! This is where I/O and time come together: [`Engine`] does one poll of one source end to end
 //! (fetch, load history, detect, plan alerts and deliveries, one atomic store write, flush), the
-//! [`Deliverer`] works the outbox, and [`run`] drives both until told to stop.
+//! [`Deliverer`] works the outbox, [`run`] drives both on their schedules, and [`supervise`]
+//! runs one such generation per config: swapped whole on reload, stopped within a grace period.
 
 mod clock;
 mod delivery;
@@ -10,8 +11,13 @@ mod engine;
 pub mod polling;
 mod scheduler;
 pub mod service;
+mod status;
+mod supervisor;
+mod watchdog;
 
 pub use clock::Clock;
 pub use delivery::{Deliverer, RoundReport};
 pub use engine::{AccountFailure, Engine, NoticeRun, SetupError, SourceRun};
 pub use scheduler::run;
+pub use status::status_line;
+pub use supervisor::{Request, Stopped, supervise};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::Engine;
+use super::{Engine, service, status_line};
 use crate::config::Schedule;
 
 /// Polls every source and notice source on its schedule and works the outbox until `shutdown` is
@@ -24,6 +24,7 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
                 if run.error.is_none() {
                     tracing::info!(notice = %run.source, listed = run.listed, notices = run.notices.len(), "notice poll done");
                 }
+                service::status(&status_line(&engine));
             }
         }));
     }
@@ -37,6 +38,7 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
                 if run.succeeded() {
                     tracing::info!(source = %run.source, accounts = run.accounts_ok, notices = run.notices.len(), "poll done");
                 }
+                service::status(&status_line(&engine));
             }
         }));
     }
@@ -56,11 +58,12 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
 }
 
 /// Calls `work` at every time `schedule` fires, until `shutdown`. A run that overruns the next
-/// time skips it rather than piling up.
+/// time skips it rather than piling up; a run that panics is logged and the schedule goes on, so
+/// one bad poll never ends the watching of a source.
 async fn on_schedule<F, W>(engine: Arc<Engine>, name: String, schedule: Schedule, shutdown: CancellationToken, work: W)
 where
     W: Fn() -> F,
-    F: Future<Output = ()>,
+    F: Future<Output = ()> + Send + 'static,
 {
     let tz = engine.config().daemon.timezone;
     loop {
@@ -75,6 +78,8 @@ where
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
         }
-        work().await;
+        if let Err(e) = tokio::spawn(work()).await {
+            tracing::error!(%name, error = %e, "a scheduled run failed; the schedule goes on");
+        }
     }
 }

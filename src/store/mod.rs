@@ -61,6 +61,8 @@ pub struct IngestReport {
     pub first_poll: bool,
 }
 
+/// Cloning is cheap and shares the one open database (sled handles are reference-counted).
+#[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
@@ -123,6 +125,13 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Reads one key: a store that cannot answer this (a hung disk, a broken database) is a
+    /// daemon that must not tell the watchdog it is well.
+    pub fn responsive(&self) -> Result<(), StoreError> {
+        self.db.open_tree("meta")?.get(SCHEMA_KEY)?;
+        Ok(())
     }
 
     /// What the detectors need to judge `observation`: the account's recent past and which of the
