@@ -92,6 +92,16 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Expired { .. } => "expired",
+        }
+    }
+}
+
 /// A finished delivery.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryRecord {

@@ -24,6 +24,7 @@ pub async fn run(path: &Path) -> anyhow::Result<u8> {
     tracing::info!(config = %config.path.display(), sources = config.sources.len(), accounts = config.accounts.len(), "payguard started");
     let engine = Arc::new(Engine::new(config, store, Stream::Stdout, Clock::System).context("cannot set up payguard")?);
     let (engines, running) = watch::channel(engine.clone());
+    let running_metrics = running.clone();
     let (requests, received) = mpsc::channel(4);
     tokio::spawn(requests_from_signals(requests));
     let socket = control::socket_path(engine.config());
@@ -36,6 +37,13 @@ pub async fn run(path: &Path) -> anyhow::Result<u8> {
             None
         }
     };
+    if let Some(addr) = engine.config().daemon.metrics_listen {
+        match daemon::metrics::bind(addr).await {
+            Ok(listener) => drop(tokio::spawn(daemon::metrics::serve(listener, running_metrics, listeners.clone()))),
+            // Metrics are for the operator; the money is watched all the same.
+            Err(e) => tracing::error!(%addr, error = %e, "cannot serve metrics"),
+        }
+    }
     let store = engine.store().clone();
     // Only `engines` holds the engine from here, so the one a reload replaces is freed.
     drop(engine);

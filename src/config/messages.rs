@@ -41,7 +41,11 @@ pub(super) fn humanize(key: &str, message: &str) -> Message {
     let text = text
         .replace("expected a sequence", "expected a list")
         .replace("expected u32", "expected a whole number")
-        .replace("expected a string", "expected text in quotes");
+        .replace("expected a string", "expected text in quotes")
+        .replace(
+            "invalid socket address syntax",
+            "expected an IP address and a port, like \"127.0.0.1:9787\" (a host name is not accepted)",
+        );
     Message { text, key: None }
 }
 

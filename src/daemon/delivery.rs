@@ -6,13 +6,14 @@
 //! id so a person can tell a repeat.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::Clock;
+use super::metrics::Metrics;
 use crate::alert::Delivery;
 use crate::alert::outbox::{self, Attempt, Next};
 use crate::config::{Config, Language, Support};
@@ -46,6 +47,7 @@ pub struct Deliverer {
     support: Support,
     max_age: TimeDelta,
     wake: Notify,
+    metrics: Arc<Metrics>,
 }
 
 impl Deliverer {
@@ -54,6 +56,7 @@ impl Deliverer {
         channels: Vec<(String, Channel)>,
         store: &Store,
         now: DateTime<Utc>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
         // The hourly limits count what was sent before a restart too.
         let recent = store.delivery_log(now - TimeDelta::hours(1))?;
@@ -75,6 +78,7 @@ impl Deliverer {
             support: config.support.clone(),
             max_age: config.max_delivery_age,
             wake: Notify::new(),
+            metrics,
         })
     }
 
@@ -146,6 +150,7 @@ impl Deliverer {
     fn record(&self, store: &Store, next: Next, report: &mut RoundReport) -> Result<(), StoreError> {
         match next {
             Next::Finish(record) => {
+                self.metrics.delivery(&record.channel, record.outcome.as_str());
                 match record.outcome {
                     outbox::Outcome::Delivered => report.delivered += 1,
                     _ => {
@@ -156,6 +161,7 @@ impl Deliverer {
                 store.finish_delivery(&record)
             }
             Next::Reschedule(delivery) => {
+                self.metrics.delivery(&delivery.channel, "retry");
                 report.rescheduled += 1;
                 report.note_pending(delivery.not_before);
                 store.save_delivery(&delivery)

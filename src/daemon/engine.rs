@@ -1,10 +1,11 @@
 //! One poll of one source, end to end.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::broadcast;
 
+use super::metrics::{Metrics, PollOutcome};
 use super::{Clock, Deliverer, polling};
 use crate::alert::{self, Alert, NoticeEvent};
 use crate::config::{Config, NoticeConfig, SourceConfig};
@@ -81,13 +82,14 @@ pub struct Engine {
     clock: Clock,
     console: Stream,
     notices: broadcast::Sender<(Alert, NoticeEvent)>,
+    metrics: Arc<Metrics>,
     /// Why the config file on disk is not the one running, after a reload that failed.
     reload_failure: Mutex<Option<String>>,
 }
 
 impl Engine {
     pub fn new(config: Config, store: Store, console: Stream, clock: Clock) -> Result<Engine, SetupError> {
-        Engine::build(config, store, console, clock, broadcast::channel(256).0)
+        Engine::build(config, store, console, clock, broadcast::channel(256).0, Arc::default())
     }
 
     /// The engine for a new config (a reload): the same store, clock and message stream, so
@@ -130,7 +132,7 @@ impl Engine {
             });
         }
         let (store, clock) = (self.store.clone(), self.clock.clone());
-        Engine::build(config, store, self.console, clock, self.notices.clone())
+        Engine::build(config, store, self.console, clock, self.notices.clone(), self.metrics.clone())
     }
 
     fn build(
@@ -139,6 +141,7 @@ impl Engine {
         console: Stream,
         clock: Clock,
         notices: broadcast::Sender<(Alert, NoticeEvent)>,
+        metrics: Arc<Metrics>,
     ) -> Result<Engine, SetupError> {
         let sources = config
             .sources
@@ -167,7 +170,7 @@ impl Engine {
                     .map_err(|error| SetupError::Channel { name: c.name.clone(), error })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let deliverer = Deliverer::new(&config, channels, &store, clock.now())?;
+        let deliverer = Deliverer::new(&config, channels, &store, clock.now(), metrics.clone())?;
         Ok(Engine {
             config,
             store,
@@ -177,6 +180,7 @@ impl Engine {
             clock,
             console,
             notices,
+            metrics,
             reload_failure: Mutex::new(None),
         })
     }
@@ -205,6 +209,11 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The counters `[daemon] metrics_listen` serves; they outlive reloads.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Every message that becomes owed, as its poll is stored (for the demo, and the desktop agent).
@@ -281,6 +290,12 @@ impl Engine {
             tracing::error!(source = %config.name, error = %e, "cannot record the source's health");
         }
         self.finish(&config.name, &mut run.notices, &mut run.error).await;
+        let outcome = match (&run.skipped, run.succeeded()) {
+            (Some(_), _) => PollOutcome::Skipped,
+            (None, true) => PollOutcome::Ok,
+            (None, false) => PollOutcome::Failed,
+        };
+        self.metrics.poll(&config.name, outcome, now);
         run
     }
 
@@ -331,6 +346,9 @@ impl Engine {
 
     /// Plans the alerts of one scope (an account, a source, a notice source) from its findings.
     fn plan(&self, scope: &AccountRef, findings: Vec<Finding>, now: DateTime<Utc>) -> Result<alert::Plan, StoreError> {
+        for finding in &findings {
+            self.metrics.finding(finding.kind.as_str());
+        }
         let known = self.store.alerts_of(scope)?;
         let silences = self.store.silences()?;
         Ok(alert::plan(&known, findings, now, &self.config.alerting, &silences))
@@ -346,6 +364,7 @@ impl Engine {
             return;
         }
         for notice in notices.iter() {
+            self.metrics.alert(notice.0.finding.kind.as_str(), notice.1.as_str());
             let _ = self.notices.send(notice.clone());
         }
         if !notices.is_empty() {

@@ -8,6 +8,7 @@
 mod clock;
 mod delivery;
 mod engine;
+pub mod metrics;
 pub mod polling;
 mod scheduler;
 pub mod service;
