@@ -32,8 +32,9 @@ fn the_unit_verifies_and_is_hardened() {
     let unit = unit.to_str().expect("a UTF-8 path");
     let verify = systemd_analyze(&["verify", unit]);
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
-    let security = systemd_analyze(&["security", "--offline=yes", unit]);
+    let security = systemd_analyze(&["security", "--offline=yes", "--threshold=15", unit]);
     let text = String::from_utf8_lossy(&security.stdout);
+    assert!(security.status.success(), "exposure above the threshold of 1.5:\n{text}");
     let line = text.lines().find(|l| l.contains("Overall exposure level")).expect("an overall exposure line");
     let score: String = line
         .split(':')
