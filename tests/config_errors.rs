@@ -3,6 +3,8 @@
 //! (line, column, key) and what the message must say; the loader is checked against all of them, and
 //! no report may show a password. It also proves that `payguard check` exits 78 (EX_CONFIG) with the
 //! place of the mistake on stderr, and that a good config passes `check` without printing its password.
+//! And a running daemon sent each broken file by SIGHUP keeps running the config it has, saying where
+//! the new one is wrong in its status line.
 //!
 //! The first line of a corpus file has this form:
 //!
@@ -14,10 +16,13 @@
 //! errors. `message~"…"` (at least one) must appear in the message; `message!~"…"` must appear
 //! nowhere in the report, in any letter case. Inside quotes, `\"` and `\\` are escapes.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use payguard::config::Config;
+use support::corpus::{bad_dir, corpus, parse_header, read_expectation};
 
 /// The password every corpus file uses: no report may show it.
 const CORPUS_PASSWORD: &str = "hunter2";
@@ -26,97 +31,7 @@ const CORPUS_PASSWORD: &str = "hunter2";
 const UNSET_VARIABLE: &str = "PAYGUARD_TEST_UNSET_VARIABLE_XYZ";
 
 /// The corpus may grow, but a folder emptied by accident must not pass.
-const MIN_CORPUS_SIZE: usize = 14;
-
-#[derive(Debug)]
-struct Expectation {
-    line: usize,
-    column: usize,
-    key: String,
-    contains: Vec<String>,
-    lacks: Vec<String>,
-}
-
-fn bad_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/bad")
-}
-
-fn corpus() -> Vec<PathBuf> {
-    let dir = bad_dir();
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
-    let mut files: Vec<PathBuf> = entries
-        .map(|entry| entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())).path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-        .collect();
-    // Sorted, so failures are listed in the same order on every run.
-    files.sort();
-    files
-}
-
-fn read_expectation(path: &Path) -> Expectation {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    parse_header(text.lines().next().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{}: bad `# expect:` header: {e}", path.display()))
-}
-
-fn parse_header(header: &str) -> Result<Expectation, String> {
-    let mut rest = header.strip_prefix("# expect:").ok_or("the first line must start with `# expect:`")?;
-    let (mut line, mut column, mut key) = (None, None, None);
-    let (mut contains, mut lacks) = (Vec::new(), Vec::new());
-    loop {
-        rest = rest.trim_start();
-        if rest.is_empty() {
-            break;
-        }
-        if let Some(after) = rest.strip_prefix("message~") {
-            let (text, after) = quoted(after)?;
-            contains.push(text);
-            rest = after;
-        } else if let Some(after) = rest.strip_prefix("message!~") {
-            let (text, after) = quoted(after)?;
-            lacks.push(text);
-            rest = after;
-        } else {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            let (word, after) = rest.split_at(end);
-            rest = after;
-            let (name, value) = word.split_once('=').ok_or_else(|| format!("`{word}` is not name=value"))?;
-            let number = || value.parse::<usize>().map_err(|_| format!("{name}={value:?} is not a number"));
-            match name {
-                "line" => line = Some(number()?),
-                "column" => column = Some(number()?),
-                "key" => key = Some(value.to_owned()),
-                _ => return Err(format!("unknown field `{name}`: expected line, column, key, message~ or message!~")),
-            }
-        }
-    }
-    if contains.is_empty() {
-        // Without one, a header would accept any message at all.
-        return Err("at least one message~\"…\" is required".to_owned());
-    }
-    Ok(Expectation {
-        line: line.ok_or("line= is missing")?,
-        column: column.ok_or("column= is missing")?,
-        key: key.ok_or("key= is missing")?,
-        contains,
-        lacks,
-    })
-}
-
-/// Reads a `"…"` string at the start of `text`; returns it unescaped, and what follows it.
-fn quoted(text: &str) -> Result<(String, &str), String> {
-    let body = text.strip_prefix('"').ok_or_else(|| format!("expected a quoted string at {text:?}"))?;
-    let mut out = String::new();
-    let mut chars = body.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Ok((out, &body[i + 1..])),
-            '\\' => out.push(chars.next().ok_or("a `\\` ends the line")?.1),
-            c => out.push(c),
-        }
-    }
-    Err(format!("unterminated quoted string {text:?}"))
-}
+const MIN_CORPUS_SIZE: usize = 30;
 
 /// Everything about the report of one corpus file that differs from its header.
 fn mismatches(path: &Path) -> Vec<String> {
@@ -313,4 +228,59 @@ fn the_example_config_passes_check() {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
     assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_daemon_keeps_its_config_through_every_broken_one() {
+    let sim = payguard::sim::Simulator::start(payguard::sim::demo_script(), payguard::sim::Advance::Manual)
+        .await
+        .expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // New Year's midnight only, so the status line's "next poll 00:00" shows which config runs.
+    let config = support::sim_config(dir.path(), &sim.access_url(), "0 0 1 1 *", "");
+    let good = std::fs::read_to_string(&config).expect("read the config");
+    let socket = dir.path().join("notify.sock");
+    let mut manager = support::notify_socket::Manager::listen(&socket);
+    let daemon = Command::new(env!("CARGO_BIN_EXE_payguard"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket)
+        .env_remove(UNSET_VARIABLE)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start payguard run");
+    let first = manager.next_saying("READY=1");
+    let running = "STATUS=1 accounts, 0 firing, next poll 00:00";
+    assert!(first.contains(running), "{first}");
+
+    let reload = |manager: &mut support::notify_socket::Manager| {
+        let status = Command::new("kill").args(["-HUP", &daemon.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+        manager.next_saying("RELOADING=1");
+        manager.next_saying("READY=1")
+    };
+    let mut wrong = Vec::new();
+    for path in corpus() {
+        let expect = read_expectation(&path);
+        std::fs::copy(&path, &config).expect("put the broken config in place");
+        let ready = reload(&mut manager);
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let place = format!("payguard.toml:{}:{}", expect.line, expect.column);
+        if !ready.contains(running) || !ready.contains("reload failed, running the previous config") {
+            wrong.push(format!("{name}: {ready}"));
+        } else if expect.line > 0 && !ready.contains(&place) {
+            wrong.push(format!("{name}: {place} not named in {ready}"));
+        } else if ready.to_lowercase().contains(CORPUS_PASSWORD) {
+            wrong.push(format!("{name}: the status shows the password"));
+        }
+    }
+    std::fs::write(&config, good.replace("0 0 1 1 *", "30 4 * * *")).expect("write a good config");
+    let healed = reload(&mut manager);
+    let _ = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    let exit = tokio::task::spawn_blocking(move || daemon.wait_with_output()).await.expect("join").expect("wait");
+    assert!(wrong.is_empty(), "a broken config was not refused as it should be:\n{}", wrong.join("\n"));
+    assert!(healed.contains("next poll 04:30") && !healed.contains("reload failed"), "{healed}");
+    assert_eq!(exit.status.code(), Some(0));
 }

@@ -3,10 +3,9 @@
 
 mod support;
 
-use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use payguard::sim::{Advance, Simulator, demo_script};
 
@@ -49,65 +48,6 @@ fn the_unit_verifies_and_is_hardened() {
     assert!(tenths <= 15, "exposure {score} is above 1.5: {line}");
 }
 
-/// The service manager's side of `NOTIFY_SOCKET`: every datagram the daemon sends, in order, with
-/// the time it arrived.
-struct Manager {
-    datagrams: std::sync::mpsc::Receiver<(Instant, String)>,
-    /// Watchdog pings seen so far, apart from the other messages.
-    pings: Vec<Instant>,
-}
-
-impl Manager {
-    fn listen(path: &Path) -> Manager {
-        let socket = UnixDatagram::bind(path).expect("bind NOTIFY_SOCKET");
-        let (send, datagrams) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = socket.recv(&mut buf) {
-                let text = String::from_utf8_lossy(&buf[..n]).trim_end().to_owned();
-                if send.send((Instant::now(), text)).is_err() {
-                    return;
-                }
-            }
-        });
-        Manager { datagrams, pings: Vec::new() }
-    }
-
-    /// The next datagram that is not a bare watchdog ping (those are counted on the side).
-    fn next(&mut self) -> String {
-        loop {
-            // Only a guard against a hang: each message arrives within moments.
-            let (at, datagram) = self.datagrams.recv_timeout(BOUND).expect("a message from the daemon in time");
-            if datagram == "WATCHDOG=1" {
-                self.pings.push(at);
-            } else {
-                return datagram;
-            }
-        }
-    }
-
-    /// Waits for the next message that says `state`, such as `READY=1`, skipping status updates.
-    fn next_saying(&mut self, state: &str) -> String {
-        loop {
-            let datagram = self.next();
-            if datagram.lines().any(|l| l == state) {
-                return datagram;
-            }
-            assert!(datagram.lines().all(|l| l.starts_with("STATUS=")), "{state} expected, got {datagram:?}");
-        }
-    }
-
-    fn wait_for_pings(&mut self, count: usize) {
-        while self.pings.len() < count {
-            let (at, datagram) = self.datagrams.recv_timeout(BOUND).expect("a watchdog ping in time");
-            assert!(datagram == "WATCHDOG=1" || datagram.starts_with("STATUS="), "unexpected {datagram:?}");
-            if datagram == "WATCHDOG=1" {
-                self.pings.push(at);
-            }
-        }
-    }
-}
-
 /// Only guards against a hang.
 const BOUND: Duration = Duration::from_secs(30);
 /// The watchdog interval the test's "service manager" sets; payguard must ping within it.
@@ -125,7 +65,7 @@ async fn the_daemon_tells_the_service_manager_ready_watchdog_reloading_and_stopp
     // New Year's midnight only: nothing is polled until a reload brings a faster schedule.
     let config = support::sim_config(dir.path(), &sim.access_url(), "0 0 1 1 *", "");
     let good = std::fs::read_to_string(&config).expect("read the config");
-    let mut manager = Manager::listen(&dir.path().join("notify.sock"));
+    let mut manager = support::notify_socket::Manager::listen(&dir.path().join("notify.sock"));
     let daemon = Command::new(env!("CARGO_BIN_EXE_payguard"))
         .arg("--config")
         .arg(&config)

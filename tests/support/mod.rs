@@ -5,7 +5,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of it
 
+pub mod corpus;
 pub mod dbus;
+pub mod notify_socket;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
