@@ -48,6 +48,9 @@ impl World {
         let mut owed = 0;
         for _ in 0..4 {
             assert!(self.sim.advance());
+            // A minute apart, as a schedule would poll: snapshots are keyed by the poll's time, and
+            // polls at one instant would overwrite each other's (and so the balance's peak).
+            self.advance_to(self.clock.now() + TimeDelta::minutes(1)).await;
             let run = self.engine.poll_source(0, self.clock.now()).await;
             assert!(run.succeeded(), "{:?}", run.error);
             owed = run.notices.len();
