@@ -17,6 +17,10 @@ pub enum SourceError {
     Status { host: String, status: u16, detail: String },
     #[error("{host} sent more than {limit} bytes; the answer was dropped (raise max_body if this is expected)")]
     TooLarge { host: String, limit: u64 },
+    /// The answer started and broke off: a connection dropped mid-body, or a body shorter than its
+    /// `Content-Length`.
+    #[error("{host} broke off its answer after {received}{} bytes ({reason})", expected.map(|n| format!(" of {n}")).unwrap_or_default())]
+    BrokenOff { host: String, received: u64, expected: Option<u64>, reason: String },
     #[error("{host} answered with data payguard cannot use: {detail}")]
     Malformed { host: String, detail: String },
     #[error("the platform reported: {0}")]
@@ -34,6 +38,7 @@ impl SourceError {
             SourceError::Unreachable { .. }
             | SourceError::Timeout { .. }
             | SourceError::RateLimited { .. }
+            | SourceError::BrokenOff { .. }
             | SourceError::Platform(_) => true,
             SourceError::Status { status, .. } => *status >= 500,
             SourceError::Auth { .. }

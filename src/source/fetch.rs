@@ -75,24 +75,34 @@ pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits
         let detail = read_capped(&mut response, 2048).await.map(|b| snippet(&b)).unwrap_or_default();
         return Err(status_error(host, status, retry_after, detail));
     }
-    if response.content_length().is_some_and(|n| n > max_body) {
+    let expected = response.content_length();
+    if expected.is_some_and(|n| n > max_body) {
         return Err(SourceError::TooLarge { host: host.to_owned(), limit: max_body });
     }
     match read_capped(&mut response, max_body).await {
         Ok(body) => Ok(body),
         Err(ReadError::TooLarge) => Err(SourceError::TooLarge { host: host.to_owned(), limit: max_body }),
-        Err(ReadError::Transport(e)) => Err(transport(e)),
+        Err(ReadError::Transport(e, _)) if e.is_timeout() => Err(transport(e)),
+        // We reached the host and it began to answer: "cannot reach" would send people looking
+        // at the network, when the answer itself was cut short.
+        Err(ReadError::Transport(e, received)) => Err(SourceError::BrokenOff {
+            host: host.to_owned(),
+            received,
+            expected,
+            reason: root_cause(&e.without_url()),
+        }),
     }
 }
 
 enum ReadError {
     TooLarge,
-    Transport(reqwest::Error),
+    /// The error, and how many bytes had arrived before it.
+    Transport(reqwest::Error, u64),
 }
 
 async fn read_capped(response: &mut reqwest::Response, cap: u64) -> Result<Vec<u8>, ReadError> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| ReadError::Transport(e, body.len() as u64))? {
         if body.len() as u64 + chunk.len() as u64 > cap {
             return Err(ReadError::TooLarge);
         }
@@ -119,6 +129,15 @@ fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     one_line.chars().take(200).collect()
+}
+
+/// The innermost cause of an error: what actually went wrong, without the layers' wrappers.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = error;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    inner.to_string()
 }
 
 fn error_chain(error: reqwest::Error) -> String {

@@ -8,8 +8,8 @@ use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
 
 use super::fetch::{check_url, get, host_of};
-use super::values::{amount, kind, text, time};
-use super::{Poll, SourceError};
+use super::values::{amount, kind, not_json, text, time};
+use super::{Poll, SourceError, once_each};
 use crate::config::{HttpAuth, HttpJsonConfig, HttpLimits, Mapping};
 use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
 
@@ -49,7 +49,7 @@ impl HttpJson {
         let parsed = check_url(url).map_err(SourceError::Setup)?;
         let host = host_of(&parsed);
         let body = get(authorise(self.client.get(parsed), &self.config.auth), &host, &self.limits).await?;
-        serde_json::from_slice(&body).map_err(|e| SourceError::Malformed { host, detail: format!("not JSON ({e})") })
+        serde_json::from_slice(&body).map_err(|e| SourceError::Malformed { host, detail: not_json(&body, &e) })
     }
 }
 
@@ -116,6 +116,7 @@ pub fn map_account(
         .map(|(i, tx)| map_transaction(m, tx).map_err(|e| format!("transaction {i}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     derive_ids(&mut transactions);
+    let transactions = once_each(transactions)?;
     Ok(Observation {
         account: account.clone(),
         name: None,

@@ -14,7 +14,7 @@ mod values;
 use chrono::{DateTime, Utc};
 
 use crate::config::{SourceConfig, SourceKind};
-use crate::model::Observation;
+use crate::model::{Observation, Transaction};
 
 pub use error::SourceError;
 pub use fetch::{check_url, host_of, post};
@@ -65,5 +65,50 @@ impl Source {
             Source::SimpleFin(s) => s.poll(accounts, since, now).await,
             Source::HttpJson(s) => Ok(s.poll(accounts, since, now).await),
         }
+    }
+}
+
+/// The transactions of one account, each id once. A transaction listed twice in one answer (an
+/// overlapping page, a retried one) is one transaction: counting it twice would double its amount
+/// in reconciliation and its payee's count. Copies that differ are contradictory, and so unusable.
+/// Runs after `derive_ids`, which gives identical id-less transactions distinct ids on purpose.
+fn once_each(transactions: Vec<Transaction>) -> Result<Vec<Transaction>, String> {
+    let mut first_at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<Transaction> = Vec::with_capacity(transactions.len());
+    for (i, tx) in transactions.into_iter().enumerate() {
+        match first_at.get(&tx.id).map(|at| kept.get(*at)) {
+            Some(Some(first)) if *first == tx => {}
+            Some(_) => return Err(format!("transactions[{i}] repeats the id {:?} with different data", tx.id)),
+            None => {
+                first_at.insert(tx.id.clone(), kept.len());
+                kept.push(tx);
+            }
+        }
+    }
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(id: &str, amount: i64) -> Transaction {
+        Transaction {
+            id: id.into(),
+            posted: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
+            amount: rust_decimal::Decimal::new(amount, 2),
+            payee: "Shop".into(),
+            payee_key: "shop".into(),
+            description: String::new(),
+            pending: false,
+        }
+    }
+
+    #[test]
+    fn a_transaction_listed_twice_counts_once() {
+        let kept = once_each(vec![tx("a", -100), tx("b", -200), tx("a", -100)]);
+        assert_eq!(kept.map(|t| t.into_iter().map(|t| t.id).collect::<Vec<_>>()), Ok(vec!["a".into(), "b".into()]));
+        let contradictory = once_each(vec![tx("a", -100), tx("a", -999)]);
+        assert_eq!(contradictory, Err("transactions[1] repeats the id \"a\" with different data".to_owned()));
     }
 }

@@ -9,8 +9,8 @@ use reqwest::{Client, Url};
 use serde_json::Value;
 
 use super::fetch::{check_url, get, host_of};
-use super::values::{amount, kind, text, time};
-use super::{Poll, SourceError};
+use super::values::{amount, kind, not_json, text, time};
+use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
 use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
 
@@ -55,13 +55,22 @@ impl SimpleFin {
     /// Turns an `/accounts` answer into per-account observations.
     pub fn parse(&self, body: &[u8], wanted: &[String], now: DateTime<Utc>) -> Result<Poll, SourceError> {
         let malformed = |detail: String| SourceError::Malformed { host: self.host.clone(), detail };
-        let root: Value = serde_json::from_slice(body).map_err(|e| malformed(format!("not JSON ({e})")))?;
+        let root: Value = serde_json::from_slice(body).map_err(|e| malformed(not_json(body, &e)))?;
         let Value::Object(root) = root else {
             return Err(malformed(format!("expected a JSON object, found {}", kind(&root))));
         };
         let warnings = platform_errors(&root);
         let statuses = account_statuses(&root);
         let accounts = match root.get("accounts") {
+            // Nothing usable came back at all: a failed poll, which counts towards source_down,
+            // not one "missing account" per configured account on a poll that succeeded.
+            Some(Value::Array(a)) if a.is_empty() && !wanted.is_empty() => {
+                if !warnings.is_empty() {
+                    return Err(SourceError::Platform(warnings.join("; ")));
+                }
+                let why = "it lists no accounts at all; the bridge may have lost its connection to the bank";
+                return Err(malformed(why.to_owned()));
+            }
             Some(Value::Array(a)) => a.as_slice(),
             Some(other) => {
                 return Err(malformed(format!("`accounts` should be an array, found {}", kind(other))));
@@ -121,6 +130,7 @@ impl SimpleFin {
             }
         };
         derive_ids(&mut transactions);
+        let transactions = once_each(transactions)?;
         Ok(Observation {
             account: AccountRef::new(self.source.clone(), id),
             name: field("name").and_then(|v| v.as_str()).map(str::to_owned),

@@ -6,9 +6,16 @@ use serde_json::Value;
 
 use crate::model::parse_amount;
 
+/// The largest amount, either way, a source may report: 10^18, more than any account holds in
+/// any currency. `Decimal` itself reaches about 7.9e28, so amounts near its edge would pass the
+/// parser and then overflow (and panic) in the detectors' sums, differences and percentages;
+/// below this bound millions of them add up safely.
+const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA764_0000, 0x0DE0_B6B3, 0, false, 0);
+
 /// An amount from a JSON string (`"-12.50"`) or number (`-12.5`), read from its text.
 ///
-/// serde_json is built with `arbitrary_precision`, so a number's text is exactly what the API sent.
+/// serde_json is built with `arbitrary_precision`, so a number keeps its digits as the API sent
+/// them (only an exponent's form may change: `1e400` reads as `1e+400`).
 pub(super) fn amount(value: &Value, what: &str) -> Result<Decimal, String> {
     let text = match value {
         Value::String(s) => s.clone(),
@@ -17,7 +24,26 @@ pub(super) fn amount(value: &Value, what: &str) -> Result<Decimal, String> {
             return Err(format!("{what} should be a decimal amount, found {}", kind(other)));
         }
     };
-    parse_amount(&text).map_err(|e| format!("{what}: {e}"))
+    let amount = parse_amount(&text).map_err(|e| format!("{what}: {e}"))?;
+    if amount.abs() > MAX_AMOUNT {
+        return Err(format!("{what}: {text:?} is more than any account holds (at most {MAX_AMOUNT} either way)"));
+    }
+    Ok(amount)
+}
+
+/// Why `body` is not JSON, with where: serde's words, and the text around the spot, so a bad
+/// value (`"balance": NaN`) is named.
+pub(super) fn not_json(body: &[u8], error: &serde_json::Error) -> String {
+    if error.is_eof() {
+        return format!("not JSON: the answer ends mid-way, after {} bytes ({error})", body.len());
+    }
+    // serde counts lines from 1 and columns (in bytes) from 1, pointing at the offending byte.
+    let line_start =
+        body.split_inclusive(|b| *b == b'\n').take(error.line().saturating_sub(1)).map(<[u8]>::len).sum::<usize>();
+    let at = (line_start + error.column().saturating_sub(1)).min(body.len());
+    let near = String::from_utf8_lossy(body.get(at.saturating_sub(24)..(at + 16).min(body.len())).unwrap_or_default());
+    let near: String = near.split_whitespace().collect::<Vec<_>>().join(" ");
+    format!("not JSON ({error}), near `{near}`")
 }
 
 /// A time as Unix seconds (number or numeric string), RFC 3339, or a plain date (midnight UTC).
@@ -82,6 +108,25 @@ mod tests {
             .map(|a| a.iter().map(|v| amount(v, "x").ok().map(|d| d.to_string())).collect())
             .unwrap_or_default();
         assert_eq!(got, [Some("-12.50".to_owned()), Some("0.1".to_owned()), None, None, None, None]);
+    }
+
+    #[test]
+    fn amounts_beyond_any_account_are_refused() {
+        let at_edge = json!("-79228162514264337593543950335");
+        assert!(amount(&at_edge, "x").is_err_and(|e| e.contains("more than any account holds")));
+        assert_eq!(amount(&json!("1000000000000000000"), "x").map(|d| d.to_string()), Ok("1000000000000000000".into()));
+        assert!(amount(&json!("-1000000000000000000.01"), "x").is_err());
+        assert_eq!(MAX_AMOUNT, Decimal::from(10i64.pow(18)));
+    }
+
+    #[test]
+    fn json_errors_say_where() {
+        let body = b"{\"accounts\": [{\"id\": \"A\",\n \"balance\": NaN, \"currency\": \"USD\"}]}";
+        let error = serde_json::from_slice::<Value>(body).err().map(|e| not_json(body, &e)).unwrap_or_default();
+        assert!(error.contains("near `{\"id\": \"A\", \"balance\": NaN, \"currency\":`"), "{error}");
+        let cut = &body[..20];
+        let error = serde_json::from_slice::<Value>(cut).err().map(|e| not_json(cut, &e)).unwrap_or_default();
+        assert!(error.contains("ends mid-way, after 20 bytes"), "{error}");
     }
 
     #[test]
