@@ -3,18 +3,22 @@
 //! `payguard demo` runs it beside the daemon, the tests poll it as a real HTTP server, and the
 //! benchmarks will load it. Each step of a [`Script`] is a set of payments that happen when the step
 //! is applied; a step is applied on each request (`Advance::OnRequest`, for the demo) or when the
-//! caller says so (`Advance::Manual`, for tests).
+//! caller says so (`Advance::Manual`, for tests). [`Simulator::inject`] makes it misbehave: each
+//! injected [`Fault`] answers one request the way a broken bank would.
 
+mod fault;
 mod script;
 mod server;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
-pub use script::{Event, Script, Step, demo_script};
+pub use fault::Fault;
+pub use script::{Event, Script, ScriptAccount, Step, demo_script};
 
 /// The credentials the simulator accepts in its access URL.
 pub const USERNAME: &str = "demo";
@@ -40,6 +44,8 @@ struct State {
     next_step: usize,
     advance: Advance,
     requests: tokio::sync::watch::Sender<u64>,
+    /// Answers for the next `/accounts` requests, one each, before normal service resumes.
+    faults: VecDeque<Fault>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,7 +81,14 @@ impl Simulator {
             })
             .collect();
         let (requests_tx, requests) = tokio::sync::watch::channel(0);
-        let state = Arc::new(Mutex::new(State { accounts, script, next_step: 0, advance, requests: requests_tx }));
+        let state = Arc::new(Mutex::new(State {
+            accounts,
+            script,
+            next_step: 0,
+            advance,
+            requests: requests_tx,
+            faults: VecDeque::new(),
+        }));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(server::serve(listener, state.clone()));
@@ -94,6 +107,12 @@ impl Simulator {
     /// Applies the next step of the script; `false` when the script is over.
     pub fn advance(&self) -> bool {
         lock(&self.state).apply_next(Utc::now())
+    }
+
+    /// Queues `faults`: each answers one `/accounts` request instead of the normal answer, in
+    /// order; then normal service resumes. A faulted request applies no script step.
+    pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
+        lock(&self.state).faults.extend(faults);
     }
 
     /// Whether every step has been applied.

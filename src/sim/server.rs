@@ -16,10 +16,25 @@ use super::{Advance, PASSWORD, State, USERNAME, lock};
 type Shared = Arc<Mutex<State>>;
 
 pub(super) async fn serve(listener: tokio::net::TcpListener, state: Shared) {
-    let app = Router::new().route("/simplefin/accounts", get(accounts)).with_state(state);
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!(error = %e, "the simulator stopped");
+    // Every answer closes its connection, so each request passes the fault door (`fault.rs`).
+    let app = Router::new()
+        .route("/simplefin/accounts", get(accounts))
+        .with_state(state.clone())
+        .layer(axum::middleware::map_response(close_connection));
+    let (door, passed_on) = super::fault::front_door(listener, state);
+    tokio::select! {
+        () = door => {}
+        served = axum::serve(passed_on, app).into_future() => {
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the simulator stopped");
+            }
+        }
     }
+}
+
+async fn close_connection(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    response
 }
 
 async fn accounts(
@@ -30,17 +45,30 @@ async fn accounts(
     if !authorised(&headers) {
         return (StatusCode::FORBIDDEN, "access denied").into_response();
     }
-    let start = query
-        .get("start-date")
-        .and_then(|s| s.parse::<i64>().ok())
-        .and_then(|s| DateTime::from_timestamp(s, 0))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let start = start_date(query.get("start-date").map(String::as_str));
     let now = Utc::now();
     let mut state = lock(&state);
     if state.advance == Advance::OnRequest {
         state.apply_next(now);
     }
-    let accounts: Vec<Value> = state
+    let accounts = accounts_json(&state, start, now);
+    let body = json!({ "errors": [], "accounts": accounts });
+    // Counted once the answer is ready, so a watcher sees the step that this answer carries.
+    state.requests.send_modify(|n| *n += 1);
+    ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// Where the transactions asked for start: the `start-date` query value, or the beginning of time.
+pub(super) fn start_date(value: Option<&str>) -> DateTime<Utc> {
+    value
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The `accounts` of an answer as the state stands: faults spoil this too.
+pub(super) fn accounts_json(state: &State, start: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Value> {
+    state
         .accounts
         .iter()
         .map(|a| {
@@ -72,14 +100,10 @@ async fn accounts(
                 "extra": {},
             })
         })
-        .collect();
-    let body = json!({ "errors": [], "accounts": accounts });
-    // Counted once the answer is ready, so a watcher sees the step that this answer carries.
-    state.requests.send_modify(|n| *n += 1);
-    ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        .collect()
 }
 
-fn authorised(headers: &HeaderMap) -> bool {
+pub(super) fn authorised(headers: &HeaderMap) -> bool {
     let expected = format!("{USERNAME}:{PASSWORD}");
     headers
         .get(header::AUTHORIZATION)
