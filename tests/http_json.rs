@@ -123,6 +123,27 @@ async fn a_bad_account_fails_alone() {
 }
 
 #[tokio::test]
+async fn a_platform_that_refuses_or_answers_for_no_account_is_down() {
+    let fixture = Fixture::start().await;
+    fixture.reply("/v1/accounts/a/balance", Reply::status(503, "maintenance"));
+    fixture.reply("/v1/accounts/b/balance", Reply::status(503, "maintenance"));
+    let source = source(&fixture, HttpAuth::None, false);
+    // No account could be fetched: the platform is down, which is what source_down counts.
+    let down = source.poll(&["a".into(), "b".into()], now(), now()).await.expect_err("a failed poll");
+    assert!(matches!(down, SourceError::Status { status: 503, .. }), "{down}");
+    // Refused credentials on any account are the whole source's, and fire at once.
+    fixture.reply("/v1/accounts/a/balance", Reply::json(BALANCE));
+    fixture.reply("/v1/accounts/a/transactions", Reply::json(TRANSACTIONS));
+    fixture.reply("/v1/accounts/b/balance", Reply::status(401, "token revoked"));
+    let refused = source.poll(&["a".into(), "b".into()], now(), now()).await.expect_err("a refused poll");
+    assert!(matches!(refused, SourceError::Auth { status: 401, .. }), "{refused}");
+    // One account down and one read is a good poll with one failure.
+    fixture.reply("/v1/accounts/b/balance", Reply::status(500, "oops"));
+    let partial = source.poll(&["a".into(), "b".into()], now(), now()).await.expect("a poll");
+    assert!(partial.accounts[0].1.is_ok() && partial.accounts[1].1.is_err());
+}
+
+#[tokio::test]
 async fn answers_that_do_not_fit_the_mapping() {
     let cases = [
         (r#"{"data": {}}"#, TRANSACTIONS, "nothing at \"/data/balance/amount\""),

@@ -25,13 +25,31 @@ impl HttpJson {
         Self { source: source.to_owned(), config, client, limits }
     }
 
-    pub async fn poll(&self, accounts: &[String], _since: DateTime<Utc>, now: DateTime<Utc>) -> Poll {
+    /// Reads every account. The platform itself is judged down (for `source_down`, budgets and
+    /// `Retry-After`) when it refuses the credentials or rate-limits any request, or when no account
+    /// could be fetched at all; data that was fetched but is unusable fails only its account.
+    pub async fn poll(
+        &self,
+        accounts: &[String],
+        _since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Poll, SourceError> {
         let mut poll = Poll::default();
         for account in accounts {
             let result = self.poll_account(account, now).await;
+            if let Err(e @ (SourceError::Auth { .. } | SourceError::RateLimited { .. })) = &result {
+                return Err(e.clone());
+            }
             poll.accounts.push((account.clone(), result));
         }
-        poll
+        let unreachable = |r: &Result<Observation, SourceError>| matches!(r, Err(e) if !matches!(e, SourceError::Malformed { .. } | SourceError::MissingAccount(_)));
+        if !poll.accounts.is_empty()
+            && poll.accounts.iter().all(|(_, r)| unreachable(r))
+            && let Some((_, Err(first))) = poll.accounts.drain(..).next()
+        {
+            return Err(first);
+        }
+        Ok(poll)
     }
 
     async fn poll_account(&self, account: &str, now: DateTime<Utc>) -> Result<Observation, SourceError> {

@@ -18,7 +18,7 @@ use crate::model::{Observation, Transaction};
 
 pub use error::SourceError;
 pub use fetch::{check_url, host_of, post};
-pub use http_json::HttpJson;
+pub use http_json::{HttpJson, map_account};
 pub use simplefin::SimpleFin;
 
 /// What one poll of one source produced.
@@ -63,7 +63,7 @@ impl Source {
     ) -> Result<Poll, SourceError> {
         match self {
             Source::SimpleFin(s) => s.poll(accounts, since, now).await,
-            Source::HttpJson(s) => Ok(s.poll(accounts, since, now).await),
+            Source::HttpJson(s) => s.poll(accounts, since, now).await,
         }
     }
 }
