@@ -155,6 +155,19 @@ pub struct SourceHealth {
     pub not_before: Option<DateTime<Utc>>,
     /// When requests were made within the last day, oldest first: the daily budget's ledger.
     pub requests: Vec<DateTime<Utc>>,
+    /// Accounts the source answered for with data payguard could not use, poll after poll: the
+    /// source is up, yet those accounts are not watched.
+    #[serde(default)]
+    pub unreadable: std::collections::BTreeMap<String, Unreadable>,
+}
+
+/// An account whose data has been unusable for `polls` polls in a row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unreadable {
+    pub polls: u32,
+    pub error: String,
+    /// The account's last good poll, if any was seen while the streak was counted.
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// How loudly a finding should be said.

@@ -321,13 +321,14 @@ async fn retry_after_is_obeyed() {
 }
 
 /// A fault in one account's data: that account fails whole, with `needle` in its error, the other
-/// is read, nothing is judged or stored for the failed one, and the source is not down; once the
-/// fault clears, the account is compared with its last good snapshot and all is well.
+/// is read, and nothing is judged or stored for the failed one. The source answers, but after
+/// `down_after` such polls the unwatched account is alerted on (`source_down` naming it); once the
+/// fault clears, that resolves, and the account is compared with its last good snapshot.
 async fn account_fails(fault: Fault, account: &str, needle: &str) {
     let other = if account == "ACT-1" { "ACT-2" } else { "ACT-1" };
     let mut bank = Bank::after_baseline(timeout_for(&fault)).await;
     bank.sim.inject(vec![fault.clone(); DOWN_AFTER]);
-    for _ in 0..DOWN_AFTER {
+    for poll in 1..=DOWN_AFTER {
         let run = bank.poll().await;
         assert!(run.error.is_none(), "{fault:?}: the answer as a whole was read: {run:?}");
         assert_eq!(run.accounts_ok, 1, "{fault:?}: {other} was read: {run:?}");
@@ -336,11 +337,25 @@ async fn account_fails(fault: Fault, account: &str, needle: &str) {
             matches!(failures[..], [(a, e)] if a == account && e.contains(needle)),
             "{fault:?}: {failures:?} should say {needle:?}"
         );
-        assert_eq!(said(&run), [], "{fault:?}: nothing about the failed account, and the source is up");
+        if poll < DOWN_AFTER {
+            assert_eq!(said(&run), [], "{fault:?}: nothing yet about the failed account");
+        } else {
+            assert_eq!(
+                said(&run),
+                [("source_down".to_owned(), "firing".to_owned())],
+                "{fault:?}: the unwatched account is said"
+            );
+            let title = &run.notices[0].0.finding.title;
+            assert!(title.contains(&format!("account {account} cannot be read")), "{fault:?}: {title}");
+        }
     }
     let recovered = bank.poll().await;
     assert!(recovered.succeeded() && recovered.accounts_ok == 2, "{fault:?}: {recovered:?}");
-    assert_eq!(said(&recovered), [], "{fault:?}: compared with the last good snapshot, all is well");
+    assert_eq!(
+        said(&recovered),
+        [("source_down".to_owned(), "resolved".to_owned())],
+        "{fault:?}: read again, and compared with the last good snapshot all is well"
+    );
     assert_eq!(bank.snapshots(account), 2, "{fault:?}: the failed polls of {account} stored nothing");
     assert_eq!(bank.snapshots(other), 2 + DOWN_AFTER, "{fault:?}: {other} was stored each time");
     assert_eq!(bank.money_alerts(), Vec::<String>::new(), "{fault:?}");

@@ -279,6 +279,10 @@ impl Engine {
             Ok(poll) => {
                 polling::record_success(&mut health, now);
                 self.ingest_poll(config, poll, now, &mut run);
+                let failed: Vec<(&str, &str)> =
+                    run.failures.iter().map(|f| (f.account.as_str(), f.error.as_str())).collect();
+                let usable = accounts.iter().map(String::as_str).filter(|a| !failed.iter().any(|(f, _)| f == a));
+                polling::record_accounts(&mut health, usable, failed.iter().copied());
             }
             Err(error) => {
                 tracing::warn!(source = %config.name, %error, "poll failed");
@@ -323,8 +327,9 @@ impl Engine {
         }
     }
 
-    /// Stores the source's health with the `source_down` alert it fires or resolves. The platform's
-    /// announced maintenance holds the alert back while it lasts.
+    /// Stores the source's health with the `source_down` alerts it fires or resolves: the source's
+    /// own (which the platform's announced maintenance holds back while it lasts), and one per
+    /// account whose data stays unusable.
     fn judge_health(
         &self,
         config: &SourceConfig,
@@ -335,8 +340,10 @@ impl Engine {
             Some(notice) => detect::maintenance_active(&self.store.notices_of(notice)?, now),
             None => false,
         };
-        let findings: Vec<_> =
-            detect::source_down(&config.name, health, config.polling.down_after, inhibited, now).into_iter().collect();
+        let down_after = config.polling.down_after;
+        let mut findings: Vec<_> =
+            detect::source_down(&config.name, health, down_after, inhibited, now).into_iter().collect();
+        findings.extend(detect::accounts_unreadable(&config.name, health, down_after, now));
         let scope = AccountRef::new(config.name.clone(), "");
         let plan = self.plan(&scope, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);

@@ -68,6 +68,27 @@ pub fn record_success(health: &mut SourceHealth, now: DateTime<Utc>) {
     health.last_success = Some(now);
 }
 
+/// Notes which accounts of an answered poll were usable and which were not, so an account that
+/// stays unreadable is alerted on like a source that stays down.
+pub fn record_accounts<'a>(
+    health: &mut SourceHealth,
+    usable: impl IntoIterator<Item = &'a str>,
+    unusable: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    for account in usable {
+        health.unreadable.remove(account);
+    }
+    for (account, error) in unusable {
+        let entry = health.unreadable.entry(account.to_owned()).or_insert_with(|| crate::model::Unreadable {
+            polls: 0,
+            error: String::new(),
+            since: health.last_success,
+        });
+        entry.polls += 1;
+        error.clone_into(&mut entry.error);
+    }
+}
+
 /// Counts a failed poll and decides when the next may be made.
 pub fn record_failure(health: &mut SourceHealth, error: &SourceError, now: DateTime<Utc>) {
     health.consecutive_failures += 1;

@@ -47,6 +47,32 @@ pub fn source_down(
     })
 }
 
+/// One `source_down` per account whose data has been unusable for `down_after` polls in a row,
+/// while the source itself answers: those accounts are not watched, and a person must know.
+pub fn accounts_unreadable(source: &str, health: &SourceHealth, down_after: u32, now: DateTime<Utc>) -> Vec<Finding> {
+    health
+        .unreadable
+        .iter()
+        .filter(|(_, u)| u.polls >= down_after.max(1))
+        .map(|(account, u)| Finding {
+            detail: format!(
+                "{source} answers, but payguard could not use what it said about account {account} in the last {} polls: {}. Until it can, nothing on that account is watched.",
+                u.polls, u.error
+            ),
+            threshold: Some(Threshold { key: "down_after".into(), value: down_after.to_string() }),
+            when: u.since,
+            about: Some(u.error.clone()),
+            key: format!("unreadable:{account}"),
+            ..Finding::new(
+                FindingKind::SourceDown,
+                AccountRef::new(source, ""),
+                format!("{source}: account {account} cannot be read"),
+                now,
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +101,21 @@ mod tests {
                 "{failures} {auth} {inhibited}"
             );
         }
+    }
+
+    #[test]
+    fn an_account_unreadable_for_down_after_polls_fires_alone() {
+        let mut health = SourceHealth::default();
+        for polls in 1..=3 {
+            crate::daemon::polling::record_accounts(&mut health, ["A"], [("B", "balance: \"lots\" is not an amount")]);
+            let fired = accounts_unreadable("bank", &health, 3, now());
+            assert_eq!(fired.len(), usize::from(polls == 3), "after {polls} polls");
+        }
+        let fired = accounts_unreadable("bank", &health, 3, now());
+        assert_eq!(fired[0].key, "unreadable:B");
+        assert!(fired[0].title.contains("account B") && fired[0].detail.contains("is not an amount"));
+        // Read again: the streak is over, and the finding gone (so its alert resolves).
+        crate::daemon::polling::record_accounts(&mut health, ["A", "B"], []);
+        assert!(accounts_unreadable("bank", &health, 3, now()).is_empty());
     }
 }
