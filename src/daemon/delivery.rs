@@ -128,6 +128,10 @@ impl Deliverer {
                 let attempt = outlet.attempt(&message, now).await;
                 log_attempt(&name, &delivery.alert.id, &attempt);
                 self.record(store, outbox::after_attempt(delivery, attempt, now, self.max_age, false), &mut report)?;
+                // Each outcome is made durable before the next send: a crash then repeats at most
+                // the one message it cut between send and record, not the whole round so far. The
+                // round's store writes are synchronous already; so is this small flush.
+                store.flush_blocking()?;
             }
             if !batch.digest.is_empty() {
                 let items: Vec<_> = batch.digest.iter().map(|d| (&d.alert, d.event)).collect();
@@ -142,6 +146,7 @@ impl Deliverer {
                         &mut report,
                     )?;
                 }
+                store.flush_blocking()?;
             }
         }
         Ok(report)
