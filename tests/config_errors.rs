@@ -241,14 +241,9 @@ async fn a_running_daemon_keeps_its_config_through_every_broken_one() {
     let good = std::fs::read_to_string(&config).expect("read the config");
     let socket = dir.path().join("notify.sock");
     let mut manager = support::notify_socket::Manager::listen(&socket);
-    let daemon = Command::new(env!("CARGO_BIN_EXE_payguard"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
+    let daemon = support::daemon(&config)
         .env("NOTIFY_SOCKET", &socket)
         .env_remove(UNSET_VARIABLE)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start payguard run");
     let first = manager.next_saying("READY=1");
@@ -256,8 +251,7 @@ async fn a_running_daemon_keeps_its_config_through_every_broken_one() {
     assert!(first.contains(running), "{first}");
 
     let reload = |manager: &mut support::notify_socket::Manager| {
-        let status = Command::new("kill").args(["-HUP", &daemon.id().to_string()]).status().expect("kill");
-        assert!(status.success());
+        support::signal(&daemon, "HUP");
         manager.next_saying("RELOADING=1");
         manager.next_saying("READY=1")
     };
@@ -278,7 +272,7 @@ async fn a_running_daemon_keeps_its_config_through_every_broken_one() {
     }
     std::fs::write(&config, good.replace("0 0 1 1 *", "30 4 * * *")).expect("write a good config");
     let healed = reload(&mut manager);
-    let _ = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    support::signal(&daemon, "TERM");
     let exit = tokio::task::spawn_blocking(move || daemon.wait_with_output()).await.expect("join").expect("wait");
     assert!(wrong.is_empty(), "a broken config was not refused as it should be:\n{}", wrong.join("\n"));
     assert!(healed.contains("next poll 04:30") && !healed.contains("reload failed"), "{healed}");

@@ -8,7 +8,7 @@ use support::run;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use payguard::sim::{Advance, Simulator, demo_script};
 
@@ -16,14 +16,7 @@ use payguard::sim::{Advance, Simulator, demo_script};
 async fn start_daemon(config: &Path) -> Child {
     let config = config.to_owned();
     tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_payguard"))
-            .arg("--config")
-            .arg(&config)
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start payguard run");
+        let mut child = support::daemon(&config).stderr(Stdio::piped()).spawn().expect("start payguard run");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         for line in lines.by_ref() {
@@ -103,8 +96,7 @@ async fn commands_answer_the_same_from_the_daemon_and_bad_requests_harm_nothing(
     assert_eq!(fine["exit"], 0, "{fine}");
     assert!(fine["stdout"].as_str().unwrap_or_default().starts_with("audit chain intact"));
 
-    let status = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().expect("kill");
-    assert!(status.success());
+    support::signal(&daemon, "TERM");
     let code = tokio::task::spawn_blocking(move || daemon.wait()).await.expect("join").expect("wait");
     assert_eq!(code.code(), Some(0));
     assert!(!socket.exists(), "the socket is removed on a clean stop");

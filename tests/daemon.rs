@@ -29,20 +29,12 @@ async fn run_polls_on_schedule_and_stops_cleanly_on_sigterm() {
         ),
     )
     .expect("write config");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_payguard"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start payguard run");
+    let mut daemon = support::daemon(&config).stderr(Stdio::piped()).spawn().expect("start payguard run");
 
     // Two polls served means the schedule fires repeatedly.
     let mut requests = sim.watch_requests();
     tokio::time::timeout(BOUND, requests.wait_for(|n| *n >= 2)).await.expect("two polls in time").expect("watch");
-    let status = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().expect("kill");
-    assert!(status.success());
+    support::signal(&daemon, "TERM");
     let output = tokio::task::spawn_blocking(move || {
         let _ = daemon.stdout.take();
         daemon.wait_with_output()
@@ -99,14 +91,7 @@ fn alert_ids(requests: &[support::Seen]) -> Vec<String> {
 }
 
 fn start_daemon(config: &std::path::Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_payguard"))
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start payguard run")
+    support::daemon(config).spawn().expect("start payguard run")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -131,8 +116,7 @@ async fn deliveries_owed_at_a_crash_go_out_once_after_the_restart() {
     let before = receiver.seen().len();
     let second = start_daemon(&config);
     receiver.wait_for("the six alerts delivered", |seen| distinct(&seen[before..]) >= 6).await;
-    let status = Command::new("kill").args(["-TERM", &second.id().to_string()]).status().expect("kill");
-    assert!(status.success());
+    support::signal(&second, "TERM");
     let output = tokio::task::spawn_blocking(move || second.wait_with_output()).await.expect("join").expect("wait");
     assert_eq!(output.status.code(), Some(0));
 
@@ -154,14 +138,7 @@ async fn sigterm_lets_a_delivery_in_flight_finish_then_exits_cleanly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n", receiver.url("/hook"));
     let config = support::sim_config(dir.path(), &sim.access_url(), "* * * * * *", &hook);
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_payguard"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start payguard run");
+    let mut daemon = support::daemon(&config).stderr(Stdio::piped()).spawn().expect("start payguard run");
     let stderr = daemon.stderr.take().expect("stderr is piped");
     let (lines_in, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -173,8 +150,7 @@ async fn sigterm_lets_a_delivery_in_flight_finish_then_exits_cleanly() {
     // The first alert is on its way to the receiver, which holds it unanswered.
     receiver.wait_for("a delivery in flight", |seen| seen.iter().any(|r| r.path == "/hook")).await;
     let in_flight = alert_ids(&receiver.seen()).into_iter().next().expect("the delivery names its alert");
-    let status = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().expect("kill");
-    assert!(status.success());
+    support::signal(&daemon, "TERM");
     let mut logged = Vec::new();
     while !logged.iter().any(|l: &String| l.contains("SIGTERM: stopping")) {
         logged.push(lines.recv_timeout(BOUND).expect("the daemon logs the SIGTERM in time"));

@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use payguard::sim::{Advance, Simulator, demo_script};
@@ -20,14 +19,7 @@ async fn a_running_daemon_serves_its_counters() {
         .replace("[daemon]\n", &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{port}\"\n"));
     let path = dir.path().join("payguard.toml");
     std::fs::write(&path, config).expect("write the config");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_payguard"))
-        .arg("--config")
-        .arg(&path)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start payguard run");
+    let mut daemon = support::daemon(&path).spawn().expect("start payguard run");
 
     // A second request means the first poll is done: a source's polls never overlap.
     let mut requests = sim.watch_requests();
@@ -37,7 +29,7 @@ async fn a_running_daemon_serves_its_counters() {
     let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
     assert_eq!(content_type.as_deref(), Some("text/plain; version=0.0.4; charset=utf-8"));
     let text = response.text().await.expect("the body");
-    let _ = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    support::signal(&daemon, "TERM");
     let _ = tokio::task::spawn_blocking(move || daemon.wait()).await;
 
     let value = |prefix: &str| -> u64 {

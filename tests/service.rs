@@ -53,11 +53,6 @@ const BOUND: Duration = Duration::from_secs(30);
 /// The watchdog interval the test's "service manager" sets; payguard must ping within it.
 const WATCHDOG: Duration = Duration::from_secs(2);
 
-fn signal(daemon: &std::process::Child, name: &str) {
-    let status = Command::new("kill").args([&format!("-{name}"), &daemon.id().to_string()]).status().expect("kill");
-    assert!(status.success(), "kill -{name}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_tells_the_service_manager_ready_watchdog_reloading_and_stopping() {
     let sim = Simulator::start(demo_script(), Advance::OnRequest).await.expect("simulator");
@@ -66,13 +61,9 @@ async fn the_daemon_tells_the_service_manager_ready_watchdog_reloading_and_stopp
     let config = support::sim_config(dir.path(), &sim.access_url(), "0 0 1 1 *", "");
     let good = std::fs::read_to_string(&config).expect("read the config");
     let mut manager = support::notify_socket::Manager::listen(&dir.path().join("notify.sock"));
-    let daemon = Command::new(env!("CARGO_BIN_EXE_payguard"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
+    let daemon = support::daemon(&config)
         .env("NOTIFY_SOCKET", dir.path().join("notify.sock"))
         .env("WATCHDOG_USEC", WATCHDOG.as_micros().to_string())
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start payguard run");
@@ -83,7 +74,7 @@ async fn the_daemon_tells_the_service_manager_ready_watchdog_reloading_and_stopp
 
     // A config with a typo: the daemon says so and keeps the one it runs.
     std::fs::write(&config, good.replace("schedule =", "shedule =")).expect("write a bad config");
-    signal(&daemon, "HUP");
+    support::signal(&daemon, "HUP");
     let reloading = manager.next_saying("RELOADING=1");
     assert!(reloading.lines().any(|l| l.starts_with("MONOTONIC_USEC=")), "{reloading}");
     let kept = manager.next_saying("READY=1");
@@ -93,7 +84,7 @@ async fn the_daemon_tells_the_service_manager_ready_watchdog_reloading_and_stopp
     // A good config with a schedule of every second: it runs at once.
     std::fs::write(&config, good.replace("0 0 1 1 *", "* * * * * *")).expect("write a good config");
     assert_eq!(*sim.watch_requests().borrow(), 0, "nothing was polled on the yearly schedule");
-    signal(&daemon, "HUP");
+    support::signal(&daemon, "HUP");
     manager.next_saying("RELOADING=1");
     let reloaded = manager.next_saying("READY=1");
     assert!(!reloaded.contains("reload failed"), "{reloaded}");
@@ -104,7 +95,7 @@ async fn the_daemon_tells_the_service_manager_ready_watchdog_reloading_and_stopp
         .expect("watch");
     manager.wait_for_pings(manager.pings.len() + 1);
 
-    signal(&daemon, "TERM");
+    support::signal(&daemon, "TERM");
     manager.next_saying("STOPPING=1");
     let exit = tokio::task::spawn_blocking(move || daemon.wait_with_output()).await.expect("join").expect("wait");
     let stderr = String::from_utf8_lossy(&exit.stderr);

@@ -7,7 +7,9 @@
 
 pub mod corpus;
 pub mod dbus;
+pub mod logs;
 pub mod notify_socket;
+pub mod smtp;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -274,6 +276,28 @@ pub fn sim_config(dir: &std::path::Path, access_url: &str, schedule: &str, rest:
     let path = dir.join("payguard.toml");
     std::fs::write(&path, sim_config_text(dir, access_url, schedule, rest)).expect("write the config");
     path
+}
+
+/// `payguard --config CONFIG run`, ready to start: stdout discarded, stderr discarded unless the
+/// caller pipes it; add environment before `spawn`.
+pub fn daemon(config: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_payguard"));
+    command
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+/// Sends `signal` ("TERM", "HUP", …) to a child, as a service manager would.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {}", child.id());
 }
 
 /// Runs the real `payguard` binary with `--config config` and `args`, and waits for it.
