@@ -180,11 +180,17 @@ pub fn after_attempt(
         Attempt::Sent => finish(&delivery, Outcome::Delivered),
         Attempt::GiveUp { error } => finish(&delivery, Outcome::Failed { error }),
         Attempt::Retry { error, after } => {
-            let wait = after.unwrap_or_else(|| backoff(delivery.attempts, &delivery.id));
-            let next = now + wait;
-            if next - delivery.created_at > max_age {
-                return finish(&delivery, Outcome::Expired { error });
-            }
+            // The later of the receiver's wish and our own backoff: `Retry-After` may push the
+            // next attempt out, never in. A receiver answering every request with
+            // `Retry-After: 0` would otherwise be sent to in a tight loop until `max_age`.
+            let own = backoff(delivery.attempts, &delivery.id);
+            let wait = after.map_or(own, |after| after.max(own));
+            // A wait past the calendar's end (a `Retry-After` of 10^14 s is valid on the wire) is
+            // past `max_age` too; `now + wait` would panic.
+            let next = match now.checked_add_signed(wait) {
+                Some(next) if next - delivery.created_at <= max_age => next,
+                _ => return finish(&delivery, Outcome::Expired { error }),
+            };
             delivery.not_before = next;
             delivery.last_error = Some(error);
             Next::Reschedule(Box::new(delivery))
@@ -268,6 +274,20 @@ mod tests {
         assert!(
             matches!(retry, Next::Reschedule(ref r) if r.not_before == now + TimeDelta::seconds(120) && r.attempts == 1)
         );
+        let at_once = after_attempt(
+            d.clone(),
+            Attempt::Retry { error: "429".into(), after: Some(TimeDelta::zero()) },
+            now,
+            day,
+            false,
+        );
+        assert!(
+            matches!(at_once, Next::Reschedule(ref r) if r.not_before == now + backoff(1, "a")),
+            "Retry-After: 0 does not cut the backoff short"
+        );
+        let forever = Attempt::Retry { error: "429".into(), after: Some(TimeDelta::seconds(100_000_000_000_000)) };
+        let expired = after_attempt(d.clone(), forever, now, day, false);
+        assert!(matches!(expired, Next::Finish(r) if matches!(r.outcome, Outcome::Expired { .. })));
         let late = now + TimeDelta::hours(25);
         let expired = after_attempt(d, Attempt::Retry { error: "down".into(), after: None }, late, day, false);
         assert!(matches!(expired, Next::Finish(r) if matches!(r.outcome, Outcome::Expired { .. })));
