@@ -298,7 +298,7 @@ async fn an_smtp_server_hanging_up_mid_message_is_retried_and_the_message_arrive
     let due2 = due1 + backoff(2, &owed.id);
     assert_eq!(desk.round(false).await, retrying(1, due2), "hung up during the message");
     let error = desk.owed().last_error.expect("the reason is kept");
-    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(error.contains(&format!("127.0.0.1:{port} hung up in the middle")), "{error}");
 
     let sessions = cutter.finish().await;
     assert_eq!(sessions.len(), 2);

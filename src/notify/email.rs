@@ -143,6 +143,10 @@ impl Email {
                 false,
                 format!("cannot talk to {server} as configured ({detail}): check `tls`, `username` and `password`"),
             ),
+            // lettre says "incomplete response" when the connection closes before a whole reply.
+            None if e.is_response() && detail.contains("incomplete") => {
+                (true, format!("{server} hung up in the middle of the conversation ({detail}); it will be tried again"))
+            }
             None if e.is_response() => (true, format!("{server} sent a reply that is not SMTP ({detail})")),
             None => (
                 true,
