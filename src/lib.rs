@@ -24,6 +24,7 @@ pub mod detect;
 pub mod export;
 pub mod model;
 pub mod notify;
+pub(crate) mod redact;
 pub mod sim;
 pub mod source;
 pub mod store;

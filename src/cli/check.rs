@@ -21,6 +21,10 @@ pub fn summary(config: &Config) -> String {
     let tz = config.daemon.timezone;
     let mut out = String::new();
     let _ = writeln!(out, "{}: OK", config.path.display());
+    // Also logged by `Config::load`; here they stay next to what they are about.
+    for warning in &config.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
     let _ = writeln!(out, "state in {}, schedules on {} time", config.daemon.state_dir.display(), tz);
     let _ = writeln!(out, "\nsources:");
     for source in &config.sources {
@@ -203,8 +207,10 @@ fn channel_target(kind: &ChannelKind) -> String {
     }
 }
 
+/// Scheme, host and port: never the login, path or query. The config has already checked the URL
+/// (with its entry's `allow_insecure_http`), so this only reads it.
 fn host(url: &str) -> String {
-    crate::source::check_url(url)
+    reqwest::Url::parse(url)
         .ok()
         .and_then(|u| {
             u.host_str().map(|h| match u.port() {

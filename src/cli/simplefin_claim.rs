@@ -20,8 +20,12 @@ use crate::config::HttpLimits;
 use crate::source::{SourceError, check_url, host_of, post};
 
 /// An access URL is a line of text; anything near 64 KiB is not one.
-const LIMITS: HttpLimits =
-    HttpLimits { connect_timeout: Duration::from_secs(10), timeout: Duration::from_secs(30), max_body: 64 * 1024 };
+const LIMITS: HttpLimits = HttpLimits {
+    connect_timeout: Duration::from_secs(10),
+    timeout: Duration::from_secs(30),
+    max_body: 64 * 1024,
+    allow_insecure_http: false,
+};
 
 /// Owner read and write only: the access URL is a password to the person's accounts.
 const MODE: u32 = 0o600;
@@ -63,7 +67,8 @@ fn claim_url(token: &str) -> anyhow::Result<Url> {
     let text = String::from_utf8(bytes).map_err(|_| {
         anyhow!("the setup token does not hold a claim URL (it decodes to binary data): copy the whole token again")
     })?;
-    let url = check_url(text.trim()).map_err(|e| anyhow!("the setup token does not hold a usable claim URL: {e}"))?;
+    let url =
+        check_url(text.trim(), false).map_err(|e| anyhow!("the setup token does not hold a usable claim URL: {e}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         bail!(
             "the setup token's claim URL carries a user name or password, which a SimpleFIN claim URL never does: \
@@ -108,7 +113,7 @@ fn access_url(body: &[u8], host: &str) -> anyhow::Result<String> {
     if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(not_one("it is not a single line"));
     }
-    let url = check_url(text).map_err(|e| not_one(&e))?;
+    let url = check_url(text, false).map_err(|e| not_one(&e))?;
     if url.username().is_empty() || url.password().is_none() {
         return Err(not_one("it carries no user name and password"));
     }

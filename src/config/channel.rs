@@ -138,6 +138,9 @@ pub(super) struct RawChannel {
     method: Option<String>,
     body: Option<String>,
     content_type: Option<String>,
+    // sms and webhook
+    /// Plain http to a host other than this machine, for `url` or `api_base`.
+    allow_insecure_http: Option<bool>,
     // sms (http) and webhook
     url: Option<Spanned<Secret>>,
     headers: Option<BTreeMap<String, Secret>>,
@@ -169,8 +172,9 @@ fn allowed(kind: RawKind) -> &'static [&'static str] {
             "headers",
             "body",
             "content_type",
+            "allow_insecure_http",
         ],
-        RawKind::Webhook => &["url", "preset", "token", "headers"],
+        RawKind::Webhook => &["url", "preset", "token", "headers", "allow_insecure_http"],
     }
 }
 
@@ -199,6 +203,7 @@ impl Validator<'_> {
             ("headers", raw.headers.is_some()),
             ("preset", raw.preset.is_some()),
             ("token", raw.token.is_some()),
+            ("allow_insecure_http", raw.allow_insecure_http.is_some()),
         ]
         .into_iter()
         .filter_map(|(field, present)| present.then_some(field))
@@ -207,8 +212,19 @@ impl Validator<'_> {
         let article = if matches!(raw.kind, RawKind::Email | RawKind::Sms) { "an" } else { "a" };
         if let Some(field) = given.iter().find(|f| !allowed(raw.kind).contains(f)) {
             let at = self.key_span(&table, field);
-            return self.error(at, key(field), format!("`{field}` does not apply to {article} {kind_name} channel"));
+            let hint = match (*field, raw.kind) {
+                ("allow_insecure_http", RawKind::Email) => {
+                    " (for a mail server without TLS, tls = \"none\" with allow_insecure = true)"
+                }
+                _ => "",
+            };
+            return self.error(
+                at,
+                key(field),
+                format!("`{field}` does not apply to {article} {kind_name} channel{hint}"),
+            );
         }
+        let insecure = raw.allow_insecure_http.unwrap_or(false);
         if raw.max_per_hour == Some(0) {
             return self.error(
                 table,
@@ -231,7 +247,7 @@ impl Validator<'_> {
                     Ok(parts) => parts,
                     Err(message) => return self.error(smtp_url.span(), key("smtp_url"), message),
                 };
-                if tls == Tls::None && !raw.allow_insecure.unwrap_or(false) && !is_loopback_host(&host) {
+                if tls == Tls::None && !raw.allow_insecure.unwrap_or(false) && !super::is_loopback_host(&host) {
                     return self.error(
                         smtp_url.span(),
                         key("tls"),
@@ -290,18 +306,16 @@ impl Validator<'_> {
                         let Some(from) = raw.from else { return missing("from", "the sending number") };
                         let api_base = match raw.api_base {
                             None => "https://api.twilio.com".to_owned(),
-                            Some(base) => match crate::source::check_url(base.get_ref()) {
-                                Ok(_) => base.into_inner(),
-                                Err(message) => return self.error(base.span(), key("api_base"), message),
-                            },
+                            Some(base) => {
+                                self.url(base.span(), key("api_base"), base.get_ref(), insecure, "[[channel]]")?;
+                                base.into_inner()
+                            }
                         };
                         SmsProvider::Twilio { account_sid, auth_token, from, api_base }
                     }
                     Some(RawSmsProvider::Http) => {
                         let Some(url) = raw.url else { return missing("url", "the gateway's URL") };
-                        if let Err(message) = crate::source::check_url(url.get_ref().expose()) {
-                            return self.error(url.span(), key("url"), message);
-                        }
+                        self.url(url.span(), key("url"), url.get_ref().expose(), insecure, "[[channel]]")?;
                         let Some(body) = raw.body else {
                             return missing("body", "a template like \"to={to}&text={message}\"");
                         };
@@ -320,9 +334,7 @@ impl Validator<'_> {
             }
             RawKind::Webhook => {
                 let Some(url) = raw.url else { return missing("url", "where to POST the alert") };
-                if let Err(message) = crate::source::check_url(url.get_ref().expose()) {
-                    return self.error(url.span(), key("url"), message);
-                }
+                self.url(url.span(), key("url"), url.get_ref().expose(), insecure, "[[channel]]")?;
                 let preset = raw.preset.unwrap_or(WebhookPreset::Generic);
                 if raw.token.is_some() && !matches!(preset, WebhookPreset::Ntfy | WebhookPreset::Gotify) {
                     let at = self.key_span(&table, "token");
@@ -371,8 +383,4 @@ fn parse_smtp_url(text: &str, tls: Tls) -> Result<(String, u16), String> {
         Tls::None => 25,
     };
     Ok((host.trim_matches(['[', ']']).to_owned(), url.port().unwrap_or(default_port)))
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

@@ -9,9 +9,11 @@ mod channel;
 mod error;
 mod messages;
 mod notice;
+mod permissions;
 mod schedule;
 mod schema;
 mod secret;
+mod url;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +26,8 @@ pub use channel::{ChannelConfig, ChannelKind, EmailConfig, SmsConfig, SmsProvide
 pub use error::ConfigError;
 pub use notice::{NoticeConfig, NoticeHttpJsonConfig, NoticeMapping, NoticeSourceKind};
 pub use schedule::Schedule;
-pub use secret::{Lookup, Secret, resolve as resolve_secret};
+pub use secret::{Lookup, Secret, SecretFile, resolve as resolve_secret};
+pub use url::{is_loopback_host, secure_url};
 pub use values::{Amount, ByteSize, Duration, Percent, TimeZone};
 
 /// Where the daemon looks when neither `--config` nor `$PAYGUARD_CONFIG` says.
@@ -45,6 +48,9 @@ pub struct Config {
     /// A delivery still failing after this long is given up (and logged as expired).
     pub max_delivery_age: chrono::TimeDelta,
     pub support: Support,
+    /// What is allowed but risky: credentials others on the machine can read, plain http to
+    /// another host. `payguard check` prints these; [`Config::load`] logs them.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +119,8 @@ pub struct HttpLimits {
     pub connect_timeout: std::time::Duration,
     pub timeout: std::time::Duration,
     pub max_body: u64,
+    /// The entry's `allow_insecure_http`: plain http to hosts other than this machine.
+    pub allow_insecure_http: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -142,7 +150,7 @@ impl SourceKind {
 }
 
 /// A JSON API described by URL templates and JSON pointers (RFC 6901).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpJsonConfig {
     /// URL templates; `{account}` is replaced by the account id.
     pub balance_url: String,
@@ -151,6 +159,19 @@ pub struct HttpJsonConfig {
     /// The currency when the API does not say (`mapping.currency` unset).
     pub currency: Option<String>,
     pub mapping: Mapping,
+}
+
+/// Shows the URLs without the login or query an API key may sit in.
+impl std::fmt::Debug for HttpJsonConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpJsonConfig")
+            .field("balance_url", &url::redacted(&self.balance_url))
+            .field("transactions_url", &url::redacted(&self.transactions_url))
+            .field("auth", &self.auth)
+            .field("currency", &self.currency)
+            .field("mapping", &self.mapping)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -189,16 +210,33 @@ pub struct AccountConfig {
 }
 
 impl Config {
-    /// Reads and validates the file at `path`.
+    /// Reads and validates the file at `path`, and judges its permissions: a file anyone may
+    /// write is refused before it is read any further (it could name any file as a secret); one
+    /// others may read is warned about when it holds a credential. Warnings are logged.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::unplaced(path, format!("cannot read the config file: {e}")))?;
-        Self::parse(&text, path)
+        use permissions::{Role, Verdict};
+        let (text, mode) = permissions::read(path)?;
+        if let Verdict::Refuse(message) = permissions::judge(path, mode, Role::Config { inline_secrets: &[] }) {
+            return Err(ConfigError::unplaced(path, message));
+        }
+        let mut config = Self::parse(&text, path)?;
+        let inline_secrets = permissions::inline_secrets(&config);
+        if let Verdict::Warn(message) = permissions::judge(path, mode, Role::Config { inline_secrets: &inline_secrets })
+        {
+            config.warnings.insert(0, message);
+        }
+        for warning in &config.warnings {
+            tracing::warn!(config = %path.display(), "{warning}");
+        }
+        Ok(config)
     }
 
-    /// Validates `text` as if it had been read from `path` (which errors name).
+    /// Validates `text` as if it had been read from `path` (which errors name). Nothing is logged;
+    /// `warnings` holds what is risky.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        schema::parse(text, path)
+        let mut config = schema::parse(text, path)?;
+        config.warnings.extend(permissions::secret_file_warnings(&config));
+        Ok(config)
     }
 
     pub fn account(&self, account: &AccountRef) -> Option<&AccountConfig> {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::schema::{RawAuth, Validator, http_limits};
+use super::url::redacted;
 use super::values::{ByteSize, Duration};
 use super::{ConfigError, HttpAuth, HttpLimits, Schedule};
 
@@ -23,7 +24,7 @@ pub struct NoticeConfig {
     pub kind: NoticeSourceKind,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum NoticeSourceKind {
     /// An Atlassian Statuspage (v2 public API) at `url`, the page's root (`https://status.example.com`).
     Statuspage {
@@ -61,12 +62,40 @@ impl NoticeSourceKind {
     }
 }
 
+/// Shows the URL without the login or query a private feed's token may sit in.
+impl std::fmt::Debug for NoticeSourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoticeSourceKind::Statuspage { url, components } => {
+                f.debug_struct("Statuspage").field("url", &redacted(url)).field("components", components).finish()
+            }
+            NoticeSourceKind::Feed { url, keywords, maintenance_keywords } => f
+                .debug_struct("Feed")
+                .field("url", &redacted(url))
+                .field("keywords", keywords)
+                .field("maintenance_keywords", maintenance_keywords)
+                .finish(),
+            NoticeSourceKind::HttpJson(config) => f.debug_tuple("HttpJson").field(config).finish(),
+        }
+    }
+}
+
 /// A JSON API listing notices: one GET of `url`, items read by pointers (RFC 6901).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NoticeHttpJsonConfig {
     pub url: String,
     pub auth: HttpAuth,
     pub mapping: NoticeMapping,
+}
+
+impl std::fmt::Debug for NoticeHttpJsonConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NoticeHttpJsonConfig")
+            .field("url", &redacted(&self.url))
+            .field("auth", &self.auth)
+            .field("mapping", &self.mapping)
+            .finish()
+    }
 }
 
 /// Where each field of a notice lives in the API's answer.
@@ -190,6 +219,8 @@ pub(super) struct RawNotice {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     max_body: Option<ByteSize>,
+    /// Plain http to a host other than this machine.
+    allow_insecure_http: Option<bool>,
     // statuspage
     components: Option<Vec<String>>,
     // feed
@@ -222,7 +253,7 @@ struct RawMapping {
 }
 
 /// Which of the kind-specific keys each kind takes; the shared ones (name, url, schedule, lead_time,
-/// timeout, connect_timeout, max_body) apply to all.
+/// timeout, connect_timeout, max_body, allow_insecure_http) apply to all.
 fn allowed(kind: RawKind) -> &'static [&'static str] {
     match kind {
         RawKind::Statuspage => &["components"],
@@ -273,9 +304,7 @@ impl Validator<'_> {
         }
         let url_span = raw.url.span();
         let url = raw.url.into_inner();
-        if let Err(message) = crate::source::check_url(&url) {
-            return self.error(url_span, key("url"), message);
-        }
+        self.url(url_span, key("url"), &url, raw.allow_insecure_http.unwrap_or(false), "[[notice]]")?;
         for (field, list) in [
             ("components", &raw.components),
             ("keywords", &raw.keywords),
@@ -319,7 +348,7 @@ impl Validator<'_> {
         let config = NoticeConfig {
             name,
             schedule: raw.schedule,
-            http: http_limits(raw.timeout, raw.connect_timeout, raw.max_body),
+            http: http_limits(raw.timeout, raw.connect_timeout, raw.max_body, raw.allow_insecure_http),
             lead_time: raw.lead_time.map_or(DEFAULT_LEAD_TIME, |d| d.0),
             kind,
         };

@@ -67,6 +67,8 @@ struct RawSource {
     overlap: Option<Spanned<Duration>>,
     down_after: Option<Count>,
     notice: Option<Spanned<String>>,
+    /// Plain http to a host other than this machine, for every URL of this source.
+    allow_insecure_http: Option<bool>,
     // simplefin
     access_url: Option<Spanned<Secret>>,
     // http-json
@@ -154,7 +156,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let key = message.key.clone().unwrap_or(path_key);
         ConfigError::at(path, text, e.inner().span(), key, message.text)
     })?;
-    Validator { text, path }.config(raw)
+    Validator { text, path, warnings: Default::default() }.config(raw)
 }
 
 /// serde_path_to_error spells the inside of `Spanned` values; people only need the key.
@@ -170,6 +172,8 @@ fn first_line(message: &str) -> String {
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
     path: &'a Path,
+    /// What is allowed but risky, said by `payguard check` and logged when the daemon loads it.
+    pub(super) warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl Validator<'_> {
@@ -271,6 +275,7 @@ impl Validator<'_> {
             alerting: alerting.policy,
             max_delivery_age: alerting.max_delivery_age,
             support: raw.support,
+            warnings: self.warnings.take(),
         })
     }
 
@@ -330,7 +335,8 @@ impl Validator<'_> {
         if name.trim().is_empty() {
             return self.error(name_span, key("name"), "a source needs a non-empty name");
         }
-        let http = http_limits(raw.timeout, raw.connect_timeout, raw.max_body);
+        let http = http_limits(raw.timeout, raw.connect_timeout, raw.max_body, raw.allow_insecure_http);
+        let insecure = raw.allow_insecure_http.unwrap_or(false);
         let http_json_only = [
             ("balance_url", raw.balance_url.as_ref().map(Spanned::span)),
             ("transactions_url", raw.transactions_url.as_ref().map(Spanned::span)),
@@ -348,9 +354,7 @@ impl Validator<'_> {
                 };
                 let span = access_url.span();
                 let access_url = access_url.into_inner();
-                if let Err(message) = crate::source::check_url(access_url.expose()) {
-                    return self.error(span, key("access_url"), message);
-                }
+                self.url(span, key("access_url"), access_url.expose(), insecure, "[[source]]")?;
                 SourceKind::SimpleFin { access_url }
             }
             RawSourceKind::HttpJson => {
@@ -366,9 +370,8 @@ impl Validator<'_> {
                             format!("an http-json source needs {field}, a URL template with {{account}} in it"),
                         );
                     };
-                    if let Err(message) = crate::source::check_url(&value.get_ref().replace("{account}", "x")) {
-                        return self.error(value.span(), key(field), message);
-                    }
+                    let example = value.get_ref().replace("{account}", "x");
+                    self.url(value.span(), key(field), &example, insecure, "[[source]]")?;
                     urls.push(value.into_inner());
                 }
                 let Some(mapping) = raw.mapping else {
@@ -460,16 +463,19 @@ impl Validator<'_> {
     }
 }
 
-/// The request limits of a `[[source]]` or `[[notice]]`, with the defaults both share.
+/// The request limits (and plain-http allowance) of a `[[source]]` or `[[notice]]`, with the
+/// defaults both share.
 pub(super) fn http_limits(
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     max_body: Option<ByteSize>,
+    allow_insecure_http: Option<bool>,
 ) -> HttpLimits {
     HttpLimits {
         connect_timeout: connect_timeout.map_or(std::time::Duration::from_secs(10), Duration::to_std),
         timeout: timeout.map_or(std::time::Duration::from_secs(30), Duration::to_std),
         max_body: max_body.map_or(16 << 20, |b| b.0),
+        allow_insecure_http: allow_insecure_http.unwrap_or(false),
     }
 }
 

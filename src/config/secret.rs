@@ -5,20 +5,48 @@ use std::path::Path;
 
 use serde::{Deserialize, Deserializer};
 
+use super::permissions::{self, Verdict};
+
 /// A credential or a URL that carries one. `Debug` and `Display` print `[redacted]`; only
 /// [`Secret::expose`] gives the value, and only code that sends it over the wire should call it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+#[derive(Clone)]
+pub struct Secret {
+    value: String,
+    /// How the config file wrote it, for the permission checks; empty for secrets built in code.
+    origin: Origin,
+}
+
+/// Where a secret read from the config came from.
+#[derive(Clone, Default)]
+pub(super) struct Origin {
+    /// Written out in the config file itself, without a `${…}` reference.
+    pub(super) literal: bool,
+    /// What is wrong with the permissions of the `${file:…}` files it was read from.
+    pub(super) warnings: Vec<String>,
+}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self { value: value.into(), origin: Origin::default() }
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+
+    pub(super) fn origin(&self) -> &Origin {
+        &self.origin
     }
 }
+
+/// Two secrets are equal when their values are, however they were written.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -35,15 +63,24 @@ impl fmt::Display for Secret {
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        resolve(&text, &SystemLookup).map(Secret).map_err(serde::de::Error::custom)
+        let mut warnings = Vec::new();
+        let value = resolve_noting(&text, &SystemLookup, &mut warnings).map_err(serde::de::Error::custom)?;
+        let literal = !text.is_empty() && !text.contains("${");
+        Ok(Secret { value, origin: Origin { literal, warnings } })
     }
 }
 
 /// Where `${…}` references are looked up; a seam so tests need not change the process environment.
 pub trait Lookup {
     fn env(&self, name: &str) -> Option<String>;
-    fn file(&self, path: &Path) -> std::io::Result<String>;
+    fn file(&self, path: &Path) -> std::io::Result<SecretFile>;
     fn credentials_dir(&self) -> Option<String>;
+}
+
+/// What a secret file holds, and its permission bits where the platform has them.
+pub struct SecretFile {
+    pub text: String,
+    pub mode: Option<u32>,
 }
 
 struct SystemLookup;
@@ -52,8 +89,15 @@ impl Lookup for SystemLookup {
     fn env(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
-    fn file(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
+    fn file(&self, path: &Path) -> std::io::Result<SecretFile> {
+        use std::io::Read as _;
+        use std::os::unix::fs::PermissionsExt as _;
+        // The mode is read from the file that is read, not from its name a moment earlier.
+        let mut file = std::fs::File::open(path)?;
+        let mode = file.metadata()?.permissions().mode();
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        Ok(SecretFile { text, mode: Some(mode) })
     }
     fn credentials_dir(&self) -> Option<String> {
         std::env::var("CREDENTIALS_DIRECTORY").ok()
@@ -63,8 +107,14 @@ impl Lookup for SystemLookup {
 /// Replaces every `${env:NAME}`, `${file:PATH}` and `${credential:NAME}` in `text`.
 ///
 /// File contents lose one trailing newline (editors add it; no secret ends in one). Error messages
-/// name the reference, never what it resolved to.
+/// name the reference, never what it resolved to. A `${file:…}` file anyone may write is refused
+/// (see `permissions`).
 pub fn resolve(text: &str, lookup: &dyn Lookup) -> Result<String, String> {
+    resolve_noting(text, lookup, &mut Vec::new())
+}
+
+/// [`resolve`], adding to `warnings` what is risky but allowed about the files it reads.
+fn resolve_noting(text: &str, lookup: &dyn Lookup, warnings: &mut Vec<String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -74,14 +124,14 @@ pub fn resolve(text: &str, lookup: &dyn Lookup) -> Result<String, String> {
             "unclosed `${` in a secret reference: expected `${env:NAME}`, `${file:PATH}` or `${credential:NAME}`"
                 .to_owned()
         })?;
-        out.push_str(&resolve_one(&after[..end], lookup)?);
+        out.push_str(&resolve_one(&after[..end], lookup, warnings)?);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     Ok(out)
 }
 
-fn resolve_one(reference: &str, lookup: &dyn Lookup) -> Result<String, String> {
+fn resolve_one(reference: &str, lookup: &dyn Lookup, warnings: &mut Vec<String>) -> Result<String, String> {
     let (kind, arg) = reference.split_once(':').ok_or_else(|| {
         format!("`${{{reference}}}` is not a secret reference: expected `${{env:NAME}}`, `${{file:PATH}}` or `${{credential:NAME}}`")
     })?;
@@ -89,7 +139,17 @@ fn resolve_one(reference: &str, lookup: &dyn Lookup) -> Result<String, String> {
         "env" => {
             lookup.env(arg).ok_or_else(|| format!("environment variable {arg} (from `${{env:{arg}}}`) is not set"))
         }
-        "file" => read_secret_file(Path::new(arg), lookup).map_err(|e| format!("cannot read secret file {arg}: {e}")),
+        "file" => {
+            let path = Path::new(arg);
+            let file = lookup.file(path).map_err(|e| format!("cannot read secret file {arg}: {e}"))?;
+            let role = permissions::Role::SecretFile;
+            match file.mode.map_or(Verdict::Fine, |mode| permissions::judge(path, mode, role)) {
+                Verdict::Refuse(message) => return Err(message),
+                Verdict::Warn(message) => warnings.push(message),
+                Verdict::Fine => {}
+            }
+            Ok(without_newline(file.text))
+        }
         "credential" => {
             if arg.contains('/') || arg == ".." {
                 return Err(format!("credential name {arg:?} must be a plain file name"));
@@ -97,7 +157,10 @@ fn resolve_one(reference: &str, lookup: &dyn Lookup) -> Result<String, String> {
             let dir = lookup.credentials_dir().ok_or_else(|| {
                 format!("`${{credential:{arg}}}` needs $CREDENTIALS_DIRECTORY, which systemd sets for units with LoadCredential=")
             })?;
-            read_secret_file(&Path::new(&dir).join(arg), lookup)
+            // systemd hands credentials over in a private, read-only place: no mode to judge.
+            lookup
+                .file(&Path::new(&dir).join(arg))
+                .map(|file| without_newline(file.text))
                 .map_err(|e| format!("cannot read credential {arg} from $CREDENTIALS_DIRECTORY: {e}"))
         }
         other => {
@@ -106,15 +169,14 @@ fn resolve_one(reference: &str, lookup: &dyn Lookup) -> Result<String, String> {
     }
 }
 
-fn read_secret_file(path: &Path, lookup: &dyn Lookup) -> std::io::Result<String> {
-    let mut text = lookup.file(path)?;
+fn without_newline(mut text: String) -> String {
     if text.ends_with('\n') {
         text.pop();
         if text.ends_with('\r') {
             text.pop();
         }
     }
-    Ok(text)
+    text
 }
 
 #[cfg(test)]
@@ -124,7 +186,7 @@ mod tests {
 
     struct Fake {
         env: HashMap<&'static str, &'static str>,
-        files: HashMap<&'static str, &'static str>,
+        files: HashMap<&'static str, (&'static str, u32)>,
         creds: Option<&'static str>,
     }
 
@@ -132,11 +194,11 @@ mod tests {
         fn env(&self, name: &str) -> Option<String> {
             self.env.get(name).map(|v| v.to_string())
         }
-        fn file(&self, path: &Path) -> std::io::Result<String> {
+        fn file(&self, path: &Path) -> std::io::Result<SecretFile> {
             let key = path.to_string_lossy();
             self.files
                 .get(key.as_ref())
-                .map(|v| v.to_string())
+                .map(|(text, mode)| SecretFile { text: text.to_string(), mode: Some(*mode) })
                 .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not found"))
         }
         fn credentials_dir(&self) -> Option<String> {
@@ -147,7 +209,12 @@ mod tests {
     fn fake() -> Fake {
         Fake {
             env: HashMap::from([("TOKEN", "hunter2")]),
-            files: HashMap::from([("/run/s", "abc\n"), ("/creds/smtp", "pw\r\n")]),
+            files: HashMap::from([
+                ("/run/s", ("abc\n", 0o600)),
+                ("/creds/smtp", ("pw\r\n", 0o444)),
+                ("/run/shared", ("def", 0o644)),
+                ("/tmp/anyone", ("ghi", 0o666)),
+            ]),
             creds: Some("/creds"),
         }
     }
@@ -175,6 +242,25 @@ mod tests {
             assert!(err.contains(needle), "{text}: {err}");
             assert!(!err.contains("hunter2"));
         }
+    }
+
+    #[test]
+    fn secret_files_anyone_may_change_are_refused_and_readable_ones_noted() {
+        let f = fake();
+        let mut warnings = Vec::new();
+        assert_eq!(resolve_noting("${file:/run/s}", &f, &mut warnings).as_deref(), Ok("abc"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(resolve_noting("${file:/run/shared}", &f, &mut warnings).as_deref(), Ok("def"));
+        assert!(
+            warnings.len() == 1 && warnings[0].contains("/run/shared") && warnings[0].contains("0644"),
+            "{warnings:?}"
+        );
+        let refused = resolve("${file:/tmp/anyone}", &f).err().unwrap_or_default();
+        assert!(refused.contains("writable by everyone") && refused.contains("chmod 600 /tmp/anyone"), "{refused}");
+        assert!(!refused.contains("ghi"));
+        // systemd's credentials are its business: a 0444 one is read without a word.
+        assert_eq!(resolve_noting("${credential:smtp}", &f, &mut warnings).as_deref(), Ok("pw"));
+        assert_eq!(warnings.len(), 1);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::header::RETRY_AFTER;
-use reqwest::{Client, RequestBuilder, Url};
+use reqwest::{Client, RequestBuilder};
 
 use super::DeliveryError;
 use crate::config::Secret;
@@ -66,42 +66,17 @@ pub(super) fn receiver(url: &str) -> String {
         .unwrap_or_else(|| "the receiver".to_owned())
 }
 
-/// The parts of a URL that may be a credential on their own, because a receiver that echoes the
-/// request in its error body may show just those: the password, the path (Slack and Discord
-/// tokens), its longer segments, and longer query values (gateway API keys). "Longer" is eight
-/// characters, so `json` or `v1` stay readable in messages.
-pub(super) fn url_secrets(url: &str) -> Vec<Secret> {
-    let Ok(url) = Url::parse(url) else { return Vec::new() };
-    let mut parts: Vec<String> = url.password().map(str::to_owned).into_iter().collect();
-    if url.path().len() > 1 {
-        parts.push(url.path().to_owned());
-    }
-    parts.extend(url.path_segments().into_iter().flatten().filter(|s| s.len() >= 8).map(str::to_owned));
-    if let Some(query) = url.query() {
-        parts.push(query.to_owned());
-    }
-    parts.extend(url.query_pairs().map(|(_, v)| v.into_owned()).filter(|v| v.len() >= 8));
-    parts.into_iter().map(Secret::new).collect()
-}
-
-/// Cuts every secret out of an error's text. `http::send` keeps the receiver's own answer in the
-/// message, and a receiver may echo what it was sent; this is the one place, besides the wire,
-/// that reads secrets, and only to remove them.
+/// Cuts every secret out of an error's text: `send` keeps the receiver's own answer in the
+/// message, and a receiver may echo what it was sent.
 pub(super) fn scrub(mut error: DeliveryError, secrets: &[Secret]) -> DeliveryError {
-    let mut secrets: Vec<&str> = secrets.iter().map(Secret::expose).filter(|s| !s.is_empty()).collect();
-    // Longest first, so a whole URL goes before its parts and leaves no fragments.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for secret in secrets {
-        if error.message.contains(secret) {
-            error.message = error.message.replace(secret, "[redacted]");
-        }
-    }
+    error.message = crate::redact::redact(error.message, secrets);
     error
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redact::url_secrets;
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -9,9 +9,10 @@
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, Url};
 
-use super::http::{base64, scrub, url_secrets};
+use super::http::{base64, scrub};
 use super::{DeliveryError, Message, http};
 use crate::config::{Secret, SmsConfig, SmsProvider};
+use crate::redact::url_secrets;
 
 /// Twilio refuses a `Body` longer than this many characters.
 const TWILIO_BODY_LIMIT: usize = 1600;

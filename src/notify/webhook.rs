@@ -10,10 +10,11 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, Header
 use reqwest::{Client, Url};
 use serde_json::{Value, json};
 
-use super::http::{self, base64, scrub, url_secrets};
+use super::http::{self, base64, scrub};
 use super::{DeliveryError, Message, level};
 use crate::config::{Secret, WebhookConfig, WebhookPreset};
 use crate::model::Severity;
+use crate::redact::url_secrets;
 
 /// Discord rejects `content` longer than this many characters.
 const DISCORD_LIMIT: usize = 2000;

@@ -1,7 +1,5 @@
 //! The one HTTP GET every source uses: timeouts, a body cap, status mapping, no secrets in errors.
 
-use std::net::IpAddr;
-
 use reqwest::header::{CONTENT_LENGTH, HeaderMap, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, StatusCode, Url};
 
@@ -17,23 +15,11 @@ pub(super) fn client(limits: &HttpLimits) -> Result<Client, SourceError> {
         .map_err(|e| SourceError::Setup(format!("cannot build the HTTP client: {}", e.without_url())))
 }
 
-/// Checks that a source URL is safe to send credentials to: https, or http to this machine only.
-pub fn check_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("not a URL ({e}): expected https://host/path"))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err("http:// sends credentials and balances in clear text: use https:// (plain http is accepted for loopback hosts only)".to_owned()),
-        _ => Err("the URL must start with https://".to_owned()),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host_str() {
-        Some("localhost") => true,
-        Some(host) => host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
+/// Checks that a source URL is safe to send credentials to: https, or http to this machine only
+/// unless the entry allows plain http. The config's rule ([`crate::config::secure_url`]), checked
+/// again because configs can be built in code.
+pub fn check_url(text: &str, allow_insecure_http: bool) -> Result<Url, String> {
+    crate::config::secure_url(text, allow_insecure_http)
 }
 
 /// How a URL is named in messages: scheme, host and port, never user info, path or query.
@@ -68,11 +54,19 @@ pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits
             SourceError::Unreachable { host: host.to_owned(), reason: error_chain(e.without_url()) }
         }
     };
-    let mut response = request.send().await.map_err(transport)?;
+    let (client, request) = request.build_split();
+    let request = request
+        .map_err(|e| SourceError::Setup(format!("cannot build the request: {}", error_chain(e.without_url()))))?;
+    // A platform's error page may echo the request: keep what it said, never what we sent.
+    let secrets = crate::redact::request_secrets(&request);
+    let mut response = client.execute(request).await.map_err(transport)?;
     let status = response.status();
     if !status.is_success() {
         let retry_after = retry_after(response.headers());
-        let detail = read_capped(&mut response, 2048).await.map(|b| snippet(&b)).unwrap_or_default();
+        let detail = read_capped(&mut response, 2048)
+            .await
+            .map(|b| crate::redact::redact(snippet(&b), &secrets))
+            .unwrap_or_default();
         return Err(status_error(host, status, retry_after, detail));
     }
     let expected = response.content_length();
@@ -159,14 +153,14 @@ mod tests {
 
     #[test]
     fn only_loopback_may_use_plain_http() {
-        assert!(check_url("https://bridge.example.com/simplefin").is_ok());
-        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
-        assert!(check_url("http://[::1]:8080/x").is_ok());
-        assert!(check_url("http://localhost/x").is_ok());
-        assert!(check_url("http://bank.example.com/x").is_err());
-        assert!(check_url("http://10.0.0.1/x").is_err());
-        assert!(check_url("ftp://127.0.0.1/x").is_err());
-        let err = check_url("http://user:hunter2@bank.example.com/").err().unwrap_or_default();
+        assert!(check_url("https://bridge.example.com/simplefin", false).is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x", false).is_ok());
+        assert!(check_url("http://[::1]:8080/x", false).is_ok());
+        assert!(check_url("http://localhost/x", false).is_ok());
+        assert!(check_url("http://bank.example.com/x", false).is_err());
+        assert!(check_url("http://10.0.0.1/x", false).is_err());
+        assert!(check_url("ftp://127.0.0.1/x", false).is_err());
+        let err = check_url("http://user:hunter2@bank.example.com/", false).err().unwrap_or_default();
         assert!(!err.contains("hunter2"));
     }
 }

@@ -58,13 +58,13 @@ impl HttpJson {
         let balance_doc = self.fetch(&balance_url).await?;
         let transactions_doc =
             if transactions_url == balance_url { balance_doc.clone() } else { self.fetch(&transactions_url).await? };
-        let host = check_url(&balance_url).map(|u| host_of(&u)).unwrap_or_default();
+        let host = check_url(&balance_url, self.limits.allow_insecure_http).map(|u| host_of(&u)).unwrap_or_default();
         map_account(&self.config, &AccountRef::new(self.source.clone(), account), &balance_doc, &transactions_doc, now)
             .map_err(|detail| SourceError::Malformed { host, detail: format!("account {account}: {detail}") })
     }
 
     async fn fetch(&self, url: &str) -> Result<Value, SourceError> {
-        let parsed = check_url(url).map_err(SourceError::Setup)?;
+        let parsed = check_url(url, self.limits.allow_insecure_http).map_err(SourceError::Setup)?;
         let host = host_of(&parsed);
         let body = get(authorise(self.client.get(parsed), &self.config.auth), &host, &self.limits).await?;
         serde_json::from_slice(&body).map_err(|e| SourceError::Malformed { host, detail: not_json(&body, &e) })

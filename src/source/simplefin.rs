@@ -26,7 +26,7 @@ pub struct SimpleFin {
 
 impl SimpleFin {
     pub fn new(source: &str, access_url: &Secret, client: Client, limits: HttpLimits) -> Result<Self, SourceError> {
-        let mut base = check_url(access_url.expose()).map_err(SourceError::Setup)?;
+        let mut base = check_url(access_url.expose(), limits.allow_insecure_http).map_err(SourceError::Setup)?;
         let username = percent_decode(base.username());
         let password = Secret::new(percent_decode(base.password().unwrap_or_default()));
         // Infallible for http(s) URLs, which check_url guarantees.
@@ -232,6 +232,7 @@ mod tests {
             connect_timeout: std::time::Duration::from_secs(1),
             timeout: std::time::Duration::from_secs(1),
             max_body: 1024,
+            allow_insecure_http: false,
         };
         let source = SimpleFin::new(
             "s",

@@ -224,6 +224,7 @@ pub fn limits() -> HttpLimits {
         connect_timeout: std::time::Duration::from_secs(5),
         timeout: std::time::Duration::from_secs(10),
         max_body: 1 << 20,
+        allow_insecure_http: false,
     }
 }
 

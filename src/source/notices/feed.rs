@@ -47,7 +47,7 @@ impl Feed {
         client: Client,
         limits: HttpLimits,
     ) -> Result<Self, SourceError> {
-        let (url, host) = endpoint(url)?;
+        let (url, host) = endpoint(url, &limits)?;
         let lower = |words: &[String]| words.iter().map(|w| w.trim().to_lowercase()).collect();
         Ok(Feed {
             name,
@@ -73,7 +73,7 @@ impl Feed {
 }
 
 /// Reads a feed's items into notices, keeping those that match `keywords` (all when there are none).
-fn read_feed(
+pub fn read_feed(
     source: &str,
     body: &[u8],
     keywords: &[String],

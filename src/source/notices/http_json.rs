@@ -38,7 +38,7 @@ impl HttpJsonNotices {
         client: Client,
         limits: HttpLimits,
     ) -> Result<Self, SourceError> {
-        let (url, host) = endpoint(&config.url)?;
+        let (url, host) = endpoint(&config.url, &limits)?;
         Ok(HttpJsonNotices { name, config, url, host, client, limits })
     }
 

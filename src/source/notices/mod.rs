@@ -7,9 +7,9 @@
 //! list it asks for fails as a whole, because a missing list would look like every notice in it had
 //! ended. The same id is reported once per poll.
 
-mod feed;
+pub mod feed;
 mod http_json;
-mod statuspage;
+pub mod statuspage;
 
 use std::collections::HashSet;
 
@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::SourceError;
 use super::fetch::{check_url, client, host_of};
 use super::values::{text, time};
-use crate::config::{NoticeConfig, NoticeSourceKind};
+use crate::config::{HttpLimits, NoticeConfig, NoticeSourceKind};
 use crate::model::{Notice, short_hash};
 
 /// A configured notice source, ready to poll.
@@ -85,8 +85,8 @@ impl NoticeSource {
 const FEED_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::days(14);
 
 /// A URL from the config, checked again (configs can be built in code) and named for messages.
-fn endpoint(text: &str) -> Result<(Url, String), SourceError> {
-    let url = check_url(text).map_err(SourceError::Setup)?;
+fn endpoint(text: &str, limits: &HttpLimits) -> Result<(Url, String), SourceError> {
+    let url = check_url(text, limits.allow_insecure_http).map_err(SourceError::Setup)?;
     let host = host_of(&url);
     Ok((url, host))
 }

@@ -21,7 +21,7 @@ use crate::source::values::kind;
 
 /// The three lists asked for, in the order their notices are reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum List {
+pub enum List {
     Upcoming,
     Active,
     Unresolved,
@@ -71,7 +71,7 @@ impl Statuspage {
         client: Client,
         limits: HttpLimits,
     ) -> Result<Self, SourceError> {
-        let (mut base, host) = endpoint(url)?;
+        let (mut base, host) = endpoint(url, &limits)?;
         // The page's root is what people copy, but `…/api/v2` (what the API docs show) means the same.
         let root = base.path().trim_end_matches('/').trim_end_matches("/api/v2").trim_end_matches('/').to_owned();
         base.set_path(&root);
@@ -105,7 +105,7 @@ impl Statuspage {
 }
 
 /// Reads one endpoint's answer; errors name the endpoint and the item.
-fn read_list(source: &str, list: List, body: &[u8]) -> Result<Vec<Notice>, String> {
+pub fn read_list(source: &str, list: List, body: &[u8]) -> Result<Vec<Notice>, String> {
     let path = list.path();
     let doc: Value = serde_json::from_slice(body).map_err(|e| format!("{path}: not JSON ({e})"))?;
     let items = match doc.get(list.key()) {
@@ -245,6 +245,7 @@ mod tests {
             connect_timeout: std::time::Duration::from_secs(1),
             timeout: std::time::Duration::from_secs(1),
             max_body: 1,
+            allow_insecure_http: false,
         };
         for url in ["https://status.example.com", "https://status.example.com/", "https://status.example.com/api/v2/"] {
             let page = Statuspage::new("s".into(), url, Vec::new(), Client::new(), limits);

@@ -1,0 +1,400 @@
+//! File permissions that put the money at risk. A config file or a `${file:…}` secret file that
+//! anyone on the machine may write is refused: whoever can change it can send the alerts elsewhere,
+//! turn them off, or swap a credential. Secrets that others may read are warned about: the config
+//! file when it holds a credential written in it, a secret file always. [`judge`] is the rule;
+//! `Config::load` and the secret resolution apply it to the files they open.
+
+use std::path::Path;
+
+use reqwest::Url;
+
+use super::{ChannelKind, Config, ConfigError, EmailConfig, HttpAuth, HttpJsonConfig, NoticeHttpJsonConfig};
+use super::{NoticeSourceKind, Secret, SmsProvider, SourceKind, WebhookConfig, WebhookPreset};
+
+/// What a file is to payguard.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Role<'a> {
+    /// The config file, with the keys of the credentials written out in it (none known yet: only
+    /// a refusal can come of it).
+    Config { inline_secrets: &'a [String] },
+    /// A file a `${file:…}` reference reads a secret from.
+    SecretFile,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Fine,
+    /// Go on, and say this (`payguard check` prints it, the daemon logs it).
+    Warn(String),
+    /// Do not use the file: a config error.
+    Refuse(String),
+}
+
+/// The one rule: what `mode` (the permission bits of the file at `path`) means for a file in `role`.
+pub(super) fn judge(path: &Path, mode: u32, role: Role<'_>) -> Verdict {
+    let file = shell_quoted(path);
+    let shown = format!("{:04o}", mode & 0o7777);
+    if mode & 0o002 != 0 {
+        return Verdict::Refuse(match role {
+            Role::Config { .. } => format!(
+                "the config file is writable by everyone (mode {shown}): anyone on this machine could send the alerts elsewhere or turn them off; run `chmod 600 {file}` (or at least `chmod o-w {file}`) and check that it still says what you wrote"
+            ),
+            Role::SecretFile => format!(
+                "secret file {file} is writable by everyone (mode {shown}): anyone on this machine could swap the credential; run `chmod 600 {file}` and check what it holds"
+            ),
+        });
+    }
+    let readers = match (mode & 0o040 != 0, mode & 0o004 != 0) {
+        (true, true) => "its group and everyone",
+        (true, false) => "its group",
+        (false, true) => "everyone",
+        (false, false) => return Verdict::Fine,
+    };
+    match role {
+        Role::Config { inline_secrets: [] } => Verdict::Fine,
+        Role::Config { inline_secrets } => Verdict::Warn(format!(
+            "config file {file} is readable by {readers} (mode {shown}) and holds credentials written in it ({}): run `chmod 600 {file}` (payguard must still be able to read it), or move them out of the file as ${{credential:NAME}}, ${{file:PATH}} or ${{env:NAME}}",
+            inline_secrets.join(", ")
+        )),
+        Role::SecretFile => Verdict::Warn(format!(
+            "secret file {file} is readable by {readers} (mode {shown}): run `chmod 600 {file}` (payguard must still be able to read it), or hand it over as a systemd credential, ${{credential:NAME}}"
+        )),
+    }
+}
+
+/// `path` as a shell word, so the `chmod` a message suggests can be pasted as it is.
+fn shell_quoted(path: &Path) -> String {
+    let text = path.display().to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@,=%".contains(c);
+    if !text.is_empty() && text.chars().all(plain) { text } else { format!("'{}'", text.replace('\'', "'\\''")) }
+}
+
+/// Reads the config file, with the permission bits of the file that was read.
+pub(super) fn read(path: &Path) -> Result<(String, u32), ConfigError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let cannot = |e: std::io::Error| ConfigError::unplaced(path, format!("cannot read the config file: {e}"));
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mode = file.metadata().map_err(cannot)?.permissions().mode();
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(cannot)?;
+    Ok((text, mode))
+}
+
+/// What a credential's text is, to tell whether writing it out in the file gave it away.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// A token, a password, a header value: all of it is the credential.
+    Token,
+    /// A URL: a credential when it carries a login or a query (API keys go there), or always when
+    /// `token_in_path` (a Slack or Discord webhook URL is its token).
+    Url { token_in_path: bool },
+}
+
+/// A value of the config that is, or may carry, a credential.
+struct Credential<'a> {
+    key: String,
+    /// Read to classify it, never to show it.
+    text: &'a str,
+    /// Written out in the file rather than referenced (plain strings are never resolved).
+    literal: bool,
+    /// What the checks of the `${file:…}` files it was read from found.
+    file_warnings: &'a [String],
+    shape: Shape,
+}
+
+impl<'a> Credential<'a> {
+    fn secret(key: String, secret: &'a Secret, shape: Shape) -> Self {
+        let origin = secret.origin();
+        Credential { key, text: secret.expose(), literal: origin.literal, file_warnings: &origin.warnings, shape }
+    }
+
+    /// A URL kept as a plain string (http-json and notice URLs): an API key in it is in the file.
+    fn url(key: String, text: &'a str) -> Self {
+        Credential { key, text, literal: true, file_warnings: &[], shape: Shape::Url { token_in_path: false } }
+    }
+
+    fn is_inline(&self) -> bool {
+        self.literal
+            && match self.shape {
+                Shape::Token => !self.text.trim().is_empty(),
+                Shape::Url { token_in_path } => {
+                    token_in_path
+                        || Url::parse(self.text)
+                            .is_ok_and(|u| !u.username().is_empty() || u.password().is_some() || u.query().is_some())
+                }
+            }
+    }
+}
+
+/// The keys of the credentials written out in the config file rather than referenced.
+pub(super) fn inline_secrets(config: &Config) -> Vec<String> {
+    credentials(config).into_iter().filter(Credential::is_inline).map(|c| c.key).collect()
+}
+
+/// What the checks of the `${file:…}` files behind the config's secrets found, each once.
+pub(super) fn secret_file_warnings(config: &Config) -> Vec<String> {
+    let mut warnings: Vec<String> = Vec::new();
+    for credential in credentials(config) {
+        for warning in credential.file_warnings {
+            if !warnings.contains(warning) {
+                warnings.push(warning.clone());
+            }
+        }
+    }
+    warnings
+}
+
+/// Every value of the config that is or may carry a credential, with its key. Structs are taken
+/// apart field by field, without `..`, so that a new field does not compile until it is judged here.
+fn credentials(config: &Config) -> Vec<Credential<'_>> {
+    let mut all = Vec::new();
+    for (i, source) in config.sources.iter().enumerate() {
+        let key = |field: &str| format!("source[{i}].{field}");
+        match &source.kind {
+            SourceKind::SimpleFin { access_url } => {
+                all.push(Credential::secret(key("access_url"), access_url, Shape::Url { token_in_path: false }));
+            }
+            SourceKind::HttpJson(http) => {
+                let HttpJsonConfig { balance_url, transactions_url, auth, currency: _, mapping: _ } = http.as_ref();
+                all.push(Credential::url(key("balance_url"), balance_url));
+                all.push(Credential::url(key("transactions_url"), transactions_url));
+                push_auth(&mut all, format!("source[{i}]"), auth);
+            }
+        }
+    }
+    for (i, notice) in config.notices.iter().enumerate() {
+        let key = format!("notice[{i}].url");
+        match &notice.kind {
+            NoticeSourceKind::Statuspage { url, components: _ } => all.push(Credential::url(key, url)),
+            NoticeSourceKind::Feed { url, keywords: _, maintenance_keywords: _ } => all.push(Credential::url(key, url)),
+            NoticeSourceKind::HttpJson(http) => {
+                let NoticeHttpJsonConfig { url, auth, mapping: _ } = http.as_ref();
+                all.push(Credential::url(key, url));
+                push_auth(&mut all, format!("notice[{i}]"), auth);
+            }
+        }
+    }
+    for (i, channel) in config.channels.iter().enumerate() {
+        let key = |field: &str| format!("channel[{i}].{field}");
+        match &channel.kind {
+            ChannelKind::Console | ChannelKind::Desktop => {}
+            ChannelKind::Email(EmailConfig {
+                host: _,
+                port: _,
+                tls: _,
+                username: _,
+                password,
+                from: _,
+                to: _,
+                timeout: _,
+            }) => {
+                if let Some(password) = password {
+                    all.push(Credential::secret(key("password"), password, Shape::Token));
+                }
+            }
+            ChannelKind::Sms(sms) => match &sms.provider {
+                SmsProvider::Twilio { account_sid: _, auth_token, from: _, api_base } => {
+                    all.push(Credential::secret(key("auth_token"), auth_token, Shape::Token));
+                    all.push(Credential::url(key("api_base"), api_base));
+                }
+                SmsProvider::Http { url, method: _, headers, body: _, content_type: _ } => {
+                    all.push(Credential::secret(key("url"), url, Shape::Url { token_in_path: false }));
+                    for (name, value) in headers {
+                        all.push(Credential::secret(key(&format!("headers.{name}")), value, Shape::Token));
+                    }
+                }
+            },
+            ChannelKind::Webhook(WebhookConfig { url, preset, token, headers }) => {
+                let token_in_path = matches!(preset, WebhookPreset::Slack | WebhookPreset::Discord);
+                all.push(Credential::secret(key("url"), url, Shape::Url { token_in_path }));
+                if let Some(token) = token {
+                    all.push(Credential::secret(key("token"), token, Shape::Token));
+                }
+                for (name, value) in headers {
+                    all.push(Credential::secret(key(&format!("headers.{name}")), value, Shape::Token));
+                }
+            }
+        }
+    }
+    all
+}
+
+fn push_auth<'a>(all: &mut Vec<Credential<'a>>, table: String, auth: &'a HttpAuth) {
+    let (field, secret) = match auth {
+        HttpAuth::None => return,
+        HttpAuth::Bearer(token) => ("token", token),
+        HttpAuth::Basic { username: _, password } => ("password", password),
+        HttpAuth::Header { name: _, value } => ("value", value),
+    };
+    all.push(Credential::secret(format!("{table}.auth.{field}"), secret, Shape::Token));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn anyone_may_write_is_refused_others_may_read_a_secret_is_warned() {
+        let path = Path::new("/etc/payguard/payguard.toml");
+        let inline = ["source[0].access_url".to_owned()];
+        let with_secret = Role::Config { inline_secrets: &inline };
+        let without = Role::Config { inline_secrets: &[] };
+        // (mode, role, expected verdict: 'f'ine, 'w'arn, 'r'efuse)
+        let table = [
+            (0o600, with_secret, 'f'),
+            (0o400, with_secret, 'f'),
+            (0o620, with_secret, 'f'), // group-writable: the group is trusted with the file
+            (0o640, with_secret, 'w'),
+            (0o604, with_secret, 'w'),
+            (0o644, with_secret, 'w'),
+            (0o644, without, 'f'),
+            (0o666, without, 'r'),
+            (0o602, without, 'r'),
+            (0o100_646, with_secret, 'r'), // st_mode carries the file type too
+            (0o600, Role::SecretFile, 'f'),
+            (0o640, Role::SecretFile, 'w'),
+            (0o444, Role::SecretFile, 'w'),
+            (0o666, Role::SecretFile, 'r'),
+        ];
+        for (mode, role, expected) in table {
+            let verdict = judge(path, mode, role);
+            let got = match &verdict {
+                Verdict::Fine => 'f',
+                Verdict::Warn(_) => 'w',
+                Verdict::Refuse(_) => 'r',
+            };
+            assert_eq!(got, expected, "{mode:o} as {role:?}: {verdict:?}");
+            if let Verdict::Warn(text) | Verdict::Refuse(text) = verdict {
+                let shown = format!("{:04o}", mode & 0o7777);
+                assert!(text.contains(&shown) && text.contains("chmod 600 /etc/payguard/payguard.toml"), "{text}");
+            }
+        }
+        let Verdict::Refuse(text) = judge(Path::new("/home/me/my payguard.toml"), 0o666, without) else {
+            panic!("a refusal")
+        };
+        assert!(text.contains("`chmod 600 '/home/me/my payguard.toml'`"), "{text}");
+        let Verdict::Warn(text) = judge(path, 0o644, with_secret) else { panic!("a warning") };
+        assert!(text.contains("source[0].access_url") && text.contains("${credential:NAME}"), "{text}");
+        assert!(text.contains("readable by its group and everyone"), "{text}");
+    }
+
+    const SOURCE: &str = "[[source]]\nname = \"bank\"\nkind = \"simplefin\"\nschedule = \"0 * * * *\"\n";
+
+    fn config_file(dir: &Path, text: &str, mode: u32) -> std::path::PathBuf {
+        let path = dir.join("payguard.toml");
+        std::fs::write(&path, text).expect("write the config");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        path
+    }
+
+    #[test]
+    fn load_refuses_a_world_writable_config_whatever_it_holds() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Not even valid TOML: the mode is judged before anything in it is read.
+        let path = config_file(dir.path(), "this is not = = toml", 0o666);
+        let error = Config::load(&path).expect_err("refused");
+        assert_eq!((error.line, error.key.as_str()), (0, ""));
+        assert!(error.message.contains("writable by everyone (mode 0666)"), "{error}");
+        assert!(error.to_string().starts_with(&format!("{}: ", path.display())), "{error}");
+    }
+
+    #[test]
+    fn load_warns_of_a_readable_config_only_when_it_holds_a_credential() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let inline = format!("{SOURCE}access_url = \"https://user:hunter2@bridge.example.com/simplefin\"\n");
+        let secret = dir.path().join("simplefin-url");
+        std::fs::write(&secret, "https://user:hunter2@bridge.example.com/simplefin\n").expect("write the secret");
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let referenced = format!("{SOURCE}access_url = \"${{file:{}}}\"\n", secret.display());
+        let config = Config::load(&config_file(dir.path(), &inline, 0o644)).expect("loads");
+        assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+        assert!(config.warnings[0].contains("source[0].access_url") && config.warnings[0].contains("mode 0644"));
+        assert!(!config.warnings[0].contains("hunter2"));
+        assert!(Config::load(&config_file(dir.path(), &inline, 0o600)).expect("loads").warnings.is_empty());
+        // A reference is no credential in the file, and the file it names is its owner's alone.
+        let config = Config::load(&config_file(dir.path(), &referenced, 0o644)).expect("loads");
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        // The secret file readable by others is said too, once however often it is named.
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let twice = format!(
+            "{referenced}\n[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"${{file:{}}}\"\n",
+            secret.display()
+        );
+        let config = Config::load(&config_file(dir.path(), &twice, 0o600)).expect("loads");
+        assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+        assert!(config.warnings[0].contains("secret file") && config.warnings[0].contains("mode 0640"));
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o606)).expect("chmod");
+        let error = Config::load(&config_file(dir.path(), &referenced, 0o600)).expect_err("refused");
+        assert_eq!((error.line, error.column, error.key.as_str()), (5, 14, "source[0].access_url"), "{error}");
+        assert!(
+            error.message.contains("writable by everyone (mode 0606)") && !error.message.contains("hunter2"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn inline_credentials_are_told_from_references_and_harmless_urls() {
+        let text = r#"
+[[source]]
+name = "wallet"
+kind = "http-json"
+balance_url = "https://api.example/{account}"
+transactions_url = "https://api.example/{account}/tx?key=k1"
+schedule = "0 * * * *"
+currency = "EUR"
+auth = { type = "bearer", token = "tok-inline" }
+[source.mapping]
+balance = "/b"
+posted = "/p"
+amount = "/a"
+
+[[notice]]
+name = "status"
+kind = "http-json"
+url = "https://status.example/api"
+schedule = "0 * * * *"
+auth = { type = "header", name = "X-Key", value = "Bearer ${file:SECRET}" }
+[notice.mapping]
+title = "/t"
+
+[[channel]]
+name = "push"
+kind = "webhook"
+preset = "ntfy"
+url = "https://ntfy.sh/topic"
+
+[[channel]]
+name = "slack"
+kind = "webhook"
+preset = "slack"
+url = "https://hooks.slack.com/services/T0/B0/XXXX"
+
+[[channel]]
+name = "gateway"
+kind = "sms"
+provider = "http"
+url = "https://sms.example/send?key=k123"
+body = "{message}"
+to = ["+10000000000"]
+headers = { "X-Auth" = "hdr-inline" }
+"#;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let secret = dir.path().join("key");
+        std::fs::write(&secret, "k").expect("write the secret");
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let text = text.replace("SECRET", &secret.display().to_string());
+        let config = Config::parse(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            inline_secrets(&config),
+            [
+                "source[0].transactions_url",
+                "source[0].auth.token",
+                "channel[1].url",
+                "channel[2].url",
+                "channel[2].headers.X-Auth"
+            ]
+        );
+    }
+}
