@@ -376,22 +376,68 @@ pub enum AmountError {
 
 /// Parses an amount from its decimal text: `"-12.50"`, `"1200"`, `"1.5e3"`.
 ///
-/// The text is never routed through a float, so `"0.1"` is exactly one tenth. Values that do not fit
-/// a `Decimal` (40-digit numbers, `1e400`) and non-numbers (`NaN`, `inf`) are errors, not zero.
+/// The text is never routed through a float, and never rounded: `"0.1"` is exactly one tenth and
+/// `"0.10"` keeps its two places. The grammar is strict (one optional sign, digits with at most one
+/// point, an optional exponent), so `"+-5"` or `"1-2"` are not amounts. Values that do not fit a
+/// `Decimal` exactly (40-digit numbers, `1e400`, 29 decimal places) are errors, not zero or a
+/// rounded neighbour.
 pub fn parse_amount(text: &str) -> Result<Decimal, AmountError> {
-    let trimmed = text.trim();
-    let plausible = !trimmed.is_empty()
-        && trimmed.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
-        && trimmed.chars().any(|c| c.is_ascii_digit());
-    if !plausible {
-        return Err(AmountError::NotDecimal(text.to_owned()));
-    }
-    let parsed = if trimmed.contains(['e', 'E']) {
-        Decimal::from_scientific(trimmed)
-    } else {
-        Decimal::from_str_exact(trimmed.strip_prefix('+').unwrap_or(trimmed))
+    let not_decimal = || AmountError::NotDecimal(text.to_owned());
+    let out_of_range = || AmountError::OutOfRange(text.to_owned());
+    let (negative, unsigned) = strip_sign(text.trim());
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (unsigned, None),
     };
-    parsed.map_err(|_| AmountError::OutOfRange(text.to_owned()))
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return Err(not_decimal());
+    }
+    let exponent: i64 = match exponent.map(strip_sign) {
+        None => 0,
+        Some((_, "")) => return Err(not_decimal()),
+        Some((_, e)) if !digits(e) => return Err(not_decimal()),
+        // An exponent too long for an i64 cannot give an amount: even 0 × 10^huge is refused.
+        Some((minus, e)) => e.parse::<i64>().map(|e| if minus { -e } else { e }).map_err(|_| out_of_range())?,
+    };
+    let mut value = Decimal::from_str_exact(&format!("{}.{fraction}", if whole.is_empty() { "0" } else { whole }))
+        .map_err(|_| out_of_range())?;
+    // value × 10^exponent, exactly: move the point by changing the scale, and multiply only where
+    // the point would go right of the last digit.
+    let scale = i64::from(value.scale()).checked_sub(exponent).ok_or_else(out_of_range)?;
+    if scale > i64::from(MAX_SCALE) {
+        // Trailing zeros may be dropped without changing the value; anything more is rounding.
+        let spare = i64::from(value.scale() - value.normalize().scale());
+        if scale - spare > i64::from(MAX_SCALE) {
+            return Err(out_of_range());
+        }
+        value = value.normalize();
+        value.set_scale(u32::try_from(scale - spare).map_err(|_| out_of_range())?).map_err(|_| out_of_range())?;
+    } else if scale >= 0 {
+        value.set_scale(u32::try_from(scale).map_err(|_| out_of_range())?).map_err(|_| out_of_range())?;
+    } else if !value.is_zero() {
+        value.set_scale(0).map_err(|_| out_of_range())?;
+        for _ in 0..-scale {
+            value = value.checked_mul(Decimal::TEN).ok_or_else(out_of_range)?;
+        }
+    } else {
+        value = Decimal::ZERO;
+    }
+    value.set_sign_negative(negative && !value.is_zero());
+    Ok(value)
+}
+
+/// The most decimal places a `Decimal` holds.
+const MAX_SCALE: u32 = 28;
+
+/// `("-5", …)` → `(true, "5")`; one sign at most, and it must be followed by the rest.
+fn strip_sign(text: &str) -> (bool, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
 }
 
 /// Normalises a payee for comparison: case, punctuation and reference numbers do not make a new payee.
@@ -469,12 +515,38 @@ mod tests {
             ("1e400", None),
             ("1234567890123456789012345678901234567890", None),
             ("12,50", None),
+            ("+-5.00", None),
+            ("-+5", None),
+            ("1-2", None),
+            ("1e", None),
+            ("e5", None),
+            ("1.2.3", None),
+            ("1e-2", Some("0.01")),
+            ("-1.5E+2", Some("-150")),
+            ("0e999999", Some("0")),
+            ("1e-9223372036854775807", None),
+            ("1e9223372036854775807", None),
+            ("1.000e-27", Some("0.000000000000000000000000001")),
+            ("1.00000000000000000000000000001e0", None),
+            ("1e-29", None),
+            ("5.", Some("5")),
+            (".5", Some("0.5")),
+            ("79228162514264337593543950335", Some("79228162514264337593543950335")),
+            ("79228162514264337593543950336", None),
         ];
         for (text, want) in cases {
             let got = parse_amount(text).ok().map(|d| d.normalize().to_string());
             let want = want.map(|w| Decimal::from_str(w).map(|d| d.normalize().to_string()));
             assert_eq!(got, want.and_then(Result::ok), "parsing {text:?}");
         }
+    }
+
+    #[test]
+    fn amounts_keep_their_places_and_sign() {
+        assert_eq!(parse_amount("0.10").map(|d| d.to_string()), Ok("0.10".to_owned()));
+        assert_eq!(parse_amount("-0.00").map(|d| d.is_sign_negative()), Ok(false));
+        assert_eq!(parse_amount("2.50e1").map(|d| d.to_string()), Ok("25.0".to_owned()));
+        assert_eq!(parse_amount("1-2"), Err(AmountError::NotDecimal("1-2".to_owned())));
     }
 
     #[test]
