@@ -255,10 +255,25 @@ fn rehash(entry: &mut AuditEntry) {
     entry.hash = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
 }
 
-/// Opens at once: the store runs without sled's background flusher, so dropping the last handle
-/// releases the lock; a lock still held is a failure.
-fn opened<T, E: std::fmt::Display>(open: impl FnOnce() -> Result<T, E>) -> T {
-    open().unwrap_or_else(|e| panic!("cannot open the store: {e}"))
+/// Opens the store just closed. Without sled's background flusher the lock goes with the last
+/// handle, but a segment write sled handed to its own writer threads may still hold it for a
+/// moment on a busy machine; nothing signals its end, so the open is retried for a bounded time.
+fn opened<T, E: std::fmt::Display>(open: impl Fn() -> Result<T, E>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match open() {
+            Ok(opened) => return opened,
+            Err(e) if is_lock(&e.to_string()) && std::time::Instant::now() < deadline => {
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("cannot open the store: {e}"),
+        }
+    }
+}
+
+/// sled's own lock error, or the store's words for it.
+fn is_lock(error: &str) -> bool {
+    error.contains("could not acquire lock") || error.contains("daemon running")
 }
 
 /// Populates a store in `dir`, closes it, lets `edit` loose on the raw `audit` tree, and verifies.
