@@ -191,7 +191,7 @@ impl Severity {
 
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -285,7 +285,7 @@ impl FindingKind {
 
 impl fmt::Display for FindingKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -500,6 +500,13 @@ impl FromStr for Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CLI lines up tables with width specifiers, so the names must honour them.
+    #[test]
+    fn names_pad_to_a_column() {
+        assert_eq!(format!("{:<14}|", FindingKind::LargeDebit), "large_debit   |");
+        assert_eq!(format!("{:<9}|", Severity::Warning), "warning  |");
+    }
 
     #[test]
     fn amounts_parse_from_text_exactly() {

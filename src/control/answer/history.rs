@@ -24,8 +24,14 @@ pub enum Format {
     Json,
 }
 
-/// Finds the configured account a person means: by id, and by source when two sources share it.
+/// Finds the configured account a person means: by id, and by source when two sources share it,
+/// given with `--source` or as `source/id` (the form payguard itself prints).
 pub fn account_named(config: &Config, id: &str, source: Option<&str>) -> anyhow::Result<AccountRef> {
+    let is_id = |id: &str| config.accounts.iter().any(|a| a.account.account == id);
+    let (id, source) = match (source, id.split_once('/')) {
+        (None, Some((source, account))) if !is_id(id) => (account, Some(source)),
+        _ => (id, source),
+    };
     let matches: Vec<&AccountRef> = config
         .accounts
         .iter()
@@ -136,7 +142,26 @@ pub fn csv(field: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::csv;
+    use std::path::Path;
+
+    use super::{account_named, csv};
+    use crate::config::Config;
+
+    #[test]
+    fn an_account_is_named_by_id_or_as_payguard_prints_it() {
+        let text = "[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"https://u:p@bank.example/simplefin\"\n\
+                    schedule = \"7 * * * *\"\n\n[[account]]\nsource = \"bank\"\nid = \"ACT-1\"\n\n\
+                    [[account]]\nsource = \"bank\"\nid = \"odd/id\"\n";
+        let config = Config::parse(text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let named = |id: &str, source: Option<&str>| account_named(&config, id, source).map(|a| a.to_string());
+        assert_eq!(named("ACT-1", None).ok(), Some("bank/ACT-1".into()));
+        assert_eq!(named("bank/ACT-1", None).ok(), Some("bank/ACT-1".into()));
+        assert_eq!(named("ACT-1", Some("bank")).ok(), Some("bank/ACT-1".into()));
+        // An id with a slash in it is still found as itself.
+        assert_eq!(named("odd/id", None).ok(), Some("bank/odd/id".into()));
+        let unknown = named("other/ACT-1", None).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(unknown.contains("in source \"other\"") && unknown.contains("bank/ACT-1"), "{unknown}");
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {
