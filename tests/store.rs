@@ -133,7 +133,7 @@ fn everything_survives_a_reopen() {
 }
 
 #[test]
-fn a_store_of_another_schema_version_is_refused() {
+fn a_store_from_a_newer_payguard_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     {
         let db = sled::open(dir.path()).expect("sled");
@@ -144,7 +144,7 @@ fn a_store_of_another_schema_version_is_refused() {
     match Store::open(dir.path()) {
         Err(e @ StoreError::SchemaMismatch { found, expected, .. }) => {
             assert_eq!((found, expected), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
-            assert!(e.to_string().contains("schema version"), "{e}");
+            assert!(e.to_string().contains("newer payguard"), "{e}");
         }
         Err(e) => panic!("expected a schema mismatch, got {e}"),
         Ok(_) => panic!("expected a schema mismatch, the store opened"),

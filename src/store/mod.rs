@@ -1,22 +1,27 @@
 //! The store: payguard's history in one sled database under `state_dir`. The only code that knows
 //! sled exists.
 //!
-//! Trees: `snapshots` (account, time), `transactions` (account, id), `tx_time` (account, posted, id:
-//! the time index), `payees` (account, payee key), `accounts` (account: first and last poll),
+//! Trees: `snapshots` (account, time), `transactions` (account, hour: the transactions posted in
+//! that hour, so a poll reads a day of an account's past in 24 records), `tx_ids` (account, id →
+//! its hour: what makes ingest idempotent), `payees` (account, payee key), `accounts` (account: first and last poll),
 //! `alerts` (account, alert id), `outbox` (delivery id: messages owed), `deliveries` (finished
 //! deliveries, by finish time), `silences` (id), `sources` (source name: its health and request
 //! ledger), `notices` (notice source, notice id), `meta` (schema version), `audit` (the hash-chained
 //! audit log, see [`audit`]). One observation is written in one sled transaction together with the
 //! alerts it changed and the deliveries they owe, and flushed before the poll counts as done. Every
-//! write appends what it changed to the audit log inside its own transaction.
+//! write appends what it changed to the audit log inside its own transaction. The per-account
+//! records (transactions, snapshots, payees, accounts) are compact binary ([`codec`]); the rest is
+//! JSON.
 
 mod audit;
+mod codec;
 mod keys;
+mod migrate;
 mod queries;
 mod records;
 mod retention;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -33,16 +38,22 @@ pub use audit::{AuditEntry, AuditEvent, AuditHead, AuditOutcome, AuditReport, Br
 pub use records::{AccountRecord, PayeeRecord};
 pub use retention::Pruned;
 
-/// The layout version this build reads and writes. Bump it with a migration when a record changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The layout version this build reads and writes. Bump it with a migration (`migrate`) when a
+/// record changes. Version 2: transactions kept by the hour with an id index, and the per-account
+/// records in binary.
+pub const SCHEMA_VERSION: u32 = 2;
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// sled's page cache. Its default (1 GiB) let the daemon grow to hundreds of MB on a big store;
+/// a poll reads each account's recent pages once, so a small cache costs little speed (the
+/// kernel's page cache still holds the file) and keeps the daemon small (see BENCHMARKS.md).
+const CACHE_BYTES: u64 = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the store at {path} is in use by another payguard process (is the daemon running?)")]
     Locked { path: PathBuf },
     #[error(
-        "the store at {path} has schema version {found}, this payguard reads version {expected}: use a matching payguard release"
+        "the store at {path} has schema version {found}, written by a newer payguard (this one reads up to version {expected}): run that release or newer"
     )]
     SchemaMismatch { path: PathBuf, found: u32, expected: u32 },
     #[error("cannot open the store at {path}: {source}")]
@@ -68,7 +79,7 @@ pub struct Store {
     path: PathBuf,
     snapshots: sled::Tree,
     transactions: sled::Tree,
-    tx_time: sled::Tree,
+    tx_ids: sled::Tree,
     payees: sled::Tree,
     accounts: sled::Tree,
     alerts: sled::Tree,
@@ -86,12 +97,14 @@ impl Store {
         let path = dir.to_owned();
         // No background flusher: payguard flushes when a poll or a command is done, and without
         // the flusher thread the lock goes with the last handle, so the next opener never waits.
-        let db = sled::Config::new().path(dir).flush_every_ms(None).open().map_err(|source| match &source {
-            sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
-                StoreError::Locked { path: path.clone() }
-            }
-            _ => StoreError::Open { path: path.clone(), source },
-        })?;
+        let db = sled::Config::new().path(dir).flush_every_ms(None).cache_capacity(CACHE_BYTES).open().map_err(
+            |source| match &source {
+                sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked { path: path.clone() }
+                }
+                _ => StoreError::Open { path: path.clone(), source },
+            },
+        )?;
         let meta = db.open_tree("meta")?;
         match meta.get(SCHEMA_KEY)? {
             None => {
@@ -99,16 +112,19 @@ impl Store {
                 meta.flush()?;
             }
             Some(found) => {
-                let found = <[u8; 4]>::try_from(found.as_ref()).map(u32::from_be_bytes).unwrap_or(0);
-                if found != SCHEMA_VERSION {
+                let found = <[u8; 4]>::try_from(found.as_ref()).map(u32::from_be_bytes).map_err(|_| {
+                    StoreError::Corrupt { what: "schema version", detail: format!("{} bytes, not 4", found.len()) }
+                })?;
+                if found > SCHEMA_VERSION || found == 0 {
                     return Err(StoreError::SchemaMismatch { path, found, expected: SCHEMA_VERSION });
                 }
+                migrate::upgrade(&db, &meta, found)?;
             }
         }
         Ok(Store {
             snapshots: db.open_tree("snapshots")?,
             transactions: db.open_tree("transactions")?,
-            tx_time: db.open_tree("tx_time")?,
+            tx_ids: db.open_tree("tx_ids")?,
             payees: db.open_tree("payees")?,
             accounts: db.open_tree("accounts")?,
             alerts: db.open_tree("alerts")?,
@@ -149,22 +165,41 @@ impl Store {
         let recent = self.transactions_between(&observation.account, since, None)?;
         let mut known = HashMap::new();
         let mut known_payees = HashSet::new();
-        for tx in &observation.transactions {
-            if let Some(stored) = self.transactions.get(keys::with(&prefix, &[tx.id.as_bytes()]))? {
-                known.insert(tx.id.clone(), decode::<Transaction>(&stored, "transaction")?);
-            }
-            if self.payees.contains_key(keys::with(&prefix, &[tx.payee_key.as_bytes()]))? {
-                known_payees.insert(tx.payee_key.clone());
+        {
+            // Most transactions seen again are recent: found in what was just read, not looked up.
+            let recent_by_id: HashMap<&str, &Transaction> = recent.iter().map(|tx| (tx.id.as_str(), tx)).collect();
+            for tx in &observation.transactions {
+                let stored = match recent_by_id.get(tx.id.as_str()) {
+                    Some(stored) => Some((*stored).clone()),
+                    None => self.stored_transaction(&prefix, &tx.id)?,
+                };
+                if let Some(stored) = stored {
+                    known.insert(tx.id.clone(), stored);
+                }
+                if self.payees.contains_key(keys::with(&prefix, &[tx.payee_key.as_bytes()]))? {
+                    known_payees.insert(tx.payee_key.clone());
+                }
             }
         }
-        let previous = self
-            .snapshots
-            .scan_prefix(&prefix)
-            .next_back()
-            .transpose()?
-            .map(|(_, v)| decode(&v, "snapshot"))
-            .transpose()?;
+        // The range above runs to the end of the account's snapshots, so its last is the last.
+        let previous = match snapshots.last() {
+            Some(last) => Some(last.clone()),
+            None => self
+                .snapshots
+                .scan_prefix(&prefix)
+                .next_back()
+                .transpose()?
+                .map(|(_, v)| codec::read_snapshot(&v))
+                .transpose()?,
+        };
         Ok(History { first_poll_at, snapshots, previous, recent, known, known_payees })
+    }
+
+    /// The stored transaction with this id, found through the id index.
+    fn stored_transaction(&self, prefix: &[u8], id: &str) -> Result<Option<Transaction>, StoreError> {
+        let Some(hour) = self.tx_ids.get(keys::with(prefix, &[id.as_bytes()]))? else { return Ok(None) };
+        let Some(bytes) = self.transactions.get(keys::with(prefix, &[hour.as_ref()]))? else { return Ok(None) };
+        Ok(codec::read_bucket(&bytes)?.into_iter().find(|tx| tx.id == id))
     }
 
     /// Writes one observation, the alerts it changed and the deliveries they owe in one transaction.
@@ -181,7 +216,7 @@ impl Store {
         let trees = (
             &self.snapshots,
             &self.transactions,
-            &self.tx_time,
+            &self.tx_ids,
             &self.payees,
             &self.accounts,
             &self.alerts,
@@ -189,35 +224,79 @@ impl Store {
             &self.audit,
         );
         let result = trees.transaction(|trees| {
-            let (snapshots, transactions, tx_time, payees, accounts, alerts_tree, outbox, audit) = trees;
+            let (snapshots, transactions, tx_ids, payees, accounts, alerts_tree, outbox, audit) = trees;
             let at = Utc::now();
             let mut report = IngestReport::default();
             let (mut new_ids, mut updated_ids) = (Vec::new(), Vec::new());
             let snapshot = &observation.snapshot;
-            snapshots.insert(keys::with(&prefix, &[&keys::time(snapshot.observed_at)]), encode(snapshot)?)?;
+            snapshots.insert(keys::with(&prefix, &[&keys::time(snapshot.observed_at)]), codec::snapshot(snapshot))?;
+            // The hours this observation touches, read once and written back once.
+            let mut hours: BTreeMap<Vec<u8>, (Vec<Transaction>, bool)> = BTreeMap::new();
+            let mut load = |key: Vec<u8>| -> Result<Vec<u8>, ConflictableTransactionError<StoreError>> {
+                if !hours.contains_key(&key) {
+                    let stored = match transactions.get(&key)? {
+                        Some(bytes) => codec::read_bucket(&bytes).map_err(abort)?,
+                        None => Vec::new(),
+                    };
+                    hours.insert(key.clone(), (stored, false));
+                }
+                Ok(key)
+            };
+            let mut placed: Vec<(Vec<u8>, Transaction)> = Vec::new();
             for tx in &observation.transactions {
-                let key = keys::with(&prefix, &[tx.id.as_bytes()]);
-                match transactions.get(&key)? {
-                    Some(stored) => {
-                        let stored: Transaction = decode(&stored, "transaction").map_err(abort)?;
-                        if &stored == tx {
-                            continue;
+                let id_key = keys::with(&prefix, &[tx.id.as_bytes()]);
+                let hour = keys::hour(tx.posted);
+                match tx_ids.get(&id_key)? {
+                    Some(stored_hour) => {
+                        let old = load(keys::with(&prefix, &[stored_hour.as_ref()]))?;
+                        placed.push((old, tx.clone()));
+                        if stored_hour.as_ref() != hour.as_slice() {
+                            tx_ids.insert(id_key, &hour)?;
                         }
-                        tx_time.remove(time_key(&prefix, &stored))?;
-                        report.updated_transactions += 1;
-                        updated_ids.push(tx.id.clone());
                     }
                     None => {
                         report.new_transactions += 1;
                         new_ids.push(tx.id.clone());
                         count_payee(payees, &prefix, tx)?;
+                        tx_ids.insert(id_key, &hour)?;
+                        placed.push((Vec::new(), tx.clone()));
                     }
                 }
-                transactions.insert(key, encode(tx)?)?;
-                tx_time.insert(time_key(&prefix, tx), &[])?;
+                load(keys::with(&prefix, &[&hour]))?;
+            }
+            for (old, tx) in placed {
+                if !old.is_empty() {
+                    let Some((list, dirty)) = hours.get_mut(&old) else { continue };
+                    let at = list.iter().position(|stored| stored.id == tx.id).ok_or_else(|| {
+                        abort(StoreError::Corrupt {
+                            what: "transaction",
+                            detail: format!("the id index names {:?}, which is missing", tx.id),
+                        })
+                    })?;
+                    if list[at] == tx {
+                        continue;
+                    }
+                    list.remove(at);
+                    *dirty = true;
+                    report.updated_transactions += 1;
+                    updated_ids.push(tx.id.clone());
+                }
+                let Some((list, dirty)) = hours.get_mut(&keys::with(&prefix, &[&keys::hour(tx.posted)])) else {
+                    continue;
+                };
+                let at = list.partition_point(|stored| (stored.posted, &stored.id) < (tx.posted, &tx.id));
+                list.insert(at, tx);
+                *dirty = true;
+            }
+            for (key, (list, dirty)) in &hours {
+                match (dirty, list.is_empty()) {
+                    (false, _) => {}
+                    (true, true) => drop(transactions.remove(key.as_slice())?),
+                    (true, false) => drop(transactions.insert(key.as_slice(), codec::bucket(list))?),
+                }
             }
             let record = match accounts.get(&prefix)? {
-                Some(bytes) => decode::<AccountRecord>(&bytes, "account").map_err(abort)?,
+                Some(bytes) => codec::read_account(&bytes).map_err(abort)?,
                 None => {
                     report.first_poll = true;
                     AccountRecord { first_poll_at: now, last_poll_at: now, name: None, currency: String::new() }
@@ -229,7 +308,7 @@ impl Store {
                 currency: snapshot.currency.clone(),
                 ..record
             };
-            accounts.insert(prefix.as_slice(), encode(&record)?)?;
+            accounts.insert(prefix.as_slice(), codec::account(&record))?;
             let event = AuditEvent::Ingest {
                 account: observation.account.clone(),
                 new_transactions: new_ids,
@@ -257,7 +336,7 @@ impl Store {
     }
 
     pub fn account(&self, account: &AccountRef) -> Result<Option<AccountRecord>, StoreError> {
-        self.accounts.get(keys::account(account))?.map(|b| decode(&b, "account")).transpose()
+        self.accounts.get(keys::account(account))?.map(|b| codec::read_account(&b)).transpose()
     }
 
     /// Every alert of an account, firing or resolved.
@@ -274,7 +353,7 @@ impl Store {
     ) -> Result<Vec<Snapshot>, StoreError> {
         let prefix = keys::account(account);
         let (start, end) = time_range(&prefix, since, until);
-        self.snapshots.range(start..end).map(|kv| decode(&kv?.1, "snapshot")).collect()
+        self.snapshots.range(start..end).map(|kv| codec::read_snapshot(&kv?.1)).collect()
     }
 
     /// Transactions posted in `[since, until)`, in posting order.
@@ -285,14 +364,21 @@ impl Store {
         until: Option<DateTime<Utc>>,
     ) -> Result<Vec<Transaction>, StoreError> {
         let prefix = keys::account(account);
-        let (start, end) = time_range(&prefix, since, until);
+        let start = keys::with(&prefix, &[&keys::hour(since)]);
+        // The hour of `until` is read too: it holds transactions from before `until`.
+        let end = match until {
+            Some(until) => keys::with(&prefix, &[&keys::hour(until), &[0]]),
+            None => keys::with(&prefix, &[&[0xff; 9]]),
+        };
+        let (from, to) = (keys::time(since), until.map(keys::time));
         let mut out = Vec::new();
-        for entry in self.tx_time.range(start..end) {
-            let (key, _) = entry?;
-            let id = key.get(prefix.len() + 8..).unwrap_or_default();
-            if let Some(bytes) = self.transactions.get(keys::with(&prefix, &[id]))? {
-                out.push(decode(&bytes, "transaction")?);
-            }
+        for entry in self.transactions.range(start..end) {
+            let (_, bytes) = entry?;
+            let within = |tx: &Transaction| {
+                let at = keys::time(tx.posted);
+                at >= from && to.is_none_or(|to| at < to)
+            };
+            out.extend(codec::read_bucket(&bytes)?.into_iter().filter(within));
         }
         Ok(out)
     }
@@ -492,7 +578,7 @@ impl Store {
 
     /// Every payee the account has dealt with.
     pub fn payees(&self, account: &AccountRef) -> Result<Vec<PayeeRecord>, StoreError> {
-        self.payees.scan_prefix(keys::account(account)).map(|kv| decode(&kv?.1, "payee")).collect()
+        self.payees.scan_prefix(keys::account(account)).map(|kv| codec::read_payee(&kv?.1)).collect()
     }
 }
 
@@ -528,10 +614,6 @@ fn unwrap_transaction(e: TransactionError<StoreError>) -> StoreError {
     }
 }
 
-fn time_key(prefix: &[u8], tx: &Transaction) -> Vec<u8> {
-    keys::with(prefix, &[&keys::time(tx.posted), tx.id.as_bytes()])
-}
-
 fn time_range(prefix: &[u8], since: DateTime<Utc>, until: Option<DateTime<Utc>>) -> (Vec<u8>, Vec<u8>) {
     let start = keys::with(prefix, &[&keys::time(since)]);
     let end = match until {
@@ -549,7 +631,7 @@ fn count_payee(
     let key = keys::with(prefix, &[tx.payee_key.as_bytes()]);
     let record = match payees.get(&key)? {
         Some(bytes) => {
-            let mut record: PayeeRecord = decode(&bytes, "payee").map_err(abort)?;
+            let mut record = codec::read_payee(&bytes).map_err(abort)?;
             record.count += 1;
             record.first_seen = record.first_seen.min(tx.posted);
             record.last_seen = record.last_seen.max(tx.posted);
@@ -564,7 +646,7 @@ fn count_payee(
             trusted: false,
         },
     };
-    payees.insert(key, encode(&record)?)?;
+    payees.insert(key, codec::payee(&record))?;
     Ok(())
 }
 

@@ -6,13 +6,18 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 
 use super::audit::{self, AuditEvent};
-use super::{PayeeRecord, Store, StoreError, decode, encode_plain, keys, unwrap_transaction};
+use super::{PayeeRecord, Store, StoreError, codec, keys, unwrap_transaction};
 use crate::model::{AccountRef, Snapshot, payee_key};
 
 impl Store {
     /// The account's last `n` snapshots, newest first.
     pub fn latest_snapshots(&self, account: &AccountRef, n: usize) -> Result<Vec<Snapshot>, StoreError> {
-        self.snapshots.scan_prefix(keys::account(account)).rev().take(n).map(|kv| decode(&kv?.1, "snapshot")).collect()
+        self.snapshots
+            .scan_prefix(keys::account(account))
+            .rev()
+            .take(n)
+            .map(|kv| codec::read_snapshot(&kv?.1))
+            .collect()
     }
 
     /// Marks a payee trusted on an account: `new_payee` never fires for it. A payee not seen yet
@@ -26,12 +31,12 @@ impl Store {
         let key = payee_key(payee);
         let tree_key = keys::with(&keys::account(account), &[key.as_bytes()]);
         let record = match self.payees.get(&tree_key)? {
-            Some(bytes) => PayeeRecord { trusted: true, ..decode(&bytes, "payee")? },
+            Some(bytes) => PayeeRecord { trusted: true, ..codec::read_payee(&bytes)? },
             None => {
                 PayeeRecord { key, name: payee.to_owned(), first_seen: now, last_seen: now, count: 0, trusted: true }
             }
         };
-        let value = encode_plain(&record)?;
+        let value = codec::payee(&record);
         let event = AuditEvent::PayeeTrusted { account: account.clone(), payee: record.key.clone() };
         (&self.payees, &self.audit)
             .transaction(|(payees, audit)| {

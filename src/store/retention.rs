@@ -8,9 +8,10 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
 
 use super::audit::{self, AuditEvent};
-use super::{Store, StoreError, decode, keys, unwrap_transaction};
+use super::{Store, StoreError, codec, keys, unwrap_transaction};
 use crate::alert::AlertState;
 use crate::model::{AccountRef, Transaction};
 
@@ -35,47 +36,60 @@ impl Store {
             .collect();
         let old_snapshots: Vec<sled::IVec> =
             self.snapshots.range(prefix.clone()..cut.clone()).keys().collect::<Result<_, _>>()?;
-        let mut old_transactions = Vec::new();
-        for entry in self.tx_time.range(prefix.clone()..cut) {
-            let (time_key, _) = entry?;
-            let id = time_key.get(prefix.len() + 8..).unwrap_or_default();
-            if keep.contains(String::from_utf8_lossy(id).as_ref()) {
-                continue;
+        // The hours that hold anything from before the cut; what goes is decided again inside the
+        // transaction, so a transaction stored meanwhile is never dropped with its hour.
+        let before_key = keys::time(before);
+        let last_hour = keys::with(&prefix, &[&keys::hour(before), &[0]]);
+        let mut hours = Vec::new();
+        for entry in self.transactions.range(prefix.clone()..last_hour) {
+            let (key, bytes) = entry?;
+            let old = codec::read_bucket(&bytes)?
+                .iter()
+                .any(|tx| keys::time(tx.posted) < before_key && !keep.contains(&tx.id));
+            if old {
+                hours.push(key);
             }
-            let tx_key = keys::with(&prefix, &[id]);
-            // A transaction moved later in time (pending → posted) keeps its newer index entry.
-            let still_old = self
-                .transactions
-                .get(&tx_key)?
-                .map(|b| decode::<Transaction>(&b, "transaction"))
-                .transpose()?
-                .is_none_or(|tx| tx.posted < before);
-            old_transactions.push((time_key, still_old.then_some(tx_key)));
         }
-        let pruned = Pruned { snapshots: old_snapshots.len(), transactions: old_transactions.len() };
-        if pruned == Pruned::default() {
-            return Ok(pruned);
+        if old_snapshots.is_empty() && hours.is_empty() {
+            return Ok(Pruned::default());
         }
-        let event = AuditEvent::Pruned {
-            account: account.clone(),
-            before,
-            snapshots: pruned.snapshots,
-            transactions: pruned.transactions,
-        };
-        (&self.snapshots, &self.transactions, &self.tx_time, &self.audit)
-            .transaction(|(snapshots, transactions, tx_time, audit)| {
+        (&self.snapshots, &self.transactions, &self.tx_ids, &self.audit)
+            .transaction(|(snapshots, transactions, tx_ids, audit)| {
                 for key in &old_snapshots {
                     snapshots.remove(key)?;
                 }
-                for (time_key, tx_key) in &old_transactions {
-                    tx_time.remove(time_key)?;
-                    if let Some(tx_key) = tx_key {
-                        transactions.remove(tx_key.as_slice())?;
+                let mut gone = 0;
+                for key in &hours {
+                    let Some(bytes) = transactions.get(key)? else { continue };
+                    let hour = key.get(prefix.len()..).unwrap_or_default();
+                    let (old, kept): (Vec<Transaction>, Vec<Transaction>) = codec::read_bucket(&bytes)
+                        .map_err(ConflictableTransactionError::Abort)?
+                        .into_iter()
+                        .partition(|tx| keys::time(tx.posted) < before_key && !keep.contains(&tx.id));
+                    for tx in &old {
+                        // The id index goes with the transaction only if it names this hour.
+                        let id_key = keys::with(&prefix, &[tx.id.as_bytes()]);
+                        if tx_ids.get(&id_key)?.is_some_and(|at| at.as_ref() == hour) {
+                            tx_ids.remove(id_key)?;
+                        }
+                    }
+                    gone += old.len();
+                    if kept.is_empty() {
+                        transactions.remove(key)?;
+                    } else {
+                        transactions.insert(key, codec::bucket(&kept))?;
                     }
                 }
-                audit::append(audit, now, event.clone())
+                let pruned = Pruned { snapshots: old_snapshots.len(), transactions: gone };
+                let event = AuditEvent::Pruned {
+                    account: account.clone(),
+                    before,
+                    snapshots: pruned.snapshots,
+                    transactions: pruned.transactions,
+                };
+                audit::append(audit, now, event)?;
+                Ok(pruned)
             })
-            .map_err(unwrap_transaction)?;
-        Ok(pruned)
+            .map_err(unwrap_transaction)
     }
 }
