@@ -95,7 +95,11 @@ enum ReadError {
 }
 
 async fn read_capped(response: &mut reqwest::Response, cap: u64) -> Result<Vec<u8>, ReadError> {
-    let mut body = Vec::new();
+    // Sized once from the announced length (never beyond the cap): a 20 MB answer grown by
+    // doubling would copy itself a dozen times and hold up to three times its size at the last
+    // copy. A length that lies costs nothing: untouched capacity is not resident memory.
+    let announced = response.content_length().unwrap_or(0).min(cap);
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
     while let Some(chunk) = response.chunk().await.map_err(|e| ReadError::Transport(e, body.len() as u64))? {
         if body.len() as u64 + chunk.len() as u64 > cap {
             return Err(ReadError::TooLarge);

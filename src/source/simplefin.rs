@@ -4,8 +4,12 @@
 //! of the URL, sent as an Authorization header, and never appear in a message. Amounts and balances
 //! are decimal strings; unknown fields (`org`, `extra`, `holdings`, …) are ignored.
 
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use reqwest::{Client, Url};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::fetch::{check_url, get, host_of};
@@ -53,50 +57,95 @@ impl SimpleFin {
     }
 
     /// Turns an `/accounts` answer into per-account observations.
+    ///
+    /// The answer is read as a stream: each account becomes its observation as soon as it is
+    /// read, so a bridge listing 10,000 accounts never sits in memory as one JSON tree (hundreds
+    /// of MB for a 20 MB answer). Any answer not shaped like SimpleFIN at the top (not an object,
+    /// `accounts` not an array, not JSON at all) is read again as a whole by [`SimpleFin::read_tree`],
+    /// whose words about what is wrong are the errors; both read accounts with the same code.
     pub fn parse(&self, body: &[u8], wanted: &[String], now: DateTime<Utc>) -> Result<Poll, SourceError> {
+        let wanted_set: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+        let (top, accounts) = match self.read_stream(body, &wanted_set, now) {
+            Some(read) => read,
+            None => self.read_tree(body, &wanted_set, now)?,
+        };
+        self.answer(&top, accounts, wanted)
+    }
+
+    /// The answer read as a stream: its top-level messages and its accounts, or `None` if it is
+    /// not shaped like SimpleFIN.
+    fn read_stream(&self, body: &[u8], wanted: &HashSet<&str>, now: DateTime<Utc>) -> Option<(Top, Option<Listed>)> {
+        let seed = Root { source: self, wanted, now };
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let Streamed { errors, errlist, accounts } = seed.deserialize(&mut deserializer).ok()?;
+        deserializer.end().ok()?;
+        let mut top = Top::new();
+        top.extend(errors.map(|e| ("errors".to_owned(), e)));
+        top.extend(errlist.map(|e| ("errlist".to_owned(), e)));
+        Some((top, accounts))
+    }
+
+    /// The answer read as one JSON tree, with an error that says what is wrong with its shape.
+    fn read_tree(
+        &self,
+        body: &[u8],
+        wanted: &HashSet<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(Top, Option<Listed>), SourceError> {
         let malformed = |detail: String| SourceError::Malformed { host: self.host.clone(), detail };
         let root: Value = serde_json::from_slice(body).map_err(|e| malformed(not_json(body, &e)))?;
-        let Value::Object(root) = root else {
+        let Value::Object(mut root) = root else {
             return Err(malformed(format!("expected a JSON object, found {}", kind(&root))));
         };
-        let warnings = platform_errors(&root);
-        let statuses = account_statuses(&root);
-        let accounts = match root.get("accounts") {
+        let listed = match root.remove("accounts") {
+            Some(Value::Array(accounts)) => {
+                let mut listed = Listed::default();
+                for account in &accounts {
+                    listed.take(self, wanted, account, now);
+                }
+                Some(listed)
+            }
+            Some(other) => {
+                return Err(malformed(format!("`accounts` should be an array, found {}", kind(&other))));
+            }
+            None => None,
+        };
+        Ok((root, listed))
+    }
+
+    /// The poll an answer makes: each wanted account's observation or why there is none.
+    fn answer(&self, top: &Top, accounts: Option<Listed>, wanted: &[String]) -> Result<Poll, SourceError> {
+        let malformed = |detail: String| SourceError::Malformed { host: self.host.clone(), detail };
+        let warnings = platform_errors(top);
+        let statuses = account_statuses(top);
+        let listed = match accounts {
             // Nothing usable came back at all: a failed poll, which counts towards source_down,
             // not one "missing account" per configured account on a poll that succeeded.
-            Some(Value::Array(a)) if a.is_empty() && !wanted.is_empty() => {
+            Some(listed) if listed.count == 0 && !wanted.is_empty() => {
                 if !warnings.is_empty() {
                     return Err(SourceError::Platform(warnings.join("; ")));
                 }
                 let why = "it lists no accounts at all; the bridge may have lost its connection to the bank";
                 return Err(malformed(why.to_owned()));
             }
-            Some(Value::Array(a)) => a.as_slice(),
-            Some(other) => {
-                return Err(malformed(format!("`accounts` should be an array, found {}", kind(other))));
-            }
+            Some(listed) => listed,
             None if !warnings.is_empty() => return Err(SourceError::Platform(warnings.join("; "))),
             None => return Err(malformed("no `accounts` in the answer".to_owned())),
         };
-        let mut poll = Poll { warnings, ..Poll::default() };
-        let mut found: Vec<(String, Result<Observation, SourceError>)> = Vec::new();
-        for (i, account) in accounts.iter().enumerate() {
-            let id = account.get("id").and_then(|v| text(v, "id").ok());
-            let Some(id) = id else {
-                return Err(malformed(format!("accounts[{i}] has no id")));
-            };
-            if !wanted.contains(&id) {
-                poll.unconfigured.push(id);
-                continue;
-            }
-            let status = statuses.get(id.as_str()).copied().unwrap_or(AccountStatus::Active);
-            let observation =
-                self.account(account, &id, status, now).map_err(|e| malformed(format!("account {id}: {e}")));
-            found.push((id, observation));
+        if let Some(i) = listed.first_without_id {
+            return Err(malformed(format!("accounts[{i}] has no id")));
         }
+        let Listed { mut found, unconfigured, .. } = listed;
+        let mut poll = Poll { warnings, unconfigured, accounts: Vec::with_capacity(wanted.len()) };
         for id in wanted {
-            let result = match found.iter().position(|(f, _)| f == id) {
-                Some(i) => found.swap_remove(i).1,
+            let result = match found.remove(id.as_str()) {
+                Some(result) => result
+                    .map(|mut observation| {
+                        observation.snapshot.status =
+                            statuses.get(id.as_str()).copied().unwrap_or(AccountStatus::Active);
+                        observation
+                    })
+                    .map_err(|e| malformed(format!("account {id}: {e}"))),
                 None if !poll.warnings.is_empty() => Err(SourceError::Platform(poll.warnings.join("; "))),
                 None => Err(SourceError::MissingAccount(id.clone())),
             };
@@ -140,6 +189,118 @@ impl SimpleFin {
     }
 }
 
+/// An answer's top level without its accounts: where the platform's messages are.
+type Top = serde_json::Map<String, Value>;
+
+/// What the streaming read of an answer keeps: the platform's messages and the accounts.
+#[derive(Default)]
+struct Streamed {
+    errors: Option<Value>,
+    errlist: Option<Value>,
+    accounts: Option<Listed>,
+}
+
+/// The accounts of an answer, each read into its observation (status still to be set from
+/// `errlist`, which may come after them).
+#[derive(Default)]
+struct Listed {
+    count: usize,
+    /// The first account without an id: the answer is unusable.
+    first_without_id: Option<usize>,
+    /// Wanted accounts by id; an account listed twice counts with its first listing.
+    found: HashMap<String, Result<Observation, String>>,
+    unconfigured: Vec<String>,
+}
+
+impl Listed {
+    /// Reads the next account of the answer.
+    fn take(&mut self, source: &SimpleFin, wanted: &HashSet<&str>, account: &Value, now: DateTime<Utc>) {
+        let i = self.count;
+        self.count += 1;
+        let Some(id) = account.get("id").and_then(|v| text(v, "id").ok()) else {
+            self.first_without_id.get_or_insert(i);
+            return;
+        };
+        if !wanted.contains(id.as_str()) {
+            self.unconfigured.push(id);
+        } else if let Entry::Vacant(slot) = self.found.entry(id) {
+            let observation = source.account(account, slot.key(), AccountStatus::Active, now);
+            slot.insert(observation);
+        }
+    }
+}
+
+/// The top of an answer, read key by key; `accounts` is streamed.
+struct Root<'a> {
+    source: &'a SimpleFin,
+    wanted: &'a HashSet<&'a str>,
+    now: DateTime<Utc>,
+}
+
+impl<'de> DeserializeSeed<'de> for Root<'_> {
+    type Value = Streamed;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Streamed, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Root<'_> {
+    type Value = Streamed;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a SimpleFIN answer")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Streamed, A::Error> {
+        let mut out = Streamed::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "accounts" if out.accounts.is_none() => {
+                    out.accounts = Some(map.next_value_seed(Accounts { root: &self })?);
+                }
+                // Listed twice: left to the whole-tree reading, which keeps the last, as JSON does.
+                "accounts" => return Err(serde::de::Error::custom("`accounts` twice")),
+                "errors" => out.errors = Some(map.next_value()?),
+                "errlist" => out.errlist = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct Accounts<'r, 'a> {
+    root: &'r Root<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for Accounts<'_, '_> {
+    type Value = Listed;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Listed, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Accounts<'_, '_> {
+    type Value = Listed;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of accounts")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Listed, S::Error> {
+        let mut listed = Listed::default();
+        let Root { source, wanted, now } = *self.root;
+        while let Some(account) = seq.next_element::<Value>()? {
+            listed.take(source, wanted, &account, now);
+        }
+        Ok(listed)
+    }
+}
+
 fn transaction(tx: &Value, now: DateTime<Utc>) -> Result<Transaction, String> {
     let field = |name: &str| tx.get(name).filter(|v| !v.is_null());
     let id = field("id").map(|v| text(v, "id")).transpose()?.unwrap_or_default();
@@ -168,8 +329,8 @@ fn transaction(tx: &Value, now: DateTime<Utc>) -> Result<Transaction, String> {
 
 /// What `errlist` entries about one account (`act.*` codes with an `account_id`) say of its state:
 /// closed for codes that say so, frozen for the rest (locked, suspended, blocked, …).
-fn account_statuses(root: &serde_json::Map<String, Value>) -> std::collections::HashMap<&str, AccountStatus> {
-    let mut statuses = std::collections::HashMap::new();
+fn account_statuses(root: &serde_json::Map<String, Value>) -> HashMap<&str, AccountStatus> {
+    let mut statuses = HashMap::new();
     if let Some(Value::Array(errors)) = root.get("errlist") {
         for e in errors {
             let code = e.get("code").and_then(Value::as_str).unwrap_or_default();
