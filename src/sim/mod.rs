@@ -4,9 +4,11 @@
 //! benchmarks will load it. Each step of a [`Script`] is a set of payments that happen when the step
 //! is applied; a step is applied on each request (`Advance::OnRequest`, for the demo) or when the
 //! caller says so (`Advance::Manual`, for tests). [`Simulator::inject`] makes it misbehave: each
-//! injected [`Fault`] answers one request the way a broken bank would.
+//! injected [`Fault`] answers one request the way a broken bank would. [`Simulator::start_load`]
+//! serves a generated bank of many accounts instead of a script, for the benchmarks ([`Load`]).
 
 mod fault;
+mod load;
 mod script;
 mod server;
 
@@ -18,6 +20,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
 pub use fault::Fault;
+pub use load::Load;
 pub use script::{Event, Script, ScriptAccount, Step, demo_script};
 
 /// The credentials the simulator accepts in its access URL.
@@ -46,6 +49,8 @@ struct State {
     requests: tokio::sync::watch::Sender<u64>,
     /// Answers for the next `/accounts` requests, one each, before normal service resumes.
     faults: VecDeque<Fault>,
+    /// A generated bank that answers instead of the script (which is then empty).
+    load: Option<load::Generator>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +74,18 @@ struct SimTransaction {
 impl Simulator {
     /// Serves `script` on a free loopback port.
     pub async fn start(script: Script, advance: Advance) -> std::io::Result<Simulator> {
+        Simulator::serve(script, advance, None).await
+    }
+
+    /// Serves a generated bank: every `/accounts` answer is the next one of `load`, its accounts
+    /// each with new transactions. Faults are for scripted banks: an injected account fault finds
+    /// no account to spoil here.
+    pub async fn start_load(load: Load) -> std::io::Result<Simulator> {
+        let script = Script { accounts: Vec::new(), steps: Vec::new() };
+        Simulator::serve(script, Advance::Manual, Some(load::Generator::new(load))).await
+    }
+
+    async fn serve(script: Script, advance: Advance, load: Option<load::Generator>) -> std::io::Result<Simulator> {
         let accounts = script
             .accounts
             .iter()
@@ -88,6 +105,7 @@ impl Simulator {
             advance,
             requests: requests_tx,
             faults: VecDeque::new(),
+            load,
         }));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;

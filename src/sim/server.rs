@@ -48,6 +48,11 @@ async fn accounts(
     let start = start_date(query.get("start-date").map(String::as_str));
     let now = Utc::now();
     let mut state = lock(&state);
+    if let Some(load) = state.load.as_mut() {
+        let body = load.next_answer();
+        state.requests.send_modify(|n| *n += 1);
+        return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    }
     if state.advance == Advance::OnRequest {
         state.apply_next(now);
     }
