@@ -294,7 +294,8 @@ impl Engine {
         match fetch.await {
             Ok(poll) => {
                 polling::record_success(&mut health, now);
-                tracing::debug_span!("accounts").in_scope(|| self.ingest_poll(config, poll, now, &mut run));
+                tracing::debug_span!("accounts")
+                    .in_scope(|| blocking(|| self.ingest_poll(config, poll, now, &mut run)));
                 let failed: Vec<(&str, &str)> =
                     run.failures.iter().map(|f| (f.account.as_str(), f.error.as_str())).collect();
                 let failed_ids: HashSet<&str> = failed.iter().map(|(f, _)| *f).collect();
@@ -509,10 +510,44 @@ impl Engine {
     }
 }
 
+/// Runs store work (sled reads and writes, seconds of them for a poll of 10,000 accounts) from
+/// async code. On a multi-threaded runtime, the daemon's, the worker first hands its other tasks
+/// to another thread, so a big poll never stalls the control socket, the metrics or another
+/// source's schedule; a current-thread runtime has no other worker to hand them to and just runs it.
+pub(super) fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sim::{Load, Simulator};
+
+    /// While a poll's store work blocks its worker, the runtime's other tasks still run: here the
+    /// work, on the runtime's only worker, waits for a message that only another task sends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn store_work_lets_the_other_tasks_run() {
+        let on_the_worker = tokio::spawn(async {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let sender = tokio::spawn(async move { tx.send("ran") });
+            // Without the hand-off this would wait out the whole timeout and fail.
+            let received = blocking(|| rx.recv_timeout(std::time::Duration::from_secs(60)));
+            (received, sender.await)
+        });
+        let (received, sent) = on_the_worker.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(received, Ok("ran"));
+        assert!(matches!(sent, Ok(Ok(()))));
+    }
+
+    #[tokio::test]
+    async fn store_work_runs_in_place_on_a_current_thread_runtime() {
+        assert_eq!(blocking(|| 7), 7);
+    }
 
     /// A poll of many accounts from the generated bank stores every account once, in one unbroken
     /// audit chain, and its large debits fire.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::engine::blocking;
 use super::{Engine, service, status_line};
 use crate::config::Schedule;
 
@@ -47,7 +48,7 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
         let engine = engine.clone();
         tracker.spawn(on_schedule(engine.clone(), "retention".to_owned(), nightly, shutdown.clone(), move || {
             let engine = engine.clone();
-            async move { engine.prune(engine.clock().now()) }
+            async move { blocking(|| engine.prune(engine.clock().now())) }
         }));
     }
     let deliveries = engine.clone();
