@@ -11,50 +11,11 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use payguard::alert::outbox::{self, Attempt, Next};
 use payguard::alert::{self, AlertState, Delivery, DeliveryRecord, NoticeEvent, Silence};
-use payguard::model::{
-    AccountRef, AccountStatus, Finding, FindingKind, Notice, NoticeKind, Observation, Phase, Snapshot, SourceHealth,
-    Transaction, payee_key,
-};
+use payguard::model::{AccountRef, Finding, FindingKind, Notice, NoticeKind, Phase, SourceHealth};
 use payguard::store::{AuditEntry, AuditEvent, AuditOutcome, AuditReport, GENESIS, Problem, Store, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_790_000_000, 0).expect("a valid time")
-}
-
-fn account() -> AccountRef {
-    AccountRef::new("bank", "ACT-1")
-}
-
-fn tx(id: &str, minutes_ago: i64, amount: &str, payee: &str) -> Transaction {
-    Transaction {
-        id: id.into(),
-        posted: now() - TimeDelta::minutes(minutes_ago),
-        amount: amount.parse().expect("decimal"),
-        payee: payee.into(),
-        payee_key: payee_key(payee),
-        description: String::new(),
-        pending: false,
-    }
-}
-
-fn observation(account: AccountRef, at: DateTime<Utc>, balance: &str, transactions: Vec<Transaction>) -> Observation {
-    Observation {
-        account,
-        name: Some("Checking".into()),
-        snapshot: Snapshot {
-            observed_at: at,
-            balance: balance.parse().expect("decimal"),
-            available: None,
-            currency: "USD".into(),
-            status: AccountStatus::Active,
-            card_expiry: None,
-            as_of: None,
-        },
-        transactions,
-    }
-}
+use support::records::{account, now, observation, tx};
 
 fn low_balance() -> Finding {
     Finding {

@@ -1,48 +1,14 @@
 //! The store on a real sled database in a temporary directory: idempotent ingest, updates that keep
 //! the time index right, durability across reopen, the schema check and the single-process lock.
 
+mod support;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use payguard::alert::{self, AlertState};
-use payguard::model::{AccountRef, AccountStatus, Finding, FindingKind, Observation, Snapshot, Transaction, payee_key};
+use payguard::model::{Finding, FindingKind, Snapshot, Transaction};
 use payguard::store::{SCHEMA_VERSION, Store, StoreError};
 use rust_decimal::Decimal;
-
-fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_790_000_000, 0).expect("a valid time")
-}
-
-fn account() -> AccountRef {
-    AccountRef::new("bank", "ACT-1")
-}
-
-fn tx(id: &str, minutes_ago: i64, amount: &str, payee: &str) -> Transaction {
-    Transaction {
-        id: id.into(),
-        posted: now() - TimeDelta::minutes(minutes_ago),
-        amount: amount.parse().expect("decimal"),
-        payee: payee.into(),
-        payee_key: payee_key(payee),
-        description: String::new(),
-        pending: false,
-    }
-}
-
-fn observation(balance: &str, transactions: Vec<Transaction>) -> Observation {
-    Observation {
-        account: account(),
-        name: Some("Checking".into()),
-        snapshot: Snapshot {
-            observed_at: now(),
-            balance: balance.parse().expect("decimal"),
-            available: None,
-            currency: "USD".into(),
-            status: AccountStatus::Active,
-            card_expiry: None,
-            as_of: None,
-        },
-        transactions,
-    }
-}
+use support::records::{account, now, observation, tx};
 
 fn everything(store: &Store) -> (Vec<Snapshot>, Vec<Transaction>, Vec<payguard::store::PayeeRecord>) {
     let since = now() - TimeDelta::days(400);
@@ -57,8 +23,12 @@ fn everything(store: &Store) -> (Vec<Snapshot>, Vec<Transaction>, Vec<payguard::
 fn the_same_poll_twice_is_stored_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("open");
-    let obs =
-        observation("100", vec![tx("a", 30, "-5", "Shop"), tx("b", 20, "-7", "SHOP"), tx("c", 10, "50", "Employer")]);
+    let obs = observation(
+        account(),
+        now(),
+        "100",
+        vec![tx("a", 30, "-5", "Shop"), tx("b", 20, "-7", "SHOP"), tx("c", 10, "50", "Employer")],
+    );
     let first = store.ingest(&obs, &[], &[], now()).expect("ingest");
     assert_eq!((first.new_transactions, first.updated_transactions, first.first_poll), (3, 0, true));
     let before = everything(&store);
@@ -78,11 +48,12 @@ fn a_settling_transaction_is_updated_in_place() {
     let store = Store::open(dir.path()).expect("open");
     let mut pending = tx("p", 60, "-20", "Shop");
     pending.pending = true;
-    store.ingest(&observation("100", vec![pending.clone()]), &[], &[], now()).expect("ingest");
+    store.ingest(&observation(account(), now(), "100", vec![pending.clone()]), &[], &[], now()).expect("ingest");
     let mut posted = pending.clone();
     posted.pending = false;
     posted.posted = now() - TimeDelta::minutes(5);
-    let report = store.ingest(&observation("80", vec![posted.clone()]), &[], &[], now()).expect("ingest");
+    let report =
+        store.ingest(&observation(account(), now(), "80", vec![posted.clone()]), &[], &[], now()).expect("ingest");
     assert_eq!((report.new_transactions, report.updated_transactions), (0, 1));
     let (_, transactions, payees) = everything(&store);
     // Moved in the time index, not duplicated, and the payee counted once.
@@ -97,9 +68,9 @@ fn a_settling_transaction_is_updated_in_place() {
 fn history_tells_known_from_new() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("open");
-    let baseline = observation("100", vec![tx("a", 120, "-5", "Shop")]);
+    let baseline = observation(account(), now(), "100", vec![tx("a", 120, "-5", "Shop")]);
     store.ingest(&baseline, &[], &[], now() - TimeDelta::hours(1)).expect("ingest");
-    let next = observation("90", vec![tx("a", 120, "-5", "Shop"), tx("b", 1, "-5", "Stranger")]);
+    let next = observation(account(), now(), "90", vec![tx("a", 120, "-5", "Shop"), tx("b", 1, "-5", "Stranger")]);
     let history = store.history(&next, TimeDelta::hours(24), now()).expect("history");
     assert_eq!(history.first_poll_at, Some(now() - TimeDelta::hours(1)));
     assert_eq!(history.known.keys().collect::<Vec<_>>(), ["a"]);
@@ -120,7 +91,9 @@ fn everything_survives_a_reopen() {
     let plan = alert::plan(&[], vec![finding], now(), &alert::Policy::default(), &[]);
     {
         let store = Store::open(dir.path()).expect("open");
-        store.ingest(&observation("1", vec![tx("a", 5, "-5", "Shop")]), &plan.changed, &[], now()).expect("ingest");
+        store
+            .ingest(&observation(account(), now(), "1", vec![tx("a", 5, "-5", "Shop")]), &plan.changed, &[], now())
+            .expect("ingest");
     }
     let store = Store::open(dir.path()).expect("reopen");
     let (snapshots, transactions, payees) = everything(&store);
@@ -168,8 +141,12 @@ fn retention_prunes_the_old_but_keeps_recent_data_open_evidence_and_the_audit_ch
     let store = Store::open(dir.path()).expect("open");
     let day = TimeDelta::days(1);
     // A poll 500 days ago, with two transactions; one of them an open alert still cites.
-    let mut old =
-        observation("100", vec![tx("old-1", 500 * 24 * 60, "-5", "Shop"), tx("old-2", 500 * 24 * 60, "-7", "Cited")]);
+    let mut old = observation(
+        account(),
+        now(),
+        "100",
+        vec![tx("old-1", 500 * 24 * 60, "-5", "Shop"), tx("old-2", 500 * 24 * 60, "-7", "Cited")],
+    );
     old.snapshot.observed_at = now() - day * 500;
     let cited = Finding {
         transaction_ids: vec!["old-2".into()],
@@ -178,7 +155,9 @@ fn retention_prunes_the_old_but_keeps_recent_data_open_evidence_and_the_audit_ch
     };
     let plan = alert::plan(&[], vec![cited], now(), &alert::Policy::default(), &[]);
     store.ingest(&old, &plan.changed, &[], now() - day * 500).expect("ingest");
-    store.ingest(&observation("88", vec![tx("new-1", 60, "-12", "Shop")]), &[], &[], now()).expect("ingest");
+    store
+        .ingest(&observation(account(), now(), "88", vec![tx("new-1", 60, "-12", "Shop")]), &[], &[], now())
+        .expect("ingest");
 
     let pruned = store.prune(&account(), now() - day * 400, now()).expect("prune");
     assert_eq!((pruned.snapshots, pruned.transactions), (1, 1));

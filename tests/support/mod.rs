@@ -9,6 +9,7 @@ pub mod corpus;
 pub mod dbus;
 pub mod logs;
 pub mod notify_socket;
+pub mod records;
 pub mod smtp;
 
 use std::collections::{HashMap, VecDeque};
