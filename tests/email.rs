@@ -1,6 +1,6 @@
-//! The e-mail channel against a real SMTP server in this process (mailin-embedded on loopback, no
-//! TLS): what a message looks like on the wire, which refusals are worth retrying, and how the
-//! durable outbox carries alerts through a mail server that is down.
+//! The e-mail channel against a real SMTP server in this process (`support::smtp`, mailin-embedded
+//! on loopback, no TLS): what a message looks like on the wire, which refusals are worth retrying,
+//! and how the durable outbox carries alerts through a mail server that is down.
 //!
 //! mailin-embedded serves on a std thread (its error type is not `Send`) and cannot be stopped; each
 //! test starts its own on its own port, and the threads end with the test binary.
@@ -11,11 +11,9 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::DateTime;
-use mailin_embedded::{Handler, Response, response};
 use payguard::alert::{Alert, NoticeEvent};
 use payguard::config::{EmailConfig, Language, Secret, Support, Tls};
 use payguard::model::{AccountRef, Finding, FindingKind, Severity};
@@ -23,158 +21,12 @@ use payguard::notify::render::{alert_message, digest_message};
 use payguard::notify::{DeliveryError, Email, Message};
 use payguard::sim::{Advance, Simulator, demo_script};
 use payguard::store::Store;
+use support::smtp::{Answer, Smtp, free_port};
 
 /// Every wait in this file is bounded by this: a hung server or binary fails the test, not the run.
 const LIMIT: Duration = Duration::from_secs(60);
 const USERNAME: &str = "alerts-login-7f3e";
 const PASSWORD: &str = "pw-s3cret-91c2";
-
-// ---------------------------------------------------------------------------------------------
-// A recording SMTP server
-
-/// One message as the server took it.
-#[derive(Clone, Debug)]
-struct Received {
-    from: String,
-    to: Vec<String>,
-    data: Vec<u8>,
-}
-
-/// How the server answers, switchable while it runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Answer {
-    #[default]
-    Accept,
-    /// Answer every RCPT TO with this code.
-    Rcpt(u16),
-    /// Answer every DATA command with this code.
-    Data(u16),
-    /// Hold the answer to DATA until told otherwise: a server that stalls mid-conversation.
-    StallData,
-}
-
-#[derive(Default)]
-struct Shared {
-    received: Vec<Received>,
-    answer: Answer,
-}
-
-#[derive(Default)]
-struct State {
-    shared: Mutex<Shared>,
-    /// Signalled when the answer changes, to release a stalled DATA.
-    changed: Condvar,
-}
-
-impl State {
-    fn lock(&self) -> MutexGuard<'_, Shared> {
-        self.shared.lock().expect("smtp state lock")
-    }
-}
-
-/// mailin clones the handler for each connection: the shared part is the record, the rest is the
-/// transaction in progress on that connection.
-#[derive(Clone)]
-struct Recorder {
-    state: Arc<State>,
-    from: String,
-    to: Vec<String>,
-    data: Vec<u8>,
-}
-
-impl Recorder {
-    fn answer(&self) -> Answer {
-        self.state.lock().answer
-    }
-}
-
-fn refusal(code: u16) -> Response {
-    let text = if code < 500 { "4.3.0 try again later" } else { "5.1.1 mailbox unavailable" };
-    Response::custom(code, text.to_owned())
-}
-
-impl Handler for Recorder {
-    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, from: &str) -> Response {
-        self.from = from.to_owned();
-        self.to.clear();
-        self.data.clear();
-        response::OK
-    }
-
-    fn rcpt(&mut self, to: &str) -> Response {
-        if let Answer::Rcpt(code) = self.answer() {
-            return refusal(code);
-        }
-        self.to.push(to.to_owned());
-        response::OK
-    }
-
-    // Refusing here rather than after the content: mailin stays in its data state after a refused
-    // end of data, and the client's QUIT would then hang until its timeout.
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, _to: &[String]) -> Response {
-        let shared = self.state.lock();
-        let bound = Duration::from_secs(30);
-        let (shared, _) =
-            self.state.changed.wait_timeout_while(shared, bound, |s| s.answer == Answer::StallData).expect("smtp lock");
-        match shared.answer {
-            Answer::Data(code) => refusal(code),
-            _ => response::OK,
-        }
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.data.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        let message = Received { from: self.from.clone(), to: self.to.clone(), data: std::mem::take(&mut self.data) };
-        self.state.lock().received.push(message);
-        response::OK
-    }
-}
-
-struct Smtp {
-    port: u16,
-    state: Arc<State>,
-}
-
-impl Smtp {
-    /// A server on a fresh loopback port.
-    fn start() -> Smtp {
-        Smtp::on(TcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port for SMTP"))
-    }
-
-    /// A server on a listener the caller bound.
-    fn on(listener: TcpListener) -> Smtp {
-        let port = listener.local_addr().expect("smtp local address").port();
-        let state = Arc::new(State::default());
-        let handler = Recorder { state: state.clone(), from: String::new(), to: Vec::new(), data: Vec::new() };
-        std::thread::spawn(move || {
-            let mut server = mailin_embedded::Server::new(handler);
-            server.with_name("smtp.test").with_tcp_listener(listener);
-            if let Err(e) = server.serve() {
-                eprintln!("test smtp server stopped: {e}");
-            }
-        });
-        Smtp { port, state }
-    }
-
-    fn answer(&self, answer: Answer) {
-        self.state.lock().answer = answer;
-        self.state.changed.notify_all();
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.state.lock().received.clone()
-    }
-}
-
-/// A loopback port that nothing listens on (bound, noted, released).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("reserve a loopback port");
-    listener.local_addr().expect("reserved port").port()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading a message back: just enough MIME for lettre's output

@@ -1,15 +1,17 @@
 //! SMTP servers for fault tests. [`Smtp`] is a real server (mailin-embedded on a std thread) that
-//! records what it takes and can be told, while it runs, to turn messages away at RCPT or DATA
-//! with any code; it counts every transaction it sees, so a test can tell an attempt that was
-//! refused from one that never came. [`Cutter`] is a hand-written server on a tokio listener that
-//! speaks just enough SMTP to get a client into the middle of a conversation and then hangs up at a
-//! chosen point, once per connection in its script; when the script is played it closes its port,
-//! so a well-behaved server can take that port over.
+//! records what it takes and can be told, while it runs, to turn messages away at RCPT or DATA with
+//! any code or to hold its answer to DATA (a server that stalls mid-conversation); it counts every
+//! transaction it sees, so a test can tell an attempt that was refused from one that never came.
+//! [`Cutter`] is a hand-written server on a tokio listener that speaks just enough SMTP to get a
+//! client into the middle of a conversation and then hangs up at a chosen point, once per
+//! connection in its script; when the script is played it closes its port, so a well-behaved server
+//! can take that port over.
 //!
 //! mailin-embedded cannot be stopped: its threads end with the test binary.
 
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use mailin_embedded::{Handler, Response, response};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -60,6 +62,8 @@ pub enum Answer {
     Rcpt(u16),
     /// Answer every DATA command with this code.
     Data(u16),
+    /// Hold the answer to DATA until told otherwise: a server that stalls mid-conversation.
+    StallData,
 }
 
 #[derive(Default)]
@@ -70,18 +74,27 @@ struct Shared {
     transactions: usize,
 }
 
+#[derive(Default)]
+struct State {
+    shared: Mutex<Shared>,
+    /// Signalled when the answer changes, to release a stalled DATA.
+    changed: Condvar,
+}
+
+impl State {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// mailin clones the handler for each connection: the shared part is the record, the rest is the
 /// transaction in progress on that connection.
 #[derive(Clone)]
 struct Recorder {
-    shared: Arc<Mutex<Shared>>,
+    state: Arc<State>,
     from: String,
     to: Vec<String>,
     data: Vec<u8>,
-}
-
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn refusal(code: u16) -> Response {
@@ -91,7 +104,7 @@ fn refusal(code: u16) -> Response {
 
 impl Handler for Recorder {
     fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, from: &str) -> Response {
-        lock(&self.shared).transactions += 1;
+        self.state.lock().transactions += 1;
         self.from = from.to_owned();
         self.to.clear();
         self.data.clear();
@@ -99,7 +112,7 @@ impl Handler for Recorder {
     }
 
     fn rcpt(&mut self, to: &str) -> Response {
-        if let Answer::Rcpt(code) = lock(&self.shared).answer {
+        if let Answer::Rcpt(code) = self.state.lock().answer {
             return refusal(code);
         }
         self.to.push(to.to_owned());
@@ -109,7 +122,15 @@ impl Handler for Recorder {
     // Refused at the DATA command, not after the content: mailin stays in its data state after a
     // refused end of data, and the client's QUIT would hang until its timeout.
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, _to: &[String]) -> Response {
-        match lock(&self.shared).answer {
+        let shared = self.state.lock();
+        // Bounded, so a test that never releases the stall cannot pin a server thread for the
+        // rest of the binary's run.
+        let (shared, _) = self
+            .state
+            .changed
+            .wait_timeout_while(shared, Duration::from_secs(30), |s| s.answer == Answer::StallData)
+            .unwrap_or_else(PoisonError::into_inner);
+        match shared.answer {
             Answer::Data(code) => refusal(code),
             _ => response::OK,
         }
@@ -122,7 +143,7 @@ impl Handler for Recorder {
 
     fn data_end(&mut self) -> Response {
         let message = Received { from: self.from.clone(), to: self.to.clone(), data: std::mem::take(&mut self.data) };
-        lock(&self.shared).received.push(message);
+        self.state.lock().received.push(message);
         response::OK
     }
 }
@@ -130,7 +151,7 @@ impl Handler for Recorder {
 /// A recording SMTP server on loopback, no TLS.
 pub struct Smtp {
     pub port: u16,
-    shared: Arc<Mutex<Shared>>,
+    state: Arc<State>,
 }
 
 impl Smtp {
@@ -142,8 +163,8 @@ impl Smtp {
     /// A server on a listener the caller bound (a port that something else had before).
     pub fn on(listener: TcpListener) -> Smtp {
         let port = listener.local_addr().expect("smtp local address").port();
-        let shared = Arc::new(Mutex::new(Shared::default()));
-        let handler = Recorder { shared: shared.clone(), from: String::new(), to: Vec::new(), data: Vec::new() };
+        let state = Arc::new(State::default());
+        let handler = Recorder { state: state.clone(), from: String::new(), to: Vec::new(), data: Vec::new() };
         std::thread::spawn(move || {
             let mut server = mailin_embedded::Server::new(handler);
             // lettre keeps a connection open in its pool; room for a few more besides.
@@ -152,20 +173,21 @@ impl Smtp {
                 eprintln!("test smtp server stopped: {e}");
             }
         });
-        Smtp { port, shared }
+        Smtp { port, state }
     }
 
     pub fn answer(&self, answer: Answer) {
-        lock(&self.shared).answer = answer;
+        self.state.lock().answer = answer;
+        self.state.changed.notify_all();
     }
 
     pub fn received(&self) -> Vec<Received> {
-        lock(&self.shared).received.clone()
+        self.state.lock().received.clone()
     }
 
     /// Transactions begun (MAIL FROM), accepted or not.
     pub fn transactions(&self) -> usize {
-        lock(&self.shared).transactions
+        self.state.lock().transactions
     }
 }
 
