@@ -16,6 +16,7 @@ use payguard::store::{AuditEntry, AuditEvent, AuditOutcome, AuditReport, GENESIS
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use support::records::{account, now, observation, tx};
+use support::reopen::reopened;
 
 fn low_balance() -> Finding {
     Finding {
@@ -189,7 +190,7 @@ fn real_writes_chain_up_in_order_and_survive_a_reopen() {
         );
         (expected, head)
     };
-    let store = opened(|| Store::open(dir.path()));
+    let store = reopened(|| Store::open(dir.path())).expect("the store opens");
     assert_intact(&store.verify_audit().expect("verify"), expected.len() as u64, &head.hash);
     assert_eq!(store.audit_head().expect("head"), head);
     // Writing on after a reopen continues the same chain.
@@ -216,27 +217,6 @@ fn rehash(entry: &mut AuditEntry) {
     entry.hash = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
 }
 
-/// Opens the store just closed. Without sled's background flusher the lock goes with the last
-/// handle, but a segment write sled handed to its own writer threads may still hold it for a
-/// moment on a busy machine; nothing signals its end, so the open is retried for a bounded time.
-fn opened<T, E: std::fmt::Display>(open: impl Fn() -> Result<T, E>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match open() {
-            Ok(opened) => return opened,
-            Err(e) if is_lock(&e.to_string()) && std::time::Instant::now() < deadline => {
-                std::thread::yield_now();
-            }
-            Err(e) => panic!("cannot open the store: {e}"),
-        }
-    }
-}
-
-/// sled's own lock error, or the store's words for it.
-fn is_lock(error: &str) -> bool {
-    error.contains("could not acquire lock") || error.contains("daemon running")
-}
-
 /// Populates a store in `dir`, closes it, lets `edit` loose on the raw `audit` tree, and verifies.
 fn tampered(edit: impl FnOnce(&sled::Tree)) -> AuditReport {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -246,7 +226,8 @@ fn tampered(edit: impl FnOnce(&sled::Tree)) -> AuditReport {
         store.flush_blocking().expect("flush");
     }
     let hashes: Vec<String> = {
-        let db = opened(|| sled::Config::new().path(dir.path()).flush_every_ms(None).open());
+        let db =
+            reopened(|| sled::Config::new().path(dir.path()).flush_every_ms(None).open()).expect("the store opens");
         let tree = db.open_tree("audit").expect("audit tree");
         edit(&tree);
         db.flush().expect("flush");
@@ -256,7 +237,7 @@ fn tampered(edit: impl FnOnce(&sled::Tree)) -> AuditReport {
             .map(|v| serde_json::from_slice::<AuditEntry>(&v.expect("read")).map(|e| e.hash).unwrap_or_default())
             .collect()
     };
-    let report = opened(|| Store::open(dir.path())).verify_audit().expect("verify");
+    let report = reopened(|| Store::open(dir.path())).expect("the store opens").verify_audit().expect("verify");
     // Whatever broke, everything before the break still verifies and is reported as such. A bad
     // head is reported at the entry it should name, which itself verified.
     if let Some(broken) = &report.broken {
@@ -364,11 +345,12 @@ fn a_lost_head_stops_writes_instead_of_overwriting_history() {
         store.audit_log().expect("log")
     };
     {
-        let db = opened(|| sled::Config::new().path(dir.path()).flush_every_ms(None).open());
+        let db =
+            reopened(|| sled::Config::new().path(dir.path()).flush_every_ms(None).open()).expect("the store opens");
         db.open_tree("audit").expect("audit tree").remove("head").expect("remove");
         db.flush().expect("flush");
     }
-    let store = opened(|| Store::open(dir.path()));
+    let store = reopened(|| Store::open(dir.path())).expect("the store opens");
     match store.record_source("bank", &failing(1), &[], &[]) {
         Err(StoreError::Corrupt { what, .. }) => assert_eq!(what, "audit chain head"),
         other => panic!("expected the write to be refused, got {other:?}"),
@@ -450,7 +432,7 @@ fn payguard_verify_says_intact_or_where_it_broke() {
     assert_eq!(text(&intact.stdout), format!("audit chain intact: 11 entries, head {}\n", head.hash));
 
     {
-        let db = opened(|| sled::Config::new().path(&state).flush_every_ms(None).open());
+        let db = reopened(|| sled::Config::new().path(&state).flush_every_ms(None).open()).expect("the store opens");
         let tree = db.open_tree("audit").expect("audit tree");
         let mut bytes = tree.get(key(SECOND_INGEST)).expect("read").expect("entry").to_vec();
         let at = text(&bytes).find("1222.56").expect("the balance") + 1;

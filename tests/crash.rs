@@ -42,6 +42,7 @@ use crash::receiver::{self, Answers, Hit};
 use crash::rng::{self, Rng};
 use crash::story::{self, Story};
 use support::Fixture;
+use support::reopen::reopened;
 
 /// Only guards against a hang: every wait here ends on an event that comes within seconds.
 const GUARD: Duration = Duration::from_secs(60);
@@ -294,7 +295,7 @@ impl Suite {
                 ),
             );
         }
-        let store = match Store::open(&self.state()) {
+        let store = match reopened(|| Store::open(&self.state())) {
             Ok(store) => store,
             Err(e) => self.fail(&format!("round {round}: the store does not open after the stop: {e}")),
         };
@@ -303,7 +304,9 @@ impl Suite {
 
     /// The checks only the end can make: everything served stored, everything owed delivered.
     fn final_checks(&mut self, polls: u64) {
-        let store = Store::open(&self.state()).unwrap_or_else(|e| self.fail(&format!("the store does not open: {e}")));
+        // The round's checks closed their handle on the store a moment ago.
+        let store = reopened(|| Store::open(&self.state()))
+            .unwrap_or_else(|e| self.fail(&format!("the store does not open: {e}")));
         self.figures.polls = polls;
         self.ledger.check_end(&store, &mut self.figures);
     }

@@ -10,6 +10,7 @@ pub mod dbus;
 pub mod logs;
 pub mod notify_socket;
 pub mod records;
+pub mod reopen;
 pub mod smtp;
 
 use std::collections::{HashMap, VecDeque};
