@@ -294,35 +294,37 @@ mod tests {
         assert_upgraded(&reopen(dir.path()));
     }
 
-    /// A crash after the staging was durable and the old transactions were cleared, before the
-    /// version moved: the next open finishes the job from the staging tree.
-    #[test]
-    fn an_upgrade_cut_short_is_finished_on_the_next_open() {
+    /// A version 1 store left as a crash after staging would leave it, with `then` done to it
+    /// before the crash; the next open must finish the upgrade whole.
+    fn crashed_after_staging(then: impl FnOnce(&sled::Db)) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         write_v1(dir.path());
         {
             let db = raw(dir.path());
-            let meta = db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
             stage_v1(&db).unwrap_or_else(|e| panic!("{e}"));
-            meta.insert(MIGRATION_KEY, STAGED).unwrap_or_else(|e| panic!("{e}"));
-            db.open_tree("transactions").and_then(|t| t.clear()).unwrap_or_else(|e| panic!("{e}"));
+            then(&db);
             db.flush().unwrap_or_else(|e| panic!("{e}"));
         }
         assert_upgraded(&reopen(dir.path()));
+    }
+
+    /// A crash after the staging was durable and the old transactions were cleared, before the
+    /// version moved: the next open finishes the job from the staging tree.
+    #[test]
+    fn an_upgrade_cut_short_is_finished_on_the_next_open() {
+        crashed_after_staging(|db| {
+            let meta = db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
+            meta.insert(MIGRATION_KEY, STAGED).unwrap_or_else(|e| panic!("{e}"));
+            db.open_tree("transactions").and_then(|t| t.clear()).unwrap_or_else(|e| panic!("{e}"));
+        });
     }
 
     /// A crash half-way through staging (some records rewritten, the marker not yet set) starts
     /// the staging over from the untouched old transactions.
     #[test]
     fn a_staging_cut_short_is_done_again() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        write_v1(dir.path());
-        {
-            let db = raw(dir.path());
-            stage_v1(&db).unwrap_or_else(|e| panic!("{e}"));
+        crashed_after_staging(|db| {
             db.open_tree(STAGING_TREE).and_then(|t| t.clear()).unwrap_or_else(|e| panic!("{e}"));
-            db.flush().unwrap_or_else(|e| panic!("{e}"));
-        }
-        assert_upgraded(&reopen(dir.path()));
+        });
     }
 }
