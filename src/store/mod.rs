@@ -111,11 +111,14 @@ impl Store {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
                 meta.flush()?;
             }
-            Some(found) => {
-                let found = <[u8; 4]>::try_from(found.as_ref()).map(u32::from_be_bytes).map_err(|_| {
-                    StoreError::Corrupt { what: "schema version", detail: format!("{} bytes, not 4", found.len()) }
-                })?;
-                if found > SCHEMA_VERSION || found == 0 {
+            Some(raw) => {
+                // Versions count from 1: anything else in the key is damage, not a newer payguard.
+                let found = <[u8; 4]>::try_from(raw.as_ref()).map(u32::from_be_bytes).ok().filter(|v| *v > 0);
+                let Some(found) = found else {
+                    let detail = format!("the bytes {:?} are not a version number", raw.as_ref());
+                    return Err(StoreError::Corrupt { what: "schema version", detail });
+                };
+                if found > SCHEMA_VERSION {
                     return Err(StoreError::SchemaMismatch { path, found, expected: SCHEMA_VERSION });
                 }
                 migrate::upgrade(&db, &meta, found)?;
