@@ -21,7 +21,7 @@ use crate::config::{Language, Support};
 use crate::daemon::Engine;
 use crate::model::Severity;
 use crate::notify::Message;
-use crate::notify::render::alert_message;
+use crate::notify::render::{alert_message, missed_words};
 
 /// One line of the stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ pub enum StreamEvent {
     /// A message became owed.
     Alert(AlertLine),
     /// The subscriber fell behind and `count` messages were dropped for it.
-    Missed { count: u64, text: String },
+    Missed { count: u64, subject: String, text: String },
     /// An event a newer daemon sends that this release does not know; subscribers skip it.
     Other(String),
 }
@@ -52,25 +52,21 @@ pub struct AlertLine {
 }
 
 impl StreamEvent {
-    /// The line for a subscriber that fell `count` messages behind.
-    pub fn missed(count: u64) -> StreamEvent {
-        StreamEvent::Missed {
-            count,
-            text: format!(
-                "{count} payguard message(s) were missed while this alert stream fell behind: `payguard alerts` lists what is firing"
-            ),
-        }
+    /// The line for a subscriber that fell `count` messages behind, in the config's language.
+    pub fn missed(count: u64, language: Language) -> StreamEvent {
+        let (subject, text) = missed_words(count, language);
+        StreamEvent::Missed { count, subject, text }
     }
 
     /// The message a desktop shows for this line, if it is one to show.
     pub fn message(&self) -> Option<Message> {
         match self {
             StreamEvent::Alert(line) => Some(line.message()),
-            StreamEvent::Missed { count, text } => Some(bare_message(
+            StreamEvent::Missed { count, subject, text } => Some(bare_message(
                 format!("missed.{count}"),
                 Vec::new(),
                 Severity::Warning,
-                "payguard: alerts were missed".to_owned(),
+                subject.clone(),
                 text.clone(),
             )),
             StreamEvent::Subscribed | StreamEvent::Other(_) => None,
@@ -160,9 +156,14 @@ impl From<StreamEvent> for Wire {
                 text: Some(line.text),
                 count: None,
             },
-            StreamEvent::Missed { count, text } => {
-                Wire { v, event: "missed".into(), count: Some(count), text: Some(text), ..Wire::default() }
-            }
+            StreamEvent::Missed { count, subject, text } => Wire {
+                v,
+                event: "missed".into(),
+                count: Some(count),
+                subject: Some(subject),
+                text: Some(text),
+                ..Wire::default()
+            },
             StreamEvent::Other(event) => Wire { v, event, ..Wire::default() },
         }
     }
@@ -189,10 +190,12 @@ impl TryFrom<Wire> for StreamEvent {
                 subject: wire.subject.clone().ok_or_else(|| missing("subject"))?,
                 text: wire.text.clone().unwrap_or_default(),
             }),
-            "missed" => StreamEvent::Missed {
-                count: wire.count.ok_or_else(|| missing("count"))?,
-                text: wire.text.clone().unwrap_or_default(),
-            },
+            "missed" => {
+                let count = wire.count.ok_or_else(|| missing("count"))?;
+                // A daemon from before the subject was sent said it in English.
+                let subject = wire.subject.clone().unwrap_or_else(|| missed_words(count, Language::En).0);
+                StreamEvent::Missed { count, subject, text: wire.text.clone().unwrap_or_default() }
+            }
             _ => StreamEvent::Other(wire.event),
         })
     }
@@ -260,7 +263,7 @@ where
                 Ok((alert, notice)) => StreamEvent::Alert(AlertLine::render(&alert, notice, words.language, &words.support)),
                 Err(RecvError::Lagged(count)) => {
                     tracing::warn!(count, "an alert subscriber fell behind; told it how many it missed");
-                    StreamEvent::missed(count)
+                    StreamEvent::missed(count, words.language)
                 }
                 // Every engine is gone: the daemon is stopping.
                 Err(RecvError::Closed) => return Ok(()),
@@ -317,9 +320,13 @@ mod tests {
             serde_json::to_string(&StreamEvent::Subscribed).expect("serialise"),
             r#"{"v":1,"event":"subscribed"}"#
         );
-        let missed: StreamEvent =
+        let missed = StreamEvent::missed(3, Language::ZhCn);
+        let json = serde_json::to_string(&missed).expect("serialise");
+        assert_eq!(serde_json::from_str::<StreamEvent>(&json).expect("read back"), missed);
+        let older: StreamEvent =
             serde_json::from_str(r#"{"v":1,"event":"missed","count":3,"text":"t"}"#).expect("read");
-        assert_eq!(missed, StreamEvent::Missed { count: 3, text: "t".into() });
+        let subject = "payguard: alerts were missed".to_owned();
+        assert_eq!(older, StreamEvent::Missed { count: 3, subject, text: "t".into() });
     }
 
     #[test]
@@ -370,6 +377,32 @@ mod tests {
             let resolved = next_line(&mut lines).await;
             assert_eq!((resolved["alert_id"].as_str(), resolved["notice"].as_str()), (Some("id-D"), Some("resolved")));
             // The subscriber goes away: the server notices without waiting for another alert.
+            drop(client_write);
+            drop(lines);
+        };
+        let (served, ()) = tokio::join!(task, client_side);
+        served.expect("a subscriber leaving is not an error");
+    }
+
+    #[tokio::test]
+    async fn a_lag_is_said_in_the_configured_language() {
+        let (sender, receiver) = broadcast::channel(1);
+        for payee in ["A", "B"] {
+            sender.send((alert(payee), NoticeEvent::Firing)).expect("a receiver");
+        }
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let (read, write) = tokio::io::split(server);
+        let words = Words { language: Language::ZhCn, support: Support::default() };
+        let task = serve(receiver, &words, read, write, CancellationToken::new());
+        let client_side = async {
+            let (client_read, client_write) = tokio::io::split(client);
+            let mut lines = BufReader::new(client_read).lines();
+            next_line(&mut lines).await;
+            let line = next_line(&mut lines).await;
+            let missed: StreamEvent = serde_json::from_value(line.clone()).expect("a stream event");
+            let shown = missed.message().expect("a lag is shown");
+            assert_eq!((shown.subject.as_str(), shown.severity), ("payguard：有警报未能显示", Severity::Warning));
+            assert!(shown.text.contains("有 1 条") && shown.text.contains("payguard alerts"), "{line}");
             drop(client_write);
             drop(lines);
         };

@@ -130,6 +130,12 @@ pub fn test_message(channel: &str, now: DateTime<Utc>, language: Language, suppo
     }
 }
 
+/// The subject and text that tell an alert stream's subscriber it fell `count` messages behind.
+pub fn missed_words(count: u64, language: Language) -> (String, String) {
+    let w = words(language);
+    (w.missed_subject.to_owned(), (w.missed_text)(count))
+}
+
 /// An alert's facts as JSON: `kind`, `severity`, `account`, `title` first, then the rest. The same
 /// shape `payguard once --json` prints.
 pub fn alert_json(alert: &Alert) -> Value {
@@ -384,6 +390,8 @@ struct Words {
     digest_intro: fn(usize) -> String,
     test_subject: &'static str,
     test_body: fn(&str) -> String,
+    missed_subject: &'static str,
+    missed_text: fn(u64) -> String,
 }
 
 fn words(language: Language) -> &'static Words {
@@ -417,6 +425,12 @@ static EN: Words = Words {
     test_body: |channel| {
         format!("This is a test of the channel \"{channel}\". If you can read it, payguard can reach you here.")
     },
+    missed_subject: "payguard: alerts were missed",
+    missed_text: |n| {
+        format!(
+            "{n} payguard message(s) were missed while this alert stream fell behind: `payguard alerts` lists what is firing"
+        )
+    },
 };
 
 static ZH_CN: Words = Words {
@@ -442,6 +456,10 @@ static ZH_CN: Words = Words {
     test_subject: "payguard 测试消息",
     test_body: |channel| {
         format!("这是对渠道“{channel}”的测试。如果您能看到这条消息，说明 payguard 可以通过它联系到您。")
+    },
+    missed_subject: "payguard：有警报未能显示",
+    missed_text: |n| {
+        format!("警报流处理不及，有 {n} 条 payguard 消息未能显示：运行 `payguard alerts` 查看正在触发的警报")
     },
 };
 
