@@ -5,10 +5,12 @@ mod support;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use payguard::alert::{self, AlertState};
+use payguard::model::AccountRef;
 use payguard::model::{Finding, FindingKind, Snapshot, Transaction};
-use payguard::store::{SCHEMA_VERSION, Store, StoreError};
+use payguard::store::{Ingest, SCHEMA_VERSION, Store, StoreError};
 use rust_decimal::Decimal;
 use support::records::{account, now, observation, tx};
+use support::reopen::reopened;
 
 fn everything(store: &Store) -> (Vec<Snapshot>, Vec<Transaction>, Vec<payguard::store::PayeeRecord>) {
     let since = now() - TimeDelta::days(400);
@@ -103,6 +105,53 @@ fn everything_survives_a_reopen() {
     let alerts = store.alerts_of(&account()).expect("alerts");
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].state, AlertState::Firing);
+}
+
+#[test]
+fn a_group_of_observations_is_written_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let other = AccountRef::new("bank", "ACT-2");
+    let baseline = |account: &AccountRef| observation(account.clone(), now(), "100", vec![tx("a", 30, "-5", "Shop")]);
+    {
+        let store = Store::open(dir.path()).expect("open");
+        let writes = [baseline(&account()), baseline(&other)];
+        let writes: Vec<Ingest<'_>> =
+            writes.iter().map(|o| Ingest { observation: o, alerts: &[], owed: &[] }).collect();
+        let reports = store.ingest_all(&writes, now()).expect("a group of two");
+        assert_eq!(reports.iter().map(|r| r.new_transactions).collect::<Vec<_>>(), [1, 1]);
+        store.flush_blocking().expect("flush");
+    }
+    // ACT-2's hour of transactions goes missing while its id index still names it.
+    {
+        let db = reopened(|| sled::Config::new().path(dir.path()).flush_every_ms(None).open()).expect("sled");
+        let transactions = db.open_tree("transactions").expect("tree");
+        let damaged: Vec<_> = transactions
+            .iter()
+            .keys()
+            .map(|k| k.expect("key"))
+            .filter(|k| k.windows(5).any(|w| w == b"ACT-2"))
+            .collect();
+        assert_eq!(damaged.len(), 1, "ACT-2's one hour");
+        transactions.remove(&damaged[0]).expect("remove");
+        db.flush().expect("flush");
+    }
+    let store = reopened(|| Store::open(dir.path())).expect("reopen");
+    let later = now() + TimeDelta::minutes(10);
+    let next = observation(account(), later, "90", vec![tx("a", 30, "-5", "Shop"), tx("b", 1, "-10", "Shop")]);
+    let damaged = baseline(&other);
+    let group = [
+        Ingest { observation: &next, alerts: &[], owed: &[] },
+        Ingest { observation: &damaged, alerts: &[], owed: &[] },
+    ];
+    match store.ingest_all(&group, later) {
+        Err(e @ StoreError::Corrupt { .. }) => assert!(e.to_string().contains("\"a\""), "{e}"),
+        other => panic!("expected ACT-2's damage to fail the group, got {other:?}"),
+    }
+    let (snapshots, transactions, _) = everything(&store);
+    assert_eq!((snapshots.len(), transactions.len()), (1, 1), "nothing of ACT-1's part was written");
+    let report = store.ingest_all(&group[..1], later).expect("ACT-1 alone");
+    assert_eq!(report[0].new_transactions, 1);
+    assert_eq!(everything(&store).1.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
 }
 
 #[test]

@@ -3,15 +3,17 @@
 //!
 //! Trees: `snapshots` (account, time), `transactions` (account, hour: the transactions posted in
 //! that hour, so a poll reads a day of an account's past in 24 records), `tx_ids` (account, id →
-//! its hour: what makes ingest idempotent), `payees` (account, payee key), `accounts` (account: first and last poll),
-//! `alerts` (account, alert id), `outbox` (delivery id: messages owed), `deliveries` (finished
-//! deliveries, by finish time), `silences` (id), `sources` (source name: its health and request
-//! ledger), `notices` (notice source, notice id), `meta` (schema version), `audit` (the hash-chained
-//! audit log, see [`audit`]). One observation is written in one sled transaction together with the
-//! alerts it changed and the deliveries they owe, and flushed before the poll counts as done. Every
-//! write appends what it changed to the audit log inside its own transaction. The per-account
-//! records (transactions, snapshots, payees, accounts) are compact binary ([`codec`]); the rest is
-//! JSON.
+//! its hour: what makes ingest idempotent), `payees` (account, payee key), `accounts` (account:
+//! first and last poll), `alerts` (account, alert id), `outbox` (delivery id: messages owed),
+//! `deliveries` (finished deliveries, by finish time), `silences` (id), `sources` (source name: its
+//! health and request ledger), `notices` (notice source, notice id), `meta` (schema version),
+//! `audit` (the hash-chained audit log, see [`audit`]).
+//!
+//! One observation is written in one sled transaction together with the alerts it changed and the
+//! deliveries they owe (a poll puts several accounts' in one transaction: [`Store::ingest_all`]),
+//! and flushed before the poll counts as done. Every write appends what it changed to the audit log
+//! inside its own transaction. The per-account records (transactions, snapshots, payees, accounts)
+//! are compact binary ([`codec`]); the rest is JSON.
 
 mod audit;
 mod codec;
@@ -70,6 +72,14 @@ pub struct IngestReport {
     pub new_transactions: usize,
     pub updated_transactions: usize,
     pub first_poll: bool,
+}
+
+/// One observation to write, with the alerts it changed and the deliveries they owe.
+#[derive(Debug, Clone, Copy)]
+pub struct Ingest<'a> {
+    pub observation: &'a Observation,
+    pub alerts: &'a [Alert],
+    pub owed: &'a [Delivery],
 }
 
 /// Cloning is cheap and shares the one open database (sled handles are reference-counted).
@@ -215,7 +225,17 @@ impl Store {
         owed: &[Delivery],
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
-        let prefix = keys::account(&observation.account);
+        let mut reports = self.ingest_all(&[Ingest { observation, alerts, owed }], now)?;
+        Ok(reports.pop().unwrap_or_default())
+    }
+
+    /// Writes several observations (each as [`Store::ingest`] would) in one transaction: all of them
+    /// or none. sled pays per transaction (two log buffers sealed and written, its I/O threads
+    /// woken), so a big poll writes its accounts in groups; see BENCHMARKS.md.
+    pub fn ingest_all(&self, writes: &[Ingest<'_>], now: DateTime<Utc>) -> Result<Vec<IngestReport>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
         let trees = (
             &self.snapshots,
             &self.transactions,
@@ -226,103 +246,8 @@ impl Store {
             &self.outbox,
             &self.audit,
         );
-        let result = trees.transaction(|trees| {
-            let (snapshots, transactions, tx_ids, payees, accounts, alerts_tree, outbox, audit) = trees;
-            let at = Utc::now();
-            let mut report = IngestReport::default();
-            let (mut new_ids, mut updated_ids) = (Vec::new(), Vec::new());
-            let snapshot = &observation.snapshot;
-            snapshots.insert(keys::with(&prefix, &[&keys::time(snapshot.observed_at)]), codec::snapshot(snapshot))?;
-            // The hours this observation touches, read once and written back once.
-            let mut hours: BTreeMap<Vec<u8>, (Vec<Transaction>, bool)> = BTreeMap::new();
-            let mut load = |key: Vec<u8>| -> Result<Vec<u8>, ConflictableTransactionError<StoreError>> {
-                if !hours.contains_key(&key) {
-                    let stored = match transactions.get(&key)? {
-                        Some(bytes) => codec::read_bucket(&bytes).map_err(abort)?,
-                        None => Vec::new(),
-                    };
-                    hours.insert(key.clone(), (stored, false));
-                }
-                Ok(key)
-            };
-            let mut placed: Vec<(Vec<u8>, Transaction)> = Vec::new();
-            for tx in &observation.transactions {
-                let id_key = keys::with(&prefix, &[tx.id.as_bytes()]);
-                let hour = keys::hour(tx.posted);
-                match tx_ids.get(&id_key)? {
-                    Some(stored_hour) => {
-                        let old = load(keys::with(&prefix, &[stored_hour.as_ref()]))?;
-                        placed.push((old, tx.clone()));
-                        if stored_hour.as_ref() != hour.as_slice() {
-                            tx_ids.insert(id_key, &hour)?;
-                        }
-                    }
-                    None => {
-                        report.new_transactions += 1;
-                        new_ids.push(tx.id.clone());
-                        count_payee(payees, &prefix, tx)?;
-                        tx_ids.insert(id_key, &hour)?;
-                        placed.push((Vec::new(), tx.clone()));
-                    }
-                }
-                load(keys::with(&prefix, &[&hour]))?;
-            }
-            for (old, tx) in placed {
-                if !old.is_empty() {
-                    let Some((list, dirty)) = hours.get_mut(&old) else { continue };
-                    let at = list.iter().position(|stored| stored.id == tx.id).ok_or_else(|| {
-                        abort(StoreError::Corrupt {
-                            what: "transaction",
-                            detail: format!("the id index names {:?}, which is missing", tx.id),
-                        })
-                    })?;
-                    if list[at] == tx {
-                        continue;
-                    }
-                    list.remove(at);
-                    *dirty = true;
-                    report.updated_transactions += 1;
-                    updated_ids.push(tx.id.clone());
-                }
-                let Some((list, dirty)) = hours.get_mut(&keys::with(&prefix, &[&keys::hour(tx.posted)])) else {
-                    continue;
-                };
-                let at = list.partition_point(|stored| (stored.posted, &stored.id) < (tx.posted, &tx.id));
-                list.insert(at, tx);
-                *dirty = true;
-            }
-            for (key, (list, dirty)) in &hours {
-                match (dirty, list.is_empty()) {
-                    (false, _) => {}
-                    (true, true) => drop(transactions.remove(key.as_slice())?),
-                    (true, false) => drop(transactions.insert(key.as_slice(), codec::bucket(list))?),
-                }
-            }
-            let record = match accounts.get(&prefix)? {
-                Some(bytes) => codec::read_account(&bytes).map_err(abort)?,
-                None => {
-                    report.first_poll = true;
-                    AccountRecord { first_poll_at: now, last_poll_at: now, name: None, currency: String::new() }
-                }
-            };
-            let record = AccountRecord {
-                last_poll_at: now,
-                name: observation.name.clone().or(record.name),
-                currency: snapshot.currency.clone(),
-                ..record
-            };
-            accounts.insert(prefix.as_slice(), codec::account(&record))?;
-            let event = AuditEvent::Ingest {
-                account: observation.account.clone(),
-                new_transactions: new_ids,
-                updated_transactions: updated_ids,
-                balance: snapshot.balance,
-                currency: snapshot.currency.clone(),
-            };
-            audit::append(audit, at, event)?;
-            write_alerts(alerts_tree, outbox, audit, at, &prefix, alerts, owed)?;
-            Ok(report)
-        });
+        let result =
+            trees.transaction(|trees| writes.iter().map(|write| write_observation(trees, write, now)).collect());
         result.map_err(unwrap_transaction)
     }
 
@@ -583,6 +508,122 @@ impl Store {
     pub fn payees(&self, account: &AccountRef) -> Result<Vec<PayeeRecord>, StoreError> {
         self.payees.scan_prefix(keys::account(account)).map(|kv| codec::read_payee(&kv?.1)).collect()
     }
+}
+
+type Trees = (
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+);
+
+/// One observation's part of an ingest transaction.
+fn write_observation(
+    trees: &Trees,
+    write: &Ingest<'_>,
+    now: DateTime<Utc>,
+) -> Result<IngestReport, ConflictableTransactionError<StoreError>> {
+    let (snapshots, transactions, tx_ids, payees, accounts, alerts_tree, outbox, audit) = trees;
+    let Ingest { observation, alerts, owed } = *write;
+    let prefix = keys::account(&observation.account);
+    let at = Utc::now();
+    let mut report = IngestReport::default();
+    let (mut new_ids, mut updated_ids) = (Vec::new(), Vec::new());
+    let snapshot = &observation.snapshot;
+    snapshots.insert(keys::with(&prefix, &[&keys::time(snapshot.observed_at)]), codec::snapshot(snapshot))?;
+    // The hours this observation touches, read once and written back once.
+    let mut hours: BTreeMap<Vec<u8>, (Vec<Transaction>, bool)> = BTreeMap::new();
+    let mut load = |key: Vec<u8>| -> Result<Vec<u8>, ConflictableTransactionError<StoreError>> {
+        if !hours.contains_key(&key) {
+            let stored = match transactions.get(&key)? {
+                Some(bytes) => codec::read_bucket(&bytes).map_err(abort)?,
+                None => Vec::new(),
+            };
+            hours.insert(key.clone(), (stored, false));
+        }
+        Ok(key)
+    };
+    let mut placed: Vec<(Vec<u8>, Transaction)> = Vec::new();
+    for tx in &observation.transactions {
+        let id_key = keys::with(&prefix, &[tx.id.as_bytes()]);
+        let hour = keys::hour(tx.posted);
+        match tx_ids.get(&id_key)? {
+            Some(stored_hour) => {
+                let old = load(keys::with(&prefix, &[stored_hour.as_ref()]))?;
+                placed.push((old, tx.clone()));
+                if stored_hour.as_ref() != hour.as_slice() {
+                    tx_ids.insert(id_key, &hour)?;
+                }
+            }
+            None => {
+                report.new_transactions += 1;
+                new_ids.push(tx.id.clone());
+                count_payee(payees, &prefix, tx)?;
+                tx_ids.insert(id_key, &hour)?;
+                placed.push((Vec::new(), tx.clone()));
+            }
+        }
+        load(keys::with(&prefix, &[&hour]))?;
+    }
+    for (old, tx) in placed {
+        if !old.is_empty() {
+            let Some((list, dirty)) = hours.get_mut(&old) else { continue };
+            let at = list.iter().position(|stored| stored.id == tx.id).ok_or_else(|| {
+                abort(StoreError::Corrupt {
+                    what: "transaction",
+                    detail: format!("the id index names {:?}, which is missing", tx.id),
+                })
+            })?;
+            if list[at] == tx {
+                continue;
+            }
+            list.remove(at);
+            *dirty = true;
+            report.updated_transactions += 1;
+            updated_ids.push(tx.id.clone());
+        }
+        let Some((list, dirty)) = hours.get_mut(&keys::with(&prefix, &[&keys::hour(tx.posted)])) else {
+            continue;
+        };
+        let at = list.partition_point(|stored| (stored.posted, &stored.id) < (tx.posted, &tx.id));
+        list.insert(at, tx);
+        *dirty = true;
+    }
+    for (key, (list, dirty)) in &hours {
+        match (dirty, list.is_empty()) {
+            (false, _) => {}
+            (true, true) => drop(transactions.remove(key.as_slice())?),
+            (true, false) => drop(transactions.insert(key.as_slice(), codec::bucket(list))?),
+        }
+    }
+    let record = match accounts.get(&prefix)? {
+        Some(bytes) => codec::read_account(&bytes).map_err(abort)?,
+        None => {
+            report.first_poll = true;
+            AccountRecord { first_poll_at: now, last_poll_at: now, name: None, currency: String::new() }
+        }
+    };
+    let record = AccountRecord {
+        last_poll_at: now,
+        name: observation.name.clone().or(record.name),
+        currency: snapshot.currency.clone(),
+        ..record
+    };
+    accounts.insert(prefix.as_slice(), codec::account(&record))?;
+    let event = AuditEvent::Ingest {
+        account: observation.account.clone(),
+        new_transactions: new_ids,
+        updated_transactions: updated_ids,
+        balance: snapshot.balance,
+        currency: snapshot.currency.clone(),
+    };
+    audit::append(audit, at, event)?;
+    write_alerts(alerts_tree, outbox, audit, at, &prefix, alerts, owed)?;
+    Ok(report)
 }
 
 /// Alerts under their scope's prefix and the deliveries they owe, inside a transaction, with an
