@@ -19,6 +19,7 @@ use payguard::notify::Stream;
 use payguard::sim::{Advance, Event, Fault, Script, ScriptAccount, Simulator, Step};
 use payguard::store::Store;
 use rust_decimal::Decimal;
+use support::reopen::reopened;
 
 /// What the simulator's access URL carries; no message may contain it.
 const CREDENTIALS: &str = "demo:demo";
@@ -126,6 +127,22 @@ impl Bank {
         let run = self.engine.poll_source(0, self.at).await;
         assert!(!format!("{run:?}").contains(CREDENTIALS), "the credentials leaked: {run:?}");
         run
+    }
+
+    /// Stops the engine, changes its store's sled database with `damage` (what a disk fault or an
+    /// older release's bug could leave behind), and starts a new engine on it, on the same clock.
+    fn with_damaged_store(self, damage: impl FnOnce(&sled::Db)) -> Bank {
+        let Bank { sim, engine, clock, at, _dir } = self;
+        let config = engine.config().clone();
+        drop(engine);
+        let dir = &config.daemon.state_dir;
+        let db = reopened(|| sled::Config::new().path(dir).flush_every_ms(None).open()).expect("sled");
+        damage(&db);
+        db.flush().expect("flush");
+        drop(db);
+        let store = reopened(|| Store::open(dir)).expect("the store");
+        let engine = Arc::new(Engine::new(config, store, Stream::Stderr, clock.clone()).expect("engine"));
+        Bank { sim, engine, clock, at, _dir }
     }
 
     /// How many snapshots the store holds of `account`: one per good poll of it.
@@ -318,6 +335,34 @@ async fn retry_after_is_obeyed() {
     let after = bank.poll().await;
     assert!(after.succeeded() && after.accounts_ok == 2, "{after:?}");
     assert_eq!(said(&after), [], "one 429 is not an outage");
+}
+
+/// A damaged record in one account's past fails that account, not the others written in the same
+/// store transaction: a poll writes its accounts in groups, and a group whose write fails is
+/// written again one account at a time.
+#[tokio::test]
+async fn a_damaged_account_fails_alone_not_with_its_write_group() {
+    let bank = Bank::after_baseline("30s").await;
+    let mut bank = bank.with_damaged_store(|db| {
+        // ACT-2's hours of transactions go missing while its id index still names them.
+        let transactions = db.open_tree("transactions").expect("tree");
+        let hours: Vec<_> = transactions
+            .iter()
+            .keys()
+            .map(|k| k.expect("key"))
+            .filter(|k| k.windows(5).any(|w| w == b"ACT-2"))
+            .collect();
+        assert!(!hours.is_empty(), "ACT-2 has stored transactions");
+        for hour in hours {
+            transactions.remove(hour).expect("remove");
+        }
+    });
+    let run = bank.poll().await;
+    assert!(run.error.is_none(), "the answer as a whole was read: {run:?}");
+    assert_eq!(run.accounts_ok, 1, "ACT-1 was written: {run:?}");
+    let failures: Vec<(&str, &str)> = run.failures.iter().map(|f| (f.account.as_str(), f.error.as_str())).collect();
+    assert!(matches!(failures[..], [("ACT-2", e)] if e.contains("corrupt")), "{failures:?}");
+    assert_eq!((bank.snapshots("ACT-1"), bank.snapshots("ACT-2")), (2, 1), "ACT-1's poll stored, ACT-2's not");
 }
 
 /// A fault in one account's data: that account fails whole, with `needle` in its error, the other

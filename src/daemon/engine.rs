@@ -9,14 +9,14 @@ use tracing::Instrument as _;
 
 use super::metrics::{Metrics, PollOutcome};
 use super::{Clock, Deliverer, polling};
-use crate::alert::{self, Alert, NoticeEvent};
+use crate::alert::{self, Alert, Delivery, NoticeEvent};
 use crate::config::{Config, NoticeConfig, SourceConfig};
 use crate::detect::{self, detect};
 use crate::model::{AccountRef, Finding, Notice, Observation, SourceHealth};
 use crate::notify::{Channel, Stream};
 use crate::source::notices::NoticeSource;
 use crate::source::{Source, SourceError};
-use crate::store::{Store, StoreError};
+use crate::store::{Ingest, Store, StoreError};
 
 /// How far back the first poll of an account reads: its baseline.
 const BASELINE: TimeDelta = TimeDelta::days(30);
@@ -24,6 +24,28 @@ const BASELINE: TimeDelta = TimeDelta::days(30);
 const MAX_WINDOW: TimeDelta = TimeDelta::days(90);
 /// What ingesting one account of a poll came to: the messages it made owed, or why it failed.
 type AccountOutcome = Result<Vec<(Alert, NoticeEvent)>, String>;
+
+/// Accounts written per store transaction. sled pays per transaction, not per record: two log
+/// buffers sealed and written, its seven I/O threads woken. Eight accounts in one transaction cut
+/// a 10,000-account cycle by a fifth and its system time by four fifths; larger groups got slower
+/// again, as sled's transactions grow costly with their size (BENCHMARKS.md).
+const WRITE_GROUP: usize = 8;
+
+/// An account judged and waiting for its group's write.
+struct Judged {
+    observation: Observation,
+    plan: alert::Plan,
+    owed: Vec<Delivery>,
+    /// Open from the start of the account's judging until its records are written (the bench
+    /// reads it as the account's latency); with nothing listening it costs one check of a flag.
+    _span: tracing::Span,
+}
+
+impl Judged {
+    fn ingest(&self) -> Ingest<'_> {
+        Ingest { observation: &self.observation, alerts: &self.plan.changed, owed: &self.owed }
+    }
+}
 
 /// An account that could not be checked in a poll.
 #[derive(Debug, Clone)]
@@ -343,23 +365,80 @@ impl Engine {
         }
     }
 
-    /// Ingests every account of a poll, in the order given, on this thread: sled takes every read
-    /// behind a lock that each write transaction holds whole, so a second thread's reads wait on
-    /// the first's writes (two threads measured: no faster at 10,000 accounts, one account's p99
-    /// ten times slower; BENCHMARKS.md).
+    /// Ingests every account of a poll, in the order given, on this thread, [`WRITE_GROUP`] at a
+    /// time. One thread because sled takes every read behind a lock that each write transaction
+    /// holds whole, so a second thread's reads wait on the first's writes (two threads measured: no
+    /// faster at 10,000 accounts, one account's p99 ten times slower; BENCHMARKS.md).
     fn ingest_accounts(
         &self,
         accounts: Vec<(String, Result<Observation, SourceError>)>,
         now: DateTime<Utc>,
-    ) -> impl Iterator<Item = (String, AccountOutcome)> {
-        accounts.into_iter().map(move |(account, result)| {
-            // The span times one account's history read, detection, planning and write (the
-            // bench reads it); with nothing listening it costs one check of a cached flag.
-            let _span = tracing::debug_span!("ingest", %account).entered();
-            let outcome =
-                result.map_err(|e| e.to_string()).and_then(|obs| self.ingest(&obs, now).map_err(|e| e.to_string()));
-            (account, outcome)
-        })
+    ) -> Vec<(String, AccountOutcome)> {
+        let mut outcomes = Vec::with_capacity(accounts.len());
+        let mut accounts = accounts.into_iter().peekable();
+        while accounts.peek().is_some() {
+            let group: Vec<_> = accounts.by_ref().take(WRITE_GROUP).collect();
+            outcomes.extend(self.ingest_group(group, now));
+        }
+        outcomes
+    }
+
+    /// Judges each account of a group against its own past, then writes them all in one store
+    /// transaction. No account reads another's records, so judging all before writing any sees
+    /// what judging each just before its own write would. If the group's write fails, each account
+    /// is written on its own, so a damaged record fails only its account.
+    fn ingest_group(
+        &self,
+        group: Vec<(String, Result<Observation, SourceError>)>,
+        now: DateTime<Utc>,
+    ) -> Vec<(String, AccountOutcome)> {
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut judged = Vec::with_capacity(group.len());
+        for (account, result) in group {
+            let span = tracing::debug_span!("ingest", %account);
+            let outcome = match result {
+                Ok(observation) => span.in_scope(|| self.judge(observation, now)).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Ok(Some((observation, plan, owed))) => {
+                    judged.push((outcomes.len(), Judged { observation, plan, owed, _span: span }));
+                    outcomes.push((account, Ok(Vec::new())));
+                }
+                Ok(None) => outcomes.push((account, Ok(Vec::new()))),
+                Err(e) => outcomes.push((account, Err(e))),
+            }
+        }
+        let writes: Vec<Ingest<'_>> = judged.iter().map(|(_, j)| j.ingest()).collect();
+        let mut written = match tracing::debug_span!("write").in_scope(|| self.store.ingest_all(&writes, now)) {
+            Ok(reports) => reports.into_iter(),
+            Err(error) => {
+                tracing::warn!(%error, accounts = writes.len(), "a group's write failed; writing its accounts one by one");
+                Vec::new().into_iter()
+            }
+        };
+        drop(writes);
+        for (at, j) in judged {
+            let report = match written.next() {
+                Some(report) => Ok(report),
+                None => self.store.ingest(&j.observation, &j.plan.changed, &j.owed, now),
+            };
+            outcomes[at].1 = match report {
+                Ok(report) => {
+                    tracing::debug!(
+                        account = %j.observation.account,
+                        new = report.new_transactions,
+                        updated = report.updated_transactions,
+                        notices = j.plan.notices.len(),
+                        owed = j.owed.len(),
+                        "ingested"
+                    );
+                    Ok(j.plan.notices)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+        }
+        outcomes
     }
 
     /// Stores the source's health with the `source_down` alerts it fires or resolves: the source's
@@ -470,27 +549,23 @@ impl Engine {
 
     /// Judges one observation and writes it with the alerts it changed and the deliveries they owe,
     /// atomically.
-    fn ingest(&self, observation: &Observation, now: DateTime<Utc>) -> Result<Vec<(Alert, NoticeEvent)>, StoreError> {
+    /// Judges one account against its past: the alerts its findings change and the deliveries they
+    /// owe, not yet written. `None` for an account no `[[account]]` watches.
+    fn judge(
+        &self,
+        observation: Observation,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Observation, alert::Plan, Vec<Delivery>)>, StoreError> {
         let Some(account) = self.account_index.get(&observation.account).and_then(|i| self.config.accounts.get(*i))
         else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let history = tracing::debug_span!("history")
-            .in_scope(|| self.store.history(observation, account.rules.lookback(), now))?;
-        let findings = detect(&account.rules, &history, observation, now);
+            .in_scope(|| self.store.history(&observation, account.rules.lookback(), now))?;
+        let findings = detect(&account.rules, &history, &observation, now);
         let plan = self.plan(&observation.account, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
-        let report =
-            tracing::debug_span!("write").in_scope(|| self.store.ingest(observation, &plan.changed, &owed, now))?;
-        tracing::debug!(
-            account = %observation.account,
-            new = report.new_transactions,
-            updated = report.updated_transactions,
-            notices = plan.notices.len(),
-            owed = owed.len(),
-            "ingested"
-        );
-        Ok(plan.notices)
+        Ok(Some((observation, plan, owed)))
     }
 
     /// Where this poll's transaction window starts: the oldest of the accounts' last polls, less
