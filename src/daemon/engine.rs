@@ -36,9 +36,6 @@ struct Judged {
     observation: Observation,
     plan: alert::Plan,
     owed: Vec<Delivery>,
-    /// Open from the start of the account's judging until its records are written (the bench
-    /// reads it as the account's latency); with nothing listening it costs one check of a flag.
-    _span: tracing::Span,
 }
 
 impl Judged {
@@ -395,6 +392,8 @@ impl Engine {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut judged = Vec::with_capacity(group.len());
         for (account, result) in group {
+            // The spans time each account's judging and each group's write (the bench reads them);
+            // with nothing listening they cost one check of a cached flag.
             let span = tracing::debug_span!("ingest", %account);
             let outcome = match result {
                 Ok(observation) => span.in_scope(|| self.judge(observation, now)).map_err(|e| e.to_string()),
@@ -402,7 +401,7 @@ impl Engine {
             };
             match outcome {
                 Ok(Some((observation, plan, owed))) => {
-                    judged.push((outcomes.len(), Judged { observation, plan, owed, _span: span }));
+                    judged.push((outcomes.len(), Judged { observation, plan, owed }));
                     outcomes.push((account, Ok(Vec::new())));
                 }
                 Ok(None) => outcomes.push((account, Ok(Vec::new()))),
