@@ -516,6 +516,8 @@ async fn idle(settings: &Settings, work: &Path, report: &mut Report) {
     let by_thread0 = thread_switches(&pid);
     tokio::time::sleep(settings.idle).await;
     let (ticks1, ns1, switches1) = (cpu_ticks(&pid), cpu_ns(&pid), switches(&pid));
+    let (cpu, switched) = (growth(&ns0, &ns1), growth(&switches0, &switches1));
+    let exited = ns0.keys().filter(|t| !ns1.contains_key(*t)).count();
     let mut woke: HashMap<String, u64> = HashMap::new();
     for (tid, (name, n)) in thread_switches(&pid) {
         let before = by_thread0.get(&tid).map_or(0, |(_, b)| *b);
@@ -529,11 +531,11 @@ async fn idle(settings: &Settings, work: &Path, report: &mut Report) {
     report.line(
         &format!("idle CPU between polls, 5 accounts, over {} s", settings.idle.as_secs()),
         format!(
-            "{:.1} ms/min (utime+stime {:.0} ms; scheduler {:.2} ms; {} context switches/min)",
-            (ns1 - ns0) as f64 / 1e6 * per_minute,
-            (ticks1 - ticks0) as f64 * tick_ms * per_minute,
-            (ns1 - ns0) as f64 / 1e6,
-            ((switches1 - switches0) as f64 * per_minute).round()
+            "{:.1} ms/min (utime+stime {:.0} ms; scheduler {:.2} ms; {} context switches/min; {exited} threads exited)",
+            cpu as f64 / 1e6 * per_minute,
+            ticks1.saturating_sub(ticks0) as f64 * tick_ms * per_minute,
+            cpu as f64 / 1e6,
+            (switched as f64 * per_minute).round()
         ),
         "<= 10 ms/min",
     );
@@ -784,27 +786,39 @@ fn cpu_ticks(pid: &str) -> u64 {
     fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)
 }
 
-/// CPU time of every thread of a process in nanoseconds (`schedstat`), finer than the ticks.
-fn cpu_ns(pid: &str) -> u64 {
-    threads(pid)
-        .iter()
-        .filter_map(|t| std::fs::read_to_string(format!("/proc/{pid}/task/{t}/schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
-        .sum()
+/// CPU time of each thread of a process in nanoseconds (`schedstat`, finer than the ticks), by
+/// thread id.
+fn cpu_ns(pid: &str) -> HashMap<String, u64> {
+    per_thread(pid, |task| {
+        let stat = std::fs::read_to_string(format!("{task}/schedstat")).ok()?;
+        stat.split_whitespace().next()?.parse().ok()
+    })
 }
 
-/// Voluntary and involuntary context switches of every thread: how often anything woke up.
-fn switches(pid: &str) -> u64 {
-    threads(pid)
-        .iter()
-        .filter_map(|t| std::fs::read_to_string(format!("/proc/{pid}/task/{t}/status")).ok())
-        .flat_map(|s| {
-            s.lines()
+/// Voluntary and involuntary context switches of each thread (how often anything woke it), by
+/// thread id.
+fn switches(pid: &str) -> HashMap<String, u64> {
+    per_thread(pid, |task| {
+        let status = std::fs::read_to_string(format!("{task}/status")).ok()?;
+        Some(
+            status
+                .lines()
                 .filter(|l| l.contains("ctxt_switches"))
                 .filter_map(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
-                .collect::<Vec<_>>()
-        })
-        .sum()
+                .sum(),
+        )
+    })
+}
+
+fn per_thread(pid: &str, read: impl Fn(&str) -> Option<u64>) -> HashMap<String, u64> {
+    threads(pid).into_iter().filter_map(|t| Some((t.clone(), read(&format!("/proc/{pid}/task/{t}"))?))).collect()
+}
+
+/// How much per-thread counters grew between two readings. A thread that exited in between takes
+/// its counts with it (sled lets an idle I/O thread go after a few seconds), so only the threads
+/// alive at the end are summed: what an exiting thread did in its last moments is not counted.
+fn growth(before: &HashMap<String, u64>, after: &HashMap<String, u64>) -> u64 {
+    after.iter().map(|(t, v)| v.saturating_sub(before.get(t).copied().unwrap_or(0))).sum()
 }
 
 /// Each thread's name and context switches, by thread id.
