@@ -155,6 +155,29 @@ fn a_group_of_observations_is_written_whole_or_not_at_all() {
 }
 
 #[test]
+fn an_acknowledgement_made_while_a_poll_was_judging_is_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("open");
+    let finding = Finding::new(FindingKind::LowBalance, account(), "balance low", now());
+    let fired = alert::Alert::firing(finding, now());
+    store
+        .ingest(&observation(account(), now(), "10", vec![]), std::slice::from_ref(&fired), &[], now())
+        .expect("ingest");
+    // The next poll planned from what it read before the ack: the alert seen again, unacknowledged.
+    let later = now() + TimeDelta::minutes(10);
+    let planned = alert::Alert { last_seen: later, ..fired.clone() };
+    store.acknowledge(&fired.id, later).expect("ack").expect("the alert exists");
+    store.ingest(&observation(account(), later, "10", vec![]), &[planned], &[], later).expect("ingest");
+    let stored = store.alerts_of(&account()).expect("alerts");
+    assert_eq!((stored[0].acknowledged_at, stored[0].last_seen), (Some(later), later));
+    // Fired again after it resolved: a new episode, which no one has acknowledged.
+    let again = now() + TimeDelta::hours(2);
+    let refired = alert::Alert { first_fired: again, last_seen: again, acknowledged_at: None, ..fired };
+    store.ingest(&observation(account(), again, "10", vec![]), &[refired], &[], again).expect("ingest");
+    assert_eq!(store.alerts_of(&account()).expect("alerts")[0].acknowledged_at, None);
+}
+
+#[test]
 fn a_store_from_a_newer_payguard_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     {

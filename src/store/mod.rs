@@ -637,11 +637,14 @@ fn write_alerts(
     alerts: &[Alert],
     owed: &[Delivery],
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
-    for alert in alerts {
-        let previous = alerts_tree.insert(keys::with(scope, &[alert.id.as_bytes()]), encode(alert)?)?;
+    for planned in alerts {
+        let key = keys::with(scope, &[planned.id.as_bytes()]);
+        let previous = alerts_tree.get(&key)?;
+        let alert = keep_acknowledgement(previous.as_deref(), planned);
+        alerts_tree.insert(key, encode(&alert)?)?;
         // One plan owes one kind of message per alert, whatever the number of channels.
         let event = owed.iter().find(|d| d.alert.id == alert.id).map(|d| d.event);
-        if let Some(entry) = audit::alert_changed(previous.as_deref(), alert, event) {
+        if let Some(entry) = audit::alert_changed(previous.as_deref(), &alert, event) {
             audit::append(audit, at, entry)?;
         }
     }
@@ -649,6 +652,24 @@ fn write_alerts(
         outbox.insert(delivery.id.as_bytes(), encode(delivery)?)?;
     }
     Ok(())
+}
+
+/// The planned alert, keeping an acknowledgement the plan did not know of. Alerts are planned from
+/// a read made before the write's transaction, so a `payguard ack` can land in between; writing the
+/// plan as it stands would undo it and the alert would be repeated. A new episode (fired again
+/// after it resolved) starts unacknowledged.
+fn keep_acknowledgement(previous: Option<&[u8]>, planned: &Alert) -> Alert {
+    let stored = previous.and_then(|bytes| decode::<Alert>(bytes, "alert").ok());
+    match stored {
+        Some(stored)
+            if planned.acknowledged_at.is_none()
+                && stored.acknowledged_at.is_some()
+                && stored.first_fired == planned.first_fired =>
+        {
+            Alert { acknowledged_at: stored.acknowledged_at, ..planned.clone() }
+        }
+        _ => planned.clone(),
+    }
 }
 
 fn unwrap_transaction(e: TransactionError<StoreError>) -> StoreError {
