@@ -394,14 +394,15 @@ impl Engine {
         for (account, result) in group {
             // The spans time each account's judging and each group's write (the bench reads them);
             // with nothing listening they cost one check of a cached flag.
-            let span = tracing::debug_span!("ingest", %account);
             let outcome = match result {
-                Ok(observation) => span.in_scope(|| self.judge(observation, now)).map_err(|e| e.to_string()),
+                Ok(observation) => tracing::debug_span!("ingest", %account)
+                    .in_scope(|| self.judge(observation, now))
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match outcome {
-                Ok(Some((observation, plan, owed))) => {
-                    judged.push((outcomes.len(), Judged { observation, plan, owed }));
+                Ok(Some(account_judged)) => {
+                    judged.push((outcomes.len(), account_judged));
                     outcomes.push((account, Ok(Vec::new())));
                 }
                 Ok(None) => outcomes.push((account, Ok(Vec::new()))),
@@ -550,11 +551,7 @@ impl Engine {
     /// atomically.
     /// Judges one account against its past: the alerts its findings change and the deliveries they
     /// owe, not yet written. `None` for an account no `[[account]]` watches.
-    fn judge(
-        &self,
-        observation: Observation,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(Observation, alert::Plan, Vec<Delivery>)>, StoreError> {
+    fn judge(&self, observation: Observation, now: DateTime<Utc>) -> Result<Option<Judged>, StoreError> {
         let Some(account) = self.account_index.get(&observation.account).and_then(|i| self.config.accounts.get(*i))
         else {
             return Ok(None);
@@ -564,7 +561,7 @@ impl Engine {
         let findings = detect(&account.rules, &history, &observation, now);
         let plan = self.plan(&observation.account, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
-        Ok(Some((observation, plan, owed)))
+        Ok(Some(Judged { observation, plan, owed }))
     }
 
     /// Where this poll's transaction window starts: the oldest of the accounts' last polls, less
