@@ -27,7 +27,7 @@ type AccountOutcome = Result<Vec<(Alert, NoticeEvent)>, String>;
 
 /// Accounts written per store transaction. sled pays per transaction, not per record: two log
 /// buffers sealed and written, its seven I/O threads woken. Eight accounts in one transaction cut
-/// a 10,000-account cycle by a fifth and its system time by four fifths; larger groups got slower
+/// a 10,000-account cycle by a fifth and its system time by 65-80 %; larger groups got slower
 /// again, as sled's transactions grow costly with their size (BENCHMARKS.md).
 const WRITE_GROUP: usize = 8;
 
@@ -547,8 +547,6 @@ impl Engine {
         Ok(plan.notices)
     }
 
-    /// Judges one observation and writes it with the alerts it changed and the deliveries they owe,
-    /// atomically.
     /// Judges one account against its past: the alerts its findings change and the deliveries they
     /// owe, not yet written. `None` for an account no `[[account]]` watches.
     fn judge(&self, observation: Observation, now: DateTime<Utc>) -> Result<Option<Judged>, StoreError> {
