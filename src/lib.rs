@@ -13,6 +13,7 @@
 //! - [`sim`]: a simulated platform for the demo and the tests.
 //! - [`export`]: evidence bundles (CSV, JSON, an HTML report with an SVG chart, a manifest).
 //! - [`cli`]: the commands.
+//! - [`text`]: text from outside as it may be shown (escaped, clipped) and kept (bounded).
 
 pub mod alert;
 pub(crate) mod base64;
@@ -28,3 +29,4 @@ pub(crate) mod redact;
 pub mod sim;
 pub mod source;
 pub mod store;
+pub mod text;

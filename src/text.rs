@@ -1,0 +1,224 @@
+//! Text from outside payguard (payees, descriptions, account names, currencies, transaction ids,
+//! platform notices and error pages) as a person may see it, and how much of it is kept.
+//!
+//! Whoever sends money names the payee, so such text is hostile: an escape sequence can clear a
+//! terminal and print "all clear", a right-to-left override makes `oC drolnaL` read `Landlord Co`,
+//! a zero-width space makes two names look alike, and a megabyte of it makes a megabyte e-mail
+//! subject. Every place that shows such text (the command line, the console, the desktop, e-mail,
+//! SMS, webhooks, the export's report) shows it through [`escaped`] or [`clipped`]: control
+//! characters (C0, DEL, C1) are written as `\n`, `\r`, `\t` or `\u{1b}`, and bidi controls,
+//! zero-width and other invisible format characters as `\u{202e}`, so they are seen, not obeyed.
+//! Nothing else changes: printable text, accents and Chinese pass through untouched. The store keeps
+//! the original text; only what is shown is escaped. JSON that payguard prints ([`json`]) keeps the
+//! exact value but writes those characters as `\uXXXX` escapes, so it is safe on a terminal too.
+//!
+//! What is kept is bounded when a source's answer is read ([`cut`], [`STORED`]), and what is shown
+//! is bounded again ([`LINE`] for a subject or a table cell, [`BLOCK`] for a sentence in a body).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// The widest a subject, a title or one cell of a table is shown, in characters.
+pub const LINE: usize = 120;
+/// The widest one piece of outside text is shown in a message body, in characters.
+pub const BLOCK: usize = 1000;
+/// The most bytes of one text field of a source's answer that the store keeps.
+pub const STORED: usize = 4096;
+
+/// Characters that are not controls yet are not seen either: bidi embeddings, overrides and
+/// isolates, zero-width spaces and joiners, the byte order mark, fillers that render as nothing,
+/// line and paragraph separators (which break lines where `\n` is escaped), and Unicode's other
+/// format characters (general category Cf, as of Unicode 15.1).
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{ad}', '\u{ad}'),
+    ('\u{34f}', '\u{34f}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{6dd}', '\u{6dd}'),
+    ('\u{70f}', '\u{70f}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8e2}', '\u{8e2}'),
+    ('\u{115f}', '\u{1160}'),
+    ('\u{17b4}', '\u{17b5}'),
+    ('\u{180b}', '\u{180f}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{2028}', '\u{202e}'),
+    ('\u{2060}', '\u{206f}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{ffa0}', '\u{ffa0}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0000}', '\u{e007f}'),
+];
+
+/// Whether `c` must not reach a person as itself: a control character, or one that is invisible
+/// or reorders the text around it.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control() || INVISIBLE.iter().any(|(low, high)| (*low..=*high).contains(&c))
+}
+
+/// `text` with every hidden character written visibly; printable text is returned as it is.
+pub fn escaped(text: &str) -> Cow<'_, str> {
+    clipped(text, usize::MAX)
+}
+
+/// [`escaped`], and at most `width` characters: longer text is cut and ends in `…`. An escape is
+/// never cut in half.
+pub fn clipped(text: &str, width: usize) -> Cow<'_, str> {
+    let shown_width: usize = text.chars().map(|c| piece(c).chars().count()).sum();
+    if shown_width <= width && !text.chars().any(is_hidden) {
+        return Cow::Borrowed(text);
+    }
+    let room = if shown_width <= width { usize::MAX } else { width.saturating_sub(1) };
+    let mut out = String::with_capacity(text.len().min(width.saturating_mul(4)));
+    let mut used = 0;
+    for c in text.chars() {
+        let piece = piece(c);
+        let len = piece.chars().count();
+        if used + len > room {
+            out.push('…');
+            break;
+        }
+        used += len;
+        out.push_str(&piece);
+    }
+    Cow::Owned(out)
+}
+
+/// How one character is shown.
+fn piece(c: char) -> Cow<'static, str> {
+    match c {
+        '\n' => Cow::Borrowed("\\n"),
+        '\r' => Cow::Borrowed("\\r"),
+        '\t' => Cow::Borrowed("\\t"),
+        c if is_hidden(c) => Cow::Owned(format!("\\u{{{:x}}}", u32::from(c))),
+        c => {
+            let mut one = String::with_capacity(4);
+            one.push(c);
+            Cow::Owned(one)
+        }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes at a character boundary; says whether anything was cut.
+pub fn cut(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    true
+}
+
+/// `value` as one line of JSON in which every hidden character is a `\uXXXX` escape: the same
+/// value to any JSON reader, and nothing a terminal would obey. serde_json escapes only C0.
+pub fn json(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    if !text.chars().any(is_hidden) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    // Outside strings JSON is ASCII punctuation, digits and words, so every hidden character met
+    // here is inside a string, where an escape means the same character.
+    for c in text.chars() {
+        if is_hidden(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn terminal_and_bidi_tricks_are_shown_not_obeyed() {
+        let cases = [
+            ("Landlord Co", "Landlord Co"),
+            ("余额 · Café", "余额 · Café"),
+            ("\u{1b}[2J\u{1b}[H\u{1b}[32mALL CLEAR", "\\u{1b}[2J\\u{1b}[H\\u{1b}[32mALL CLEAR"),
+            ("\u{202e}oC drolnaL", "\\u{202e}oC drolnaL"),
+            ("Land\u{200b}lord", "Land\\u{200b}lord"),
+            ("a\nb\r\tc", "a\\nb\\r\\tc"),
+            ("\u{7f}\u{9b}31m", "\\u{7f}\\u{9b}31m"),
+            ("\u{2066}x\u{2069}\u{feff}\u{2028}", "\\u{2066}x\\u{2069}\\u{feff}\\u{2028}"),
+            ("tag\u{e0041}", "tag\\u{e0041}"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(escaped(raw), shown, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn clipping_counts_characters_and_never_halves_an_escape() {
+        assert_eq!(clipped("abcdef", 6), "abcdef");
+        assert_eq!(clipped("abcdefg", 6), "abcde…");
+        assert_eq!(clipped("余额下降了", 3), "余额…");
+        // `\u{1b}` is six characters: it goes whole or not at all.
+        assert_eq!(clipped("ab\u{1b}cd", 6), "ab…");
+        assert_eq!(clipped("ab\u{1b}", 8), "ab\\u{1b}");
+        assert_eq!(clipped(&"x".repeat(1 << 20), LINE).chars().count(), LINE);
+    }
+
+    #[test]
+    fn cutting_keeps_whole_characters() {
+        let mut text = "ab余".to_owned();
+        assert!(cut(&mut text, 4));
+        assert_eq!(text, "ab");
+        let mut short = "abc".to_owned();
+        assert!(!cut(&mut short, 3));
+        assert_eq!(short, "abc");
+    }
+
+    #[test]
+    fn json_keeps_the_value_and_shows_nothing_hidden() {
+        let value = serde_json::json!({ "payee": "\u{1b}[2J\u{202e}oC\u{7f}\u{9b}\u{e0041} 余", "n": 1 });
+        let line = json(&value);
+        assert!(!line.chars().any(is_hidden), "{line}");
+        assert!(line.contains("\\u202e") && line.contains("\\udb40\\udc41"), "{line}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&line).ok(), Some(value));
+    }
+
+    proptest! {
+        #[test]
+        fn nothing_hidden_is_ever_shown(text in any::<String>(), width in 1usize..300) {
+            let shown = escaped(&text);
+            prop_assert!(!shown.chars().any(is_hidden), "{:?}", shown);
+            prop_assert_eq!(escaped(&shown), shown.clone(), "escaping twice changes nothing");
+            let short = clipped(&text, width);
+            prop_assert!(!short.chars().any(is_hidden));
+            prop_assert!(short.chars().count() <= width, "{:?} is wider than {}", short, width);
+        }
+
+        #[test]
+        fn printable_text_passes_unchanged(text in any::<String>().prop_map(|s| s.replace(is_hidden, ""))) {
+            prop_assert!(matches!(escaped(&text), Cow::Borrowed(_)));
+            prop_assert_eq!(escaped(&text), text.as_str());
+        }
+
+        #[test]
+        fn cut_text_is_a_prefix_within_the_bound(text in any::<String>(), max in 0usize..64) {
+            let mut bounded = text.clone();
+            let was_cut = cut(&mut bounded, max);
+            prop_assert!(bounded.len() <= max);
+            prop_assert!(text.starts_with(&bounded));
+            prop_assert_eq!(was_cut, text.len() > max);
+        }
+    }
+}
