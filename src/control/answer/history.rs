@@ -130,13 +130,13 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
 }
 
 /// One CSV field: quoted when it holds a comma, a quote or a line break; formula starts defused,
-/// so a payee named "=HYPERLINK(…)" stays text in a spreadsheet.
+/// so a payee named "=HYPERLINK(…)" stays text in a spreadsheet. Spreadsheets skip a leading tab or
+/// carriage return before reading a formula, so those starts are defused too (OWASP's rule); a
+/// field that is an amount (`-12.50`) is left as it is.
 pub fn csv(field: &str) -> String {
-    let field = if field.starts_with(['=', '+', '-', '@']) && crate::model::parse_amount(field).is_err() {
-        format!("'{field}")
-    } else {
-        field.to_owned()
-    };
+    let hidden_start = field.starts_with(['\t', '\r']);
+    let formula = field.starts_with(['=', '+', '-', '@']) && crate::model::parse_amount(field).is_err();
+    let field = if formula || hidden_start { format!("'{field}") } else { field.to_owned() };
     if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
 }
 
@@ -170,5 +170,25 @@ mod tests {
         assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv("-12.50"), "-12.50");
+    }
+
+    #[test]
+    fn formulas_behind_a_tab_or_carriage_return_are_defused() {
+        let cases = [
+            ("\t=1+1", "'\t=1+1"),
+            ("\t+1", "'\t+1"),
+            ("\t", "'\t"),
+            ("\t-1+cmd", "'\t-1+cmd"),
+            ("\t@SUM(A1)", "'\t@SUM(A1)"),
+            ("\r=1+1", "\"'\r=1+1\""),
+            ("\r@x", "\"'\r@x\""),
+            ("\tplain", "'\tplain"),
+            ("-1", "-1"),
+            ("+3.10", "+3.10"),
+            ("Shop\t=1", "Shop\t=1"),
+        ];
+        for (raw, written) in cases {
+            assert_eq!(csv(raw), written, "{raw:?}");
+        }
     }
 }
