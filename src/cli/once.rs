@@ -7,6 +7,7 @@ use super::{exit, load_config, open_store};
 use crate::daemon::{Clock, Engine, NoticeRun, RoundReport, SourceRun};
 use crate::notify::Stream;
 use crate::notify::render::alert_json;
+use crate::text;
 use anyhow::Context as _;
 
 pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
@@ -23,7 +24,7 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
             if let serde_json::Value::Object(map) = &mut line {
                 map.insert("event".into(), serde_json::json!(event));
             }
-            writeln!(stdout, "{line}").context("cannot write to stdout")?;
+            writeln!(stdout, "{}", text::json(&line)).context("cannot write to stdout")?;
         }
     }
     let deliveries = engine.deliverer().round(engine.store(), engine.clock().now(), true).await?;
@@ -33,24 +34,29 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     Ok(if all_good { exit::OK } else { exit::TEMPFAIL })
 }
 
+/// An error or a name as it may be shown: platforms' words are in errors.
+fn shown(what: &impl std::fmt::Display) -> String {
+    text::clipped(&what.to_string(), text::BLOCK).into_owned()
+}
+
 /// A closing summary on stderr: what was checked, what failed and why.
 fn report(notice_runs: &[NoticeRun], runs: &[SourceRun], deliveries: &RoundReport) {
     let notices: usize = runs.iter().map(|r| r.notices.len()).sum::<usize>()
         + notice_runs.iter().map(|r| r.notices.len()).sum::<usize>();
     for run in notice_runs {
         if let Some(error) = &run.error {
-            eprintln!("payguard: notice source {}: {error}", run.source);
+            eprintln!("payguard: notice source {}: {}", run.source, shown(error));
         }
     }
     for run in runs {
         if let Some(error) = &run.error {
-            eprintln!("payguard: source {}: {error}", run.source);
+            eprintln!("payguard: source {}: {}", run.source, shown(error));
         }
         if let Some(skip) = &run.skipped {
-            eprintln!("payguard: source {} not polled: {skip}", run.source);
+            eprintln!("payguard: source {} not polled: {}", run.source, shown(skip));
         }
         for failure in &run.failures {
-            eprintln!("payguard: source {} account {}: {}", run.source, failure.account, failure.error);
+            eprintln!("payguard: source {} account {}: {}", run.source, shown(&failure.account), shown(&failure.error));
         }
     }
     let accounts: usize = runs.iter().map(|r| r.accounts_ok).sum();

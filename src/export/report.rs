@@ -2,7 +2,8 @@
 //! external resources, so it opens the same offline, years later, on the investigator's machine.
 //!
 //! Every piece of text from the store goes through [`escape`]: payee names and descriptions are
-//! written by whoever sent the money, so a thief can name themselves `<script>…`. A restrictive
+//! written by whoever sent the money, so a thief can name themselves `<script>…` or hide a
+//! right-to-left override in the name. A restrictive
 //! Content-Security-Policy backs that up, should a future edit forget to escape.
 
 use std::collections::BTreeMap;
@@ -15,10 +16,12 @@ use super::chart::{Marker, balance_chart};
 use crate::alert::{Alert, AlertState};
 use crate::model::Transaction;
 
-/// Text made safe for HTML element content and quoted attribute values.
+/// Text made safe for HTML element content and quoted attribute values, with controls and
+/// invisible or reordering characters shown as `\u{…}` ([`crate::text::escaped`]): in evidence a
+/// right-to-left override must be seen, not make `oC drolnaL` read `Landlord Co`.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in crate::text::escaped(text).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -282,6 +285,17 @@ mod tests {
         assert!(html.contains("tx-&lt;1&gt;"));
         // No resource is fetched from anywhere: the only URL is the SVG namespace, which is a name.
         assert_eq!(html.matches("://").count(), html.matches("http://www.w3.org/2000/svg").count());
+    }
+
+    #[test]
+    fn controls_and_bidi_overrides_are_shown_not_obeyed() {
+        let mut bundle = bundle();
+        bundle.transactions[0].payee = "\u{1b}[2J\u{202e}oC drolnaL".into();
+        bundle.alerts[0].finding.title = "New payee \u{202e}oC drolnaL\u{200b}".into();
+        let html = render(&bundle);
+        assert!(!html.chars().any(|c| c != '\n' && crate::text::is_hidden(c)), "{html}");
+        assert!(html.contains("\\u{1b}[2J\\u{202e}oC drolnaL"), "{html}");
+        assert!(html.contains("New payee \\u{202e}oC drolnaL\\u{200b}"), "{html}");
     }
 
     #[test]

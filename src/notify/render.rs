@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::alert::{Alert, NoticeEvent};
 use crate::config::{Language, Support};
-use crate::model::{Finding, FindingKind, Severity};
+use crate::model::{AccountRef, Finding, FindingKind, Severity};
+use crate::text;
 
 /// A message ready for any channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,10 +32,13 @@ pub struct Message {
 
 /// One alert, as of one event.
 pub fn alert_message(id: &str, alert: &Alert, event: NoticeEvent, language: Language, support: &Support) -> Message {
+    let mut value = alert_json(alert);
+    let alert = &shown(alert);
     let w = words(language);
     let f = &alert.finding;
     let subject =
         format!("[{}] {}{} · {}", (w.severity)(f.severity), (w.event)(event), f.subject(), headline(f, language));
+    let subject = text::clipped(&subject, text::LINE).into_owned();
     let text = body(alert, event, language, support);
     let short = sms(
         &format!(
@@ -47,7 +51,6 @@ pub fn alert_message(id: &str, alert: &Alert, event: NoticeEvent, language: Lang
         ),
         &alert.id,
     );
-    let mut value = alert_json(alert);
     if let Value::Object(map) = &mut value {
         map.insert("event".into(), json!(event));
         map.insert("message_id".into(), json!(id));
@@ -72,6 +75,7 @@ pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Langu
     let mut text = String::new();
     let _ = writeln!(text, "{}", (w.digest_intro)(items.len()));
     for (alert, event) in items {
+        let alert = &shown(alert);
         let f = &alert.finding;
         let _ = writeln!(
             text,
@@ -136,8 +140,27 @@ pub fn missed_words(count: u64, language: Language) -> (String, String) {
     (w.missed_subject.to_owned(), (w.missed_text)(count))
 }
 
+/// The alert as a person may see it: the text of its finding that comes from outside (names, ids,
+/// the currency, the platform's words, and the sentences built from them) escaped and clipped by
+/// [`crate::text`]. The stored alert, and the JSON made from it, keep the original.
+fn shown(alert: &Alert) -> Alert {
+    let f = &alert.finding;
+    let line = |s: &str| text::clipped(s, text::LINE).into_owned();
+    let finding = Finding {
+        account: AccountRef::new(line(&f.account.source), line(&f.account.account)),
+        title: line(&f.title),
+        detail: text::clipped(&f.detail, text::BLOCK).into_owned(),
+        currency: line(&f.currency),
+        payees: f.payees.iter().map(|p| line(p)).collect(),
+        transaction_ids: f.transaction_ids.iter().map(|t| line(t)).collect(),
+        about: f.about.as_deref().map(line),
+        ..f.clone()
+    };
+    Alert { finding, ..alert.clone() }
+}
+
 /// An alert's facts as JSON: `kind`, `severity`, `account`, `title` first, then the rest. The same
-/// shape `payguard once --json` prints.
+/// shape `payguard once --json` prints. Values are exact; print it with [`crate::text::json`].
 pub fn alert_json(alert: &Alert) -> Value {
     let f = &alert.finding;
     json!({
@@ -509,6 +532,31 @@ mod tests {
         let zh = alert_message("m", &a, NoticeEvent::Firing, Language::ZhCn, &support());
         assert!(zh.short.chars().count() <= 70, "{}", zh.short);
         assert!(zh.short.ends_with("#abcdef012345"));
+    }
+
+    #[test]
+    fn text_from_outside_is_shown_escaped_and_clipped_but_json_keeps_it() {
+        let hostile = format!("\u{1b}[2J\u{1b}[H\u{1b}[32mALL CLEAR \u{202e}oC drolnaL{}", "x".repeat(1 << 16));
+        let mut a = alert("x");
+        a.finding.title = format!("Large payment of 1600.00 USD to {hostile}");
+        a.finding.detail = hostile.clone();
+        a.finding.payees = vec![hostile.clone()];
+        a.finding.about = Some(hostile.clone());
+        for language in [Language::En, Language::ZhCn] {
+            let one = alert_message("m", &a, NoticeEvent::Firing, language, &support());
+            let digest = digest_message("d", &[(&a, NoticeEvent::Firing)], language, &support());
+            for m in [&one, &digest] {
+                // The text's own lines are the only line breaks.
+                for shown in [&m.subject, &m.text, &m.html, &m.short] {
+                    let hidden = shown.chars().any(|c| c != '\n' && text::is_hidden(c));
+                    assert!(!hidden, "{language:?}: {}", text::clipped(shown, 200));
+                    assert!(shown.len() < 16 * 1024, "{language:?}: {} bytes", shown.len());
+                }
+            }
+            assert!(one.subject.chars().count() <= text::LINE, "{}", one.subject);
+            assert!(one.text.contains("\\u{1b}[2J") && one.text.contains("\\u{202e}oC drolnaL"), "{}", one.text);
+            assert_eq!(one.json["payees"][0].as_str(), Some(hostile.as_str()));
+        }
     }
 
     #[test]

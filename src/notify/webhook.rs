@@ -134,7 +134,9 @@ impl Webhook {
 /// Serialises `value` and marks the body as JSON (the `json` feature of reqwest is not enabled).
 fn json_body(headers: &mut HeaderMap, value: &Value) -> Result<Vec<u8>, DeliveryError> {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    serde_json::to_vec(value).map_err(|e| DeliveryError::permanent(format!("cannot write the webhook JSON: {e}")))
+    // Exact values, with controls and invisible characters as `\uXXXX`, so a receiver that shows a
+    // field as it is cannot be made to show a bank's escape sequences.
+    Ok(crate::text::json(value).into_bytes())
 }
 
 /// Gotify takes messages at `{base}/message`; built on the parsed URL so a base with or without a

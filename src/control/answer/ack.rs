@@ -5,12 +5,14 @@ use chrono::Utc;
 use super::Out;
 use crate::cli::exit;
 use crate::store::Store;
+use crate::text;
 
 pub fn ack(store: &Store, out: &mut Out, alert_id: &str) -> anyhow::Result<u8> {
     match store.acknowledge(alert_id.trim(), Utc::now())? {
         Some(alert) => {
             store.flush_blocking()?;
-            say!(out, "acknowledged {} ({} on {}): it will not be repeated", alert.id, alert.kind(), alert.account());
+            let account = text::clipped(&alert.account().to_string(), text::LINE).into_owned();
+            say!(out, "acknowledged {} ({} on {account}): it will not be repeated", alert.id, alert.kind());
             Ok(exit::OK)
         }
         None => {

@@ -5,6 +5,7 @@ use crate::alert::AlertState;
 use crate::cli::exit;
 use crate::config::Config;
 use crate::store::Store;
+use crate::text;
 
 pub fn alerts(_config: &Config, store: &Store, out: &mut Out, all: bool) -> anyhow::Result<u8> {
     let mut alerts = store.all_alerts()?;
@@ -38,9 +39,9 @@ pub fn alerts(_config: &Config, store: &Store, out: &mut Out, all: bool) -> anyh
             state,
             f.severity,
             f.kind,
-            f.subject(),
+            text::clipped(f.subject(), text::LINE),
             a.first_fired.format("%Y-%m-%d %H:%M"),
-            f.title
+            text::clipped(&f.title, text::LINE)
         );
     }
     Ok(exit::OK)

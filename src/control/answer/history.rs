@@ -74,7 +74,13 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
             )?;
             writeln!(text, "\nbalances:")?;
             for s in &snapshots {
-                writeln!(text, "  {}  {:>14} {}", s.observed_at.format("%Y-%m-%d %H:%M"), s.balance, s.currency)?;
+                writeln!(
+                    text,
+                    "  {}  {:>14} {}",
+                    s.observed_at.format("%Y-%m-%d %H:%M"),
+                    s.balance,
+                    shown(&s.currency)
+                )?;
             }
             writeln!(text, "\ntransactions:")?;
             for t in &transactions {
@@ -84,8 +90,8 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
                     "  {}  {:>14}  {}{pending}  [{}]",
                     t.posted.format("%Y-%m-%d %H:%M"),
                     t.amount,
-                    t.payee,
-                    t.id
+                    shown(&t.payee),
+                    shown(&t.id)
                 )?;
             }
         }
@@ -111,22 +117,22 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
         }
         Format::Json => {
             for s in &snapshots {
-                writeln!(
-                    text,
-                    "{}",
-                    json!({ "type": "balance", "account": account.account, "source": account.source, "snapshot": s })
-                )?;
+                let line =
+                    json!({ "type": "balance", "account": account.account, "source": account.source, "snapshot": s });
+                writeln!(text, "{}", crate::text::json(&line))?;
             }
             for t in &transactions {
-                writeln!(
-                    text,
-                    "{}",
-                    json!({ "type": "transaction", "account": account.account, "source": account.source, "transaction": t })
-                )?;
+                let line = json!({ "type": "transaction", "account": account.account, "source": account.source, "transaction": t });
+                writeln!(text, "{}", crate::text::json(&line))?;
             }
         }
     }
     Ok(exit::OK)
+}
+
+/// A bank's text in the table: escaped and clipped (see `crate::text`).
+fn shown(field: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::clipped(field, crate::text::LINE)
 }
 
 /// One CSV field: quoted when it holds a comma, a quote or a line break; formula starts defused,

@@ -7,6 +7,7 @@ use super::history::account_named;
 use crate::cli::exit;
 use crate::config::Config;
 use crate::store::Store;
+use crate::text;
 
 pub fn payees(config: &Config, store: &Store, out: &mut Out, id: &str, source: Option<&str>) -> anyhow::Result<u8> {
     let account = account_named(config, id, source)?;
@@ -26,7 +27,7 @@ pub fn payees(config: &Config, store: &Store, out: &mut Out, id: &str, source: O
         say!(
             out,
             "  {:<32} {:<16} {:<16} {:>6}  {trusted}",
-            p.name,
+            text::clipped(&p.name, text::LINE),
             p.first_seen.format("%Y-%m-%d %H:%M"),
             p.last_seen.format("%Y-%m-%d %H:%M"),
             p.count
@@ -46,6 +47,6 @@ pub fn trust(
     let account = account_named(config, id, source)?;
     let record = store.trust_payee(&account, payee, Utc::now())?;
     store.flush_blocking()?;
-    say!(out, "{account}: payments to {:?} will not raise new_payee", record.name);
+    say!(out, "{account}: payments to \"{}\" will not raise new_payee", text::clipped(&record.name, text::LINE));
     Ok(exit::OK)
 }

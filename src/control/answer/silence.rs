@@ -9,6 +9,7 @@ use crate::cli::exit;
 use crate::config::Duration;
 use crate::model::{FindingKind, short_hash};
 use crate::store::Store;
+use crate::text;
 
 pub fn add(
     store: &Store,
@@ -69,7 +70,7 @@ pub fn list(store: &Store, out: &mut Out, all: bool) -> anyhow::Result<u8> {
             s.id,
             matchers.join(" "),
             s.expired_at.unwrap_or(s.ends_at).format("%Y-%m-%d %H:%M UTC"),
-            s.comment
+            text::clipped(&s.comment, text::LINE)
         );
     }
     Ok(exit::OK)

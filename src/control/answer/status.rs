@@ -8,6 +8,7 @@ use crate::alert::AlertState;
 use crate::cli::exit;
 use crate::config::Config;
 use crate::store::Store;
+use crate::text;
 
 pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> anyhow::Result<u8> {
     let now = Utc::now();
@@ -53,13 +54,14 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
     let pending = store.pending_deliveries()?;
     if as_json {
         let alerts: Vec<_> = firing.iter().map(crate::notify::render::alert_json).collect();
-        say!(
-            out,
-            "{}",
-            json!({ "sources": sources, "accounts": accounts, "firing": alerts, "pending_deliveries": pending.len() })
-        );
+        let status =
+            json!({ "sources": sources, "accounts": accounts, "firing": alerts, "pending_deliveries": pending.len() });
+        say!(out, "{}", text::json(&status));
         return Ok(exit::OK);
     }
+    // Every string below may hold a platform's or a bank's words (an error, a name, a currency).
+    let shown =
+        |value: &serde_json::Value, width: usize| text::clipped(value.as_str().unwrap_or_default(), width).into_owned();
     say!(out, "sources:");
     for s in &sources {
         let when = |key: &str| {
@@ -69,9 +71,9 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
         say!(
             out,
             "  {} ({}): {}; last poll {}, next {}{left}",
-            s["source"].as_str().unwrap_or_default(),
-            s["kind"].as_str().unwrap_or_default(),
-            s["state"].as_str().unwrap_or_default(),
+            shown(&s["source"], text::LINE),
+            shown(&s["kind"], text::LINE),
+            shown(&s["state"], text::BLOCK),
             when("last_poll"),
             when("next_poll")
         );
@@ -79,21 +81,23 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
     say!(out, "\naccounts:");
     for a in &accounts {
         let balance = match (a["balance"].as_str(), a["currency"].as_str()) {
-            (Some(b), Some(c)) => format!("{b} {c}"),
+            (Some(b), Some(c)) => format!("{b} {}", text::clipped(c, text::LINE)),
             _ => "not polled yet".to_owned(),
         };
         let change = a["last_change"].as_str().map(|c| format!(" (last change {c})")).unwrap_or_default();
         say!(
             out,
             "  {}/{} \"{}\": {balance}{change}",
-            a["source"].as_str().unwrap_or_default(),
-            a["account"].as_str().unwrap_or_default(),
-            a["name"].as_str().unwrap_or_default()
+            shown(&a["source"], text::LINE),
+            shown(&a["account"], text::LINE),
+            shown(&a["name"], text::LINE)
         );
     }
     say!(out, "\n{} alert(s) firing, {} message(s) owed", firing.len(), pending.len());
     for a in &firing {
-        say!(out, "  {}  {}  {} · {}", a.id, a.finding.severity, a.finding.subject(), a.finding.title);
+        let (subject, title) =
+            (text::clipped(a.finding.subject(), text::LINE), text::clipped(&a.finding.title, text::LINE));
+        say!(out, "  {}  {}  {subject} · {title}", a.id, a.finding.severity);
     }
     Ok(exit::OK)
 }
