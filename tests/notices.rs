@@ -979,3 +979,27 @@ starts_at = "/window/from"
     assert!(m.upcoming_values.iter().any(|w| w == "scheduled"));
     assert!(m.maintenance_values.iter().any(|w| w == "maintenance"));
 }
+
+#[tokio::test]
+async fn notice_text_longer_than_payguard_keeps_is_cut() {
+    let fixture = Fixture::start().await;
+    serve_statuspage(&fixture);
+    let long_id = "k".repeat(1 << 20);
+    let hostile = upcoming()
+        .replace("\"k7lm2qw9x0ab\"", &format!("\"{long_id}\""))
+        .replace("https://stspg.io/k7lm2qw9", &format!("https://stspg.io/{}", "u".repeat(1 << 20)))
+        .replace("\"impact\": \"maintenance\"", &format!("\"impact\": \"{}\"", "m".repeat(1 << 20)));
+    fixture.reply("/api/v2/scheduled-maintenances/upcoming.json", Reply::json(&hostile));
+    let mut config = statuspage(&fixture, &[]);
+    config.http.max_body = 8 << 20;
+    let (logs, _guard) = support::logs::Logs::capture();
+    let notices = poll(&config).await.expect("poll");
+
+    let cut = find(&notices, &format!("long:{}", payguard::model::short_hash(&long_id)));
+    let limit = payguard::text::STORED;
+    assert!(cut.url.as_deref().is_some_and(|u| u.len() == limit && u.starts_with("https://stspg.io/uuu")));
+    assert_eq!(cut.impact.as_deref().map(str::len), Some(limit));
+    let warned = logs.lines_with(&["WARN", "payfast-status", "id, url, impact"]);
+    assert_eq!(warned.len(), 1, "{}", logs.text());
+    assert!(!logs.text().contains("uuuuuuuu"));
+}

@@ -254,3 +254,65 @@ async fn account_errors_in_errlist_set_the_accounts_status() {
     assert_eq!((status("ACT-1"), status("ACT-2"), status("ACT-3")), (Frozen, Closed, Active));
     assert_eq!(poll.warnings.len(), 2, "still surfaced as warnings");
 }
+
+/// A megabyte of payee, description, name or id is cut to what payguard keeps, in one place after
+/// ids are derived: two id-less transactions that differ only beyond the bound stay two, with the
+/// ids they had before there was a bound, and a long id of the source's own stays as distinct.
+#[tokio::test]
+async fn text_longer_than_payguard_keeps_is_cut_without_merging_transactions() {
+    use payguard::model::{Transaction, derive_ids, payee_key, short_hash};
+    use payguard::text::STORED;
+
+    let fixture = Fixture::start().await;
+    let mib = 1 << 20;
+    let padding = "x".repeat(mib);
+    let (payee_a, payee_b) = (format!("{padding}A"), format!("{padding}B"));
+    let long_id = "i".repeat(mib);
+    let description = "é".repeat(mib / 2);
+    let answer = serde_json::json!({ "accounts": [{
+        "id": "ACT-1", "name": padding, "currency": "USD", "balance": "10.00",
+        "transactions": [
+            {"posted": 1789900000, "amount": "-1.00", "payee": payee_a},
+            {"posted": 1789900000, "amount": "-1.00", "payee": payee_b},
+            {"id": long_id, "posted": 1789900000, "amount": "-2.00", "payee": "Shop", "description": description},
+        ]
+    }]});
+    fixture.reply(PATH, Reply::json(&answer.to_string()));
+    let (logs, _guard) = support::logs::Logs::capture();
+    let poll = poll_with(&fixture, &["ACT-1"], payguard::config::HttpLimits { max_body: 8 * mib as u64, ..limits() })
+        .await
+        .expect("the poll succeeds");
+    let o = observation(&poll, "ACT-1");
+
+    assert_eq!(o.name.as_deref().map(str::len), Some(STORED));
+    let [a, b, long] = o.transactions.as_slice() else { panic!("three transactions: {:?}", o.transactions.len()) };
+    for tx in [a, b, long] {
+        assert!(tx.id.len() <= STORED && tx.payee.len() <= STORED && tx.description.len() <= STORED);
+        assert!(tx.payee_key.len() <= STORED);
+        assert_eq!(tx.payee_key, payee_key(&tx.payee), "the key is the stored payee's");
+    }
+    // The ids derived from the whole text, as before the bound existed.
+    let whole = |payee: &str| Transaction {
+        id: String::new(),
+        posted: DateTime::from_timestamp(1789900000, 0).expect("a time"),
+        amount: dec("-1.00"),
+        payee: payee.to_owned(),
+        payee_key: String::new(),
+        description: String::new(),
+        pending: false,
+    };
+    let mut expected = vec![whole(&payee_a), whole(&payee_b)];
+    derive_ids(&mut expected);
+    assert_eq!((&a.id, &b.id), (&expected[0].id, &expected[1].id));
+    assert_ne!(a.id, b.id);
+    assert_eq!(a.payee, b.payee, "both payees are cut to the same text");
+    assert_eq!(long.id, format!("long:{}", short_hash(&long_id)));
+    assert_eq!(long.description, "é".repeat(STORED / 2), "cut at a character boundary");
+
+    let warned = logs.lines_with(&["WARN", "bank/ACT-1", "cut"]);
+    assert_eq!(warned.len(), 1, "one warning for the account: {}", logs.text());
+    for field in ["name ×1", "payee ×2", "id ×1", "description ×1"] {
+        assert!(warned[0].contains(field), "{field}: {}", warned[0]);
+    }
+    assert!(!logs.text().contains("xxxxxxxx") && !logs.text().contains("éééé"), "no content in the log");
+}

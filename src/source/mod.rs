@@ -2,7 +2,8 @@
 //!
 //! A poll either yields an [`Observation`] per account or says why not. Answers are treated as
 //! hostile: every size and time is capped, unknown fields are ignored, and an account whose data is
-//! unusable in any part is a failed account, never a half-read one.
+//! unusable in any part is a failed account, never a half-read one. Every text field is bounded in
+//! one place, [`bounded`], before anything is judged or stored.
 
 mod error;
 mod fetch;
@@ -14,7 +15,8 @@ mod values;
 use chrono::{DateTime, Utc};
 
 use crate::config::{SourceConfig, SourceKind};
-use crate::model::{Observation, Transaction};
+use crate::model::{Observation, Transaction, payee_key, short_hash};
+use crate::text;
 
 pub use error::SourceError;
 pub use fetch::{check_url, host_of, post};
@@ -61,11 +63,96 @@ impl Source {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Poll, SourceError> {
-        match self {
+        let poll = match self {
             Source::SimpleFin(s) => s.poll(accounts, since, now).await,
             Source::HttpJson(s) => s.poll(accounts, since, now).await,
+        };
+        poll.map(bounded).map_err(bounded_error)
+    }
+}
+
+/// Every text field of a poll at most [`text::STORED`] bytes, so a hostile answer cannot make the
+/// store keep (and every message repeat) megabytes per transaction. What was cut is logged per
+/// account, naming the fields and never their content.
+///
+/// Bounding runs after the sources derived ids and dropped repeats (`derive_ids`, `once_each`),
+/// which see the whole text: a derived id stays what it was before there was a bound, and two
+/// transactions that differ only beyond the bound stay two. A source's own id longer than the
+/// bound becomes `long:` and a digest of the whole id, which is as distinct and as stable as the id
+/// itself. The payee key is taken again from the cut payee, so it matches what is stored.
+fn bounded(mut poll: Poll) -> Poll {
+    for (_, result) in &mut poll.accounts {
+        match result {
+            Ok(observation) => bound_observation(observation),
+            Err(error) => *error = bounded_error(error.clone()),
         }
     }
+    poll.warnings.iter_mut().chain(&mut poll.unconfigured).for_each(|t| {
+        text::cut(t, text::STORED);
+    });
+    poll
+}
+
+fn bound_observation(observation: &mut Observation) {
+    let mut cut: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let mut note = |field: &'static str, was_cut: bool| {
+        if was_cut {
+            *cut.entry(field).or_default() += 1;
+        }
+    };
+    if let Some(name) = &mut observation.name {
+        note("name", text::cut(name, text::STORED));
+    }
+    note("currency", text::cut(&mut observation.snapshot.currency, text::STORED));
+    for tx in &mut observation.transactions {
+        note("id", bound_id(&mut tx.id));
+        note("description", text::cut(&mut tx.description, text::STORED));
+        if text::cut(&mut tx.payee, text::STORED) {
+            note("payee", true);
+            tx.payee_key = payee_key(&tx.payee);
+        }
+        note("payee_key", text::cut(&mut tx.payee_key, text::STORED));
+    }
+    if !cut.is_empty() {
+        let fields: Vec<String> = cut.iter().map(|(field, n)| format!("{field} ×{n}")).collect();
+        tracing::warn!(
+            account = %observation.account,
+            fields = %fields.join(", "),
+            limit = text::STORED,
+            "the source sent text longer than payguard keeps; it was cut"
+        );
+    }
+}
+
+/// An id longer than [`text::STORED`] bytes becomes `long:` and the digest of the whole id; says
+/// whether it did.
+fn bound_id(id: &mut String) -> bool {
+    if id.len() <= text::STORED {
+        return false;
+    }
+    *id = format!("long:{}", short_hash(id));
+    true
+}
+
+/// A platform's words in an error, bounded like the data: errors are shown and kept as the
+/// source's last error.
+fn bounded_error(mut error: SourceError) -> SourceError {
+    match &mut error {
+        SourceError::Unreachable { reason: t, .. }
+        | SourceError::BrokenOff { reason: t, .. }
+        | SourceError::Status { detail: t, .. }
+        | SourceError::Malformed { detail: t, .. }
+        | SourceError::Platform(t)
+        | SourceError::MissingAccount(t)
+        | SourceError::Setup(t) => {
+            text::cut(t, text::STORED);
+        }
+        SourceError::Timeout { .. }
+        | SourceError::Auth { .. }
+        | SourceError::RateLimited { .. }
+        | SourceError::TooLarge { .. } => {}
+    }
+    error
 }
 
 /// The transactions of one account, each id once. A transaction listed twice in one answer (an

@@ -22,6 +22,7 @@ use super::fetch::{check_url, client, host_of};
 use super::values::{text, time};
 use crate::config::{HttpLimits, NoticeConfig, NoticeSourceKind};
 use crate::model::{Notice, short_hash};
+use crate::text;
 
 /// A configured notice source, ready to poll.
 pub struct NoticeSource {
@@ -77,8 +78,30 @@ impl NoticeSource {
             }
             Reader::HttpJson(h) => h.poll(now).await?,
         };
-        Ok(first_of_each_id(notices))
+        Ok(first_of_each_id(notices).into_iter().map(|n| bounded(&self.config.name, n)).collect())
     }
+}
+
+/// Every text field of a notice at most [`text::STORED`] bytes, as for accounts (`super::bounded`);
+/// what was cut is logged, naming the fields.
+fn bounded(source: &str, mut notice: Notice) -> Notice {
+    let mut cut = Vec::new();
+    if super::bound_id(&mut notice.id) {
+        cut.push("id");
+    }
+    let optional = notice.url.iter_mut().map(|v| ("url", v)).chain(notice.impact.iter_mut().map(|v| ("impact", v)));
+    let fields = [("status", &mut notice.status), ("title", &mut notice.title), ("update", &mut notice.update)];
+    let components = notice.components.iter_mut().map(|v| ("components", v));
+    for (field, value) in fields.into_iter().chain(optional).chain(components) {
+        if text::cut(value, text::STORED) {
+            cut.push(field);
+        }
+    }
+    if !cut.is_empty() {
+        cut.dedup();
+        tracing::warn!(notice = %source, fields = %cut.join(", "), limit = text::STORED, "the notice source sent text longer than payguard keeps; it was cut");
+    }
+    notice
 }
 
 /// Feed items last updated longer ago than this are history, not news.
