@@ -242,6 +242,41 @@ async fn an_alert_arrives_as_text_and_html_with_its_id_in_a_header() {
     assert!(html.contains("a1b2c3d4e5f6") && html.contains("<"), "the alert id in the HTML: {html}");
 }
 
+/// A payee that clears a terminal, reverses text and runs on for a megabyte (RFC 5322 allows a
+/// line of 998 bytes) arrives escaped and clipped in the subject, the text and the HTML.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_payee_arrives_escaped_with_a_short_subject_and_lines_within_the_limit() {
+    let smtp = Smtp::start();
+    let email = Email::new(&config(smtp.port, false)).expect("channel");
+    let hostile = format!("\u{1b}[2J\u{1b}[H\u{1b}[32mALL CLEAR \u{202e}oC drolnaL{}", "Z".repeat(1 << 20));
+    let shown = "\\u{1b}[2J\\u{1b}[H\\u{1b}[32mALL CLEAR \\u{202e}oC drolnaL";
+    let mut alert =
+        alert("a1b2c3d4e5f7", FindingKind::NewPayee, &format!("1600.00 USD paid to a new payee: {hostile}"));
+    alert.finding.detail = format!("1 payment(s) totalling 1600.00 USD went to {hostile}.");
+    alert.finding.payees = vec![hostile.clone()];
+    let message = alert_message("m-hostile", &alert, NoticeEvent::Firing, Language::En, &Support::default());
+
+    send(&email, &message).await.expect("delivered");
+
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "one message");
+    let longest = received[0].data.split(|b| *b == b'\n').map(<[u8]>::len).max().unwrap_or_default();
+    assert!(longest <= 998, "a line of {longest} bytes");
+    assert!(received[0].data.len() < 64 * 1024, "{} bytes", received[0].data.len());
+    let mail = Mail::parse(&received[0].data);
+    let subject = mail.header("subject").expect("a subject");
+    assert!(subject.chars().count() <= payguard::text::LINE, "{subject}");
+    assert!(subject.starts_with(&format!("[CRITICAL] ACT-1 · 1600.00 USD paid to a new payee: {shown}")), "{subject}");
+    let text = mail.part("text/plain").expect("a text/plain part");
+    let html = mail.part("text/html").expect("a text/html part");
+    for (part, shown_text) in [("subject", subject.as_str()), ("text", text), ("html", html)] {
+        let hidden: Vec<char> =
+            shown_text.chars().filter(|c| !matches!(c, '\r' | '\n') && payguard::text::is_hidden(*c)).collect();
+        assert!(hidden.is_empty(), "the {part} carries {hidden:?}");
+        assert!(shown_text.contains(shown), "the {part} shows the payee escaped: {shown_text}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_digest_names_every_alert_it_folds_in() {
     let smtp = Smtp::start();
