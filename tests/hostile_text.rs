@@ -187,8 +187,37 @@ async fn a_hostile_payee_reaches_every_surface_escaped_and_clipped() {
         assert_escaped(&format!("`payguard {}`", args.join(" ")), &String::from_utf8_lossy(&output.stdout));
     }
 
+    // History as JSON lines keeps the exact text, written so no terminal obeys it.
+    let lines =
+        payguard(&config, &bus.address, &["history", "ACT-1", "--since", "2026-09-01", "--format", "json"]).await;
+    let lines = String::from_utf8_lossy(&lines.stdout).into_owned();
+    assert!(!lines.chars().any(|c| c != '\n' && is_hidden(c)), "history JSON carries hidden characters");
+    let exact = lines
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
+        .any(|v| v["transaction"]["payee"].as_str() == Some(HOSTILE));
+    assert!(exact, "the payee is in the JSON exactly");
+
     // The store keeps what the bank sent, up to the bound.
     let store = Store::open(&dir.path().join("state")).expect("store");
     let kept = store.payees(&AccountRef::new("sim-bank", "ACT-1")).expect("payees");
     assert!(kept.iter().any(|p| p.name.starts_with(HOSTILE) && p.name.len() == STORED), "{} payees", kept.len());
+}
+
+/// The platform's own words in an error are shown escaped too: on `once`'s stderr and in `status`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_platform_error_is_shown_escaped() {
+    let bank = Fixture::start().await;
+    let receiver = Fixture::start().await;
+    bank.reply("/simplefin/accounts", Reply::json(&json!({ "errors": [HOSTILE], "accounts": [] }).to_string()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let access = bank.url_with_credentials("user", "pw", "/simplefin");
+    let config = support::sim_config(dir.path(), &access, "*/5 * * * *", "");
+    drop(receiver);
+
+    let once = support::run(&config, &["once"]).await;
+    assert_eq!(once.status.code(), Some(75), "a failed poll is a temporary failure");
+    assert_escaped("`payguard once`'s stderr", &String::from_utf8_lossy(&once.stderr));
+    let status = support::run(&config, &["status"]).await;
+    assert_escaped("`payguard status`", &support::stdout_of(&status));
 }

@@ -2,7 +2,8 @@
 //! systemd, when stderr is the journal's own stream (`JOURNAL_STREAM`), each line starts with its
 //! syslog priority (`<3>` error … `<7>` debug) and carries no timestamp, because journald reads the
 //! prefix as the entry's priority and stamps the time itself (sd-daemon(3)). Anywhere else the lines
-//! are tracing-subscriber's usual ones.
+//! are tracing-subscriber's usual ones. Either way field values are escaped ([`EscapedFields`]):
+//! errors carry a platform's words, and those must not drive the terminal a person reads logs on.
 
 use std::fmt;
 use std::os::fd::AsFd as _;
@@ -10,7 +11,8 @@ use std::os::unix::fs::MetadataExt as _;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::{Format, Full, Writer};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::{DefaultFields, Format, Full, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -25,7 +27,8 @@ pub fn init(level: Option<&str>, default: &str) -> bool {
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
     };
     let journal = stderr_is_journal();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).fmt_fields(EscapedFields);
     // A second init (tests call into the CLI more than once) keeps the first subscriber.
     let _ = if journal {
         builder.with_ansi(false).event_format(JournalFormat::default()).try_init()
@@ -69,6 +72,28 @@ fn names(value: &str, identity: (u64, u64)) -> bool {
 
 /// tracing-subscriber's full line (target, spans, message, fields) without time or level,
 /// behind the level's priority prefix.
+/// The message and fields of a log line as tracing writes them, with every control or invisible
+/// character but the line break escaped by [`crate::text::escaped`]. Field names lose their
+/// terminal italics: the fields are written plain, then escaped.
+#[derive(Default)]
+struct EscapedFields;
+
+impl<'writer> FormatFields<'writer> for EscapedFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut plain = String::new();
+        DefaultFields::new().format_fields(Writer::new(&mut plain), fields)?;
+        let mut lines = plain.split('\n');
+        if let Some(first) = lines.next() {
+            writer.write_str(&crate::text::escaped(first))?;
+        }
+        for line in lines {
+            writer.write_char('\n')?;
+            writer.write_str(&crate::text::escaped(line))?;
+        }
+        Ok(())
+    }
+}
+
 struct JournalFormat {
     line: Format<Full, ()>,
 }
@@ -166,10 +191,12 @@ mod tests {
             .with_max_level(Level::TRACE)
             .with_ansi(false)
             .with_writer(move || writer.clone())
+            .fmt_fields(EscapedFields)
             .event_format(JournalFormat::default())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(source = "bank", error = "connection refused", "poll failed");
+            tracing::warn!(error = %"the platform reported: \u{1b}[2J\u{202e}oC drolnaL", "poll failed");
             tracing::info!("two\nlines");
             tracing::debug!(next = 3, "next poll");
         });
@@ -179,6 +206,7 @@ mod tests {
             lines,
             [
                 "<4>payguard::cli::logging::tests: poll failed source=\"bank\" error=\"connection refused\"",
+                "<4>payguard::cli::logging::tests: poll failed error=the platform reported: \\u{1b}[2J\\u{202e}oC drolnaL",
                 "<6>payguard::cli::logging::tests: two",
                 "<6>lines",
                 "<7>payguard::cli::logging::tests: next poll next=3",
