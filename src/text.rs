@@ -121,15 +121,22 @@ pub fn cut(text: &mut String, max: usize) -> bool {
 /// `value` as one line of JSON in which every hidden character is a `\uXXXX` escape: the same
 /// value to any JSON reader, and nothing a terminal would obey. serde_json escapes only C0.
 pub fn json(value: &serde_json::Value) -> String {
-    let text = value.to_string();
-    if !text.chars().any(is_hidden) {
+    json_text(value.to_string())
+}
+
+/// JSON text as serde_json wrote it (compact or pretty) with the hidden characters it leaves as
+/// they are (DEL, C1, invisible and reordering ones) written as `\uXXXX`. serde_json escapes every
+/// C0 character inside a string, so a C0 character here is the layout's own line break or indent;
+/// outside strings JSON is ASCII, so everything else escaped here is inside a string, where the
+/// escape means the same character.
+pub fn json_text(text: String) -> String {
+    let raw_hidden = |c: char| is_hidden(c) && u32::from(c) >= 0x20;
+    if !text.chars().any(raw_hidden) {
         return text;
     }
     let mut out = String::with_capacity(text.len() + 16);
-    // Outside strings JSON is ASCII punctuation, digits and words, so every hidden character met
-    // here is inside a string, where an escape means the same character.
     for c in text.chars() {
-        if is_hidden(c) {
+        if raw_hidden(c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 let _ = write!(out, "\\u{unit:04x}");
@@ -192,7 +199,10 @@ mod tests {
         let line = json(&value);
         assert!(!line.chars().any(is_hidden), "{line}");
         assert!(line.contains("\\u202e") && line.contains("\\udb40\\udc41"), "{line}");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&line).ok(), Some(value));
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&line).ok(), Some(value.clone()));
+        let pretty = json_text(serde_json::to_string_pretty(&value).unwrap_or_default());
+        assert!(pretty.contains('\n') && !pretty.chars().any(|c| c > ' ' && is_hidden(c)), "{pretty}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&pretty).ok(), Some(value));
     }
 
     proptest! {

@@ -116,7 +116,8 @@ impl Bundle {
                 value
             })
             .collect();
-        let mut text = serde_json::to_string_pretty(&alerts).unwrap_or_else(|_| "[]".to_owned());
+        let text = serde_json::to_string_pretty(&alerts).unwrap_or_else(|_| "[]".to_owned());
+        let mut text = crate::text::json_text(text);
         text.push('\n');
         text
     }

@@ -296,6 +296,11 @@ mod tests {
         assert!(!html.chars().any(|c| c != '\n' && crate::text::is_hidden(c)), "{html}");
         assert!(html.contains("\\u{1b}[2J\\u{202e}oC drolnaL"), "{html}");
         assert!(html.contains("New payee \\u{202e}oC drolnaL\\u{200b}"), "{html}");
+        // alerts.json keeps the exact text, with nothing a terminal would obey.
+        let json = bundle.alerts_json();
+        assert!(!json.chars().any(|c| c != '\n' && crate::text::is_hidden(c)), "{json}");
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(parsed[0]["title"].as_str(), Some("New payee \u{202e}oC drolnaL\u{200b}"));
     }
 
     #[test]
