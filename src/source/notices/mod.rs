@@ -68,7 +68,12 @@ impl NoticeSource {
     ///
     /// `now` places the notices of an http-json source whose status word says nothing (see there).
     pub async fn poll(&self, now: DateTime<Utc>) -> Result<Vec<Notice>, SourceError> {
-        let notices = match &self.reader {
+        let notices = self.read(now).await.map_err(super::bounded_error)?;
+        Ok(first_of_each_id(notices).into_iter().map(|n| bounded(&self.config.name, n)).collect())
+    }
+
+    async fn read(&self, now: DateTime<Utc>) -> Result<Vec<Notice>, SourceError> {
+        Ok(match &self.reader {
             Reader::Statuspage(s) => s.poll().await?,
             // Announcement feeds keep old items for months; only recent ones are news.
             Reader::Feed(f) => {
@@ -77,8 +82,7 @@ impl NoticeSource {
                 items
             }
             Reader::HttpJson(h) => h.poll(now).await?,
-        };
-        Ok(first_of_each_id(notices).into_iter().map(|n| bounded(&self.config.name, n)).collect())
+        })
     }
 }
 
