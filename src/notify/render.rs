@@ -33,12 +33,14 @@ pub struct Message {
 /// One alert, as of one event.
 pub fn alert_message(id: &str, alert: &Alert, event: NoticeEvent, language: Language, support: &Support) -> Message {
     let mut value = alert_json(alert);
-    let alert = &shown(alert);
     let w = words(language);
     let f = &alert.finding;
+    // One line, escaped and clipped as a whole, so the cut never halves an escape.
     let subject =
         format!("[{}] {}{} · {}", (w.severity)(f.severity), (w.event)(event), f.subject(), headline(f, language));
     let subject = text::clipped(&subject, text::LINE).into_owned();
+    let alert = &shown(alert);
+    let f = &alert.finding;
     let text = body(alert, event, language, support);
     let short = sms(
         &format!(
