@@ -42,8 +42,8 @@ pub use retention::Pruned;
 
 /// The layout version this build reads and writes. Bump it with a migration (`migrate`) when a
 /// record changes. Version 2: transactions kept by the hour with an id index, and the per-account
-/// records in binary.
-pub const SCHEMA_VERSION: u32 = 2;
+/// records in binary. Version 3: payee keys keep masked card and account numbers.
+pub const SCHEMA_VERSION: u32 = 3;
 const SCHEMA_KEY: &[u8] = b"schema_version";
 /// sled's page cache. Its default (1 GiB) let the daemon grow to hundreds of MB on a big store;
 /// a poll reads each account's recent pages once, so a small cache costs little speed (the
