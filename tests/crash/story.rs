@@ -55,6 +55,8 @@ fn event(payee: &str, cents: i64, minutes_ago: i64) -> Event {
         payee: payee.into(),
         description: if cents < 0 { "Card payment" } else { "Transfer in" }.into(),
         minutes_ago,
+        pending: false,
+        id: None,
     }
 }
 
