@@ -78,7 +78,7 @@ impl StepBuilder {
 }
 
 /// A story of `steps` steps after the baseline. Payee names carry the step as a word with letters
-/// (`n17`), because `payee_key` drops reference numbers of four digits or more.
+/// (`n17`), because `payee_key` takes a bare number after the name for a reference.
 pub fn story(steps: usize, rng: &mut Rng) -> Story {
     let mut transactions = BTreeMap::new();
     let mut owed = Vec::new();
