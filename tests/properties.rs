@@ -267,3 +267,16 @@ proptest! {
         prop_assert_eq!(judged(&after), judged(&once));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any text is a payee some bank may send: its key never panics, and case and runs of spaces
+    /// never change it.
+    #[test]
+    fn payee_keys_ignore_case_and_spacing(raw in "[A-Za-z0-9*•x# /.-]{0,40}", any in ".{0,40}") {
+        let _ = payee_key(&any);
+        prop_assert_eq!(payee_key(&raw.to_ascii_uppercase()), payee_key(&raw));
+        prop_assert_eq!(payee_key(&raw.replace(' ', "  ")), payee_key(&raw));
+    }
+}
