@@ -32,6 +32,8 @@ fn script() -> Script {
         payee: payee.into(),
         description: "Card payment".into(),
         minutes_ago: 1,
+        pending: false,
+        id: None,
     };
     // The demo's account, with a story of our own.
     Script {

@@ -46,6 +46,8 @@ fn script() -> Script {
         payee: payee.into(),
         description: "Card payment".into(),
         minutes_ago,
+        pending: false,
+        id: None,
     };
     Script {
         accounts: vec![account("ACT-1", "Everyday", 250_000), account("ACT-2", "Savings", 900_000)],

@@ -202,3 +202,81 @@ proptest! {
         }
     }
 }
+
+/// What the store knows after ingesting `seen`: they are known, recent, and their payees learned.
+fn after_seeing(history: &History, seen: &[Transaction]) -> History {
+    let mut after = history.clone();
+    after.known.extend(seen.iter().map(|t| (t.id.clone(), t.clone())));
+    after.known_payees.extend(seen.iter().map(|t| t.payee_key.clone()));
+    after.recent.extend(seen.iter().cloned());
+    after
+}
+
+fn posted(txs: Vec<Transaction>) -> Vec<Transaction> {
+    txs.into_iter().map(|t| Transaction { pending: false, ..t }).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A charge seen pending and then posted unchanged never yields more alerts than seeing it
+    /// posted once: the posting was judged when it was pending.
+    #[test]
+    fn a_pending_charge_that_posts_unchanged_is_said_once(txs in transactions(), balance in -10_000i64..1_000_000) {
+        let history = learned(&[], 200_000);
+        let posted = posted(txs);
+        let pending: Vec<Transaction> = posted.iter().map(|t| Transaction { pending: true, ..t.clone() }).collect();
+        let once = detect(&strict_rules(), &history, &observation(balance, posted.clone()), now());
+        let first = detect(&strict_rules(), &history, &observation(balance, pending.clone()), now());
+        let second = detect(&strict_rules(), &after_seeing(&history, &pending), &observation(balance, posted), now());
+        let alerts = |findings: &[payguard::model::Finding]| -> HashSet<(String, String)> {
+            findings.iter().map(|f| (f.kind.to_string(), f.key.clone())).collect()
+        };
+        let twice: HashSet<_> = alerts(&first).union(&alerts(&second)).cloned().collect();
+        prop_assert!(twice.is_subset(&alerts(&once)), "{:?} beyond {:?}", twice, alerts(&once));
+    }
+
+    /// A small pending hold that posts for what it really was, to whom it really went, raises the
+    /// large_debit and new_payee findings that seeing the posting at once would raise.
+    #[test]
+    fn a_charge_that_posts_changed_is_judged_on_what_posted(earlier in transactions(), txs in transactions()) {
+        let earlier: Vec<Transaction> = posted(earlier).into_iter().map(|t| Transaction { id: format!("old-{}", t.id), ..t }).collect();
+        let history = learned(&earlier, 200_000);
+        let posted = posted(txs);
+        let holds: Vec<Transaction> = posted
+            .iter()
+            .map(|t| Transaction {
+                amount: Decimal::new(-1, 2),
+                payee: "Card Hold".into(),
+                payee_key: payee_key("Card Hold"),
+                pending: true,
+                ..t.clone()
+            })
+            .collect();
+        let once = detect(&strict_rules(), &history, &observation(150_000, posted.clone()), now());
+        let after = detect(&strict_rules(), &after_seeing(&history, &holds), &observation(150_000, posted), now());
+        let judged = |findings: &[payguard::model::Finding]| -> Vec<(String, Vec<String>, Vec<String>)> {
+            let mut out: Vec<_> = findings
+                .iter()
+                .filter(|f| matches!(f.kind, payguard::model::FindingKind::LargeDebit | payguard::model::FindingKind::NewPayee))
+                .map(|f| (f.kind.to_string(), f.transaction_ids.clone(), f.payees.clone()))
+                .collect();
+            out.sort();
+            out
+        };
+        prop_assert_eq!(judged(&after), judged(&once));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any text is a payee some bank may send: its key never panics, and case and runs of spaces
+    /// never change it.
+    #[test]
+    fn payee_keys_ignore_case_and_spacing(raw in "[A-Za-z0-9*•x# /.-]{0,40}", any in ".{0,40}") {
+        let _ = payee_key(&any);
+        prop_assert_eq!(payee_key(&raw.to_ascii_uppercase()), payee_key(&raw));
+        prop_assert_eq!(payee_key(&raw.replace(' ', "  ")), payee_key(&raw));
+    }
+}

@@ -67,6 +67,28 @@ fn a_settling_transaction_is_updated_in_place() {
     assert_eq!(old_window.expect("range").len(), 0);
 }
 
+/// A pending charge that posts to someone else: the payee it went to is learned, and counted
+/// instead of the one the pending charge named, which stays known.
+#[test]
+fn a_posting_to_another_payee_moves_the_count() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("open");
+    let mut pending = tx("p", 60, "-1.00", "Coffee Shop");
+    pending.pending = true;
+    let first = observation(account(), now() - TimeDelta::minutes(30), "2000", vec![pending]);
+    store.ingest(&first, &[], &[], now() - TimeDelta::minutes(30)).expect("ingest");
+    let posted = tx("p", 10, "-1600.00", "Thief Ltd");
+    let report = store.ingest(&observation(account(), now(), "400", vec![posted]), &[], &[], now()).expect("ingest");
+    assert_eq!((report.new_transactions, report.updated_transactions), (0, 1));
+    let counts: Vec<(String, u64)> = everything(&store).2.into_iter().map(|p| (p.key, p.count)).collect();
+    assert_eq!(counts, [("coffee shop".to_owned(), 0), ("thief ltd".to_owned(), 1)]);
+    let again = observation(account(), now(), "400", vec![tx("p", 10, "-1600.00", "Thief Ltd")]);
+    store.ingest(&again, &[], &[], now()).expect("ingest");
+    assert_eq!(everything(&store).2.iter().map(|p| p.count).sum::<u64>(), 1, "seen again, counted once");
+    let history = store.history(&again, TimeDelta::hours(24), now()).expect("history");
+    assert!(history.known_payees.contains("thief ltd"));
+}
+
 #[test]
 fn history_tells_known_from_new() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -27,7 +27,7 @@ pub(super) fn large_debit(input: &Input) -> Vec<Finding> {
                 ),
             );
             finding.threshold = threshold("large_debit", limit);
-            finding.citing(tx)
+            Finding { key: input.event_key(tx), ..finding.citing(tx) }
         })
         .collect()
 }

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
-use crate::model::{Finding, FindingKind, Observation, Threshold, Transaction};
+use crate::model::{Finding, FindingKind, Observation, Threshold, Transaction, short_hash};
 
 pub use health::{accounts_unreadable, source_down};
 pub use notice::{maintenance_active, notices};
@@ -99,7 +99,8 @@ pub(crate) struct Input<'a> {
     pub history: &'a History,
     pub observation: &'a Observation,
     pub now: DateTime<Utc>,
-    /// The observation's transactions that the store has not seen.
+    /// The observation's transactions that are news: not seen before, or changed since in a way
+    /// not judged yet (see [`is_news`]).
     pub new: Vec<&'a Transaction>,
 }
 
@@ -114,6 +115,16 @@ impl Input<'_> {
         let mut txs: Vec<&Transaction> = by_id.into_values().filter(|tx| tx.posted >= since).collect();
         txs.sort_by(|a, b| (a.posted, &a.id).cmp(&(b.posted, &b.id)));
         txs
+    }
+
+    /// What tells an event about `tx` from another of its kind: its id, and for a transaction
+    /// judged again after it changed, the version judged, so a posting for more than its pending
+    /// charge is said although the pending one was.
+    fn event_key(&self, tx: &Transaction) -> String {
+        match self.history.known.get(&tx.id) {
+            None => tx.id.clone(),
+            Some(_) => format!("{}@{}", tx.id, short_hash(&format!("{}|{}", tx.amount.normalize(), tx.payee_key))),
+        }
     }
 
     fn finding(&self, kind: FindingKind, title: String, detail: String) -> Finding {
@@ -131,12 +142,20 @@ fn threshold(key: &str, value: impl ToString) -> Option<Threshold> {
     Some(Threshold { key: key.to_owned(), value: value.to_string() })
 }
 
+/// Whether `tx` is news, given the version of it stored before (`known`): a transaction never
+/// seen, or one that changed to another payee or to take more money out than the version already
+/// judged. A pending charge that posts is judged on what posted; one that posts as it was pending
+/// (or for less) was judged already.
+fn is_news(known: Option<&Transaction>, tx: &Transaction) -> bool {
+    known.is_none_or(|known| known.payee_key != tx.payee_key || tx.outflow() > known.outflow())
+}
+
 /// Runs every detector over one new observation of one account.
 pub fn detect(rules: &Rules, history: &History, observation: &Observation, now: DateTime<Utc>) -> Vec<Finding> {
     // The baseline poll reads the account's past: nothing in it is news, only its current state is.
     let mut new: Vec<&Transaction> = match history.first_poll_at {
         None => Vec::new(),
-        Some(_) => observation.transactions.iter().filter(|tx| !history.known.contains_key(&tx.id)).collect(),
+        Some(_) => observation.transactions.iter().filter(|tx| is_news(history.known.get(&tx.id), tx)).collect(),
     };
     // Sources list transactions in any order; findings (and so alert ids) must not depend on it.
     new.sort_by(|a, b| (a.posted, &a.id).cmp(&(b.posted, &b.id)));
@@ -157,3 +176,75 @@ pub fn detect(rules: &Rules, history: &History, observation: &Observation, now: 
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use crate::model::{FindingKind, Transaction};
+
+    fn pending(mut tx: Transaction) -> Transaction {
+        tx.pending = true;
+        tx
+    }
+
+    /// A pending charge seen in an earlier poll (so known, its payee learned), then posted under
+    /// the same id: what the posting raises.
+    #[test]
+    fn a_posting_is_judged_on_what_posted() {
+        use FindingKind::{LargeDebit, NewPayee};
+        // (pending amount, pending payee, posted amount, posted payee, kinds found)
+        let cases: &[(&str, &str, &str, &str, &[FindingKind])] = &[
+            ("-1.00", "Coffee Shop", "-1600.00", "Thief Ltd", &[LargeDebit, NewPayee]),
+            ("-1.00", "Coffee Shop", "-1600.00", "Coffee Shop", &[LargeDebit]),
+            ("-1.00", "Coffee Shop", "-1.00", "Thief Ltd", &[NewPayee]),
+            ("5.00", "Coffee Shop", "-1600.00", "Coffee Shop", &[LargeDebit]),
+            // Judged when it was pending: posting as it was, or for less, says nothing again.
+            ("-1600.00", "Thief Ltd", "-1600.00", "Thief Ltd", &[]),
+            ("-1600.00", "Coffee Shop", "-1500.00", "Coffee Shop", &[]),
+            ("-1.00", "Coffee Shop", "-1.00", "COFFEE SHOP #12", &[]),
+        ];
+        let mut rules = rules();
+        rules.large_debit = Some(dec("1000"));
+        for (was, to, amount, payee, want) in cases {
+            let before = pending(tx("p", 30, was, to));
+            let mut history = learned_history();
+            history.known_payees.insert(before.payee_key.clone());
+            history.known.insert(before.id.clone(), before);
+            let findings = run(&rules, &history, observation("100", vec![tx("p", 30, amount, payee)]));
+            let kinds: Vec<FindingKind> = findings.iter().map(|f| f.kind).collect();
+            assert_eq!(&kinds, want, "{was} {to} → {amount} {payee}");
+        }
+    }
+
+    /// The posting's event is its own: said although the pending charge's was, and once.
+    #[test]
+    fn a_posting_for_more_is_a_new_event_said_once() {
+        let mut rules = rules();
+        rules.large_debit = Some(dec("1000"));
+        let before = pending(tx("p", 30, "-1500.00", "Shop"));
+        let first = run(&rules, &learned_history(), observation("100", vec![before.clone()]));
+        let mut history = learned_history();
+        history.known.insert(before.id.clone(), before);
+        history.known_payees.insert("shop".into());
+        let posted = tx("p", 30, "-1600.00", "Shop");
+        let second = run(&rules, &history, observation("100", vec![posted.clone()]));
+        let key =
+            |findings: &[crate::model::Finding]| of_kind(findings, FindingKind::LargeDebit).map(|f| f.key.clone());
+        assert!(key(&second).is_some() && key(&second) != key(&first), "{first:?} {second:?}");
+        assert_eq!(key(&run(&rules, &history, observation("100", vec![posted.clone()]))), key(&second));
+        history.known.insert(posted.id.clone(), posted.clone());
+        assert!(run(&rules, &history, observation("100", vec![posted])).is_empty(), "seen posted, said");
+    }
+
+    /// The baseline reads the past: a posting there is no news, whatever was pending.
+    #[test]
+    fn a_baseline_posting_is_not_judged() {
+        let mut rules = rules();
+        rules.large_debit = Some(dec("1000"));
+        let before = pending(tx("p", 30, "-1.00", "Coffee Shop"));
+        let mut history = super::History::default();
+        history.known.insert(before.id.clone(), before);
+        let findings = run(&rules, &history, observation("100", vec![tx("p", 30, "-1600.00", "Thief Ltd")]));
+        assert!(findings.is_empty(), "{findings:?}");
+    }
+}

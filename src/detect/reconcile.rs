@@ -1,9 +1,10 @@
 //! `unexplained_change`: the balance moved by more than the transactions that posted explain.
 //!
 //! Between the previous snapshot and this one, the balance should change by exactly the sum of the
-//! transactions that posted in between: those first seen posted now, and those that were pending
-//! before and have posted now. Pending transactions do not count until they post. A difference
-//! beyond `tolerance` means money moved without a record.
+//! transactions that posted in between: those first seen posted now, those that were pending
+//! before and have posted now (for what they posted), and what changed of an amount posted before.
+//! Pending transactions do not count until they post. A difference beyond `tolerance` means money
+//! moved without a record.
 
 use rust_decimal::Decimal;
 
@@ -23,8 +24,11 @@ pub(super) fn unexplained_change(input: &Input) -> Option<Finding> {
         .transactions
         .iter()
         .filter(|tx| !tx.pending)
-        .filter(|tx| input.history.known.get(&tx.id).is_none_or(|known| known.pending))
-        .map(|tx| tx.amount)
+        .map(|tx| match input.history.known.get(&tx.id) {
+            // Posted before: the balance moved since only by what the platform changed of it.
+            Some(known) if !known.pending => tx.amount - known.amount,
+            _ => tx.amount,
+        })
         .sum();
     let actual = now.balance - previous.balance;
     let unexplained = actual - posted_now;
@@ -100,6 +104,35 @@ mod tests {
         // Already known as posted: it explains nothing now.
         history.known.insert(posted.id.clone(), posted.clone());
         let findings = run(&rules(), &history, observation("80", vec![posted]));
+        assert!(of_kind(&findings, FindingKind::UnexplainedChange).is_some());
+    }
+
+    /// A pending charge that posts for more, to someone else: the balance moves by what posted.
+    #[test]
+    fn a_pending_charge_counts_for_what_it_posted() {
+        let mut pending = tx("p", 60, "-1.00", "Coffee Shop");
+        pending.pending = true;
+        let mut history = learned_history();
+        history.previous = Some(snapshot(30, "2000"));
+        history.known.insert(pending.id.clone(), pending);
+        let posted = tx("p", 60, "-1600.00", "Thief Ltd");
+        let findings = run(&rules(), &history, observation("400", vec![posted.clone()]));
+        assert!(of_kind(&findings, FindingKind::UnexplainedChange).is_none(), "{findings:?}");
+        let findings = run(&rules(), &history, observation("1999", vec![posted]));
+        assert!(of_kind(&findings, FindingKind::UnexplainedChange).is_some(), "1599 arrived unexplained");
+    }
+
+    /// A posted amount the platform corrected moves the balance by the difference, no more.
+    #[test]
+    fn a_corrected_posted_amount_explains_its_difference() {
+        let mut history = learned_history();
+        history.previous = Some(snapshot(30, "100"));
+        let before = tx("c", 60, "-10", "Shop");
+        history.known.insert(before.id.clone(), before);
+        let corrected = tx("c", 60, "-15", "Shop");
+        let findings = run(&rules(), &history, observation("95", vec![corrected.clone()]));
+        assert!(of_kind(&findings, FindingKind::UnexplainedChange).is_none(), "{findings:?}");
+        let findings = run(&rules(), &history, observation("85", vec![corrected]));
         assert!(of_kind(&findings, FindingKind::UnexplainedChange).is_some());
     }
 }

@@ -69,6 +69,7 @@ struct SimTransaction {
     amount: Decimal,
     payee: String,
     description: String,
+    pending: bool,
 }
 
 impl Simulator {
@@ -172,14 +173,24 @@ impl State {
             let Some(account) = self.accounts.iter_mut().find(|a| a.id == event.account) else {
                 continue;
             };
-            let posted = now - TimeDelta::minutes(event.minutes_ago);
-            account.balance += event.amount;
+            let id = event.id.clone().unwrap_or_else(|| format!("{}-s{step_no}-{i}", account.id));
+            // The same id again is the same transaction changed: what it was leaves the balance.
+            if let Some(at) = account.transactions.iter().position(|t| t.id == id) {
+                let was = account.transactions.remove(at);
+                if !was.pending {
+                    account.balance -= was.amount;
+                }
+            }
+            if !event.pending {
+                account.balance += event.amount;
+            }
             account.transactions.push(SimTransaction {
-                id: format!("{}-s{step_no}-{i}", account.id),
-                posted,
+                id,
+                posted: now - TimeDelta::minutes(event.minutes_ago),
                 amount: event.amount,
                 payee: event.payee.clone(),
                 description: event.description.clone(),
+                pending: event.pending,
             });
         }
         true

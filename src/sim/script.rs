@@ -33,6 +33,12 @@ pub struct Event {
     pub description: String,
     /// How long before the step is applied the payment posted.
     pub minutes_ago: i64,
+    /// Pending: listed, but not in the balance until an event with its id posts it.
+    pub pending: bool,
+    /// The transaction's id. `None` gives it a new one (`{account}-s{step}-{index}`); the id of an
+    /// earlier event's transaction replaces that one: a pending charge posting, perhaps for another
+    /// amount or to another payee.
+    pub id: Option<String>,
 }
 
 fn money(cents: i64) -> Decimal {
@@ -46,6 +52,8 @@ fn pay(payee: &str, cents: i64, minutes_ago: i64, description: &str) -> Event {
         payee: payee.into(),
         description: description.into(),
         minutes_ago,
+        pending: false,
+        id: None,
     }
 }
 

@@ -88,7 +88,7 @@ pub(super) fn accounts_json(state: &State, start: DateTime<Utc>, now: DateTime<U
                         "amount": t.amount.to_string(),
                         "description": t.description,
                         "payee": t.payee,
-                        "pending": false,
+                        "pending": t.pending,
                         "transacted_at": t.posted.timestamp(),
                     })
                 })

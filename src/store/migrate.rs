@@ -2,13 +2,16 @@
 //!
 //! Version 1 kept every record as JSON and every transaction under its own id, with a `tx_time`
 //! index beside it. Version 2 keeps the per-account records in [`codec`]'s binary form and an
-//! account's transactions by the hour, with the `tx_ids` index. A person upgrading keeps every
+//! account's transactions by the hour, with the `tx_ids` index. Version 3 keys payees by the rule
+//! that keeps masked card and account numbers ([`payee_keys`]). A person upgrading keeps every
 //! snapshot, transaction, payee and account record; alerts, deliveries and the audit chain are
-//! the same in both versions and are not touched.
+//! the same in every version and are not touched. A store is brought up one version at a time.
 //!
 //! A crash at any point loses nothing. The new transactions are built in a staging tree while the
 //! old ones stay where they were; only once the staging is durable does `meta` say so, and only
 //! then is the old tree replaced, which a restart simply does again. The schema version moves last.
+
+mod payee_keys;
 
 use std::collections::BTreeMap;
 
@@ -33,6 +36,9 @@ pub(super) fn upgrade(db: &sled::Db, meta: &sled::Tree, found: u32) -> Result<()
             db.flush()?;
         }
         swap_in_staged(db, meta)?;
+    }
+    if found <= 2 {
+        payee_keys::upgrade(db, meta)?;
     }
     tidy(db, meta)
 }
@@ -116,7 +122,7 @@ fn swap_in_staged(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     }
     db.flush()?;
     let mut done = sled::Batch::default();
-    done.insert(SCHEMA_KEY, &super::SCHEMA_VERSION.to_be_bytes());
+    done.insert(SCHEMA_KEY, &2u32.to_be_bytes());
     done.remove(MIGRATION_KEY);
     meta.apply_batch(done)?;
     db.flush()?;
@@ -127,7 +133,7 @@ fn swap_in_staged(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
 /// tidied on the next open.
 fn tidy(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     let names = db.tree_names();
-    for name in [STAGING_TREE, V1_TIME_INDEX] {
+    for name in [STAGING_TREE, V1_TIME_INDEX, payee_keys::STAGING_TREE] {
         if names.iter().any(|n| n.as_ref() == name.as_bytes()) {
             db.drop_tree(name)?;
         }
@@ -139,7 +145,7 @@ fn tidy(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use chrono::{DateTime, TimeDelta, Utc};
     use rust_decimal::Decimal;
 
@@ -147,11 +153,11 @@ mod tests {
     use crate::model::{AccountRef, AccountStatus, Observation};
     use crate::store::{AccountRecord, PayeeRecord, Store};
 
-    fn account() -> AccountRef {
+    pub(super) fn account() -> AccountRef {
         AccountRef::new("bank", "checking")
     }
 
-    fn at(hours: i64, minutes: i64) -> DateTime<Utc> {
+    pub(super) fn at(hours: i64, minutes: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_default()
             + TimeDelta::hours(hours)
             + TimeDelta::minutes(minutes)
@@ -169,7 +175,7 @@ mod tests {
         }
     }
 
-    fn snapshot(observed_at: DateTime<Utc>) -> Snapshot {
+    pub(super) fn snapshot(observed_at: DateTime<Utc>) -> Snapshot {
         Snapshot {
             observed_at,
             as_of: Some(observed_at),
@@ -197,7 +203,7 @@ mod tests {
 
     /// Opens the store just closed. sled's writer threads may hold the lock a moment after the
     /// last handle goes, and nothing signals when they let go, so a bounded wait.
-    fn reopen(dir: &std::path::Path) -> Store {
+    pub(super) fn reopen(dir: &std::path::Path) -> Store {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             match Store::open(dir) {
@@ -208,7 +214,7 @@ mod tests {
     }
 
     /// sled as version 1 opened it, with no background flusher to hold the lock after a drop.
-    fn raw(dir: &std::path::Path) -> sled::Db {
+    pub(super) fn raw(dir: &std::path::Path) -> sled::Db {
         sled::Config::new().path(dir).flush_every_ms(None).open().unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -266,7 +272,7 @@ mod tests {
         let record = store.account(&account()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(record.and_then(|r| r.name), Some("Checking".into()));
         let names = store.db.tree_names();
-        for gone in [V1_TIME_INDEX, STAGING_TREE] {
+        for gone in [V1_TIME_INDEX, STAGING_TREE, payee_keys::STAGING_TREE] {
             assert!(!names.iter().any(|n| n.as_ref() == gone.as_bytes()), "{gone} is still there");
         }
         let meta = store.db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));

@@ -42,8 +42,8 @@ pub use retention::Pruned;
 
 /// The layout version this build reads and writes. Bump it with a migration (`migrate`) when a
 /// record changes. Version 2: transactions kept by the hour with an id index, and the per-account
-/// records in binary.
-pub const SCHEMA_VERSION: u32 = 2;
+/// records in binary. Version 3: payee keys keep masked card and account numbers.
+pub const SCHEMA_VERSION: u32 = 3;
 const SCHEMA_KEY: &[u8] = b"schema_version";
 /// sled's page cache. Its default (1 GiB) let the daemon grow to hundreds of MB on a big store;
 /// a poll reads each account's recent pages once, so a small cache costs little speed (the
@@ -217,7 +217,7 @@ impl Store {
 
     /// Writes one observation, the alerts it changed and the deliveries they owe in one transaction.
     /// Idempotent: the same transaction seen in ten polls is stored once, and payee counts only grow
-    /// for new ones.
+    /// for new ones (or move with one that posted to another payee than its pending charge named).
     pub fn ingest(
         &self,
         observation: &Observation,
@@ -581,6 +581,11 @@ fn write_observation(
             if list[at] == tx {
                 continue;
             }
+            if list[at].payee_key != tx.payee_key {
+                // Posted to someone else than the pending charge named: the count follows.
+                uncount_payee(payees, &prefix, &list[at].payee_key)?;
+                count_payee(payees, &prefix, &tx)?;
+            }
             list.remove(at);
             *dirty = true;
             report.updated_transactions += 1;
@@ -711,6 +716,22 @@ fn count_payee(
             trusted: false,
         },
     };
+    payees.insert(key, codec::payee(&record))?;
+    Ok(())
+}
+
+/// One transaction less for a payee. The record stays even at zero: the platform showed the name
+/// on this account (a pre-authorisation is often named otherwise than its posting), and forgetting
+/// it would make the next such charge a `new_payee`.
+fn uncount_payee(
+    payees: &TransactionalTree,
+    prefix: &[u8],
+    payee_key: &str,
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    let key = keys::with(prefix, &[payee_key.as_bytes()]);
+    let Some(bytes) = payees.get(&key)? else { return Ok(()) };
+    let mut record = codec::read_payee(&bytes).map_err(abort)?;
+    record.count = record.count.saturating_sub(1);
     payees.insert(key, codec::payee(&record))?;
     Ok(())
 }

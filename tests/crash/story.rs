@@ -55,6 +55,8 @@ fn event(payee: &str, cents: i64, minutes_ago: i64) -> Event {
         payee: payee.into(),
         description: if cents < 0 { "Card payment" } else { "Transfer in" }.into(),
         minutes_ago,
+        pending: false,
+        id: None,
     }
 }
 
@@ -76,7 +78,7 @@ impl StepBuilder {
 }
 
 /// A story of `steps` steps after the baseline. Payee names carry the step as a word with letters
-/// (`n17`), because `payee_key` drops reference numbers of four digits or more.
+/// (`n17`), because `payee_key` takes a bare number after the name for a reference.
 pub fn story(steps: usize, rng: &mut Rng) -> Story {
     let mut transactions = BTreeMap::new();
     let mut owed = Vec::new();
