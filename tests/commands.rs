@@ -1,4 +1,5 @@
-//! The alert pipeline's commands as a person types them: notify-test, silence and ack.
+//! The alert pipeline's commands as a person types them: notify-test, silence and ack, and the
+//! times and durations the record's commands take.
 
 mod support;
 
@@ -92,6 +93,33 @@ fn silences_are_added_listed_and_expired() {
     assert!(text(&payguard(&config, &["silence", "list", "--all"]).stdout).contains(&id));
     let missing = payguard(&config, &["silence", "expire", "deadbeef"]);
     assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn absurd_durations_and_ages_are_config_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), "https://bridge.example.com/simplefin", "");
+    let out = dir.path().join("evidence");
+    let out = out.to_str().expect("a UTF-8 path");
+    for (args, names) in [
+        (&["silence", "add", "--account", "ACT-1", "--for", "9999999999w"][..], "--for"),
+        (&["history", "ACT-1", "--since", "9999999999w"][..], "--since"),
+        (&["history", "ACT-1", "--until", "9999999999w"][..], "--until"),
+        (&["export", "--account", "ACT-1", "--since", "9999999999w", "--out", out][..], "--since"),
+    ] {
+        let output = payguard(&config, args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{names}: \"9999999999w\" is too long")) && stderr.contains("at most 36500d"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Nothing was silenced, and the longest allowed silence is taken.
+    assert!(text(&payguard(&config, &["silence", "list", "--all"]).stdout).contains("no silences"));
+    let century = payguard(&config, &["silence", "add", "--account", "ACT-1", "--for", "36500d"]);
+    assert_eq!(century.status.code(), Some(0), "{}", text(&century.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -23,8 +23,8 @@ pub fn run(
     let config = load_config(path)?;
     let account = account_named(&config, id, source)?;
     let now = Utc::now();
-    let since = parse_time(since, now).map_err(anyhow::Error::msg)?;
-    let until = until.map(|t| parse_time(t, now)).transpose().map_err(anyhow::Error::msg)?;
+    let since = parse_time(since, now).context("--since")?;
+    let until = until.map(|t| parse_time(t, now)).transpose().context("--until")?;
     if until.is_some_and(|u| u <= since) {
         anyhow::bail!("--until must be after --since");
     }

@@ -223,8 +223,9 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
-fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|e| e.is::<ConfigError>()) {
+/// The sysexits code of a failed command, here and in the daemon's answers to the command line.
+pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.chain().any(|e| e.is::<ConfigError>() || e.is::<time::BadTime>()) {
         return exit::CONFIG;
     }
     match error.chain().find_map(|e| e.downcast_ref::<StoreError>()) {
