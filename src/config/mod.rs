@@ -7,6 +7,7 @@
 mod alerting;
 mod channel;
 mod error;
+mod file;
 mod messages;
 mod notice;
 mod permissions;

@@ -90,13 +90,8 @@ impl Lookup for SystemLookup {
         std::env::var(name).ok()
     }
     fn file(&self, path: &Path) -> std::io::Result<SecretFile> {
-        use std::io::Read as _;
-        use std::os::unix::fs::PermissionsExt as _;
         // The mode is read from the file that is read, not from its name a moment earlier.
-        let mut file = std::fs::File::open(path)?;
-        let mode = file.metadata()?.permissions().mode();
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
+        let (text, mode) = super::file::read(path, super::file::SECRET)?;
         Ok(SecretFile { text, mode: Some(mode) })
     }
     fn credentials_dir(&self) -> Option<String> {
