@@ -244,9 +244,7 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
     Ok(Config::load(path)?)
 }
 
-/// Opens the store of a config, creating the state directory on first use.
+/// Opens the store of a config; the store creates its state directory on first use.
 pub(crate) fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let dir = &config.daemon.state_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the state directory {}", dir.display()))?;
-    Ok(Store::open(dir)?)
+    Ok(Store::open(&config.daemon.state_dir)?)
 }

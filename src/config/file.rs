@@ -27,7 +27,7 @@ pub(crate) const SECRET: Limit = Limit { what: "a secret", max: 64 << 10, shown:
 pub(crate) fn read(path: &Path, limit: Limit) -> io::Result<(String, u32)> {
     // O_NONBLOCK: opening a FIFO without a writer would otherwise wait for one. It changes nothing
     // for a regular file, and anything else is refused before a byte is read.
-    let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    let file = OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32).open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(io::Error::new(
