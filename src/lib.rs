@@ -12,6 +12,7 @@
 //! - [`daemon`]: wires it all together and runs the schedule.
 //! - [`sim`]: a simulated platform for the demo and the tests.
 //! - [`export`]: evidence bundles (CSV, JSON, an HTML report with an SVG chart, a manifest).
+//! - [`tls_roots`]: the CA certificates https needs, and the error when a system has none.
 //! - [`cli`]: the commands.
 
 pub mod alert;
@@ -28,3 +29,4 @@ pub(crate) mod redact;
 pub mod sim;
 pub mod source;
 pub mod store;
+pub mod tls_roots;

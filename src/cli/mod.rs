@@ -225,7 +225,10 @@ pub fn main(cli: Cli) -> ExitCode {
 
 /// The sysexits code of a failed command, here and in the daemon's answers to the command line.
 pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|e| e.is::<ConfigError>() || e.is::<time::BadTime>()) {
+    let setup = |e: &(dyn std::error::Error + 'static)| {
+        e.is::<ConfigError>() || e.is::<time::BadTime>() || e.is::<crate::tls_roots::NoCaCertificates>()
+    };
+    if error.chain().any(setup) {
         return exit::CONFIG;
     }
     match error.chain().find_map(|e| e.downcast_ref::<StoreError>()) {

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 
 pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     let config = load_config(path)?;
+    crate::tls_roots::require()?;
     let store = open_store(&config)?;
     let console = if json { Stream::Stderr } else { Stream::Stdout };
     let engine = Engine::new(config, store, console, Clock::System).context("cannot set up payguard")?;

@@ -20,6 +20,7 @@ const GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(path: &Path) -> anyhow::Result<u8> {
     let config = load_config(path)?;
+    crate::tls_roots::require()?;
     let store = open_store(&config)?;
     tracing::info!(config = %config.path.display(), sources = config.sources.len(), accounts = config.accounts.len(), "payguard started");
     let engine = Arc::new(Engine::new(config, store, Stream::Stdout, Clock::System).context("cannot set up payguard")?);
