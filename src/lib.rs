@@ -3,7 +3,7 @@
 //!
 //! The layout follows the data:
 //!
-//! - [`config`]: the TOML file, validated, with secrets resolved.
+//! - [`config`]: the TOML file, validated, with secrets resolved by the commands that use them.
 //! - [`source`]: account APIs (SimpleFIN, any JSON API) polled into [`model::Observation`]s.
 //! - [`store`]: the history in sled; the only module that knows sled.
 //! - [`detect`]: pure detectors, history + observation + now → [`model::Finding`]s.

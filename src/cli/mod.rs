@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigError, DEFAULT_PATH};
+use crate::config::{Config, ConfigError, DEFAULT_PATH, Secrets};
 use crate::store::{Store, StoreError};
 
 /// sysexits(3) codes, so service managers and scripts can tell failures apart.
@@ -243,8 +243,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Loads the config; a [`ConfigError`] stays inside the error so the exit code can find it.
-fn load_config(path: &Path) -> anyhow::Result<Config> {
-    Ok(Config::load(path)?)
+/// Only the commands that send requests resolve the secrets (see [`Secrets`]).
+fn load_config(path: &Path, secrets: Secrets) -> anyhow::Result<Config> {
+    Ok(Config::load_with(path, secrets)?)
 }
 
 /// Opens the store of a config; the store creates its state directory on first use.

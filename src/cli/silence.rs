@@ -5,6 +5,7 @@ use std::path::Path;
 use clap::Subcommand;
 
 use super::load_config;
+use crate::config::Secrets;
 use crate::control::{Request, ask_or_answer};
 use crate::model::FindingKind;
 
@@ -49,5 +50,5 @@ pub fn run(path: &Path, action: &Action) -> anyhow::Result<u8> {
         Action::List { all } => Request::SilenceList { all: *all },
         Action::Expire { id } => Request::SilenceExpire { id: id.clone() },
     };
-    Ok(ask_or_answer(&load_config(path)?, request)?.print())
+    Ok(ask_or_answer(&load_config(path, Secrets::Skip)?, request)?.print())
 }

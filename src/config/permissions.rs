@@ -100,7 +100,14 @@ struct Credential<'a> {
 impl<'a> Credential<'a> {
     fn secret(key: String, secret: &'a Secret, shape: Shape) -> Self {
         let origin = secret.origin();
-        Credential { key, text: secret.expose(), literal: origin.literal, file_warnings: &origin.warnings, shape }
+        // Unresolved means referenced: nothing of it is in the file.
+        Credential {
+            key,
+            text: secret.expose().unwrap_or_default(),
+            literal: origin.literal,
+            file_warnings: &origin.warnings,
+            shape,
+        }
     }
 
     /// A URL kept as a plain string (http-json and notice URLs): an API key in it is in the file.
