@@ -25,19 +25,20 @@ pub(super) struct Narrowed {
 
 /// Narrows the process umask to at least 077, creates `dir` 0700 when it is missing, and narrows
 /// the modes of `dir` and everything in it to 0700 (directories) and 0600 (files). Symbolic links
-/// are left alone: their targets are not the store's.
+/// inside it are left alone: their targets are not the store's.
 pub(super) fn make_private(dir: &Path) -> io::Result<Narrowed> {
     // umask can only be read by setting it: set the strictest, then the caller's made stricter.
     let before = rustix::process::umask(Mode::from_bits_truncate(0o077));
     rustix::process::umask(before | Mode::from_bits_truncate(0o077));
     DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)?;
     let mut narrowed = Narrowed::default();
-    narrow(dir, &mut narrowed)?;
+    // `dir` itself may be a link (systemd's DynamicUser= makes /var/lib/NAME one): it is the
+    // store's all the same, so it is followed; links inside it are not.
+    narrow(dir, std::fs::metadata(dir)?, &mut narrowed)?;
     Ok(narrowed)
 }
 
-fn narrow(path: &Path, narrowed: &mut Narrowed) -> io::Result<()> {
-    let metadata = std::fs::symlink_metadata(path)?;
+fn narrow(path: &Path, metadata: std::fs::Metadata, narrowed: &mut Narrowed) -> io::Result<()> {
     let wanted = if metadata.is_dir() {
         DIR_MODE
     } else if metadata.is_file() {
@@ -55,7 +56,8 @@ fn narrow(path: &Path, narrowed: &mut Narrowed) -> io::Result<()> {
     }
     if metadata.is_dir() {
         for entry in std::fs::read_dir(path)? {
-            narrow(&entry?.path(), narrowed)?;
+            let path = entry?.path();
+            narrow(&path, std::fs::symlink_metadata(&path)?, narrowed)?;
         }
     }
     Ok(())
@@ -89,5 +91,11 @@ mod tests {
         assert_eq!((mode(&dir), mode(&dir.join("db")), mode(&dir.join("conf"))), (0o700, 0o600, 0o600));
         // A second open finds nothing to say.
         assert_eq!(make_private(&dir).expect("narrowed"), Narrowed::default());
+        // Named through a link, as under DynamicUser=, the store is still narrowed.
+        std::fs::set_permissions(dir.join("db"), Permissions::from_mode(0o644)).expect("chmod");
+        let link = root.path().join("state-link");
+        std::os::unix::fs::symlink(&dir, &link).expect("symlink");
+        let narrowed = make_private(&link).expect("narrowed");
+        assert!(narrowed.changed.join("; ").contains("db 0644 → 0600"), "{narrowed:?}");
     }
 }
