@@ -74,7 +74,7 @@ complete -c payguard -n "__fish_payguard_using_subcommand silence; and not __fis
 complete -c payguard -n "__fish_payguard_using_subcommand silence; and __fish_seen_subcommand_from add" -l account -d 'The account id, as in [[account]] id' -r
 complete -c payguard -n "__fish_payguard_using_subcommand silence; and __fish_seen_subcommand_from add" -l source -d 'The source name, as in [[source]] name' -r
 complete -c payguard -n "__fish_payguard_using_subcommand silence; and __fish_seen_subcommand_from add" -l kind -d 'The kind of finding, like new_payee or balance_drop' -r
-complete -c payguard -n "__fish_payguard_using_subcommand silence; and __fish_seen_subcommand_from add" -l for -d 'For how long, like 2h or 3d' -r
+complete -c payguard -n "__fish_payguard_using_subcommand silence; and __fish_seen_subcommand_from add" -l for -d 'For how long, like 2h or 3d (at most 36500d)' -r
 complete -c payguard -n "__fish_payguard_using_subcommand silence; and __fish_seen_subcommand_from add" -l comment -d 'Why, for whoever reads the list later' -r
 complete -c payguard -n "__fish_payguard_using_subcommand silence; and __fish_seen_subcommand_from add" -l config -d 'The configuration file' -r -F
 complete -c payguard -n "__fish_payguard_using_subcommand silence; and __fish_seen_subcommand_from add" -l log-level -d 'Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG also works' -r

@@ -540,7 +540,11 @@ fn check_config(config: &Config, path: &Path) {
         assert!(source.polling.overlap <= chrono::TimeDelta::days(90), "overlap is at most 90 days");
         match &source.kind {
             SourceKind::SimpleFin { access_url } => {
-                let checked = payguard::source::check_url(access_url.expose(), source.http.allow_insecure_http);
+                // Config::parse resolves every secret: an unresolved one fails the check too.
+                let checked = access_url
+                    .expose()
+                    .map_err(|e| e.to_string())
+                    .and_then(|url| payguard::source::check_url(url, source.http.allow_insecure_http));
                 assert!(checked.is_ok(), "an unchecked access_url");
             }
             SourceKind::HttpJson(http) => {

@@ -3,7 +3,7 @@
 //!
 //! The layout follows the data:
 //!
-//! - [`config`]: the TOML file, validated, with secrets resolved.
+//! - [`config`]: the TOML file, validated, with secrets resolved by the commands that use them.
 //! - [`source`]: account APIs (SimpleFIN, any JSON API) polled into [`model::Observation`]s.
 //! - [`store`]: the history in sled; the only module that knows sled.
 //! - [`detect`]: pure detectors, history + observation + now → [`model::Finding`]s.
@@ -12,6 +12,7 @@
 //! - [`daemon`]: wires it all together and runs the schedule.
 //! - [`sim`]: a simulated platform for the demo and the tests.
 //! - [`export`]: evidence bundles (CSV, JSON, an HTML report with an SVG chart, a manifest).
+//! - [`tls_roots`]: the CA certificates https needs, and the error when a system has none.
 //! - [`cli`]: the commands.
 //! - [`text`]: text from outside as it may be shown (escaped, clipped) and kept (bounded).
 
@@ -30,3 +31,4 @@ pub mod sim;
 pub mod source;
 pub mod store;
 pub mod text;
+pub mod tls_roots;

@@ -58,7 +58,7 @@ pub(crate) fn request_secrets(request: &reqwest::Request) -> Vec<Secret> {
 /// `text` with every secret replaced by `[redacted]`, longest first, so a whole URL goes before
 /// its parts and leaves no fragments.
 pub(crate) fn redact(mut text: String, secrets: &[Secret]) -> String {
-    let mut secrets: Vec<&str> = secrets.iter().map(Secret::expose).filter(|s| !s.is_empty()).collect();
+    let mut secrets: Vec<&str> = secrets.iter().filter_map(|s| s.expose().ok()).filter(|s| !s.is_empty()).collect();
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     for secret in secrets {
         if text.contains(secret) {

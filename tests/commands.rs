@@ -1,4 +1,5 @@
-//! The alert pipeline's commands as a person types them: notify-test, silence and ack.
+//! The alert pipeline's commands as a person types them: notify-test, silence and ack, and the
+//! times and durations the record's commands take, and which commands need the config's secrets.
 
 mod support;
 
@@ -94,6 +95,33 @@ fn silences_are_added_listed_and_expired() {
     assert_eq!(missing.status.code(), Some(1));
 }
 
+#[test]
+fn absurd_durations_and_ages_are_config_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), "https://bridge.example.com/simplefin", "");
+    let out = dir.path().join("evidence");
+    let out = out.to_str().expect("a UTF-8 path");
+    for (args, names) in [
+        (&["silence", "add", "--account", "ACT-1", "--for", "9999999999w"][..], "--for"),
+        (&["history", "ACT-1", "--since", "9999999999w"][..], "--since"),
+        (&["history", "ACT-1", "--until", "9999999999w"][..], "--until"),
+        (&["export", "--account", "ACT-1", "--since", "9999999999w", "--out", out][..], "--since"),
+    ] {
+        let output = payguard(&config, args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{names}: \"9999999999w\" is too long")) && stderr.contains("at most 36500d"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Nothing was silenced, and the longest allowed silence is taken.
+    assert!(text(&payguard(&config, &["silence", "list", "--all"]).stdout).contains("no silences"));
+    let century = payguard(&config, &["silence", "add", "--account", "ACT-1", "--for", "36500d"]);
+    assert_eq!(century.status.code(), Some(0), "{}", text(&century.stderr));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_acknowledged_alert_is_found_by_its_id() {
     let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
@@ -120,4 +148,80 @@ async fn an_acknowledged_alert_is_found_by_its_id() {
     let unknown = payguard_async(config, &["ack", "000000000000"]).await;
     assert_eq!(unknown.status.code(), Some(1));
     assert!(text(&unknown.stderr).contains("no alert has the id"));
+}
+
+/// The README's system service setup: secrets as `${credential:…}`, which exist only inside the
+/// unit. An admin's shell has no `$CREDENTIALS_DIRECTORY`.
+#[test]
+fn only_the_commands_that_send_need_the_secrets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = support::sim_config(
+        dir.path(),
+        "${credential:simplefin-url}",
+        "0 * * * *",
+        "[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"${credential:hook}\"\n",
+    );
+    let shell = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_payguard"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run payguard")
+    };
+    let out = dir.path().join("evidence");
+    let out = out.to_str().expect("a UTF-8 path");
+    for args in [
+        &["status"][..],
+        &["history", "ACT-1"],
+        &["alerts"],
+        &["payees", "ACT-1"],
+        &["trust", "ACT-1", "Landlord"],
+        &["silence", "add", "--account", "ACT-1", "--for", "1h"],
+        &["silence", "list"],
+        &["verify"],
+        &["export", "--account", "ACT-1", "--since", "30d", "--out", out],
+    ] {
+        let output = shell(args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output.stderr));
+        assert!(!text(&output.stderr).contains("credential"), "{args:?}: {}", text(&output.stderr));
+    }
+    let ack = shell(&["ack", "deadbeef"]);
+    assert_eq!(ack.status.code(), Some(1), "no such alert, and no config error: {}", text(&ack.stderr));
+    assert!(text(&ack.stderr).contains("no alert has the id"), "{}", text(&ack.stderr));
+
+    // check names what it could not check here, and passes.
+    let check = shell(&["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    let stdout = text(&check.stdout);
+    for name in ["simplefin-url", "hook"] {
+        let warning = format!(
+            "warning: `${{credential:{name}}}` is not checked here: $CREDENTIALS_DIRECTORY is set only inside the systemd unit"
+        );
+        assert!(stdout.contains(&warning), "{warning:?} not in {stdout}");
+    }
+    // What sends requests fails fast, at the reference.
+    for args in [&["once"][..], &["run"], &["notify-test"]] {
+        let output = shell(args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{args:?}: {stderr}");
+        assert!(stderr.contains("needs $CREDENTIALS_DIRECTORY"), "{args:?}: {stderr}");
+    }
+
+    // A reference that is wrong anywhere is still an error for check, beside a credential too.
+    let text_with_missing_file = std::fs::read_to_string(&config)
+        .expect("read the config")
+        .replace("${credential:hook}", "https://${file:/nonexistent/payguard-hook}/${credential:hook}");
+    std::fs::write(&config, text_with_missing_file).expect("write the config");
+    let check = shell(&["check"]);
+    assert_eq!(check.status.code(), Some(78), "{}", text(&check.stderr));
+    assert!(
+        text(&check.stderr).contains("cannot read secret file /nonexistent/payguard-hook"),
+        "{}",
+        text(&check.stderr)
+    );
+    // And the commands that do not send still work.
+    assert_eq!(shell(&["status"]).status.code(), Some(0));
 }

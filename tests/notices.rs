@@ -967,7 +967,7 @@ starts_at = "/window/from"
     let wallet = &config.notices[2];
     assert_eq!(wallet.http.max_body, 1 << 20);
     let NoticeSourceKind::HttpJson(http) = &wallet.kind else { panic!("expected http-json, got {:?}", wallet.kind) };
-    assert!(matches!(&http.auth, HttpAuth::Bearer(token) if token.expose() == "tok"));
+    assert!(matches!(&http.auth, HttpAuth::Bearer(token) if token.expose() == Ok("tok")));
     let m = &http.mapping;
     assert_eq!(
         (m.items.as_str(), m.id.as_deref(), m.title.as_str()),

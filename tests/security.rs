@@ -4,6 +4,11 @@
 //!   host when the entry says `allow_insecure_http = true` (`tests/configs/bad/` holds the refusals).
 //! - **File permissions**: a world-writable config or `${file:…}` secret file is refused with exit
 //!   78; one others may read is warned about, by `payguard check` and in the daemon's log.
+//! - **Endless or odd files**: a config or a secret that is not a regular file (`/dev/zero`, a
+//!   FIFO), or is larger than 1 MiB (config) or 64 KiB (secret), is refused at once with exit 78.
+//! - **A private store**: the state directory is created 0700 and its files 0600 whatever the
+//!   umask of whoever starts payguard; a store an older payguard left open to others is narrowed on
+//!   open, with a warning that says what changed.
 //! - **No secret leaks** from any kind of source or channel that fails, one table over every kind:
 //!   not into the error's Display or Debug, the `Config`'s Debug, nor the output of `payguard
 //!   check`, `notify-test`, `once`, `status`, `alerts` and `export`. The channels' receivers echo
@@ -274,6 +279,140 @@ fn secret_files_are_refused_when_anyone_may_write_them_and_warned_of_when_others
     );
     assert!(stderr.contains(&place), "{place:?} not in {stderr}");
     assert!(!both(&output).contains("hunter2"));
+}
+
+/// `payguard ARGS` with `--config config`, killed if it has not ended within 30 s: an endless
+/// read must fail the test, not hang it.
+fn payguard_bounded(config: &Path, args: &[&str]) -> Output {
+    let output = Command::new("timeout")
+        .args(["--kill-after=5", "30", env!("CARGO_BIN_EXE_payguard"), "--config"])
+        .arg(config)
+        .args(args)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .expect("run payguard under timeout");
+    assert_ne!(output.status.code(), Some(124), "payguard {args:?} did not end: {}", both(&output));
+    output
+}
+
+#[test]
+fn endless_and_odd_files_are_refused_before_they_are_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let zero_config = dir.path().join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero_config).expect("symlink");
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let huge = dir.path().join("huge.toml");
+    std::fs::write(&huge, format!("# {}\n", "x".repeat(1 << 20))).expect("write");
+    for (config, needle) in [
+        (
+            &zero_config,
+            "it is a character device, not a regular file: a config file must be a regular file of at most 1 MiB",
+        ),
+        (&fifo, "it is a named pipe, not a regular file"),
+        (&huge, "it is larger than 1 MiB"),
+    ] {
+        for command in ["check", "run"] {
+            let output = payguard_bounded(config, &[command]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(78), "{command} {}: {stderr}", config.display());
+            let expected = format!("{}: cannot read the config file: {needle}", config.display());
+            assert!(stderr.contains(&expected), "{expected:?} not in {stderr}");
+        }
+    }
+
+    let secret = |reference: &str| {
+        let text = format!(
+            "[daemon]\nstate_dir = \"{}\"\n\n[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"${{file:{reference}}}\"\nschedule = \"0 * * * *\"\n",
+            quoted(&dir.path().join("state"))
+        );
+        write_config(dir.path(), &text, 0o600)
+    };
+    let big_secret = dir.path().join("big-secret");
+    std::fs::write(&big_secret, "x".repeat((64 << 10) + 1)).expect("write");
+    for (reference, needle) in [
+        (
+            "/dev/zero".to_owned(),
+            "cannot read secret file /dev/zero: it is a character device, not a regular file: a secret must be a regular file of at most 64 KiB",
+        ),
+        (fifo.display().to_string(), "it is a named pipe"),
+        (big_secret.display().to_string(), "it is larger than 64 KiB"),
+    ] {
+        let config = secret(&reference);
+        for command in ["check", "run"] {
+            let output = payguard_bounded(&config, &[command]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(78), "{command} {reference}: {stderr}");
+            assert!(
+                stderr.contains(":7:14: `source[0].access_url`: ") && stderr.contains(needle),
+                "{needle:?} not in {stderr}"
+            );
+        }
+    }
+}
+
+/// Every directory and file under `dir` with its mode, and `dir` itself.
+fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let mut all = vec![(dir.to_owned(), std::fs::metadata(dir).expect("stat").permissions().mode() & 0o7777)];
+    for entry in std::fs::read_dir(dir).expect("read the state dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            all.extend(modes(&path));
+        } else {
+            all.push((path.clone(), std::fs::metadata(&path).expect("stat").permissions().mode() & 0o7777));
+        }
+    }
+    all
+}
+
+#[test]
+fn the_store_is_its_owners_alone_whatever_the_umask() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    let text = format!(
+        "[daemon]\nstate_dir = \"{}\"\n\n[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"https://bridge.example.com/simplefin\"\nschedule = \"0 * * * *\"\n",
+        quoted(&state)
+    );
+    let config = write_config(dir.path(), &text, 0o600);
+    // The widest umask there is: nothing but payguard itself keeps the store private.
+    let status = |config: &Path| {
+        Command::new("sh")
+            .arg("-c")
+            .arg("umask 000 && exec \"$0\" --config \"$1\" status")
+            .arg(env!("CARGO_BIN_EXE_payguard"))
+            .arg(config)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run payguard status")
+    };
+    let first = status(&config);
+    assert_eq!(first.status.code(), Some(0), "{}", both(&first));
+    assert!(!both(&first).contains("readable by others"), "a new store has nothing to narrow: {}", both(&first));
+    let created = modes(&state);
+    assert!(created.iter().any(|(p, _)| p.ends_with("db")), "{created:?}");
+    for (path, mode) in &created {
+        let wanted = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, wanted, "{} is {mode:04o}", path.display());
+    }
+
+    // As an older payguard left it: readable by everyone.
+    for (path, _) in &created {
+        let open = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(open)).expect("chmod");
+    }
+    let second = status(&config);
+    assert_eq!(second.status.code(), Some(0), "{}", both(&second));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("the store was readable by others; now only its owner's")
+            && stderr.contains(&format!("{} 0755 → 0700", state.display()))
+            && stderr.contains(&format!("{} 0644 → 0600", state.join("db").display())),
+        "{stderr}"
+    );
+    for (path, mode) in modes(&state) {
+        let wanted = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, wanted, "{} is {mode:04o}", path.display());
+    }
 }
 
 /// The daemon says it at startup, in its log, before it starts watching.

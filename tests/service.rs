@@ -1,5 +1,7 @@
 //! payguard as a systemd service: the unit file passes `systemd-analyze verify` and scores at most
-//! 1.5 on `systemd-analyze security`; the daemon speaks sd_notify to a real NOTIFY_SOCKET.
+//! 1.5 on `systemd-analyze security`; the daemon speaks sd_notify to a real NOTIFY_SOCKET. On a
+//! system without CA certificates payguard says what to install and exits 78, which the units do
+//! not restart.
 
 mod support;
 
@@ -139,5 +141,48 @@ fn the_user_units_verify_in_a_user_manager() {
         // verify succeeds despite unknown keys and bad values, which it only warns about.
         let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains(name)).collect();
         assert!(warnings.is_empty(), "{name} has problems:\n{}", warnings.join("\n"));
+    }
+}
+
+#[test]
+fn without_ca_certificates_payguard_says_what_to_install_and_is_not_restarted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // An empty bundle and no directory: what rustls-native-certs reads on a system without the
+    // ca-certificates package.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").expect("write");
+    let config = support::sim_config(dir.path(), "https://bridge.example.com/simplefin", "0 * * * *", "");
+    let without_roots = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_payguard"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("SSL_CERT_FILE", &empty)
+            .env_remove("SSL_CERT_DIR")
+            .env_remove("NOTIFY_SOCKET")
+            .output()
+            .expect("run payguard")
+    };
+    let advice = format!(
+        "no CA certificates found in SSL_CERT_FILE={}, so no https server can be verified: install them (`apt install ca-certificates` on Debian and Ubuntu)",
+        empty.display()
+    );
+    for command in ["run", "once"] {
+        let output = without_roots(&[command]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{command}: {stderr}");
+        assert!(stderr.contains(&advice), "{command}: {stderr}");
+    }
+    // Where a client is built without the check first, its error says the same (here the POST of
+    // a setup token; the token is base64 of https://example.com/claim, never reached).
+    let out = dir.path().join("simplefin-url");
+    let out = out.to_str().expect("a UTF-8 path");
+    let claim = without_roots(&["simplefin-claim", "aHR0cHM6Ly9leGFtcGxlLmNvbS9jbGFpbQ==", "--out", out]);
+    let stderr = String::from_utf8_lossy(&claim.stderr);
+    assert!(stderr.contains(&advice) && !stderr.contains("builder error"), "{stderr}");
+    for unit in ["payguard.service", "payguard-user.service"] {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd").join(unit))
+            .expect("read the unit");
+        assert!(text.lines().any(|l| l == "RestartPreventExitStatus=78"), "{unit} restarts after a setup error");
     }
 }

@@ -6,12 +6,12 @@ use std::path::Path;
 use chrono::Utc;
 
 use super::{exit, load_config};
-use crate::config::{ChannelKind, Config, Duration, SourceKind};
+use crate::config::{ChannelKind, Config, Duration, Secrets, SourceKind};
 use crate::daemon::polling;
 use crate::detect::Rules;
 
 pub fn run(path: &Path) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
+    let config = load_config(path, Secrets::Check)?;
     print!("{}", summary(&config));
     Ok(exit::OK)
 }
@@ -40,7 +40,7 @@ pub fn summary(config: &Config) -> String {
             }
         }
         let target = match &source.kind {
-            SourceKind::SimpleFin { access_url } => host(access_url.expose()),
+            SourceKind::SimpleFin { access_url } => secret_host(access_url),
             SourceKind::HttpJson(http) => host(&http.balance_url),
         };
         let _ = writeln!(
@@ -200,11 +200,16 @@ fn channel_target(kind: &ChannelKind) -> String {
         ChannelKind::Sms(sms) => match &sms.provider {
             crate::config::SmsProvider::Twilio { .. } => format!(", twilio to {}", sms.to.join(", ")),
             crate::config::SmsProvider::Http { url, .. } => {
-                format!(", {} to {}", host(url.expose()), sms.to.join(", "))
+                format!(", {} to {}", secret_host(url), sms.to.join(", "))
             }
         },
-        ChannelKind::Webhook(hook) => format!(", {:?} preset, {}", hook.preset, host(hook.url.expose())).to_lowercase(),
+        ChannelKind::Webhook(hook) => format!(", {:?} preset, {}", hook.preset, secret_host(&hook.url)).to_lowercase(),
     }
+}
+
+/// [`host`] of a URL that is a secret, or the reference it was not resolved from here.
+fn secret_host(url: &crate::config::Secret) -> String {
+    url.expose().map_or_else(|unresolved| format!("{} (not resolved here)", unresolved.reference()), host)
 }
 
 /// Scheme, host and port: never the login, path or query. The config has already checked the URL

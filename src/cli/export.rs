@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use super::time::parse_time;
 use super::{exit, load_config, open_store};
+use crate::config::Secrets;
 use crate::control::answer::account_named;
 use crate::export::{self, Bundle};
 
@@ -20,11 +21,11 @@ pub fn run(
     until: Option<&str>,
     out: &Path,
 ) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
+    let config = load_config(path, Secrets::Skip)?;
     let account = account_named(&config, id, source)?;
     let now = Utc::now();
-    let since = parse_time(since, now).map_err(anyhow::Error::msg)?;
-    let until = until.map(|t| parse_time(t, now)).transpose().map_err(anyhow::Error::msg)?;
+    let since = parse_time(since, now).context("--since")?;
+    let until = until.map(|t| parse_time(t, now)).transpose().context("--until")?;
     if until.is_some_and(|u| u <= since) {
         anyhow::bail!("--until must be after --since");
     }

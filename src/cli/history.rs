@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::load_config;
+use crate::config::Secrets;
 use crate::control::{HistoryQuery, Request, ask_or_answer};
 
 pub use crate::control::answer::Format;
@@ -15,7 +16,7 @@ pub fn run(
     until: Option<&str>,
     format: Format,
 ) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
+    let config = load_config(path, Secrets::Skip)?;
     let request = Request::History(HistoryQuery {
         account: account.to_owned(),
         source: source.map(str::to_owned),

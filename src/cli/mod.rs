@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigError, DEFAULT_PATH};
+use crate::config::{Config, ConfigError, DEFAULT_PATH, Secrets};
 use crate::store::{Store, StoreError};
 
 /// sysexits(3) codes, so service managers and scripts can tell failures apart.
@@ -223,8 +223,12 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
-fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|e| e.is::<ConfigError>()) {
+/// The sysexits code of a failed command, here and in the daemon's answers to the command line.
+pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
+    let setup = |e: &(dyn std::error::Error + 'static)| {
+        e.is::<ConfigError>() || e.is::<time::BadTime>() || e.is::<crate::tls_roots::NoCaCertificates>()
+    };
+    if error.chain().any(setup) {
         return exit::CONFIG;
     }
     match error.chain().find_map(|e| e.downcast_ref::<StoreError>()) {
@@ -239,13 +243,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Loads the config; a [`ConfigError`] stays inside the error so the exit code can find it.
-fn load_config(path: &Path) -> anyhow::Result<Config> {
-    Ok(Config::load(path)?)
+/// Only the commands that send requests resolve the secrets (see [`Secrets`]).
+fn load_config(path: &Path, secrets: Secrets) -> anyhow::Result<Config> {
+    Ok(Config::load_with(path, secrets)?)
 }
 
-/// Opens the store of a config, creating the state directory on first use.
+/// Opens the store of a config; the store creates its state directory on first use.
 pub(crate) fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let dir = &config.daemon.state_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the state directory {}", dir.display()))?;
-    Ok(Store::open(dir)?)
+    Ok(Store::open(&config.daemon.state_dir)?)
 }

@@ -6,11 +6,12 @@ use anyhow::bail;
 use chrono::Utc;
 
 use super::{exit, load_config};
+use crate::config::Secrets;
 use crate::notify::render::test_message;
 use crate::notify::{Channel, Stream};
 
 pub async fn run(path: &Path, only: Option<&str>) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
+    let config = load_config(path, Secrets::Resolve)?;
     let chosen: Vec<_> = config.channels.iter().filter(|c| only.is_none_or(|name| c.name == name)).collect();
     if chosen.is_empty() {
         match only {

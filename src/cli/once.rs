@@ -4,6 +4,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use super::{exit, load_config, open_store};
+use crate::config::Secrets;
 use crate::daemon::{Clock, Engine, NoticeRun, RoundReport, SourceRun};
 use crate::notify::Stream;
 use crate::notify::render::alert_json;
@@ -11,7 +12,8 @@ use crate::text;
 use anyhow::Context as _;
 
 pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
+    let config = load_config(path, Secrets::Resolve)?;
+    crate::tls_roots::require()?;
     let store = open_store(&config)?;
     let console = if json { Stream::Stderr } else { Stream::Stdout };
     let engine = Engine::new(config, store, console, Clock::System).context("cannot set up payguard")?;

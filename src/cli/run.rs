@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{exit, load_config, open_store};
+use crate::config::Secrets;
 use crate::control;
 use crate::daemon::{self, Clock, Engine, Request, Stopped};
 use crate::notify::Stream;
@@ -19,7 +20,8 @@ use crate::notify::Stream;
 const GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(path: &Path) -> anyhow::Result<u8> {
-    let config = load_config(path)?;
+    let config = load_config(path, Secrets::Resolve)?;
+    crate::tls_roots::require()?;
     let store = open_store(&config)?;
     tracing::info!(config = %config.path.display(), sources = config.sources.len(), accounts = config.accounts.len(), "payguard started");
     let engine = Arc::new(Engine::new(config, store, Stream::Stdout, Clock::System).context("cannot set up payguard")?);

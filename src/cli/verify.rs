@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use super::load_config;
+use crate::config::Secrets;
 use crate::control::{Request, ask_or_answer};
 
 pub fn run(path: &Path) -> anyhow::Result<u8> {
-    Ok(ask_or_answer(&load_config(path)?, Request::Verify)?.print())
+    Ok(ask_or_answer(&load_config(path, Secrets::Skip)?, Request::Verify)?.print())
 }

@@ -315,7 +315,9 @@ impl Validator<'_> {
                     }
                     Some(RawSmsProvider::Http) => {
                         let Some(url) = raw.url else { return missing("url", "the gateway's URL") };
-                        self.url(url.span(), key("url"), url.get_ref().expose(), insecure, "[[channel]]")?;
+                        if let Ok(text) = url.get_ref().expose() {
+                            self.url(url.span(), key("url"), text, insecure, "[[channel]]")?;
+                        }
                         let Some(body) = raw.body else {
                             return missing("body", "a template like \"to={to}&text={message}\"");
                         };
@@ -334,7 +336,10 @@ impl Validator<'_> {
             }
             RawKind::Webhook => {
                 let Some(url) = raw.url else { return missing("url", "where to POST the alert") };
-                self.url(url.span(), key("url"), url.get_ref().expose(), insecure, "[[channel]]")?;
+                // A URL the config was loaded without (see `Secrets`) is checked where it is resolved.
+                if let Ok(text) = url.get_ref().expose() {
+                    self.url(url.span(), key("url"), text, insecure, "[[channel]]")?;
+                }
                 let preset = raw.preset.unwrap_or(WebhookPreset::Generic);
                 if raw.token.is_some() && !matches!(preset, WebhookPreset::Ntfy | WebhookPreset::Gotify) {
                     let at = self.key_span(&table, "token");

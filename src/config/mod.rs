@@ -7,6 +7,7 @@
 mod alerting;
 mod channel;
 mod error;
+mod file;
 mod messages;
 mod notice;
 mod permissions;
@@ -26,7 +27,7 @@ pub use channel::{ChannelConfig, ChannelKind, EmailConfig, SmsConfig, SmsProvide
 pub use error::ConfigError;
 pub use notice::{NoticeConfig, NoticeHttpJsonConfig, NoticeMapping, NoticeSourceKind};
 pub use schedule::Schedule;
-pub use secret::{Lookup, Secret, SecretFile, resolve as resolve_secret};
+pub use secret::{Lookup, Secret, SecretFile, Secrets, Unresolved, resolve as resolve_secret};
 pub use url::{is_loopback_host, secure_url};
 pub use values::{Amount, ByteSize, Duration, Percent, TimeZone};
 
@@ -210,16 +211,22 @@ pub struct AccountConfig {
 }
 
 impl Config {
-    /// Reads and validates the file at `path`, and judges its permissions: a file anyone may
-    /// write is refused before it is read any further (it could name any file as a secret); one
-    /// others may read is warned about when it holds a credential. Warnings are logged.
+    /// Reads and validates the file at `path` with every secret resolved, for what sends requests.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, Secrets::Resolve)
+    }
+
+    /// Reads and validates the file at `path`, treating its secrets as `secrets` says, and judges
+    /// its permissions: a file anyone may write is refused before it is read any further (it could
+    /// name any file as a secret); one others may read is warned about when it holds a credential.
+    /// Warnings are logged.
+    pub fn load_with(path: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
         use permissions::{Role, Verdict};
         let (text, mode) = permissions::read(path)?;
         if let Verdict::Refuse(message) = permissions::judge(path, mode, Role::Config { inline_secrets: &[] }) {
             return Err(ConfigError::unplaced(path, message));
         }
-        let mut config = Self::parse(&text, path)?;
+        let mut config = secret::in_mode(secrets, || Self::parse(&text, path))?;
         let inline_secrets = permissions::inline_secrets(&config);
         if let Verdict::Warn(message) = permissions::judge(path, mode, Role::Config { inline_secrets: &inline_secrets })
         {

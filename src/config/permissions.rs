@@ -71,14 +71,8 @@ fn shell_quoted(path: &Path) -> String {
 
 /// Reads the config file, with the permission bits of the file that was read.
 pub(super) fn read(path: &Path) -> Result<(String, u32), ConfigError> {
-    use std::io::Read as _;
-    use std::os::unix::fs::PermissionsExt as _;
-    let cannot = |e: std::io::Error| ConfigError::unplaced(path, format!("cannot read the config file: {e}"));
-    let mut file = std::fs::File::open(path).map_err(cannot)?;
-    let mode = file.metadata().map_err(cannot)?.permissions().mode();
-    let mut text = String::new();
-    file.read_to_string(&mut text).map_err(cannot)?;
-    Ok((text, mode))
+    super::file::read(path, super::file::CONFIG)
+        .map_err(|e| ConfigError::unplaced(path, format!("cannot read the config file: {e}")))
 }
 
 /// What a credential's text is, to tell whether writing it out in the file gave it away.
@@ -106,7 +100,14 @@ struct Credential<'a> {
 impl<'a> Credential<'a> {
     fn secret(key: String, secret: &'a Secret, shape: Shape) -> Self {
         let origin = secret.origin();
-        Credential { key, text: secret.expose(), literal: origin.literal, file_warnings: &origin.warnings, shape }
+        // Unresolved means referenced: nothing of it is in the file.
+        Credential {
+            key,
+            text: secret.expose().unwrap_or_default(),
+            literal: origin.literal,
+            file_warnings: &origin.warnings,
+            shape,
+        }
     }
 
     /// A URL kept as a plain string (http-json and notice URLs): an API key in it is in the file.

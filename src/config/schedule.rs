@@ -29,10 +29,16 @@ impl Schedule {
         }
         check_ranges(text, fields)?;
         let parser = CronParser::builder().seconds(Seconds::Optional).year(Year::Disallowed).build();
-        parser
-            .parse(text)
-            .map(|cron| Schedule { text: text.to_owned(), cron })
-            .map_err(|e| format!("{text:?} is not a cron schedule: {e}"))
+        let cron = parser.parse(text).map_err(|e| format!("{text:?} is not a cron schedule: {e}"))?;
+        let schedule = Schedule { text: text.to_owned(), cron };
+        // A line whose days do not exist (`0 0 30 2 *`) parses, and then nothing is ever polled.
+        // No calendar date depends on the time zone, so UTC answers for every zone.
+        if schedule.next_after(Utc::now(), chrono_tz::UTC).is_none() {
+            return Err(format!(
+                "{text:?} never fires: no date matches its day and month fields (like February 30); check them"
+            ));
+        }
+        Ok(schedule)
     }
 
     pub fn as_str(&self) -> &str {
@@ -164,5 +170,17 @@ mod tests {
         }
         let err = Schedule::parse("* * * *").err().unwrap_or_default();
         assert!(err.contains("4 fields"), "{err}");
+    }
+
+    #[test]
+    fn a_schedule_that_never_fires_is_refused_and_a_rare_one_is_not() {
+        for never in ["0 0 30 2 *", "0 0 31 4 *", "0 0 31 6,9,11 *"] {
+            let err = Schedule::parse(never).err().unwrap_or_default();
+            assert!(err.contains("never fires"), "{never}: {err}");
+        }
+        // Once every four years, and 31 days in some months only: both fire.
+        for rare in ["0 0 29 2 *", "0 0 31 * *"] {
+            assert!(Schedule::parse(rare).is_ok(), "{rare}");
+        }
     }
 }

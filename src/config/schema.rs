@@ -354,7 +354,10 @@ impl Validator<'_> {
                 };
                 let span = access_url.span();
                 let access_url = access_url.into_inner();
-                self.url(span, key("access_url"), access_url.expose(), insecure, "[[source]]")?;
+                // A URL the config was loaded without (see `Secrets`) is checked where it is resolved.
+                if let Ok(text) = access_url.expose() {
+                    self.url(span, key("access_url"), text, insecure, "[[source]]")?;
+                }
                 SourceKind::SimpleFin { access_url }
             }
             RawSourceKind::HttpJson => {

@@ -1,5 +1,11 @@
 //! Secrets: values that are resolved from the environment, files or systemd credentials, and never shown.
+//!
+//! A config is loaded in one of three [`Secrets`] modes. The daemon resolves every reference and
+//! fails on any it cannot; `check` does too, except for `${credential:…}` outside the systemd unit,
+//! which it notes; the commands that only ask the daemon or read the store resolve none. A secret
+//! left unresolved cannot be used by mistake: [`Secret::expose`] is then an [`Unresolved`] error.
 
+use std::cell::Cell;
 use std::fmt;
 use std::path::Path;
 
@@ -7,13 +13,69 @@ use serde::{Deserialize, Deserializer};
 
 use super::permissions::{self, Verdict};
 
+/// How the `${…}` references of a config are treated when it is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Every reference is resolved; one that cannot be is a config error. For what sends requests:
+    /// `run`, `once`, `notify-test`.
+    Resolve,
+    /// As `Resolve`, except that a `${credential:…}` without `$CREDENTIALS_DIRECTORY` (a shell,
+    /// not the systemd unit that loads the credentials) is left unresolved and becomes a warning.
+    Check,
+    /// Nothing is looked up and nothing read: for commands that ask the daemon or read the store,
+    /// which an admin runs from a shell that has none of the daemon's secrets.
+    Skip,
+}
+
+thread_local! {
+    /// The mode of the config being deserialised on this thread: serde's `Deserialize` takes no
+    /// context, and a secret must know it where it is read, so its errors keep their place.
+    static MODE: Cell<Secrets> = const { Cell::new(Secrets::Resolve) };
+}
+
+/// Runs `parse` with `mode` applying to every [`Secret`] it deserialises.
+pub(super) fn in_mode<T>(mode: Secrets, parse: impl FnOnce() -> T) -> T {
+    struct Restore(Secrets);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MODE.set(self.0);
+        }
+    }
+    let _restore = Restore(MODE.replace(mode));
+    parse()
+}
+
 /// A credential or a URL that carries one. `Debug` and `Display` print `[redacted]`; only
 /// [`Secret::expose`] gives the value, and only code that sends it over the wire should call it.
 #[derive(Clone)]
 pub struct Secret {
-    value: String,
+    value: Value,
     /// How the config file wrote it, for the permission checks; empty for secrets built in code.
     origin: Origin,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Value {
+    Known(String),
+    /// Not looked up (see [`Secrets`]): the reference as written, which is no secret.
+    /// Only its `${…}` references: a literal part written beside them may be a credential.
+    Unresolved {
+        reference: String,
+    },
+}
+
+/// Using a secret that the config was loaded without.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reference} was not resolved: this command loaded the config without its secrets")]
+pub struct Unresolved {
+    reference: String,
+}
+
+impl Unresolved {
+    /// The reference as the config wrote it, like `${credential:simplefin-url}`: no secret.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
 }
 
 /// Where a secret read from the config came from.
@@ -21,17 +83,22 @@ pub struct Secret {
 pub(super) struct Origin {
     /// Written out in the config file itself, without a `${…}` reference.
     pub(super) literal: bool,
-    /// What is wrong with the permissions of the `${file:…}` files it was read from.
+    /// What is wrong with the permissions of the `${file:…}` files it was read from, or why it was
+    /// left unresolved where that deserves a word.
     pub(super) warnings: Vec<String>,
 }
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self { value: value.into(), origin: Origin::default() }
+        Self { value: Value::Known(value.into()), origin: Origin::default() }
     }
 
-    pub fn expose(&self) -> &str {
-        &self.value
+    /// The value, for the code that sends it; an error if the config was loaded without it.
+    pub fn expose(&self) -> Result<&str, Unresolved> {
+        match &self.value {
+            Value::Known(value) => Ok(value),
+            Value::Unresolved { reference } => Err(Unresolved { reference: reference.clone() }),
+        }
     }
 
     pub(super) fn origin(&self) -> &Origin {
@@ -63,11 +130,49 @@ impl fmt::Display for Secret {
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let mut warnings = Vec::new();
-        let value = resolve_noting(&text, &SystemLookup, &mut warnings).map_err(serde::de::Error::custom)?;
         let literal = !text.is_empty() && !text.contains("${");
-        Ok(Secret { value, origin: Origin { literal, warnings } })
+        let mode = MODE.get();
+        if mode == Secrets::Skip && !literal {
+            let value = Value::Unresolved { reference: references(&text) };
+            return Ok(Secret { value, origin: Origin { literal, warnings: vec![] } });
+        }
+        let mut warnings = Vec::new();
+        let lookup = SystemLookup;
+        if mode == Secrets::Check
+            && lookup.credentials_dir().is_none()
+            && let Some(name) = credential_named(&text)
+        {
+            // What can be checked here still is: the file and environment references beside it.
+            let others = text.replace(&format!("${{credential:{name}}}"), "");
+            resolve_noting(&others, &lookup, &mut warnings).map_err(serde::de::Error::custom)?;
+            warnings.push(format!(
+                "`${{credential:{name}}}` is not checked here: $CREDENTIALS_DIRECTORY is set only inside the systemd unit that loads the credential (LoadCredential=); the service resolves it when it starts"
+            ));
+            let value = Value::Unresolved { reference: references(&text) };
+            return Ok(Secret { value, origin: Origin { literal, warnings } });
+        }
+        let value = resolve_noting(&text, &lookup, &mut warnings).map_err(serde::de::Error::custom)?;
+        Ok(Secret { value: Value::Known(value), origin: Origin { literal, warnings } })
     }
+}
+
+/// The `${…}` references in `text`, without what is written around them.
+fn references(text: &str) -> String {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}').map_or(rest.len(), |end| start + end + 1);
+        found.push(&rest[start..end]);
+        rest = &rest[end..];
+    }
+    found.join(" ")
+}
+
+/// The name of the first `${credential:NAME}` in `text`.
+fn credential_named(text: &str) -> Option<&str> {
+    let start = text.find("${credential:")? + "${credential:".len();
+    let rest = &text[start..];
+    rest.find('}').map(|end| &rest[..end])
 }
 
 /// Where `${…}` references are looked up; a seam so tests need not change the process environment.
@@ -90,13 +195,8 @@ impl Lookup for SystemLookup {
         std::env::var(name).ok()
     }
     fn file(&self, path: &Path) -> std::io::Result<SecretFile> {
-        use std::io::Read as _;
-        use std::os::unix::fs::PermissionsExt as _;
         // The mode is read from the file that is read, not from its name a moment earlier.
-        let mut file = std::fs::File::open(path)?;
-        let mode = file.metadata()?.permissions().mode();
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
+        let (text, mode) = super::file::read(path, super::file::SECRET)?;
         Ok(SecretFile { text, mode: Some(mode) })
     }
     fn credentials_dir(&self) -> Option<String> {
@@ -267,5 +367,33 @@ mod tests {
     fn debug_and_display_redact() {
         let s = Secret::new("hunter2");
         assert!(!format!("{s:?} {s}").contains("hunter2"));
+    }
+
+    fn in_toml(mode: Secrets, value: &str) -> Result<Secret, String> {
+        #[derive(Deserialize)]
+        struct One {
+            secret: Secret,
+        }
+        let text = format!("secret = {value:?}");
+        in_mode(mode, || toml::from_str::<One>(&text)).map(|one| one.secret).map_err(|e| e.message().to_owned())
+    }
+
+    #[test]
+    fn a_skipped_secret_is_not_read_and_cannot_be_exposed() {
+        // A file that does not exist is not even looked for.
+        let skipped = in_toml(Secrets::Skip, "${file:/nonexistent/secret}").unwrap_or_else(|e| panic!("{e}"));
+        let error = skipped.expose().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("${file:/nonexistent/secret} was not resolved"), "{error}");
+        // Only the reference is kept: a credential written beside it is not.
+        let mixed = in_toml(Secrets::Skip, "https://u:hunter2@${env:HOST}/x").unwrap_or_else(|e| panic!("{e}"));
+        let error = mixed.expose().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.starts_with("${env:HOST} was not resolved") && !error.contains("hunter2"), "{error}");
+        // Written in the file, a value needs no lookup.
+        let literal = in_toml(Secrets::Skip, "hunter2").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(literal.expose(), Ok("hunter2"));
+        let error = in_toml(Secrets::Resolve, "${file:/nonexistent/secret}").err().unwrap_or_default();
+        assert!(error.contains("cannot read secret file /nonexistent/secret"), "{error}");
+        // The mode ends with the parse it was given to.
+        assert_eq!(MODE.get(), Secrets::Resolve);
     }
 }

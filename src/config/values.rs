@@ -13,9 +13,15 @@ use serde::de::{self, Deserializer, Visitor};
 
 use crate::model::parse_amount;
 
-/// A duration written like `90s`, `15m`, `1h30m`, `7d` or `0s`.
+/// A duration written like `90s`, `15m`, `1h30m`, `7d` or `0s`, at most [`Duration::MAX_DAYS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Duration(pub TimeDelta);
+
+impl Duration {
+    /// A century: longer than anything payguard keeps or waits for, and short enough that a time
+    /// this far from now is always a valid date, so no `now ± duration` can overflow.
+    pub const MAX_DAYS: i64 = 36_500;
+}
 
 impl Duration {
     pub fn to_std(self) -> std::time::Duration {
@@ -55,6 +61,9 @@ impl FromStr for Duration {
         }
         if !digits.is_empty() || !any {
             return Err(expected());
+        }
+        if total > TimeDelta::days(Self::MAX_DAYS) {
+            return Err(format!("{text:?} is too long: a duration is at most {}d (100 years)", Self::MAX_DAYS));
         }
         Ok(Duration(total))
     }
@@ -235,6 +244,12 @@ mod tests {
         for bad in ["", "15", "m", "1.5h", "10x", "-5m", "99999999999999999999d"] {
             assert!(bad.parse::<Duration>().is_err(), "{bad} should be refused");
         }
+        // Parseable as a TimeDelta, but no date lies that far away.
+        for absurd in ["9999999999w", "36501d", "36500d1s"] {
+            let err = absurd.parse::<Duration>().err().unwrap_or_default();
+            assert!(err.contains("too long") && err.contains("36500d"), "{absurd}: {err}");
+        }
+        assert_eq!("36500d".parse::<Duration>().map(|d| d.0.num_days()), Ok(36_500));
         assert_eq!("1h30m".parse::<Duration>().map(|d| d.to_string()), Ok("90m".to_owned()));
     }
 

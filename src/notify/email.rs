@@ -53,7 +53,7 @@ impl Email {
         // The relay constructors pick the well-known port; the config's own port wins.
         let mut builder = builder.port(config.port).timeout(Some(config.timeout));
         if let (Some(username), Some(password)) = (&config.username, &config.password) {
-            builder = builder.credentials(Credentials::new(username.clone(), password.expose().to_owned()));
+            builder = builder.credentials(Credentials::new(username.clone(), password.expose()?.to_owned()));
         }
         // The config validator checked these addresses; parsing again here keeps `send` free of
         // failures that no retry can fix.

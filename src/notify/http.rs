@@ -18,7 +18,7 @@ pub(super) fn client() -> Result<Client, DeliveryError> {
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("payguard/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| DeliveryError::permanent(format!("cannot build the HTTP client: {}", e.without_url())))
+        .map_err(|e| DeliveryError::permanent(crate::tls_roots::client_error(e)))
 }
 
 /// Sends `request`; `receiver` names it in errors (a host or a service, never a URL with a token).

@@ -46,6 +46,13 @@ impl DeliveryError {
     }
 }
 
+/// A channel built from a config loaded without its secrets: a setup mistake in payguard itself.
+impl From<crate::config::Unresolved> for DeliveryError {
+    fn from(unresolved: crate::config::Unresolved) -> Self {
+        DeliveryError::permanent(unresolved.to_string())
+    }
+}
+
 /// A configured channel.
 pub enum Channel {
     Console(Console),

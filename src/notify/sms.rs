@@ -66,7 +66,7 @@ impl Sms {
                 let url = twilio_url(api_base, account_sid)
                     .ok_or_else(|| DeliveryError::permanent(format!("{receiver}: api_base is not a base URL")))?;
                 // A receiver that echoes the request could show the Basic header, not just the token.
-                let basic = Secret::new(base64(format!("{account_sid}:{}", auth_token.expose()).as_bytes()));
+                let basic = Secret::new(base64(format!("{account_sid}:{}", auth_token.expose()?).as_bytes()));
                 let sender_field = if is_messaging_service(from) { "MessagingServiceSid" } else { "From" };
                 let gateway = Gateway::Twilio {
                     url,
@@ -79,8 +79,8 @@ impl Sms {
                 (gateway, vec![auth_token.clone(), basic])
             }
             SmsProvider::Http { url, method, headers: configured, body, content_type } => {
-                let receiver = http::receiver(url.expose());
-                if Url::parse(url.expose()).is_err() {
+                let receiver = http::receiver(url.expose()?);
+                if Url::parse(url.expose()?).is_err() {
                     return Err(DeliveryError::permanent(format!("the SMS gateway URL for {receiver} is not a URL")));
                 }
                 let method = Method::from_bytes(method.as_bytes())
@@ -93,7 +93,7 @@ impl Sms {
                 for (name, value) in configured {
                     let header = HeaderName::from_bytes(name.as_bytes())
                         .map_err(|_| DeliveryError::permanent(format!("{name:?} is not a valid HTTP header name")))?;
-                    let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+                    let mut value = HeaderValue::from_str(value.expose()?).map_err(|_| {
                         DeliveryError::permanent(format!("the value of header {name} is not a valid HTTP header value"))
                     })?;
                     value.set_sensitive(true);
@@ -108,7 +108,7 @@ impl Sms {
                     Encoding::Raw
                 };
                 let mut secrets = vec![url.clone()];
-                secrets.extend(url_secrets(url.expose()));
+                secrets.extend(url_secrets(url.expose()?));
                 secrets.extend(configured.values().cloned());
                 let gateway =
                     Gateway::Http { url: url.clone(), method, headers, template: body.clone(), encoding, receiver };
@@ -134,11 +134,11 @@ impl Sms {
         match &self.gateway {
             Gateway::Twilio { url, account_sid, auth_token, sender_field, from, receiver } => {
                 let body: String = message.short.chars().take(TWILIO_BODY_LIMIT).collect();
-                let request = self.client.post(url.clone()).basic_auth(account_sid, Some(auth_token.expose())).form(&[
-                    ("To", to),
-                    (*sender_field, from.as_str()),
-                    ("Body", body.as_str()),
-                ]);
+                let request = self
+                    .client
+                    .post(url.clone())
+                    .basic_auth(account_sid, Some(auth_token.expose()?))
+                    .form(&[("To", to), (*sender_field, from.as_str()), ("Body", body.as_str())]);
                 http::send(request, receiver).await.map_err(|e| twilio_error(e, receiver))
             }
             Gateway::Http { url, method, headers, template, encoding, receiver } => {
@@ -151,7 +151,7 @@ impl Sms {
                     ("alert_id", alert_id.as_str()),
                 ];
                 let body = fill(template, *encoding, &values);
-                let request = self.client.request(method.clone(), url.expose()).headers(headers.clone()).body(body);
+                let request = self.client.request(method.clone(), url.expose()?).headers(headers.clone()).body(body);
                 http::send(request, receiver).await
             }
         }

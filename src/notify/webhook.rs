@@ -33,9 +33,9 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn new(config: &WebhookConfig) -> Result<Self, DeliveryError> {
-        let receiver = http::receiver(config.url.expose());
+        let receiver = http::receiver(config.url.expose()?);
         let url = match config.preset {
-            WebhookPreset::Gotify => gotify_endpoint(config.url.expose())
+            WebhookPreset::Gotify => gotify_endpoint(config.url.expose()?)
                 .ok_or_else(|| DeliveryError::permanent(format!("the Gotify URL for {receiver} is not a base URL")))?,
             _ => config.url.clone(),
         };
@@ -44,9 +44,9 @@ impl Webhook {
             // Slack and Discord carry their credential in the URL, so a token means nothing to
             // them and is not sent anywhere it was not meant for.
             let header = match config.preset {
-                WebhookPreset::Gotify => Some((HeaderName::from_static("x-gotify-key"), token.expose().to_owned())),
+                WebhookPreset::Gotify => Some((HeaderName::from_static("x-gotify-key"), token.expose()?.to_owned())),
                 WebhookPreset::Generic | WebhookPreset::Ntfy => {
-                    Some((AUTHORIZATION, format!("Bearer {}", token.expose())))
+                    Some((AUTHORIZATION, format!("Bearer {}", token.expose()?)))
                 }
                 WebhookPreset::Slack | WebhookPreset::Discord => None,
             };
@@ -63,13 +63,13 @@ impl Webhook {
         for (name, value) in &config.headers {
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| DeliveryError::permanent(format!("{name:?} is not a valid HTTP header name")))?;
-            let value = secret_value(value.expose()).ok_or_else(|| {
+            let value = secret_value(value.expose()?).ok_or_else(|| {
                 DeliveryError::permanent(format!("the value of header {name} is not a valid HTTP header value"))
             })?;
             headers.insert(header, value);
         }
         let mut secrets = vec![config.url.clone()];
-        secrets.extend(url_secrets(config.url.expose()));
+        secrets.extend(url_secrets(config.url.expose()?));
         secrets.extend(config.token.iter().cloned());
         secrets.extend(config.headers.values().cloned());
         Ok(Self { client: http::client()?, preset: config.preset, url, headers, receiver, secrets })
@@ -126,7 +126,7 @@ impl Webhook {
         for (name, value) in &self.headers {
             headers.insert(name.clone(), value.clone());
         }
-        let request = self.client.post(self.url.expose()).headers(headers).body(body);
+        let request = self.client.post(self.url.expose()?).headers(headers).body(body);
         http::send(request, &self.receiver).await.map_err(|e| scrub(e, &self.secrets))
     }
 }

@@ -31,6 +31,13 @@ pub enum SourceError {
     Setup(String),
 }
 
+/// A source built from a config loaded without its secrets: a setup mistake in payguard itself.
+impl From<crate::config::Unresolved> for SourceError {
+    fn from(unresolved: crate::config::Unresolved) -> Self {
+        SourceError::Setup(unresolved.to_string())
+    }
+}
+
 impl SourceError {
     /// Whether polling again later can succeed without anyone changing anything.
     pub fn is_retryable(&self) -> bool {

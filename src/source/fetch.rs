@@ -12,7 +12,7 @@ pub(super) fn client(limits: &HttpLimits) -> Result<Client, SourceError> {
         .timeout(limits.timeout)
         .user_agent(concat!("payguard/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| SourceError::Setup(format!("cannot build the HTTP client: {}", e.without_url())))
+        .map_err(|e| SourceError::Setup(crate::tls_roots::client_error(e)))
 }
 
 /// Checks that a source URL is safe to send credentials to: https, or http to this machine only

@@ -66,19 +66,19 @@ impl HttpJson {
     async fn fetch(&self, url: &str) -> Result<Value, SourceError> {
         let parsed = check_url(url, self.limits.allow_insecure_http).map_err(SourceError::Setup)?;
         let host = host_of(&parsed);
-        let body = get(authorise(self.client.get(parsed), &self.config.auth), &host, &self.limits).await?;
+        let body = get(authorise(self.client.get(parsed), &self.config.auth)?, &host, &self.limits).await?;
         serde_json::from_slice(&body).map_err(|e| SourceError::Malformed { host, detail: not_json(&body, &e) })
     }
 }
 
 /// Adds the configured credentials to a request (shared with the http-json notice source).
-pub(super) fn authorise(request: RequestBuilder, auth: &HttpAuth) -> RequestBuilder {
-    match auth {
+pub(super) fn authorise(request: RequestBuilder, auth: &HttpAuth) -> Result<RequestBuilder, SourceError> {
+    Ok(match auth {
         HttpAuth::None => request,
-        HttpAuth::Bearer(token) => request.bearer_auth(token.expose()),
-        HttpAuth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
-        HttpAuth::Header { name, value } => request.header(name.as_str(), value.expose()),
-    }
+        HttpAuth::Bearer(token) => request.bearer_auth(token.expose()?),
+        HttpAuth::Basic { username, password } => request.basic_auth(username, Some(password.expose()?)),
+        HttpAuth::Header { name, value } => request.header(name.as_str(), value.expose()?),
+    })
 }
 
 /// `{account}` in a template becomes the account id, percent-encoded for a URL path.

@@ -30,7 +30,7 @@ pub struct SimpleFin {
 
 impl SimpleFin {
     pub fn new(source: &str, access_url: &Secret, client: Client, limits: HttpLimits) -> Result<Self, SourceError> {
-        let mut base = check_url(access_url.expose(), limits.allow_insecure_http).map_err(SourceError::Setup)?;
+        let mut base = check_url(access_url.expose()?, limits.allow_insecure_http).map_err(SourceError::Setup)?;
         let username = percent_decode(base.username());
         let password = Secret::new(percent_decode(base.password().unwrap_or_default()));
         // Infallible for http(s) URLs, which check_url guarantees.
@@ -51,7 +51,7 @@ impl SimpleFin {
             .client
             .get(url)
             .query(&[("start-date", since.timestamp().to_string()), ("pending", "1".to_owned())])
-            .basic_auth(&self.username, Some(self.password.expose()));
+            .basic_auth(&self.username, Some(self.password.expose()?));
         let body = get(request, &self.host, &self.limits).await?;
         self.parse(&body, accounts, now)
     }
@@ -404,6 +404,6 @@ mod tests {
         let source = source.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(source.base.as_str(), "https://bridge.example.com/simplefin");
         assert_eq!(source.username, "us@er");
-        assert_eq!(source.password.expose(), "p/ss");
+        assert_eq!(source.password.expose(), Ok("p/ss"));
     }
 }

@@ -19,6 +19,7 @@ mod audit;
 mod codec;
 mod keys;
 mod migrate;
+mod private;
 mod queries;
 mod records;
 mod retention;
@@ -105,6 +106,16 @@ impl Store {
     /// Opens (or creates) the database in `dir`, checking its schema version.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.to_owned();
+        let narrowed = private::make_private(dir)
+            .map_err(|e| StoreError::Open { path: path.clone(), source: sled::Error::Io(e) })?;
+        if !narrowed.changed.is_empty() {
+            let changed = narrowed.changed.join(", ");
+            tracing::warn!(state_dir = %dir.display(), "the store was readable by others; now only its owner's: {changed}");
+        }
+        if !narrowed.failed.is_empty() {
+            let failed = narrowed.failed.join(", ");
+            tracing::warn!(state_dir = %dir.display(), "cannot make the store private (chmod it 0700 and its files 0600): {failed}");
+        }
         // No background flusher: payguard flushes when a poll or a command is done, and without
         // the flusher thread the lock goes with the last handle, so the next opener never waits.
         let db = sled::Config::new().path(dir).flush_every_ms(None).cache_capacity(CACHE_BYTES).open().map_err(

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use chrono::{TimeDelta, Utc};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
@@ -57,9 +57,8 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
         (query.account.as_str(), query.source.as_deref(), query.since.as_deref(), query.until.as_deref(), query.format);
     let account = account_named(config, id, source)?;
     let now = Utc::now();
-    let since =
-        since.map(|t| parse_time(t, now)).transpose().map_err(anyhow::Error::msg)?.unwrap_or(now - TimeDelta::days(30));
-    let until = until.map(|t| parse_time(t, now)).transpose().map_err(anyhow::Error::msg)?;
+    let since = since.map(|t| parse_time(t, now)).transpose().context("--since")?.unwrap_or(now - TimeDelta::days(30));
+    let until = until.map(|t| parse_time(t, now)).transpose().context("--until")?;
     let snapshots = store.snapshots_between(&account, since, until)?;
     let transactions = store.transactions_between(&account, since, until)?;
     let text = &mut out.stdout;

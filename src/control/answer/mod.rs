@@ -26,7 +26,7 @@ mod verify;
 
 use super::{Reply, Request, VERSION};
 use crate::config::Config;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 pub use history::{Format, account_named, csv};
 
@@ -62,11 +62,7 @@ pub fn answer(config: &Config, store: &Store, request: &Request) -> Reply {
         Ok(code) => code,
         Err(error) => {
             warn!(out, "payguard: {error:#}");
-            match error.chain().find_map(|e| e.downcast_ref::<StoreError>()) {
-                Some(StoreError::Locked { .. }) => crate::cli::exit::TEMPFAIL,
-                Some(_) => crate::cli::exit::IO,
-                None => crate::cli::exit::FAILURE,
-            }
+            crate::cli::exit_code(&error)
         }
     };
     if let Err(e) = store.flush_blocking() {

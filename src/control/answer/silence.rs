@@ -1,12 +1,11 @@
 //! `payguard silence add|list|expire`: mute matching alerts for a while.
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use chrono::Utc;
 
 use super::Out;
 use crate::alert::Silence;
 use crate::cli::exit;
-use crate::config::Duration;
 use crate::model::{FindingKind, short_hash};
 use crate::store::Store;
 use crate::text;
@@ -24,11 +23,8 @@ pub fn add(
         bail!("say what to silence: give at least one of --account, --source or --kind");
     }
     let kind: Option<FindingKind> = kind.map(str::parse).transpose().map_err(anyhow::Error::msg)?;
-    let duration: Duration = duration.parse().map_err(anyhow::Error::msg)?;
-    if duration.0 <= chrono::TimeDelta::zero() {
-        bail!("--for must be longer than zero");
-    }
     let now = Utc::now();
+    let ends_at = crate::cli::time::after(now, duration).context("--for")?;
     let basis = format!("{account:?}|{source:?}|{kind:?}|{}", now.timestamp_nanos_opt().unwrap_or_default());
     let silence = Silence {
         id: short_hash(&basis)[..8].to_owned(),
@@ -36,7 +32,7 @@ pub fn add(
         source: source.map(str::to_owned),
         kind,
         starts_at: now,
-        ends_at: now + duration.0,
+        ends_at,
         comment: comment.to_owned(),
         created_at: now,
         expired_at: None,

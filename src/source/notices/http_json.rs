@@ -44,7 +44,7 @@ impl HttpJsonNotices {
 
     pub(super) async fn poll(&self, now: DateTime<Utc>) -> Result<Vec<Notice>, SourceError> {
         let request =
-            authorise(self.client.get(self.url.clone()), &self.config.auth).header(ACCEPT, "application/json");
+            authorise(self.client.get(self.url.clone()), &self.config.auth)?.header(ACCEPT, "application/json");
         let body = get(request, &self.host, &self.limits).await?;
         let malformed = |detail: String| SourceError::Malformed { host: self.host.clone(), detail };
         let doc: Value = serde_json::from_slice(&body).map_err(|e| malformed(format!("not JSON ({e})")))?;
