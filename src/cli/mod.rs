@@ -13,6 +13,7 @@ mod man;
 mod notify_test;
 mod once;
 mod payees;
+mod reload;
 mod run;
 mod silence;
 mod simplefin_claim;
@@ -70,6 +71,10 @@ pub enum Command {
     },
     /// Run the daemon: every source on its schedule until SIGINT or SIGTERM.
     Run,
+    /// Make the running daemon read its configuration again, and say whether it now runs (exit 0)
+    /// or was refused (exit 78, with the error; the previous configuration keeps running). Exit 75
+    /// when no daemon listens. SIGHUP does the same without waiting for the outcome.
+    Reload,
     /// Play a scripted incident against the built-in simulated platform.
     Demo,
     /// Send a test message through each channel now, and say which worked.
@@ -188,6 +193,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Check => check::run(&cli.config),
         Command::Once { json } => runtime().and_then(|rt| rt.block_on(once::run(&cli.config, *json))),
         Command::Run => runtime().and_then(|rt| rt.block_on(run::run(&cli.config))),
+        Command::Reload => reload::run(&cli.config),
         Command::Demo => runtime().and_then(|rt| rt.block_on(demo::run())),
         Command::NotifyTest { channel } => {
             runtime().and_then(|rt| rt.block_on(notify_test::run(&cli.config, channel.as_deref())))

@@ -1,0 +1,97 @@
+//! `payguard reload` against the real daemon: a good config is applied and said to be, a bad one is
+//! refused with its error (exit 78) while the old one keeps polling, no daemon is exit 75; and a
+//! reload that cannot finish reading its file never keeps the daemon from stopping.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use payguard::sim::{Advance, Simulator, demo_script};
+use support::daemon_log::Logged;
+
+/// Only guards against a hang: each wait ends within seconds.
+const BOUND: Duration = Duration::from_secs(30);
+
+/// The daemon on `config`, with systemd's `RUNTIME_DIRECTORY` (where its socket goes) at `runtime`.
+fn start(config: &Path, runtime: &Path) -> Logged {
+    let mut command = support::daemon(config);
+    command.env("RUNTIME_DIRECTORY", runtime);
+    let mut daemon = Logged::spawn(command);
+    daemon.wait_for(&["control socket listening"], BOUND);
+    daemon
+}
+
+/// `payguard reload` as `ExecReload=` runs it: in the unit's environment.
+async fn reload(config: &Path, runtime: &Path) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_payguard"));
+    command.arg("--config").arg(config).arg("reload").env("RUNTIME_DIRECTORY", runtime);
+    tokio::task::spawn_blocking(move || command.output().expect("run payguard reload")).await.expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_applies_a_good_config_and_refuses_a_bad_one_with_its_error() {
+    let sim = Simulator::start(demo_script(), Advance::OnRequest).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = dir.path().join("runtime");
+    std::fs::create_dir(&runtime).expect("runtime dir");
+    let config = support::sim_config(dir.path(), &sim.access_url(), "* * * * * *", "");
+    let good = std::fs::read_to_string(&config).expect("read the config");
+    let mut daemon = start(&config, &runtime);
+
+    // A typo: the daemon refuses it, says where, and the running config keeps polling.
+    std::fs::write(&config, good.replace("schedule =", "shedule =")).expect("write a bad config");
+    let refused = reload(&config, &runtime).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("the previous one keeps running"), "the daemon's answer: {stderr}");
+    assert!(stderr.contains("payguard.toml:8:1") && stderr.contains("shedule"), "{stderr}");
+    let mut requests = sim.watch_requests();
+    let before = *requests.borrow();
+    tokio::time::timeout(BOUND, requests.wait_for(|n| *n >= before + 2))
+        .await
+        .expect("the old config keeps polling")
+        .expect("watch");
+
+    // A good one with a second account: the daemon runs it and says so.
+    let two = format!("{good}\n[[account]]\nsource = \"sim-bank\"\nid = \"ACT-2\"\n");
+    std::fs::write(&config, two).expect("write a good config");
+    let applied = reload(&config, &runtime).await;
+    assert_eq!(support::stdout_of(&applied), "configuration reloaded: 1 sources, 2 accounts\n");
+    daemon.wait_for(&["configuration reloaded"], BOUND);
+
+    support::signal(&daemon.child, "TERM");
+    assert_eq!(daemon.wait_exit(BOUND), Some(0));
+    let gone = reload(&config, &runtime).await;
+    let stderr = String::from_utf8_lossy(&gone.stderr);
+    assert_eq!(gone.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("no daemon listens on") && stderr.contains("nothing to reload"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_stuck_reading_its_file_does_not_keep_the_daemon_from_stopping() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = dir.path().join("runtime");
+    std::fs::create_dir(&runtime).expect("runtime dir");
+    // Nothing is polled before New Year: this is about the reload alone.
+    let config = support::sim_config(dir.path(), "http://127.0.0.1:9/simplefin", "0 0 1 1 *", "");
+    let mut manager = support::notify_socket::Manager::listen(&dir.path().join("notify.sock"));
+    let mut command = support::daemon(&config);
+    command.env("RUNTIME_DIRECTORY", &runtime).env("NOTIFY_SOCKET", dir.path().join("notify.sock"));
+    let mut daemon = Logged::spawn(command);
+    manager.next_saying("READY=1");
+
+    // The config becomes a FIFO nobody writes to: opening it to read waits forever.
+    std::fs::remove_file(&config).expect("remove the config");
+    let fifo = Command::new("mkfifo").arg(&config).status().expect("run mkfifo");
+    assert!(fifo.success());
+    support::signal(&daemon.child, "HUP");
+    manager.next_saying("RELOADING=1");
+
+    support::signal(&daemon.child, "TERM");
+    manager.next_saying("STOPPING=1");
+    // Well inside the 30 s grace period: nothing is in flight but the reload, which is abandoned.
+    assert_eq!(daemon.wait_exit(Duration::from_secs(20)), Some(0));
+    assert!(daemon.drain().iter().any(|l| l.contains("payguard stopped")), "{:#?}", daemon.seen);
+}
