@@ -43,6 +43,10 @@ fn sections() -> String {
     let codes = [
         (exit::OK, "Success."),
         (exit::FAILURE, "Another failure; for verify, a broken link in the audit log."),
+        (
+            exit::ROLLED_BACK,
+            "For verify: the audit log is shorter than its anchor recorded; the store lost its newest writes.",
+        ),
         (2, "The command line is wrong."),
         (exit::IO, "The store could not be read or written."),
         (

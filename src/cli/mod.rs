@@ -34,6 +34,8 @@ use crate::store::{Store, StoreError};
 pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILURE: u8 = 1;
+    /// EX_DATAERR: `verify` found the store behind its audit anchor: recorded writes were lost.
+    pub const ROLLED_BACK: u8 = 65;
     /// EX_IOERR: the store could not be read or written.
     pub const IO: u8 = 74;
     /// EX_TEMPFAIL: a source failed, or the store is busy; trying later may work.
@@ -152,7 +154,8 @@ pub enum Command {
         /// The alert id, as printed in every message.
         alert_id: String,
     },
-    /// Check that the store's audit log is intact: every entry hashes right and links to the last.
+    /// Check that the store's audit log is intact: every entry hashes right and links to the last,
+    /// and no entry its anchor recorded is missing (exit 1 at a broken link, 65 for lost entries).
     Verify,
     /// Exchange a SimpleFIN setup token for its access URL, written to a file only you can read.
     /// Needs no config: this is the step before writing one.

@@ -10,6 +10,9 @@ use crate::config::Config;
 use crate::store::Store;
 
 pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> anyhow::Result<u8> {
+    for found in store.rollbacks()? {
+        warn!(out, "payguard: {}; run `payguard verify`", found.rollback);
+    }
     let now = Utc::now();
     let tz = config.daemon.timezone;
     let mut sources = Vec::new();

@@ -1,0 +1,181 @@
+//! The audit anchor: the chain's head written down outside sled, so a store that silently lost its
+//! newest writes (sled opening an older state after its files were cut, an old copy of the state
+//! directory put back) is told from an intact one. The chain alone cannot tell: its older state is
+//! a perfectly valid, shorter chain.
+//!
+//! `audit-anchor` in the state directory holds `{"seq":…,"hash":…}`: a head that was durable. It is
+//! written after each flush with the head read *before* that flush, so it never names an entry a
+//! crash could take back; written atomically (a temporary file, fsync, rename, fsync of the
+//! directory), so it is the old anchor or the new one, never a torn one.
+//!
+//! On open the store's head is compared with it. A store at or ahead of its anchor is fine (a crash
+//! between a flush and the anchor's write leaves it ahead; the anchor catches up). A store behind
+//! it, or whose entry at the anchored `seq` hashes otherwise, lost entries: the finding is written
+//! to `audit-anchor.rollback-<time>` beside it, which nothing overwrites, the anchor moves on to the
+//! head the store has now (so entries written from here on are guarded too), and every open logs
+//! it at error and `payguard verify` reports it (exit 65) until a person removes that file.
+
+use std::fmt;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{AuditHead, Store, StoreError};
+
+const ANCHOR: &str = "audit-anchor";
+const ROLLBACK_PREFIX: &str = "audit-anchor.rollback-";
+
+/// A store found behind the head its anchor recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollback {
+    /// What the anchor said was durable.
+    pub anchored: AuditHead,
+    /// The head the store opened with.
+    pub found: AuditHead,
+    pub noticed_at: DateTime<Utc>,
+}
+
+impl Rollback {
+    /// Entries the anchor recorded that the store no longer has (0 when the store holds as many but
+    /// not the same ones: its history was replaced).
+    pub fn missing(&self) -> u64 {
+        self.anchored.seq.saturating_sub(self.found.seq)
+    }
+}
+
+impl fmt::Display for Rollback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (anchored, found, at) = (&self.anchored, &self.found, self.noticed_at.format("%Y-%m-%d %H:%M:%S UTC"));
+        match self.missing() {
+            0 => write!(
+                f,
+                "the store's history was replaced: the anchor recorded entry {} with hash {}, the store's entry {} differs (noticed {at})",
+                anchored.seq, anchored.hash, anchored.seq
+            ),
+            missing => write!(
+                f,
+                "the store lost its newest writes: {missing} audit entries are missing (the anchor recorded entry {}, the store ends at entry {}; noticed {at})",
+                anchored.seq, found.seq
+            ),
+        }
+    }
+}
+
+/// A rollback on record, and the file that records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollbackFile {
+    pub path: PathBuf,
+    pub rollback: Rollback,
+}
+
+impl Store {
+    /// Compares the store with its anchor on open; records a rollback and moves the anchor on to
+    /// the store's head (see the module docs).
+    pub(super) fn check_anchor(&self) -> Result<(), StoreError> {
+        let head = self.audit_head()?;
+        let behind = self.behind_anchor(&head).or_else(|error| match error {
+            // Damage to the anchor itself must not keep the store from opening (a daemon that does
+            // not start watches nothing): it is put aside, said, and a new anchor starts here.
+            StoreError::Corrupt { .. } => {
+                let aside = self.path.join(format!("{ANCHOR}.unreadable-{}", Utc::now().format("%Y%m%dT%H%M%S%.fZ")));
+                std::fs::rename(self.path.join(ANCHOR), &aside).map_err(|e| anchor_error(&aside, e))?;
+                tracing::error!(%error, kept = %aside.display(), "the audit anchor is unreadable; a new one starts at the store's head");
+                Ok(None)
+            }
+            error => Err(error),
+        })?;
+        if let Some(rollback) = behind {
+            let name = format!("{ROLLBACK_PREFIX}{}", rollback.noticed_at.format("%Y%m%dT%H%M%S%.fZ"));
+            write_atomically(&self.path, &name, &rollback)?;
+        }
+        for found in self.rollbacks()? {
+            tracing::error!(
+                evidence = %found.path.display(),
+                "{}: run `payguard verify`; remove the file once this is looked into",
+                found.rollback
+            );
+        }
+        self.write_anchor(head)
+    }
+
+    /// The rollback the store shows against its anchor now, if any (nothing is written).
+    fn behind_anchor(&self, head: &AuditHead) -> Result<Option<Rollback>, StoreError> {
+        let Some(anchored) = read_json::<AuditHead>(&self.path.join(ANCHOR))? else { return Ok(None) };
+        let kept = match anchored.seq {
+            seq if seq > head.seq => false,
+            seq if seq == head.seq => anchored.hash == head.hash,
+            seq => self.audit_entry(seq)?.is_some_and(|entry| entry.hash == anchored.hash),
+        };
+        Ok((!kept).then(|| Rollback { anchored, found: head.clone(), noticed_at: Utc::now() }))
+    }
+
+    /// Every rollback recorded beside the store, oldest first, and one the store shows now but
+    /// has not recorded yet (the files were swapped under a running daemon).
+    pub fn rollbacks(&self) -> Result<Vec<RollbackFile>, StoreError> {
+        let mut found = Vec::new();
+        let entries = std::fs::read_dir(&self.path).map_err(|e| anchor_error(&self.path, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| anchor_error(&self.path, e))?.path();
+            let recorded = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(ROLLBACK_PREFIX));
+            if !recorded || path.extension().is_some_and(|e| e == "tmp") {
+                continue;
+            }
+            if let Some(rollback) = read_json::<Rollback>(&path)? {
+                found.push(RollbackFile { path, rollback });
+            }
+        }
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        if let Some(rollback) = self.behind_anchor(&self.audit_head()?)? {
+            found.push(RollbackFile { path: self.path.join(ANCHOR), rollback });
+        }
+        Ok(found)
+    }
+
+    /// Records `head` (read before a flush that has now returned) as durable, unless the anchor
+    /// already records it or a later head. Writers flush concurrently; the lock keeps the anchor
+    /// from moving back.
+    pub(super) fn write_anchor(&self, head: AuditHead) -> Result<(), StoreError> {
+        let mut anchored = self.anchored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if anchored.as_ref().is_some_and(|a| a.seq >= head.seq && (a.seq > head.seq || a.hash == head.hash)) {
+            return Ok(());
+        }
+        write_atomically(&self.path, ANCHOR, &head)?;
+        *anchored = Some(head);
+        Ok(())
+    }
+}
+
+/// Writes `value` as JSON to `dir/name`: a temporary file, fsync, rename over `name`, fsync of
+/// the directory, so a crash leaves the old file or the new one whole.
+fn write_atomically<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<(), StoreError> {
+    let (path, temp) = (dir.join(name), dir.join(format!("{name}.tmp")));
+    let bytes = super::encode_plain(value)?;
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, &path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    written.map_err(|e| anchor_error(&path, e))
+}
+
+/// The JSON in `path`, or `None` when there is no such file.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt { what: "audit anchor", detail: format!("{}: {e}", path.display()) }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anchor_error(path, e)),
+    }
+}
+
+/// An I/O error on an anchor file, naming the file.
+fn anchor_error(path: &Path, source: std::io::Error) -> StoreError {
+    let named = std::io::Error::new(source.kind(), format!("{}: {source}", path.display()));
+    StoreError::Io(sled::Error::Io(named))
+}
