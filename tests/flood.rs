@@ -23,7 +23,8 @@ const NOFILE: u64 = 64;
 async fn flood(socket: &Path, count: usize) -> Vec<UnixStream> {
     let mut connecting = tokio::task::JoinSet::new();
     for _ in 0..count {
-        connecting.spawn(UnixStream::connect(socket.to_owned()));
+        let socket = socket.to_path_buf();
+        connecting.spawn(async move { UnixStream::connect(socket).await });
     }
     let mut open = Vec::new();
     while let Some(connected) = connecting.join_next().await {

@@ -47,8 +47,10 @@ pub enum Stopped {
 /// running config kept): a file that never ends must not leave every later reload waiting.
 const LOAD_LIMIT: Duration = Duration::from_secs(30);
 
-/// A reload's reading and building, on a thread of its own.
-type Loading = oneshot::Receiver<Result<Engine, String>>;
+/// A reload's reading and building, on a thread of its own, bounded by [`LOAD_LIMIT`].
+type Loading = std::pin::Pin<Box<tokio::time::Timeout<oneshot::Receiver<Result<Engine, String>>>>>;
+/// What a [`Loading`] ends with: the engine or the error, unless the thread vanished or ran over.
+type Loaded = Result<Result<Result<Engine, String>, oneshot::error::RecvError>, tokio::time::error::Elapsed>;
 
 /// Runs the engine in `engines` until a [`Request::Stop`] (or every request sender is gone). Each
 /// reload loads `config_path` and, when it is good, stops the running generation (letting its work
@@ -75,7 +77,7 @@ pub async fn supervise(
     let mut generation = Generation::start(engine.clone());
     service::ready(&status_line(&engine));
     // The load in flight and who waits for it; then who asked while it ran.
-    let mut loading: Option<(std::pin::Pin<Box<tokio::time::Timeout<Loading>>>, Vec<Waiter>)> = None;
+    let mut loading: Option<(Loading, Vec<Waiter>)> = None;
     let mut next: Option<Vec<Waiter>> = None;
     loop {
         let loaded = async {
@@ -106,16 +108,7 @@ pub async fn supervise(
             }
         };
         let waiters = loading.take().map(|(_, waiters)| waiters).unwrap_or_default();
-        let loaded = match loaded {
-            Ok(Ok(built)) => built,
-            Ok(Err(_)) => Err("the configuration could not be read: its reader ended without an answer".to_owned()),
-            Err(_) => Err(format!(
-                "reading {} took longer than {} s; is it a regular file?",
-                config_path.display(),
-                LOAD_LIMIT.as_secs()
-            )),
-        };
-        let outcome = match loaded {
+        let outcome = match built(loaded, &config_path) {
             Ok(built) => {
                 generation.finish().await;
                 engine = Arc::new(built);
@@ -131,12 +124,14 @@ pub async fn supervise(
                 Reloaded::Refused(error)
             }
         };
-        answer(waiters, &outcome);
         match next.take() {
             // Asked while that load ran: the file may have changed since it was read.
             Some(waiting) => loading = Some((load_off_loop(&engine, &config_path), waiting)),
+            // The service manager hears the reload is over before `payguard reload` (its
+            // ExecReload=) does, so the unit is running again when that command returns.
             None => service::ready(&status_line(&engine)),
         }
+        answer(waiters, &outcome);
     }
     service::stopping();
     for waiters in [loading.map(|(_, waiters)| waiters), next] {
@@ -156,6 +151,19 @@ pub async fn supervise(
     stopped
 }
 
+/// The engine a finished load built, or why there is none.
+fn built(loaded: Loaded, path: &Path) -> Result<Engine, String> {
+    match loaded {
+        Ok(Ok(built)) => built,
+        Ok(Err(_)) => Err("the configuration could not be read: its reader ended without an answer".to_owned()),
+        Err(_) => Err(format!(
+            "reading {} took longer than {} s; is it a regular file?",
+            path.display(),
+            LOAD_LIMIT.as_secs()
+        )),
+    }
+}
+
 /// Who waits for a reload's outcome (`None`: a signal, which nobody waits on).
 type Waiter = Option<oneshot::Sender<Reloaded>>;
 
@@ -169,7 +177,7 @@ fn answer(waiters: Vec<Waiter>, outcome: &Reloaded) {
 /// Starts reading and building the config at `path` on a thread of its own, which nothing waits
 /// for at exit: a read that never returns then costs a thread, never the daemon's stop (a blocking
 /// task of the runtime would hold the runtime's shutdown up). Bounded by [`LOAD_LIMIT`].
-fn load_off_loop(engine: &Arc<Engine>, path: &Path) -> std::pin::Pin<Box<tokio::time::Timeout<Loading>>> {
+fn load_off_loop(engine: &Arc<Engine>, path: &Path) -> Loading {
     let (done, loading) = oneshot::channel();
     let (engine, path, runtime) = (engine.clone(), path.to_owned(), tokio::runtime::Handle::current());
     let spawned = std::thread::Builder::new().name("payguard-reload".into()).spawn(move || {
