@@ -24,7 +24,7 @@ use crate::config::Config;
 pub use answer::{Format, answer};
 pub use client::{ask_daemon, ask_or_answer};
 pub use group::{ControlGroup, GroupError, resolve as resolve_group};
-pub use server::{IDLE_TIMEOUT, MAX_CONNECTIONS, bind, bind_shared, serve};
+pub use server::{bind, bind_shared, serve};
 pub use stream::{AlertLine, StreamEvent, stream};
 
 /// The protocol version; a daemon refuses requests of another.
