@@ -14,15 +14,6 @@ use support::daemon_log::Logged;
 /// Only guards against a hang: each wait ends within seconds.
 const BOUND: Duration = Duration::from_secs(30);
 
-/// The daemon on `config`, with systemd's `RUNTIME_DIRECTORY` (where its socket goes) at `runtime`.
-fn start(config: &Path, runtime: &Path) -> Logged {
-    let mut command = support::daemon(config);
-    command.env("RUNTIME_DIRECTORY", runtime);
-    let mut daemon = Logged::spawn(command);
-    daemon.wait_for(&["control socket listening"], BOUND);
-    daemon
-}
-
 /// `payguard reload` as `ExecReload=` runs it: in the unit's environment.
 async fn reload(config: &Path, runtime: &Path) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_payguard"));
@@ -38,7 +29,12 @@ async fn reload_applies_a_good_config_and_refuses_a_bad_one_with_its_error() {
     std::fs::create_dir(&runtime).expect("runtime dir");
     let config = support::sim_config(dir.path(), &sim.access_url(), "* * * * * *", "");
     let good = std::fs::read_to_string(&config).expect("read the config");
-    let mut daemon = start(&config, &runtime);
+    let mut manager = support::notify_socket::Manager::listen(&dir.path().join("notify.sock"));
+    let mut command = support::daemon(&config);
+    command.env("RUNTIME_DIRECTORY", &runtime).env("NOTIFY_SOCKET", dir.path().join("notify.sock"));
+    let mut daemon = Logged::spawn(command);
+    daemon.wait_for(&["control socket listening"], BOUND);
+    manager.next_saying("READY=1");
 
     // A typo: the daemon refuses it, says where, and the running config keeps polling.
     std::fs::write(&config, good.replace("schedule =", "shedule =")).expect("write a bad config");
@@ -47,6 +43,10 @@ async fn reload_applies_a_good_config_and_refuses_a_bad_one_with_its_error() {
     assert_eq!(refused.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains("the previous one keeps running"), "the daemon's answer: {stderr}");
     assert!(stderr.contains("payguard.toml:8:1") && stderr.contains("shedule"), "{stderr}");
+    // The service manager heard the reload begin and end, and why it failed.
+    manager.next_saying("RELOADING=1");
+    let kept = manager.next_saying("READY=1");
+    assert!(kept.contains("reload failed, running the previous config") && kept.contains("shedule"), "{kept}");
     let mut requests = sim.watch_requests();
     let before = *requests.borrow();
     tokio::time::timeout(BOUND, requests.wait_for(|n| *n >= before + 2))
@@ -59,6 +59,9 @@ async fn reload_applies_a_good_config_and_refuses_a_bad_one_with_its_error() {
     std::fs::write(&config, two).expect("write a good config");
     let applied = reload(&config, &runtime).await;
     assert_eq!(support::stdout_of(&applied), "configuration reloaded: 1 sources, 2 accounts\n");
+    manager.next_saying("RELOADING=1");
+    let running = manager.next_saying("READY=1");
+    assert!(running.contains("2 accounts") && !running.contains("reload failed"), "{running}");
     daemon.wait_for(&["configuration reloaded"], BOUND);
 
     support::signal(&daemon.child, "TERM");
