@@ -179,3 +179,62 @@ fn anchor_error(path: &Path, source: std::io::Error) -> StoreError {
     let named = std::io::Error::new(source.kind(), format!("{}: {source}", path.display()));
     StoreError::Io(sled::Error::Io(named))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SourceHealth;
+
+    /// A store in `dir` with `turns` audit entries (a source turning failing and back), flushed.
+    fn store_with(dir: &Path, turns: u32) -> Store {
+        let store = Store::open(dir).expect("open");
+        for turn in 0..turns {
+            let health = SourceHealth { consecutive_failures: 1 - turn % 2, ..SourceHealth::default() };
+            store.record_source("bank", &health, &[], &[]).expect("write");
+        }
+        store.flush_blocking().expect("flush");
+        store
+    }
+
+    /// Opens a store this test just closed: sled's writer threads may hold its lock a moment longer.
+    fn reopen(dir: &Path) -> Store {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Store::open(dir) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => std::thread::yield_now(),
+                opened => return opened.expect("reopen"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_store_with_other_entries_than_its_anchor_names_is_said_to_be_replaced() {
+        let (a, b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+        drop(store_with(a.path(), 3));
+        drop(store_with(b.path(), 3));
+        // Same length, other entries (their times differ): another store under this anchor.
+        std::fs::copy(a.path().join(ANCHOR), b.path().join(ANCHOR)).expect("swap the anchor");
+        let store = reopen(b.path());
+        let found = store.rollbacks().expect("read");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rollback.missing(), 0);
+        assert!(found[0].rollback.to_string().starts_with("the store's history was replaced"), "{}", found[0].rollback);
+    }
+
+    #[test]
+    fn an_unreadable_anchor_is_put_aside_and_a_new_one_starts() {
+        let dir = tempfile::tempdir().expect("dir");
+        drop(store_with(dir.path(), 2));
+        std::fs::write(dir.path().join(ANCHOR), b"\0\0 not an anchor").expect("damage the anchor");
+        // A damaged anchor does not keep the store shut.
+        let store = reopen(dir.path());
+        let anchored: AuditHead = read_json(&dir.path().join(ANCHOR)).expect("read").expect("a new anchor");
+        assert_eq!(anchored, store.audit_head().expect("head"));
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().any(|n| n.starts_with("audit-anchor.unreadable-")), "{names:?}");
+        assert!(store.rollbacks().expect("read").is_empty());
+    }
+}
