@@ -98,3 +98,33 @@ async fn a_reload_stuck_reading_its_file_does_not_keep_the_daemon_from_stopping(
     assert_eq!(daemon.wait_exit(Duration::from_secs(20)), Some(0));
     assert!(daemon.drain().iter().any(|l| l.contains("payguard stopped")), "{:#?}", daemon.seen);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_that_reads_for_too_long_is_given_up_and_the_old_config_kept() {
+    use payguard::daemon::{Clock, Engine, Reloaded, Request, Stopped, supervise};
+    use std::sync::Arc;
+    use tokio::sync::{mpsc, oneshot, watch};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("payguard.toml");
+    let text = support::sim_config_text(dir.path(), "http://127.0.0.1:9/simplefin", "0 0 1 1 *", "");
+    let config = payguard::config::Config::parse(&text, &path).expect("config");
+    std::fs::create_dir_all(&config.daemon.state_dir).expect("state dir");
+    let store = payguard::store::Store::open(&config.daemon.state_dir).expect("store");
+    let engine = Engine::new(config, store, payguard::notify::Stream::Stderr, Clock::System).expect("engine");
+    // A FIFO nobody writes to: the read never ends, and no stop comes to abandon it.
+    assert!(Command::new("mkfifo").arg(&path).status().expect("run mkfifo").success());
+
+    let (engines, running) = watch::channel(Arc::new(engine));
+    let (requests, received) = mpsc::channel(4);
+    let supervisor = tokio::spawn(supervise(engines, path, received, Duration::from_secs(30)));
+    let (done, outcome) = oneshot::channel();
+    requests.send(Request::Reload(Some(done))).await.expect("the supervisor listens");
+    // The paused clock runs on to the limit while the reading thread waits.
+    let outcome = outcome.await.expect("an outcome");
+    assert!(matches!(&outcome, Reloaded::Refused(e) if e.contains("took longer than 30 s")), "{outcome:?}");
+    assert!(running.borrow().reload_failure().is_some_and(|e| e.contains("took longer")), "the status line says so");
+
+    requests.send(Request::Stop).await.expect("the supervisor listens");
+    assert_eq!(supervisor.await.expect("join"), Stopped::Cleanly);
+}
