@@ -25,9 +25,15 @@ pub fn ask_or_answer(config: &Config, request: Request) -> anyhow::Result<Reply>
 }
 
 /// The daemon's reply on the socket at `path`, waiting at most `patience` for it; `Ok(None)` when
-/// no daemon listens there (no socket, or nobody accepting on it).
+/// no daemon listens there (no socket, or nobody accepting on it). A socket this user may not use
+/// is an error, not an absent daemon.
 pub fn ask_daemon(path: &Path, request: Request, patience: Duration) -> anyhow::Result<Option<Reply>> {
-    let Ok(stream) = UnixStream::connect(path) else { return Ok(None) };
+    use std::io::ErrorKind::{ConnectionRefused, NotFound};
+    let stream = match UnixStream::connect(path) {
+        Ok(stream) => stream,
+        Err(e) if matches!(e.kind(), NotFound | ConnectionRefused) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot connect to the daemon on {}", path.display())),
+    };
     ask(stream, request, patience).with_context(|| format!("asking the daemon on {}", path.display())).map(Some)
 }
 
