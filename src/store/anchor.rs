@@ -64,6 +64,16 @@ impl fmt::Display for Rollback {
     }
 }
 
+/// What this process has done with the anchor, shared by every clone of a [`Store`].
+#[derive(Debug, Default)]
+pub(super) struct Anchoring {
+    /// The head last written to the anchor.
+    written: Option<AuditHead>,
+    /// A rollback was found that could not be recorded: the anchor is its only evidence, so it is
+    /// not moved on.
+    frozen: bool,
+}
+
 /// A rollback on record, and the file that records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RollbackFile {
@@ -89,7 +99,12 @@ impl Store {
         })?;
         if let Some(rollback) = behind {
             let name = format!("{ROLLBACK_PREFIX}{}", rollback.noticed_at.format("%Y%m%dT%H%M%S%.fZ"));
-            write_atomically(&self.path, &name, &rollback)?;
+            if let Err(error) = write_atomically(&self.path, &name, &rollback) {
+                // The anchor then stays where it is, so every open and `verify` still find this.
+                tracing::error!(%error, "{rollback}; it cannot be recorded beside the store");
+                self.anchored.lock().unwrap_or_else(std::sync::PoisonError::into_inner).frozen = true;
+                return Ok(());
+            }
         }
         for found in self.rollbacks()? {
             tracing::error!(
@@ -98,7 +113,17 @@ impl Store {
                 found.rollback
             );
         }
-        self.write_anchor(head)
+        self.anchor(head);
+        Ok(())
+    }
+
+    /// [`Store::write_anchor`], where a failure must not fail the caller: the data is durable
+    /// whether or not its anchor could be written (a full disk). Said at error; the next flush
+    /// tries again.
+    pub(super) fn anchor(&self, head: AuditHead) {
+        if let Err(error) = self.write_anchor(head) {
+            tracing::error!(%error, "cannot write the audit anchor; a rollback of the store may go unnoticed until it can");
+        }
     }
 
     /// The rollback the store shows against its anchor now, if any (nothing is written).
@@ -137,13 +162,14 @@ impl Store {
     /// Records `head` (read before a flush that has now returned) as durable, unless the anchor
     /// already records it or a later head. Writers flush concurrently; the lock keeps the anchor
     /// from moving back.
-    pub(super) fn write_anchor(&self, head: AuditHead) -> Result<(), StoreError> {
-        let mut anchored = self.anchored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if anchored.as_ref().is_some_and(|a| a.seq >= head.seq && (a.seq > head.seq || a.hash == head.hash)) {
+    fn write_anchor(&self, head: AuditHead) -> Result<(), StoreError> {
+        let mut anchoring = self.anchored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = anchoring.written.as_ref().is_some_and(|a| a.seq > head.seq || *a == head);
+        if anchoring.frozen || known {
             return Ok(());
         }
         write_atomically(&self.path, ANCHOR, &head)?;
-        *anchored = Some(head);
+        anchoring.written = Some(head);
         Ok(())
     }
 }
@@ -219,6 +245,19 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rollback.missing(), 0);
         assert!(found[0].rollback.to_string().starts_with("the store's history was replaced"), "{}", found[0].rollback);
+    }
+
+    #[test]
+    fn a_flush_succeeds_when_the_anchor_cannot_be_written() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store_with(dir.path(), 1);
+        // The anchor's temporary file cannot be created (a directory has its name), as on a full disk.
+        std::fs::create_dir(dir.path().join(format!("{ANCHOR}.tmp"))).expect("block the anchor");
+        let health = SourceHealth { consecutive_failures: 1, ..SourceHealth::default() };
+        store.record_source("bank", &health, &[], &[]).expect("write");
+        store.flush_blocking().expect("the data is durable whether or not its anchor is written");
+        let anchored: AuditHead = read_json(&dir.path().join(ANCHOR)).expect("read").expect("the older anchor");
+        assert_eq!(anchored.seq, 1, "the anchor stays at what it could record");
     }
 
     #[test]

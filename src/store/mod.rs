@@ -101,8 +101,8 @@ pub struct Store {
     sources: sled::Tree,
     notices: sled::Tree,
     audit: sled::Tree,
-    /// The head last written to the audit anchor (see [`anchor`]); shared by every clone.
-    anchored: std::sync::Arc<std::sync::Mutex<Option<AuditHead>>>,
+    /// What was written to the audit anchor (see [`anchor`]); shared by every clone.
+    anchored: std::sync::Arc<std::sync::Mutex<anchor::Anchoring>>,
 }
 
 impl Store {
@@ -263,14 +263,16 @@ impl Store {
         // The head before the flush is one the flush makes durable; one read after it might not be.
         let head = self.audit_head()?;
         self.db.flush_async().await?;
-        self.write_anchor(head)
+        self.anchor(head);
+        Ok(())
     }
 
     /// [`Store::flush`] for code outside an async runtime (the command line).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         let head = self.audit_head()?;
         self.db.flush()?;
-        self.write_anchor(head)
+        self.anchor(head);
+        Ok(())
     }
 
     pub fn account(&self, account: &AccountRef) -> Result<Option<AccountRecord>, StoreError> {
