@@ -55,6 +55,9 @@ _payguard() {
             payguard,payees)
                 cmd="payguard__subcmd__payees"
                 ;;
+            payguard,reload)
+                cmd="payguard__subcmd__reload"
+                ;;
             payguard,run)
                 cmd="payguard__subcmd__run"
                 ;;
@@ -111,6 +114,9 @@ _payguard() {
                 ;;
             payguard__subcmd__help,payees)
                 cmd="payguard__subcmd__help__subcmd__payees"
+                ;;
+            payguard__subcmd__help,reload)
+                cmd="payguard__subcmd__help__subcmd__reload"
                 ;;
             payguard__subcmd__help,run)
                 cmd="payguard__subcmd__help__subcmd__run"
@@ -170,7 +176,7 @@ _payguard() {
 
     case "${cmd}" in
         payguard)
-            opts="-h -V --config --log-level --help --version check once run demo notify-test silence status history export alerts payees trust ack verify simplefin-claim completions man agent help"
+            opts="-h -V --config --log-level --help --version check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,7 +376,7 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__help)
-            opts="check once run demo notify-test silence status history export alerts payees trust ack verify simplefin-claim completions man agent help"
+            opts="check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -552,6 +558,20 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__help__subcmd__payees)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        payguard__subcmd__help__subcmd__reload)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -810,6 +830,28 @@ _payguard() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        payguard__subcmd__reload)
+            opts="-h --config --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

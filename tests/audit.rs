@@ -7,6 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use payguard::alert::outbox::{self, Attempt, Next};
@@ -445,4 +446,115 @@ fn payguard_verify_says_intact_or_where_it_broke() {
     let stdout = text(&broken.stdout);
     assert!(stdout.starts_with(&format!("audit chain broken: entry {SECOND_INGEST} was altered")), "{stdout}");
     assert!(stdout.contains(&format!("the {} entries before it verify", SECOND_INGEST - 1)), "{stdout}");
+}
+
+/// Copies the files of a state directory (sled's `db`, `conf`, `snap.*`, the anchor) into `to`,
+/// except those named in `except`.
+fn copy_state(from: &Path, to: &Path, except: &[&str]) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for entry in std::fs::read_dir(from).expect("read the state directory") {
+        let path = entry.expect("an entry").path();
+        let name = path.file_name().expect("a name").to_string_lossy().into_owned();
+        if path.is_file() && !except.contains(&name.as_str()) {
+            std::fs::copy(&path, to.join(&name)).expect("copy a state file");
+        }
+    }
+}
+
+/// Adds `turns` audit entries: a source turning failing and healthy again, in turn.
+fn write_more(state: &Path, turns: u32) {
+    let store = reopened(|| Store::open(state)).expect("reopen");
+    for turn in 0..turns {
+        store.record_source("bank", &failing(1 - turn % 2), &[], &[]).expect("a turn of the source");
+    }
+    store.flush_blocking().expect("flush");
+}
+
+fn anchored_seq(state: &Path) -> u64 {
+    let anchor = std::fs::read(state.join("audit-anchor")).expect("the anchor is written");
+    serde_json::from_slice::<serde_json::Value>(&anchor).expect("JSON")["seq"].as_u64().expect("a seq")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_put_back_to_an_older_state_is_reported_with_the_entries_it_lost() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = support::sim_config(dir.path(), "https://bridge.example.com/simplefin", "0 0 1 1 *", "");
+    let state = dir.path().join("state");
+    {
+        let store = Store::open(&state).expect("open");
+        populate(&store);
+        store.flush_blocking().expect("flush");
+    }
+    assert_eq!(anchored_seq(&state), 11);
+    let older = dir.path().join("older");
+    copy_state(&state, &older, &[]);
+    write_more(&state, 5);
+    assert_eq!(anchored_seq(&state), 16);
+
+    // What sled opening an older state amounts to: the database of 11 entries, the anchor of 16.
+    for entry in std::fs::read_dir(&state).expect("read the state") {
+        let path = entry.expect("an entry").path();
+        if path.is_file() && !path.ends_with("audit-anchor") {
+            std::fs::remove_file(path).expect("remove");
+        }
+    }
+    copy_state(&older, &state, &["audit-anchor"]);
+
+    // The daemon runs on it, and says so in its log and in `status`.
+    let mut daemon = support::daemon_log::Logged::spawn(support::daemon(&config));
+    let line = daemon.wait_for(&["ERROR", "5 audit entries are missing"], Duration::from_secs(30));
+    assert!(line.contains("the anchor recorded entry 16, the store ends at entry 11"), "{line}");
+    daemon.wait_for(&["control socket listening"], Duration::from_secs(30));
+    let status = support::run(&config, &["status"]).await;
+    assert!(text(&status.stderr).contains("5 audit entries are missing"), "{}", text(&status.stderr));
+    let verify = support::run(&config, &["verify"]).await;
+    let stdout = text(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(65), "{stdout}{}", text(&verify.stderr));
+    // The daemon may have written since it opened (at entry 11): the chain is whole as far as it goes.
+    assert!(stdout.starts_with("audit chain intact as far as it goes: "), "{stdout}");
+    assert!(stdout.contains("audit chain rolled back: the store lost its newest writes: 5 audit entries"), "{stdout}");
+    support::signal(&daemon.child, "TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(30)), Some(0));
+
+    // The anchor moves on with new writes; the finding is not overwritten by them.
+    let since = anchored_seq(&state);
+    assert!(since >= 11, "the anchor starts again at the store's head");
+    write_more(&state, 1);
+    assert_eq!(anchored_seq(&state), since + 1);
+    let again = payguard(&config, &["verify"]);
+    assert_eq!(again.status.code(), Some(65), "{}", text(&again.stdout));
+    let evidence = text(&again.stdout)
+        .lines()
+        .find_map(|l| {
+            l.trim().strip_prefix("recorded in ").map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+        })
+        .expect("the file that records it");
+    assert!(evidence.contains("audit-anchor.rollback-"), "{evidence}");
+    // A person who has looked into it removes the record: the store verifies again.
+    std::fs::remove_file(&evidence).expect("remove the record");
+    let cleared = payguard(&config, &["verify"]);
+    assert_eq!(cleared.status.code(), Some(0), "{}", text(&cleared.stdout));
+    let intact = format!("audit chain intact: {} entries", since + 1);
+    assert!(text(&cleared.stdout).starts_with(&intact), "{}", text(&cleared.stdout));
+}
+
+#[test]
+fn a_store_ahead_of_its_anchor_is_intact_and_the_anchor_catches_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = support::sim_config(dir.path(), "https://bridge.example.com/simplefin", "0 0 1 1 *", "");
+    let state = dir.path().join("state");
+    {
+        let store = Store::open(&state).expect("open");
+        populate(&store);
+        store.flush_blocking().expect("flush");
+    }
+    let anchor = std::fs::read(state.join("audit-anchor")).expect("the anchor");
+    write_more(&state, 3);
+    // A crash between the flush and the anchor's write leaves the anchor of 11 behind the store.
+    std::fs::write(state.join("audit-anchor"), anchor).expect("put the older anchor back");
+
+    let verify = payguard(&config, &["verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    assert!(text(&verify.stdout).starts_with("audit chain intact: 14 entries"), "{}", text(&verify.stdout));
+    assert_eq!(anchored_seq(&state), 14, "the anchor caught up on open");
 }

@@ -43,10 +43,20 @@ fn sections() -> String {
     let codes = [
         (exit::OK, "Success."),
         (exit::FAILURE, "Another failure; for verify, a broken link in the audit log."),
+        (
+            exit::ROLLED_BACK,
+            "For verify: the audit log is shorter than its anchor recorded; the store lost its newest writes.",
+        ),
         (2, "The command line is wrong."),
         (exit::IO, "The store could not be read or written."),
-        (exit::TEMPFAIL, "A source or account failed, or the store is in use by another payguard process."),
-        (exit::CONFIG, "The configuration is wrong."),
+        (
+            exit::TEMPFAIL,
+            "A source or account failed, or the store is in use by another payguard process; for reload, no daemon listens.",
+        ),
+        (
+            exit::CONFIG,
+            "The configuration is wrong; for reload, the daemon refused the new one and keeps running the old.",
+        ),
     ];
     for (code, meaning) in codes {
         item(&mut roff, vec![bold(code.to_string())], meaning);

@@ -13,6 +13,7 @@ mod man;
 mod notify_test;
 mod once;
 mod payees;
+mod reload;
 mod run;
 mod silence;
 mod simplefin_claim;
@@ -33,6 +34,8 @@ use crate::store::{Store, StoreError};
 pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILURE: u8 = 1;
+    /// EX_DATAERR: `verify` found the store behind its audit anchor: recorded writes were lost.
+    pub const ROLLED_BACK: u8 = 65;
     /// EX_IOERR: the store could not be read or written.
     pub const IO: u8 = 74;
     /// EX_TEMPFAIL: a source failed, or the store is busy; trying later may work.
@@ -70,6 +73,10 @@ pub enum Command {
     },
     /// Run the daemon: every source on its schedule until SIGINT or SIGTERM.
     Run,
+    /// Make the running daemon read its configuration again, and say whether it now runs (exit 0)
+    /// or was refused (exit 78, with the error; the previous configuration keeps running). Exit 75
+    /// when no daemon listens. SIGHUP does the same without waiting for the outcome.
+    Reload,
     /// Play a scripted incident against the built-in simulated platform.
     Demo,
     /// Send a test message through each channel now, and say which worked.
@@ -147,7 +154,8 @@ pub enum Command {
         /// The alert id, as printed in every message.
         alert_id: String,
     },
-    /// Check that the store's audit log is intact: every entry hashes right and links to the last.
+    /// Check that the store's audit log is intact: every entry hashes right and links to the last,
+    /// and no entry its anchor recorded is missing (exit 1 at a broken link, 65 for lost entries).
     Verify,
     /// Exchange a SimpleFIN setup token for its access URL, written to a file only you can read.
     /// Needs no config: this is the step before writing one.
@@ -188,6 +196,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Check => check::run(&cli.config),
         Command::Once { json } => runtime().and_then(|rt| rt.block_on(once::run(&cli.config, *json))),
         Command::Run => runtime().and_then(|rt| rt.block_on(run::run(&cli.config))),
+        Command::Reload => reload::run(&cli.config),
         Command::Demo => runtime().and_then(|rt| rt.block_on(demo::run())),
         Command::NotifyTest { channel } => {
             runtime().and_then(|rt| rt.block_on(notify_test::run(&cli.config, channel.as_deref())))

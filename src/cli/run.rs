@@ -28,11 +28,11 @@ pub async fn run(path: &Path) -> anyhow::Result<u8> {
     let (engines, running) = watch::channel(engine.clone());
     let running_metrics = running.clone();
     let (requests, received) = mpsc::channel(4);
-    tokio::spawn(requests_from_signals(requests));
+    tokio::spawn(requests_from_signals(requests.clone()));
     let socket = control::socket_path(engine.config());
     let listeners = CancellationToken::new();
     let control = match control::bind_shared(&socket, engine.config().daemon.control_group.as_ref()) {
-        Ok(listener) => Some(tokio::spawn(control::serve(running, listener, socket, listeners.clone()))),
+        Ok(listener) => Some(tokio::spawn(control::serve(running, requests, listener, socket, listeners.clone()))),
         Err(e) => {
             // The daemon still watches the money; commands then say the store is in use.
             tracing::error!(socket = %socket.display(), error = %e, "cannot open the control socket");
@@ -75,9 +75,10 @@ async fn requests_from_signals(requests: mpsc::Sender<Request>) {
         let request = tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); Request::Stop }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); Request::Stop }
-            _ = hup.recv() => { tracing::info!("SIGHUP: reloading the configuration"); Request::Reload }
+            _ = hup.recv() => { tracing::info!("SIGHUP: reloading the configuration"); Request::Reload(None) }
         };
-        if requests.send(request).await.is_err() || request == Request::Stop {
+        let stop = matches!(request, Request::Stop);
+        if requests.send(request).await.is_err() || stop {
             return;
         }
     }

@@ -1,7 +1,8 @@
 //! `payguard verify`: walks the store's hash-chained audit log and says whether it is intact.
 //!
-//! A broken chain exits 1 (`exit::FAILURE`), not 74 or 75: the store was read fine, and what it
-//! holds was altered or damaged, which trying again will not change.
+//! A broken chain exits 1 (`exit::FAILURE`), lost entries 65 (`exit::ROLLED_BACK`), not 74 or 75:
+//! the store was read fine, and what it holds was altered, damaged or rolled back, which trying
+//! again will not change.
 
 use std::path::Path;
 

@@ -2,6 +2,7 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -13,7 +14,8 @@ use crate::config::Config;
 pub fn ask_or_answer(config: &Config, request: Request) -> anyhow::Result<Reply> {
     let path = socket_path(config);
     match UnixStream::connect(&path) {
-        Ok(stream) => ask(stream, request).with_context(|| format!("asking the daemon on {}", path.display())),
+        Ok(stream) => ask(stream, request, Duration::from_secs(60))
+            .with_context(|| format!("asking the daemon on {}", path.display())),
         // No daemon (no socket, or a stale one nobody accepts on): the store is ours to open.
         Err(_) => {
             let store = crate::cli::open_store(config)?;
@@ -22,8 +24,21 @@ pub fn ask_or_answer(config: &Config, request: Request) -> anyhow::Result<Reply>
     }
 }
 
-fn ask(mut stream: UnixStream, request: Request) -> anyhow::Result<Reply> {
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+/// The daemon's reply on the socket at `path`, waiting at most `patience` for it; `Ok(None)` when
+/// no daemon listens there (no socket, or nobody accepting on it). A socket this user may not use
+/// is an error, not an absent daemon.
+pub fn ask_daemon(path: &Path, request: Request, patience: Duration) -> anyhow::Result<Option<Reply>> {
+    use std::io::ErrorKind::{ConnectionRefused, NotFound};
+    let stream = match UnixStream::connect(path) {
+        Ok(stream) => stream,
+        Err(e) if matches!(e.kind(), NotFound | ConnectionRefused) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot connect to the daemon on {}", path.display())),
+    };
+    ask(stream, request, patience).with_context(|| format!("asking the daemon on {}", path.display())).map(Some)
+}
+
+fn ask(mut stream: UnixStream, request: Request, patience: Duration) -> anyhow::Result<Reply> {
+    stream.set_read_timeout(Some(patience))?;
     let mut line = serde_json::to_vec(&Envelope { v: VERSION, request })?;
     line.push(b'\n');
     stream.write_all(&line)?;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 
 pub use answer::{Format, answer};
-pub use client::ask_or_answer;
+pub use client::{ask_daemon, ask_or_answer};
 pub use group::{ControlGroup, GroupError, resolve as resolve_group};
 pub use server::{bind, bind_shared, serve};
 pub use stream::{AlertLine, StreamEvent, stream};
@@ -69,6 +69,9 @@ pub enum Request {
         id: String,
     },
     Verify,
+    /// Read the config file again and run it (`payguard reload`); the reply is the outcome, with the
+    /// config error when the file cannot run. Only a running daemon answers it.
+    Reload,
     /// Keep the connection open and send a [`StreamEvent`] line for every message that becomes
     /// owed, from now on (`payguard agent`). Only a running daemon answers it.
     Subscribe,

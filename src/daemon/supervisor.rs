@@ -2,24 +2,36 @@
 //! orderly, bounded stop. What the service manager hears (ready, reloading, status, watchdog,
 //! stopping) is said here, at the moments it describes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Engine, service, status_line, watchdog};
 use crate::config::Config;
 
-/// What the daemon is asked to do (by a signal, in production).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the daemon is asked to do (by a signal, or `payguard reload` on the control socket).
+#[derive(Debug)]
 pub enum Request {
-    /// Read the config file again and run it, or keep the running one if it is bad.
-    Reload,
+    /// Read the config file again and run it, or keep the running one if it is bad. The outcome
+    /// goes to the sender, when the asker waits for it.
+    Reload(Option<oneshot::Sender<Reloaded>>),
     /// Finish what is in flight and stop.
     Stop,
+}
+
+/// What became of a [`Request::Reload`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reloaded {
+    /// The new config runs.
+    Applied { sources: usize, accounts: usize },
+    /// The file on disk cannot run; the previous config keeps running. Says why (file:line:column).
+    Refused(String),
+    /// A stop came first; nothing was swapped.
+    Stopping,
 }
 
 /// How the daemon ended.
@@ -31,10 +43,24 @@ pub enum Stopped {
     GraceExpired,
 }
 
+/// How long a reload may spend reading and building the new config before it is given up (and the
+/// running config kept): a file that never ends must not leave every later reload waiting.
+const LOAD_LIMIT: Duration = Duration::from_secs(30);
+
+/// A reload's reading and building, on a thread of its own, bounded by [`LOAD_LIMIT`].
+type Loading = std::pin::Pin<Box<tokio::time::Timeout<oneshot::Receiver<Result<Engine, String>>>>>;
+/// What a [`Loading`] ends with: the engine or the error, unless the thread vanished or ran over.
+type Loaded = Result<Result<Result<Engine, String>, oneshot::error::RecvError>, tokio::time::error::Elapsed>;
+
 /// Runs the engine in `engines` until a [`Request::Stop`] (or every request sender is gone). Each
 /// reload loads `config_path` and, when it is good, stops the running generation (letting its work
 /// finish) and starts the new one; `engines` always holds the engine that runs, for the control
 /// socket.
+///
+/// Reading and building the new config happen off this loop, which keeps listening: a stop that
+/// arrives while a reload reads (a config that never ends, a FIFO nobody writes) wins, and the
+/// reload is abandoned. Reloads asked for while one is loading are answered by the next load, which
+/// starts when it ends, so none of them is answered with a file read before it was asked.
 pub async fn supervise(
     engines: watch::Sender<Arc<Engine>>,
     config_path: PathBuf,
@@ -50,24 +76,67 @@ pub async fn supervise(
     }
     let mut generation = Generation::start(engine.clone());
     service::ready(&status_line(&engine));
-    while let Some(Request::Reload) = requests.recv().await {
-        service::reloading();
-        match load(&engine, &config_path) {
-            Ok(next) => {
+    // The load in flight and who waits for it; then who asked while it ran.
+    let mut loading: Option<(Loading, Vec<Waiter>)> = None;
+    let mut next: Option<Vec<Waiter>> = None;
+    loop {
+        let loaded = async {
+            match loading.as_mut() {
+                Some((load, _)) => load.as_mut().await,
+                None => std::future::pending().await,
+            }
+        };
+        let loaded = tokio::select! {
+            // A stop is heard first, even when a load has just finished.
+            biased;
+            request = requests.recv() => Err(request),
+            loaded = loaded => Ok(loaded),
+        };
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(None | Some(Request::Stop)) => break,
+            Err(Some(Request::Reload(done))) => {
+                match (&loading, &mut next) {
+                    (None, _) => {
+                        service::reloading();
+                        loading = Some((load_off_loop(&engine, &config_path), vec![done]));
+                    }
+                    (Some(_), Some(waiting)) => waiting.push(done),
+                    (Some(_), None) => next = Some(vec![done]),
+                }
+                continue;
+            }
+        };
+        let waiters = loading.take().map(|(_, waiters)| waiters).unwrap_or_default();
+        let outcome = match built(loaded, &config_path) {
+            Ok(built) => {
                 generation.finish().await;
-                engine = Arc::new(next);
+                engine = Arc::new(built);
                 engines.send_replace(engine.clone());
                 generation = Generation::start(engine.clone());
-                tracing::info!(config = %config_path.display(), sources = engine.config().sources.len(), accounts = engine.config().accounts.len(), "configuration reloaded");
+                let (sources, accounts) = (engine.config().sources.len(), engine.config().accounts.len());
+                tracing::info!(config = %config_path.display(), sources, accounts, "configuration reloaded");
+                Reloaded::Applied { sources, accounts }
             }
             Err(error) => {
                 tracing::error!(%error, "the configuration was not reloaded; the previous one keeps running");
-                engine.note_reload_failure(error);
+                engine.note_reload_failure(error.clone());
+                Reloaded::Refused(error)
             }
+        };
+        match next.take() {
+            // Asked while that load ran: the file may have changed since it was read.
+            Some(waiting) => loading = Some((load_off_loop(&engine, &config_path), waiting)),
+            // The service manager hears the reload is over before `payguard reload` (its
+            // ExecReload=) does, so the unit is running again when that command returns.
+            None => service::ready(&status_line(&engine)),
         }
-        service::ready(&status_line(&engine));
+        answer(waiters, &outcome);
     }
     service::stopping();
+    for waiters in [loading.map(|(_, waiters)| waiters), next] {
+        answer(waiters.unwrap_or_default(), &Reloaded::Stopping);
+    }
     let stopped = match tokio::time::timeout(grace, generation.finish()).await {
         Ok(()) => Stopped::Cleanly,
         Err(_) => {
@@ -82,8 +151,48 @@ pub async fn supervise(
     stopped
 }
 
+/// The engine a finished load built, or why there is none.
+fn built(loaded: Loaded, path: &Path) -> Result<Engine, String> {
+    match loaded {
+        Ok(Ok(built)) => built,
+        Ok(Err(_)) => Err("the configuration could not be read: its reader ended without an answer".to_owned()),
+        Err(_) => Err(format!(
+            "reading {} took longer than {} s; is it a regular file?",
+            path.display(),
+            LOAD_LIMIT.as_secs()
+        )),
+    }
+}
+
+/// Who waits for a reload's outcome (`None`: a signal, which nobody waits on).
+type Waiter = Option<oneshot::Sender<Reloaded>>;
+
+fn answer(waiters: Vec<Waiter>, outcome: &Reloaded) {
+    for waiter in waiters.into_iter().flatten() {
+        // An asker that gave up waiting is no one's loss.
+        let _ = waiter.send(outcome.clone());
+    }
+}
+
+/// Starts reading and building the config at `path` on a thread of its own, which nothing waits
+/// for at exit: a read that never returns then costs a thread, never the daemon's stop (a blocking
+/// task of the runtime would hold the runtime's shutdown up). Bounded by [`LOAD_LIMIT`].
+fn load_off_loop(engine: &Arc<Engine>, path: &Path) -> Loading {
+    let (done, loading) = oneshot::channel();
+    let (engine, path, runtime) = (engine.clone(), path.to_owned(), tokio::runtime::Handle::current());
+    let spawned = std::thread::Builder::new().name("payguard-reload".into()).spawn(move || {
+        // Building an engine reads the clock, which may be the runtime's (tests pause it).
+        let _entered = runtime.enter();
+        let _ = done.send(load(&engine, &path));
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start a thread to read the configuration");
+    }
+    Box::pin(tokio::time::timeout(LOAD_LIMIT, loading))
+}
+
 /// The engine a reload would run, or why the file on disk cannot run.
-fn load(engine: &Engine, path: &std::path::Path) -> Result<Engine, String> {
+fn load(engine: &Engine, path: &Path) -> Result<Engine, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     engine.reconfigure(config).map_err(|e| format!("{}: {e}", path.display()))
 }

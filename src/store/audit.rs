@@ -21,7 +21,8 @@
 //!
 //! What a hash chain kept next to the data cannot catch: someone who rewrites an entry *and* every
 //! hash after it, or cuts the tail and moves the head back. [`Store::audit_head`] exists so the head
-//! can be written down elsewhere (an evidence export), which turns both into detectable changes.
+//! can be written down elsewhere (an evidence export, the anchor of [`super::anchor`]), which turns
+//! both into detectable changes.
 
 use std::fmt;
 
@@ -290,6 +291,11 @@ impl Store {
             Some(bytes) => decode(&bytes, "audit chain head"),
             None => Ok(AuditHead::empty()),
         }
+    }
+
+    /// The entry with this `seq`, if the store has one (undecodable: an error).
+    pub(super) fn audit_entry(&self, seq: u64) -> Result<Option<AuditEntry>, StoreError> {
+        self.audit.get(entry_key(seq))?.map(|bytes| decode(&bytes, "audit entry")).transpose()
     }
 
     /// Every entry, oldest first. Fails on an undecodable one; [`Store::verify_audit`] says which.

@@ -15,6 +15,7 @@
 //! inside its own transaction. The per-account records (transactions, snapshots, payees, accounts)
 //! are compact binary ([`codec`]); the rest is JSON.
 
+mod anchor;
 mod audit;
 mod codec;
 mod keys;
@@ -37,6 +38,7 @@ use crate::alert::{Alert, Delivery, DeliveryRecord, Silence};
 use crate::detect::History;
 use crate::model::{AccountRef, Notice, Observation, Snapshot, SourceHealth, Transaction};
 
+pub use anchor::{Rollback, RollbackFile};
 pub use audit::{AuditEntry, AuditEvent, AuditHead, AuditOutcome, AuditReport, BrokenLink, GENESIS, Problem};
 pub use records::{AccountRecord, PayeeRecord};
 pub use retention::Pruned;
@@ -100,6 +102,8 @@ pub struct Store {
     sources: sled::Tree,
     notices: sled::Tree,
     audit: sled::Tree,
+    /// What was written to the audit anchor (see [`anchor`]); shared by every clone.
+    anchored: std::sync::Arc<std::sync::Mutex<anchor::Anchoring>>,
 }
 
 impl Store {
@@ -145,7 +149,7 @@ impl Store {
                 migrate::upgrade(&db, &meta, found)?;
             }
         }
-        Ok(Store {
+        let store = Store {
             snapshots: db.open_tree("snapshots")?,
             transactions: db.open_tree("transactions")?,
             tx_ids: db.open_tree("tx_ids")?,
@@ -158,9 +162,12 @@ impl Store {
             sources: db.open_tree("sources")?,
             notices: db.open_tree("notices")?,
             audit: db.open_tree("audit")?,
+            anchored: Default::default(),
             db,
             path,
-        })
+        };
+        store.check_anchor()?;
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -264,13 +271,18 @@ impl Store {
 
     /// Makes everything written so far durable. A poll counts as done only after this returns.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        // The head before the flush is one the flush makes durable; one read after it might not be.
+        let head = self.audit_head()?;
         self.db.flush_async().await?;
+        self.anchor(head);
         Ok(())
     }
 
     /// [`Store::flush`] for code outside an async runtime (the command line).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        let head = self.audit_head()?;
         self.db.flush()?;
+        self.anchor(head);
         Ok(())
     }
 

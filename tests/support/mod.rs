@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part of it
 
 pub mod corpus;
+pub mod daemon_log;
 pub mod damage;
 pub mod dbus;
 pub mod logs;

@@ -57,6 +57,7 @@ pub fn answer(config: &Config, store: &Store, request: &Request) -> Reply {
         Request::Verify => verify::verify(store, &mut out),
         // A stream needs the daemon's alerts as they happen; a store cannot give them.
         Request::Subscribe => Err(anyhow::anyhow!("only a running daemon streams alerts (`payguard run`)")),
+        Request::Reload => Err(anyhow::anyhow!("only a running daemon reloads its configuration (`payguard run`)")),
     };
     let exit = match result {
         Ok(code) => code,

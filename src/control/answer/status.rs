@@ -11,6 +11,9 @@ use crate::store::Store;
 use crate::text;
 
 pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> anyhow::Result<u8> {
+    for found in store.rollbacks()? {
+        warn!(out, "payguard: {}; run `payguard verify`", found.rollback);
+    }
     let now = Utc::now();
     let tz = config.daemon.timezone;
     let mut sources = Vec::new();
