@@ -191,6 +191,10 @@ fn only_the_commands_that_send_need_the_secrets() {
     let ack = shell(&["ack", "deadbeef"]);
     assert_eq!(ack.status.code(), Some(1), "no such alert, and no config error: {}", text(&ack.stderr));
     assert!(text(&ack.stderr).contains("no alert has the id"), "{}", text(&ack.stderr));
+    // reload only asks the daemon: with none running it says so, not that a secret is missing.
+    let reload = shell(&["reload"]);
+    assert_eq!(reload.status.code(), Some(75), "{}", text(&reload.stderr));
+    assert!(text(&reload.stderr).contains("no daemon listens"), "{}", text(&reload.stderr));
 
     // check names what it could not check here, and passes.
     let check = shell(&["check"]);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::exit;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Secrets};
 use crate::control::{Request, ask_daemon, socket_path};
 
 /// How long to wait for the outcome: reading the file, then letting the running polls finish
@@ -32,7 +32,9 @@ pub fn run(path: &Path) -> anyhow::Result<u8> {
 }
 
 fn socket(path: &Path) -> Result<PathBuf, ConfigError> {
-    match Config::load(path) {
+    // Only the daemon sends requests, so its secrets (a `${credential:…}` that exists only
+    // inside the unit) are not looked up here.
+    match Config::load_with(path, Secrets::Skip) {
         Ok(config) => Ok(socket_path(&config)),
         Err(error) => match std::env::var_os("RUNTIME_DIRECTORY") {
             Some(dir) => Ok(PathBuf::from(dir).join("control.sock")),
