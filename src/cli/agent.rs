@@ -21,8 +21,6 @@ use super::exit;
 use crate::control::{Envelope, Reply, Request, StreamEvent, VERSION};
 use crate::notify::Desktop;
 
-/// Where the system service's socket is (`RuntimeDirectory=payguard`).
-pub const DEFAULT_SOCKET: &str = "/run/payguard/control.sock";
 /// A line longer than this is not one the daemon writes; refusing it bounds the agent's memory.
 const MAX_LINE: u64 = 1 << 20;
 /// A notification server that never answers must not stall the stream behind it.

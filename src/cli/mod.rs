@@ -180,7 +180,7 @@ pub enum Command {
     /// as a system service (which cannot reach your desktop). Needs no config.
     Agent {
         /// The daemon's control socket.
-        #[arg(long, value_name = "PATH", env = "PAYGUARD_SOCKET", default_value = agent::DEFAULT_SOCKET)]
+        #[arg(long, value_name = "PATH", env = "PAYGUARD_SOCKET", default_value = crate::control::SYSTEM_SOCKET)]
         socket: PathBuf,
     },
 }

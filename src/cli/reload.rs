@@ -11,33 +11,34 @@ use std::time::Duration;
 
 use super::exit;
 use crate::config::{Config, ConfigError, Secrets};
-use crate::control::{Request, ask_daemon, socket_path};
+use crate::control::{Request, ask_daemon, socket_candidates};
 
 /// How long to wait for the outcome: reading the file, then letting the running polls finish
 /// before the new schedules start. Below systemd's default `TimeoutSec=` of 90 s for a reload.
 const PATIENCE: Duration = Duration::from_secs(80);
 
 pub fn run(path: &Path) -> anyhow::Result<u8> {
-    let socket = socket(path)?;
-    match ask_daemon(&socket, Request::Reload, PATIENCE)? {
-        Some(reply) => Ok(reply.print()),
-        None => {
-            eprintln!(
-                "payguard: no daemon listens on {}, so there is nothing to reload: start it (`systemctl start payguard` or `payguard run`)",
-                socket.display()
-            );
-            Ok(exit::TEMPFAIL)
+    let sockets = sockets(path)?;
+    for socket in &sockets {
+        if let Some(reply) = ask_daemon(socket, Request::Reload, PATIENCE)? {
+            return Ok(reply.print());
         }
     }
+    let tried: Vec<String> = sockets.iter().map(|socket| socket.display().to_string()).collect();
+    eprintln!(
+        "payguard: no daemon listens on {}, so there is nothing to reload: start it (`systemctl start payguard` or `payguard run`)",
+        tried.join(" or ")
+    );
+    Ok(exit::TEMPFAIL)
 }
 
-fn socket(path: &Path) -> Result<PathBuf, ConfigError> {
+fn sockets(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     // Only the daemon sends requests, so its secrets (a `${credential:…}` that exists only
     // inside the unit) are not looked up here.
     match Config::load_with(path, Secrets::Skip) {
-        Ok(config) => Ok(socket_path(&config)),
+        Ok(config) => Ok(socket_candidates(&config)),
         Err(error) => match std::env::var_os("RUNTIME_DIRECTORY") {
-            Some(dir) => Ok(PathBuf::from(dir).join("control.sock")),
+            Some(dir) => Ok(vec![PathBuf::from(dir).join("control.sock")]),
             None => Err(error),
         },
     }

@@ -7,21 +7,20 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::{Envelope, Reply, Request, VERSION, answer, socket_path};
+use super::{Envelope, Reply, Request, VERSION, answer, socket_candidates};
 use crate::config::Config;
 
 /// The daemon's reply when it listens, or the same answer computed here from the store.
 pub fn ask_or_answer(config: &Config, request: Request) -> anyhow::Result<Reply> {
-    let path = socket_path(config);
-    match UnixStream::connect(&path) {
-        Ok(stream) => ask(stream, request, Duration::from_secs(60))
-            .with_context(|| format!("asking the daemon on {}", path.display())),
-        // No daemon (no socket, or a stale one nobody accepts on): the store is ours to open.
-        Err(_) => {
-            let store = crate::cli::open_store(config)?;
-            Ok(answer(config, &store, &request))
+    for path in socket_candidates(config) {
+        if let Ok(stream) = UnixStream::connect(&path) {
+            return ask(stream, request, Duration::from_secs(60))
+                .with_context(|| format!("asking the daemon on {}", path.display()));
         }
     }
+    // No daemon (no socket, or a stale one nobody accepts on): the store is ours to open.
+    let store = crate::cli::open_store(config)?;
+    Ok(answer(config, &store, &request))
 }
 
 /// The daemon's reply on the socket at `path`, waiting at most `patience` for it; `Ok(None)` when

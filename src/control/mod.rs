@@ -15,7 +15,7 @@ mod group;
 mod server;
 mod stream;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +115,11 @@ impl Reply {
     }
 }
 
+/// Where the packaged system service listens: its unit's `RuntimeDirectory=payguard`.
+pub const SYSTEM_SOCKET: &str = "/run/payguard/control.sock";
+/// The state directory of the system service, as a shell sees it (no `$STATE_DIRECTORY` there).
+const SYSTEM_STATE_DIR: &str = "/var/lib/payguard";
+
 /// Where the daemon listens: `[daemon] control_socket`, else `$RUNTIME_DIRECTORY/control.sock`
 /// (systemd's `RuntimeDirectory=`), else `control.sock` in the state directory.
 pub fn socket_path(config: &Config) -> PathBuf {
@@ -124,5 +129,50 @@ pub fn socket_path(config: &Config) -> PathBuf {
     match std::env::var_os("RUNTIME_DIRECTORY") {
         Some(dir) => PathBuf::from(dir).join("control.sock"),
         None => config.daemon.state_dir.join("control.sock"),
+    }
+}
+
+/// Where a command looks for the daemon, in order: [`socket_path`], then, for the system
+/// service's state directory, that service's socket. An admin's shell has no
+/// `$RUNTIME_DIRECTORY`, so without the second place `payguard status` would miss the service
+/// and then find its store locked.
+pub fn socket_candidates(config: &Config) -> Vec<PathBuf> {
+    let mut candidates = vec![socket_path(config)];
+    let system = PathBuf::from(SYSTEM_SOCKET);
+    let system_service =
+        config.daemon.control_socket.is_none() && config.daemon.state_dir == Path::new(SYSTEM_STATE_DIR);
+    if system_service && !candidates.contains(&system) {
+        candidates.push(system);
+    }
+    candidates
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::{SYSTEM_SOCKET, socket_candidates, socket_path};
+    use crate::config::Config;
+
+    fn config(daemon: &str) -> Config {
+        let text = format!(
+            "[daemon]\n{daemon}\n\n[[source]]\nname = \"bank\"\nkind = \"simplefin\"\n\
+             access_url = \"https://u:p@bank.example/simplefin\"\nschedule = \"7 * * * *\"\n"
+        );
+        Config::parse(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_shell_finds_the_system_service_by_its_runtime_directory() {
+        let system = config("state_dir = \"/var/lib/payguard\"");
+        let candidates = socket_candidates(&system);
+        assert_eq!(candidates.first(), Some(&socket_path(&system)));
+        assert_eq!(candidates.last(), Some(&PathBuf::from(SYSTEM_SOCKET)));
+
+        // Another state directory, or a socket named in the config, is a daemon of its own.
+        let own = config("state_dir = \"/home/you/.local/state/payguard\"");
+        assert_eq!(socket_candidates(&own), vec![socket_path(&own)]);
+        let named = config("state_dir = \"/var/lib/payguard\"\ncontrol_socket = \"/tmp/p.sock\"");
+        assert_eq!(socket_candidates(&named), vec![PathBuf::from("/tmp/p.sock")]);
     }
 }
