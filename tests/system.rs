@@ -8,6 +8,8 @@
 //! --ignored`. A plain `cargo test` skips it. The Debian image is made once and kept in
 //! /var/cache/payguard-system-test/, in a directory named after what it holds; each run boots it
 //! read-only under a throw-away overlay (`--volatile=overlay`), so the cache is never changed.
+//! With `--register=no --keep-unit` nspawn asks nothing of the host's service manager, so the host
+//! needs neither systemd as PID 1 nor a system D-Bus.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};

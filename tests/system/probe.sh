@@ -101,9 +101,10 @@ status_works_from_a_root_shell() {
   local out code=0
   out=$(payguard status 2>&1) || code=$?
   [ "$code" -eq 0 ] || { echo "payguard status exited $code:"; echo "$out"; return 1; }
+  # The daemon's view: the source polled and the account watched.
   case "$out" in
-    *ACT-1*) ;;
-    *) echo 'payguard status does not show the account ACT-1:'; echo "$out"; return 1 ;;
+    *'sim-bank (simplefin): ok'*ACT-1*) ;;
+    *) echo 'payguard status does not show sim-bank polled ok and the account ACT-1:'; echo "$out"; return 1 ;;
   esac
 }
 
