@@ -1,8 +1,9 @@
 #!/bin/bash
 # The system test's checks, run as root by payguard-probe.service inside a minimal Debian 12 booted
 # under systemd. tests/system.rs puts the package, the config and the secret in /probe and reads
-# the outcome from /out: a line "pass NAME" or "fail NAME" in /out/checks for each check (NAME is its function below), what
-# shows why in /out/NAME.log for each failure, and /out/finished once every check ran.
+# the outcome from /out: a line "pass NAME" or "fail NAME" in /out/checks for each check (NAME is
+# its function below), what shows why in /out/NAME.log for each failure, and /out/finished once
+# every check ran.
 set -u
 export SYSTEMD_PAGER='' SYSTEMD_COLORS=0 LC_ALL=C.UTF-8
 
