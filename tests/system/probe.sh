@@ -114,16 +114,18 @@ state_is_private_to_a_dynamic_user() {
   pid=$(show MainPID)
   uid=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status")
   # systemd's DynamicUser= range.
-  [ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] ||
-    { echo "payguard (pid $pid) runs as uid '$uid', not a dynamic user"; return 1; }
+  if ! { [ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ]; }; then
+    echo "payguard (pid $pid) runs as uid '$uid', not a dynamic user"
+    return 1
+  fi
   mode=$(stat -c %a /var/lib/private/payguard) || return 1
   owner=$(stat -c %u /var/lib/private/payguard)
   [ "$mode" = 700 ] || { echo "the state directory is $mode, not 700"; return 1; }
   [ "$owner" = "$uid" ] || { echo "the state directory belongs to uid $owner, not the service's $uid"; return 1; }
   [ "$(readlink /var/lib/payguard)" = private/payguard ] ||
     { echo "/var/lib/payguard is not the link to private/payguard: $(ls -ld /var/lib/payguard)"; return 1; }
-  loose=$(find /var/lib/private/payguard -perm /077)
-  [ -z "$loose" ] || { echo 'group or others have access to:'; ls -ld $loose; return 1; }
+  loose=$(find /var/lib/private/payguard -perm /077 -exec ls -ld {} +)
+  [ -z "$loose" ] || { echo 'group or others have access to:'; echo "$loose"; return 1; }
   [ -n "$(ls -A /var/lib/private/payguard)" ] || { echo 'the state directory is empty: no store was written'; return 1; }
 }
 
@@ -196,7 +198,7 @@ cd / || exit 1
 check installs_from_the_deb
 if ! [ -x /usr/bin/payguard ]; then
   # Nothing else can be checked; tests/system.rs reports the rest as not run.
-  echo done > "$OUT/finished"
+  echo 'done' > "$OUT/finished"
   exit 0
 fi
 check depends_on_ca_certificates
@@ -217,4 +219,4 @@ check a_bad_reload_keeps_the_old_config
 check a_good_reload_applies
 check stops_cleanly
 check the_secret_never_reaches_the_journal
-echo done > "$OUT/finished"
+echo 'done' > "$OUT/finished"
