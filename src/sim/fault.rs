@@ -112,13 +112,13 @@ struct Request {
 }
 
 impl Request {
-    fn is_authorised_accounts(&self) -> bool {
+    fn is_authorised_accounts(&self, password: &str) -> bool {
         let path = self.target.split('?').next().unwrap_or_default();
         let mut headers = HeaderMap::new();
         if let Some(value) = self.authorization.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
             headers.insert(header::AUTHORIZATION, value);
         }
-        self.method == "GET" && path == "/simplefin/accounts" && server::authorised(&headers)
+        self.method == "GET" && path == "/simplefin/accounts" && server::authorised(&headers, password)
     }
 
     fn start_date(&self) -> Option<&str> {
@@ -129,7 +129,8 @@ impl Request {
 
 async fn triage(mut tcp: TcpStream, peer: SocketAddr, state: Shared, pass_on: mpsc::Sender<(Replayed, SocketAddr)>) {
     let mut head = Vec::new();
-    let request = read_head(&mut tcp, &mut head).await.filter(Request::is_authorised_accounts);
+    let password = lock(&state).password.clone();
+    let request = read_head(&mut tcp, &mut head).await.filter(|r| r.is_authorised_accounts(&password));
     let fault = request.as_ref().and_then(|_| {
         let mut state = lock(&state);
         let fault = state.faults.pop_front();
@@ -427,10 +428,14 @@ mod tests {
         let head = b"GET /simplefin/accounts?start-date=1700000000&pending=1 HTTP/1.1\r\nhost: x\r\nAuthorization: Basic ZGVtbzpkZW1v";
         let request = parse_head(head).unwrap_or_else(|| panic!("a request"));
         assert_eq!(request.start_date(), Some("1700000000"));
-        assert!(request.is_authorised_accounts(), "demo:demo on the accounts path");
+        assert!(request.is_authorised_accounts(crate::sim::PASSWORD), "demo:demo on the accounts path");
+        assert!(
+            !request.is_authorised_accounts("pw-of-its-own"),
+            "a simulator with its own password refuses demo:demo"
+        );
         let wrong = parse_head(b"GET /simplefin/accounts HTTP/1.1\r\nauthorization: Basic eDp5")
             .unwrap_or_else(|| panic!("a request"));
-        assert!(!wrong.is_authorised_accounts());
+        assert!(!wrong.is_authorised_accounts(crate::sim::PASSWORD));
         assert!(parse_head(b"\xff\xfe").is_none());
     }
 }

@@ -23,7 +23,8 @@ pub use fault::Fault;
 pub use load::Load;
 pub use script::{Event, Script, ScriptAccount, Step, demo_script};
 
-/// The credentials the simulator accepts in its access URL.
+/// The credentials the simulator accepts in its access URL, unless it is started with a password
+/// of its own ([`Simulator::start_with_password`]).
 pub const USERNAME: &str = "demo";
 pub const PASSWORD: &str = "demo";
 
@@ -47,6 +48,8 @@ struct State {
     next_step: usize,
     advance: Advance,
     requests: tokio::sync::watch::Sender<u64>,
+    /// The password of the access URL.
+    password: String,
     /// Answers for the next `/accounts` requests, one each, before normal service resumes.
     faults: VecDeque<Fault>,
     /// A generated bank that answers instead of the script (which is then empty).
@@ -75,7 +78,13 @@ struct SimTransaction {
 impl Simulator {
     /// Serves `script` on a free loopback port.
     pub async fn start(script: Script, advance: Advance) -> std::io::Result<Simulator> {
-        Simulator::serve(script, advance, None).await
+        Simulator::serve(script, advance, PASSWORD, None).await
+    }
+
+    /// [`Simulator::start`] with an access URL whose password is `password`: for a test that
+    /// must tell the secret apart from everything else in a log.
+    pub async fn start_with_password(script: Script, advance: Advance, password: &str) -> std::io::Result<Simulator> {
+        Simulator::serve(script, advance, password, None).await
     }
 
     /// Serves a generated bank: every `/accounts` answer is the next one of `load`, its accounts
@@ -83,10 +92,15 @@ impl Simulator {
     /// no account to spoil here.
     pub async fn start_load(load: Load) -> std::io::Result<Simulator> {
         let script = Script { accounts: Vec::new(), steps: Vec::new() };
-        Simulator::serve(script, Advance::Manual, Some(load::Generator::new(load))).await
+        Simulator::serve(script, Advance::Manual, PASSWORD, Some(load::Generator::new(load))).await
     }
 
-    async fn serve(script: Script, advance: Advance, load: Option<load::Generator>) -> std::io::Result<Simulator> {
+    async fn serve(
+        script: Script,
+        advance: Advance,
+        password: &str,
+        load: Option<load::Generator>,
+    ) -> std::io::Result<Simulator> {
         let accounts = script
             .accounts
             .iter()
@@ -105,6 +119,7 @@ impl Simulator {
             next_step: 0,
             advance,
             requests: requests_tx,
+            password: password.to_owned(),
             faults: VecDeque::new(),
             load,
         }));
@@ -116,7 +131,7 @@ impl Simulator {
 
     /// The SimpleFIN access URL, credentials included.
     pub fn access_url(&self) -> String {
-        format!("http://{USERNAME}:{PASSWORD}@{}/simplefin", self.addr)
+        format!("http://{USERNAME}:{}@{}/simplefin", lock(&self.state).password, self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -11,7 +11,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Advance, PASSWORD, State, USERNAME, lock};
+use super::{Advance, State, USERNAME, lock};
 
 type Shared = Arc<Mutex<State>>;
 
@@ -42,7 +42,8 @@ async fn accounts(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorised(&headers) {
+    let password = lock(&state).password.clone();
+    if !authorised(&headers, &password) {
         return (StatusCode::FORBIDDEN, "access denied").into_response();
     }
     let start = start_date(query.get("start-date").map(String::as_str));
@@ -108,8 +109,8 @@ pub(super) fn accounts_json(state: &State, start: DateTime<Utc>, now: DateTime<U
         .collect()
 }
 
-pub(super) fn authorised(headers: &HeaderMap) -> bool {
-    let expected = format!("{USERNAME}:{PASSWORD}");
+pub(super) fn authorised(headers: &HeaderMap, password: &str) -> bool {
+    let expected = format!("{USERNAME}:{password}");
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
