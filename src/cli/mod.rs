@@ -246,6 +246,6 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
 /// Opens the store of a config, creating the state directory on first use.
 pub(crate) fn open_store(config: &Config) -> anyhow::Result<Store> {
     let dir = &config.daemon.state_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.clone(), source })?;
     Ok(Store::open(dir)?)
 }

@@ -13,6 +13,7 @@ pub mod notify_socket;
 pub mod records;
 pub mod reopen;
 pub mod smtp;
+pub mod tmpfs;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
