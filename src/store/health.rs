@@ -65,10 +65,7 @@ impl Store {
         if let Ok(trees) = &*slot {
             // Each call holds its own handle while it runs; ours is in the slot.
             if Arc::strong_count(trees) > 1 {
-                return Err(StoreError::Closed {
-                    path: self.path.clone(),
-                    reason: "still in use; reopening it is tried again at the next poll".to_owned(),
-                });
+                return Err(StoreError::Reopening { path: self.path.clone() });
             }
         }
         // The old database goes first: sled locks its file, and a failed one does not flush.

@@ -71,13 +71,15 @@ pub enum StoreError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("the store at {path} is closed after a failed write and could not be opened again: {reason}")]
     Closed { path: PathBuf, reason: String },
+    #[error("the store at {path} failed a write and waits to be opened again while another task uses it")]
+    Reopening { path: PathBuf },
 }
 
 impl StoreError {
     /// The store as a whole cannot be written or read (a full or failing disk), as opposed to one
     /// damaged record, which fails only what it belongs to.
     pub fn is_storage(&self) -> bool {
-        matches!(self, StoreError::Io(sled::Error::Io(_)) | StoreError::Closed { .. })
+        matches!(self, StoreError::Io(sled::Error::Io(_)) | StoreError::Closed { .. } | StoreError::Reopening { .. })
     }
 }
 
