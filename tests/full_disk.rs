@@ -37,14 +37,14 @@ async fn once_exits_74_when_the_state_directory_cannot_be_made() {
     assert!(stderr.contains("cannot create the state directory") && stderr.contains("a-file/state"), "{stderr}");
 }
 
-/// One SimpleFIN account with a thousand payments: more than fits in what the store's log has
-/// taken from the disk already, so writing them needs new room.
-fn answer() -> String {
-    let transactions: Vec<String> = (0..1000)
+/// One SimpleFIN account with a thousand payments (ids from `first`): more than fits in what the
+/// store's log has taken from the disk already, so writing them needs new room.
+fn answer(first: i64) -> String {
+    let transactions: Vec<String> = (first..first + 1000)
         .map(|i| {
             format!(
                 r#"{{"id": "t{i}", "posted": {}, "amount": "-3.{:02}", "description": "Coffee {i} {}", "payee": "Coffee {i}"}}"#,
-                1789900000 - i * 600,
+                Utc::now().timestamp() - 86_400 - i * 60,
                 i % 100,
                 "x".repeat(200)
             )
@@ -63,7 +63,7 @@ async fn once_exits_74_when_its_poll_cannot_be_flushed() {
     let Some(disk) = Tmpfs::mount(&dir.path().join("state"), "8m") else { return };
     let bank = Fixture::start().await;
     let (open, gate) = tokio::sync::watch::channel(false);
-    bank.reply("/simplefin/accounts", Reply::Gated { gate, then: Box::new(Reply::json(&answer())) });
+    bank.reply("/simplefin/accounts", Reply::Gated { gate, then: Box::new(Reply::json(&answer(0))) });
     let config = support::sim_config(dir.path(), &bank.url_with_credentials("u", "p", "/simplefin"), "0 * * * *", "");
 
     // The store opens on a disk with room; while the bank's answer is on its way, the disk fills.
@@ -79,6 +79,51 @@ async fn once_exits_74_when_its_poll_cannot_be_flushed() {
     assert!(stderr.contains("the poll could not be stored in"), "{stderr}");
     assert!(stderr.contains("No space left on device"), "in the store's words: {stderr}");
     assert!(!stderr.contains("invalid source setup"), "not the source's fault: {stderr}");
+}
+
+/// `store_failing` is said when the failure starts, at most hourly while it lasts, and resolved
+/// when a write succeeds again; walked on the manual clock against a real full tmpfs.
+#[tokio::test(flavor = "multi_thread")]
+async fn store_failing_is_said_at_most_hourly_and_resolved() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(disk) = Tmpfs::mount(&dir.path().join("state"), "8m") else { return };
+    let bank = Fixture::start().await;
+    let path = "/simplefin/accounts";
+    bank.reply_sequence(path, vec![Reply::json(&answer(0)), Reply::json(&answer(1000))]);
+    bank.reply(path, Reply::json(&answer(2000)));
+    let receiver = Fixture::start().await;
+    receiver.reply("/hook", Reply::json("{}"));
+    let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n", receiver.url("/hook"));
+    let text =
+        support::sim_config_text(dir.path(), &bank.url_with_credentials("u", "p", "/simplefin"), "0 * * * *", &hook);
+    let start = Utc::now();
+    let clock = payguard::daemon::Clock::manual(start);
+    let engine = support::engine(&text, clock.clone());
+    let poll = |minutes: i64| {
+        let (engine, clock) = (engine.clone(), clock.clone());
+        async move {
+            let at = start + TimeDelta::minutes(minutes);
+            clock.set(at);
+            engine.poll_source(0, at).await
+        }
+    };
+    let said = || store_failing_messages(&receiver).into_iter().map(|(event, _)| event).collect::<Vec<_>>();
+
+    assert!(poll(0).await.succeeded());
+    disk.fill();
+    let failed = poll(1).await;
+    assert!(failed.store_error.as_ref().is_some_and(|e| e.to_string().contains("No space left")), "{failed:?}");
+    assert_eq!(said(), ["firing"]);
+    assert!(poll(30).await.store_error.is_some());
+    assert_eq!(said(), ["firing"], "not again within the hour");
+    assert!(poll(62).await.store_error.is_some());
+    assert_eq!(said(), ["firing", "repeat"], "again after an hour");
+    assert_eq!(bank.seen().len(), 2, "no request is spent while the store cannot keep the answer");
+    disk.free();
+    let recovered = poll(63).await;
+    assert!(recovered.succeeded(), "{recovered:?}");
+    assert_eq!(said(), ["firing", "repeat", "resolved"]);
+    assert!(engine.store().failure().is_none());
 }
 
 /// The daemon's stderr, line by line, as it comes.
