@@ -37,16 +37,17 @@ async fn once_exits_74_when_the_state_directory_cannot_be_made() {
     assert!(stderr.contains("cannot create the state directory") && stderr.contains("a-file/state"), "{stderr}");
 }
 
-/// One SimpleFIN account with a thousand payments (ids from `first`): more than fits in what the
-/// store's log has taken from the disk already, so writing them needs new room.
+/// One SimpleFIN account with two hundred payments (ids from `first`): more than fits in what the
+/// store's log has taken from the disk already, so writing them needs new room; and no record so
+/// large that sled writes it to a file of its own, which on a full disk hangs its flushes (see
+/// `Store::flush`).
 fn answer(first: i64) -> String {
-    let transactions: Vec<String> = (first..first + 1000)
+    let transactions: Vec<String> = (first..first + 200)
         .map(|i| {
             format!(
-                r#"{{"id": "t{i}", "posted": {}, "amount": "-3.{:02}", "description": "Coffee {i} {}", "payee": "Coffee {i}"}}"#,
+                r#"{{"id": "t{i}", "posted": {}, "amount": "-3.{:02}", "description": "Coffee {i}", "payee": "Coffee {i}"}}"#,
                 Utc::now().timestamp() - 86_400 - i * 60,
-                i % 100,
-                "x".repeat(200)
+                i % 100
             )
         })
         .collect();
@@ -89,8 +90,8 @@ async fn store_failing_is_said_at_most_hourly_and_resolved() {
     let Some(disk) = Tmpfs::mount(&dir.path().join("state"), "8m") else { return };
     let bank = Fixture::start().await;
     let path = "/simplefin/accounts";
-    bank.reply_sequence(path, vec![Reply::json(&answer(0)), Reply::json(&answer(1000))]);
-    bank.reply(path, Reply::json(&answer(2000)));
+    bank.reply_sequence(path, vec![Reply::json(&answer(0)), Reply::json(&answer(200))]);
+    bank.reply(path, Reply::json(&answer(400)));
     let receiver = Fixture::start().await;
     receiver.reply("/hook", Reply::json("{}"));
     let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n", receiver.url("/hook"));

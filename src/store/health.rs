@@ -5,11 +5,12 @@
 //! opened again (sled 0.34.7, `Config::global_error`; reads of open trees still work). So a store
 //! whose write failed is closed and opened again once there is room, which [`Store::recover`]
 //! checks by writing a probe file first: opening sled writes a snapshot of its page table and
-//! fails on a full disk, and a store that could not be opened again cannot even be read.
+//! fails on a full disk, and a store that could not be opened again cannot even be read. A flush
+//! that sled never finishes (see [`flush_bounded`]) fails after a bound instead of hanging a poll.
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,8 @@ use super::{Handles, Store, StoreError};
 const MIN_ROOM: u64 = 4 << 20;
 /// How long a reopen waits for sled's writer threads to let go of the file lock.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// The longest a flush may take (a poll of 10,000 accounts flushes in about a second).
+const FLUSH_LIMIT: Duration = Duration::from_secs(30);
 const PROBE: &str = "write-probe";
 
 /// A write or flush that failed, until one succeeds again.
@@ -60,7 +63,7 @@ impl Store {
         if self.failure().is_none() {
             return Ok(());
         }
-        probe(&self.path).map_err(|e| StoreError::Io(sled::Error::Io(e)))?;
+        probe(&self.path, room(&self.path)).map_err(|e| StoreError::Io(sled::Error::Io(e)))?;
         let mut slot = self.shared.trees.write().unwrap_or_else(PoisonError::into_inner);
         if let Ok(trees) = &*slot {
             // Each call holds its own handle while it runs; ours is in the slot.
@@ -93,22 +96,54 @@ impl Store {
     }
 }
 
-/// Writes and syncs a file as large as what reopening the store may write, in the store's
-/// directory, and removes it: an error means there is no room yet.
-fn probe(dir: &Path) -> std::io::Result<()> {
-    let snapshots = std::fs::read_dir(dir)?
+/// Flushes `db`, but waits at most [`FLUSH_LIMIT`]. sled 0.34.7 can wait forever: when writing a
+/// large record to its own file fails (a full disk), it returns the error without releasing its
+/// claim on the log buffer, which is then never written, and records no error (`Log::reserve`,
+/// `IoBufs::encapsulate`; seen in a `payguard once` hung in `make_stable`). Such a flush holds
+/// the database until the process ends, so the error says payguard must be restarted.
+pub(super) fn flush_bounded(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
+    let (done, answered) = mpsc::channel();
+    let flushing = db.clone();
+    let started = std::thread::Builder::new().name("payguard-flush".into()).spawn(move || {
+        let _ = done.send(flushing.flush());
+    });
+    if started.is_err() {
+        return Ok(db.flush().map(drop)?);
+    }
+    match answered.recv_timeout(FLUSH_LIMIT) {
+        Ok(flushed) => Ok(flushed.map(drop)?),
+        Err(_) => {
+            let disk = match probe(dir, 64 << 10) {
+                Ok(()) => "the disk takes writes".to_owned(),
+                Err(e) => format!("a write in {} fails: {e}", dir.display()),
+            };
+            Err(StoreError::FlushHung { path: dir.to_owned(), seconds: FLUSH_LIMIT.as_secs(), disk })
+        }
+    }
+}
+
+/// Room for what reopening the store writes: [`MIN_ROOM`], or twice its last snapshot.
+fn room(dir: &Path) -> u64 {
+    let snapshots = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("snap."))
         .filter_map(|e| e.metadata().ok())
         .map(|m| m.len())
         .max()
         .unwrap_or(0);
-    let room = MIN_ROOM.max(snapshots.saturating_mul(2));
+    MIN_ROOM.max(snapshots.saturating_mul(2))
+}
+
+/// Writes and syncs a file of `size` bytes in `dir`, and removes it: an error means there is no
+/// room for that much.
+fn probe(dir: &Path, size: u64) -> std::io::Result<()> {
     let path = dir.join(PROBE);
     let written = (|| {
         let mut file = std::fs::File::create(&path)?;
         let block = vec![0u8; 64 << 10];
-        let mut left = room;
+        let mut left = size;
         while left > 0 {
             let n = left.min(block.len() as u64) as usize;
             file.write_all(&block[..n])?;

@@ -73,13 +73,23 @@ pub enum StoreError {
     Closed { path: PathBuf, reason: String },
     #[error("the store at {path} failed a write and waits to be opened again while another task uses it")]
     Reopening { path: PathBuf },
+    #[error(
+        "the store at {path} did not finish a flush within {seconds} s ({disk}); after some failed writes sled never finishes one, so restart payguard once the disk has room"
+    )]
+    FlushHung { path: PathBuf, seconds: u64, disk: String },
 }
 
 impl StoreError {
     /// The store as a whole cannot be written or read (a full or failing disk), as opposed to one
     /// damaged record, which fails only what it belongs to.
     pub fn is_storage(&self) -> bool {
-        matches!(self, StoreError::Io(sled::Error::Io(_)) | StoreError::Closed { .. } | StoreError::Reopening { .. })
+        matches!(
+            self,
+            StoreError::Io(sled::Error::Io(_))
+                | StoreError::Closed { .. }
+                | StoreError::Reopening { .. }
+                | StoreError::FlushHung { .. }
+        )
     }
 }
 
@@ -298,16 +308,16 @@ impl Store {
 
     /// Makes everything written so far durable. A poll counts as done only after this returns.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let flushed = match self.trees() {
-            Ok(t) => t.db.flush_async().await.map(drop).map_err(StoreError::from),
-            Err(e) => Err(e),
-        };
-        self.note_flush(flushed)
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.flush_blocking()).await {
+            Ok(flushed) => flushed,
+            Err(e) => Err(StoreError::Io(sled::Error::ReportableBug(format!("the flush task failed: {e}")))),
+        }
     }
 
     /// [`Store::flush`] for code outside an async runtime (the command line).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        let flushed = self.trees().and_then(|t| Ok(t.db.flush().map(drop)?));
+        let flushed = self.trees().and_then(|t| health::flush_bounded(&t.db, &self.path));
         self.note_flush(flushed)
     }
 
