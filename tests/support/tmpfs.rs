@@ -53,7 +53,11 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let unmounted = Command::new("umount").arg(&self.path).status().is_ok_and(|s| s.success());
+        let unmounted = Command::new("umount")
+            .arg(&self.path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
         if !unmounted {
             // Something still holds a file there: detach it now, the kernel frees it after.
             let _ = Command::new("umount").arg("--lazy").arg(&self.path).status();
