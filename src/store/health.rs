@@ -105,7 +105,11 @@ pub(super) fn flush_bounded(db: &sled::Db, dir: &Path) -> Result<(), StoreError>
     let (done, answered) = mpsc::channel();
     let flushing = db.clone();
     let started = std::thread::Builder::new().name("payguard-flush".into()).spawn(move || {
-        let _ = done.send(flushing.flush());
+        let flushed = flushing.flush();
+        // Let go of the database before answering: the caller may close it and open it again
+        // at once, and sled's file lock goes with the last handle.
+        drop(flushing);
+        let _ = done.send(flushed);
     });
     if started.is_err() {
         return Ok(db.flush().map(drop)?);
