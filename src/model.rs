@@ -163,6 +163,18 @@ pub struct SourceHealth {
     /// source is up, yet those accounts are not watched.
     #[serde(default)]
     pub unreadable: std::collections::BTreeMap<String, Unreadable>,
+    /// The daily request budget is spent and polls are being skipped (since the first skip).
+    #[serde(default)]
+    pub budget_spent: Option<BudgetSpent>,
+}
+
+/// A spent request budget: `used` of `max` requests in the last 24 hours, free again at `until`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetSpent {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub used: usize,
+    pub max: u32,
 }
 
 /// An account whose data has been unusable for `polls` polls in a row.
@@ -216,10 +228,12 @@ pub enum FindingKind {
     SourceDown,
     Maintenance,
     Incident,
+    BudgetExhausted,
+    StoreFailing,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 13] = [
+    pub const ALL: [FindingKind; 15] = [
         FindingKind::BalanceDrop,
         FindingKind::LowBalance,
         FindingKind::LargeDebit,
@@ -233,6 +247,8 @@ impl FindingKind {
         FindingKind::SourceDown,
         FindingKind::Maintenance,
         FindingKind::Incident,
+        FindingKind::BudgetExhausted,
+        FindingKind::StoreFailing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -250,6 +266,8 @@ impl FindingKind {
             FindingKind::SourceDown => "source_down",
             FindingKind::Maintenance => "maintenance",
             FindingKind::Incident => "incident",
+            FindingKind::BudgetExhausted => "budget_exhausted",
+            FindingKind::StoreFailing => "store_failing",
         }
     }
 
@@ -258,14 +276,16 @@ impl FindingKind {
             FindingKind::BalanceDrop
             | FindingKind::Velocity
             | FindingKind::UnexplainedChange
-            | FindingKind::AccountStatus => Severity::Critical,
+            | FindingKind::AccountStatus
+            | FindingKind::StoreFailing => Severity::Critical,
             FindingKind::LowBalance
             | FindingKind::LargeDebit
             | FindingKind::NewPayee
             | FindingKind::DuplicateCharge
             | FindingKind::StuckPending
             | FindingKind::SourceDown
-            | FindingKind::Incident => Severity::Warning,
+            | FindingKind::Incident
+            | FindingKind::BudgetExhausted => Severity::Warning,
             FindingKind::CardExpiry | FindingKind::Maintenance => Severity::Info,
         }
     }
@@ -283,7 +303,15 @@ impl FindingKind {
                 | FindingKind::CardExpiry
                 | FindingKind::SourceDown
                 | FindingKind::Incident
+                | FindingKind::BudgetExhausted
+                | FindingKind::StoreFailing
         )
+    }
+
+    /// Whether a firing condition is said again every `repeat_interval`. A spent budget is said
+    /// once: it frees by itself within the day, and repeating it would only add noise.
+    pub fn repeats(self) -> bool {
+        self.is_condition() && self != FindingKind::BudgetExhausted
     }
 }
 

@@ -3,22 +3,9 @@
 
 mod support;
 
-use std::path::Path;
-use std::sync::Arc;
-
 use chrono::{TimeDelta, Utc};
-use payguard::config::Config;
-use payguard::daemon::{Clock, Engine};
-use payguard::notify::Stream;
+use payguard::daemon::Clock;
 use payguard::sim::{Advance, Simulator, demo_script};
-use payguard::store::Store;
-
-fn engine(text: &str, clock: Clock) -> Arc<Engine> {
-    let config = Config::parse(text, Path::new("polling.toml")).expect("config");
-    std::fs::create_dir_all(&config.daemon.state_dir).expect("state dir");
-    let store = Store::open(&config.daemon.state_dir).expect("store");
-    Arc::new(Engine::new(config, store, Stream::Stderr, clock).expect("engine"))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_schedule_of_every_minute_stays_within_24_requests_a_day() {
@@ -28,7 +15,7 @@ async fn a_schedule_of_every_minute_stays_within_24_requests_a_day() {
     let text = support::sim_config_text(dir.path(), &sim.access_url(), "* * * * *", "");
     let start = Utc::now();
     let clock = Clock::manual(start);
-    let engine = engine(&text, clock.clone());
+    let engine = support::engine(&text, clock.clone());
     let schedule = engine.source_config(0).expect("a source").schedule.clone();
     let (mut at, mut runs, mut skipped) = (start, 0, 0);
     // Every time the schedule fires over two days, as the scheduler would.
@@ -90,7 +77,7 @@ async fn an_outage_during_announced_maintenance_is_held_back_and_after_it_is_sai
             "schedule = \"* * * * *\"\nnotice = \"bank-status\"\ndown_after = 2\nmax_requests_per_day = 1000",
         );
     let clock = Clock::manual(start);
-    let engine = engine(&text, clock.clone());
+    let engine = support::engine(&text, clock.clone());
     let down = |run: &payguard::daemon::SourceRun| run.notices.iter().any(|(a, _)| a.kind().as_str() == "source_down");
 
     let notices = engine.poll_notice(0, start).await;

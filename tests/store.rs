@@ -120,7 +120,7 @@ fn everything_survives_a_reopen() {
             .ingest(&observation(account(), now(), "1", vec![tx("a", 5, "-5", "Shop")]), &plan.changed, &[], now())
             .expect("ingest");
     }
-    let store = Store::open(dir.path()).expect("reopen");
+    let store = reopened(|| Store::open(dir.path())).expect("reopen");
     let (snapshots, transactions, payees) = everything(&store);
     assert_eq!((snapshots.len(), transactions.len(), payees.len()), (1, 1, 1));
     let record = store.account(&account()).expect("read").expect("account record");

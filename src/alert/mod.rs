@@ -123,7 +123,7 @@ pub fn plan(
                 let event = match alert.last_notified {
                     None => Some(NoticeEvent::Firing),
                     Some(last)
-                        if alert.kind().is_condition()
+                        if alert.kind().repeats()
                             && alert.state == AlertState::Firing
                             && alert.acknowledged_at.is_none()
                             && now - last >= policy.repeat_interval =>

@@ -58,7 +58,7 @@ pub fn summary(config: &Config) -> String {
             if runs * cost > max as usize {
                 let _ = writeln!(
                     out,
-                    "    warning: this schedule asks for {} requests a day, but max_requests_per_day = {max}: polls beyond the budget are skipped; a schedule like \"7 * * * *\" (hourly) fits",
+                    "    warning: this schedule asks for {} requests a day, but max_requests_per_day = {max}: polls beyond the budget are skipped (and budget_exhausted fires each time it runs out); a schedule like \"7 * * * *\" (hourly) fits",
                     runs * cost
                 );
             }

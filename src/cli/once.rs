@@ -17,7 +17,16 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     let store = open_store(&config)?;
     let console = if json { Stream::Stderr } else { Stream::Stdout };
     let engine = Engine::new(config, store, console, Clock::System).context("cannot set up payguard")?;
-    let (notice_runs, runs) = engine.poll_all().await;
+    let (mut notice_runs, mut runs) = engine.poll_all().await;
+    let store_error = (notice_runs.iter_mut().map(|r| &mut r.store_error))
+        .chain(runs.iter_mut().map(|r| &mut r.store_error))
+        .find_map(Option::take);
+    if let Some(error) = store_error {
+        // Nothing the polls learned was kept, and nothing can be sent without recording it.
+        report(&notice_runs, &runs, &RoundReport::default());
+        let dir = engine.store().path().display().to_string();
+        return Err(anyhow::Error::from(error).context(format!("the poll could not be stored in {dir}")));
+    }
     if json {
         let mut stdout = std::io::stdout().lock();
         let said = notice_runs.iter().flat_map(|r| &r.notices).chain(runs.iter().flat_map(|r| &r.notices));

@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Clock;
 use super::metrics::Metrics;
-use crate::alert::Delivery;
 use crate::alert::outbox::{self, Attempt, Next};
+use crate::alert::{Alert, Delivery, NoticeEvent};
 use crate::config::{Config, Language, Support};
 use crate::notify::render::{alert_message, digest_message};
 use crate::notify::{Channel, DeliveryError, Message};
@@ -90,7 +90,10 @@ impl Deliverer {
     /// Sends everything due at `now` once, and records every outcome. With `retry_now`, deliveries
     /// waiting out a backoff are due too (a restart or a person running `payguard once` is a good
     /// moment to try again); quiet hours and hourly limits still hold.
+    /// A store whose write failed is reopened first; while it cannot be, nothing is sent, since
+    /// no outcome could be recorded and each message would go again at every round.
     pub async fn round(&self, store: &Store, now: DateTime<Utc>, retry_now: bool) -> Result<RoundReport, StoreError> {
+        super::engine::blocking(|| store.recover())?;
         let mut report = RoundReport::default();
         let mut by_channel: HashMap<String, Vec<Delivery>> = HashMap::new();
         for delivery in store.pending_deliveries()? {
@@ -150,6 +153,19 @@ impl Deliverer {
             }
         }
         Ok(report)
+    }
+
+    /// Sends one message about `alert` to `channels` now, without the outbox: for what must be
+    /// said when the store (which holds the outbox) cannot be written. Each outcome is logged;
+    /// nothing is retried, as the caller says it again while the problem lasts.
+    pub async fn send_directly(&self, alert: &Alert, event: NoticeEvent, channels: &[String], now: DateTime<Utc>) {
+        let id = format!("{}.{}.{}", alert.id, event.as_str(), now.timestamp_millis());
+        let message = alert_message(&id, alert, event, self.language, &self.support);
+        for name in channels {
+            if let Some(outlet) = self.outlets.get(name) {
+                log_attempt(name, &alert.id, &outlet.attempt(&message, now).await);
+            }
+        }
     }
 
     fn record(&self, store: &Store, next: Next, report: &mut RoundReport) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use tracing::Instrument as _;
 
 use super::metrics::{Metrics, PollOutcome};
 use super::{Clock, Deliverer, polling};
-use crate::alert::{self, Alert, Delivery, NoticeEvent};
+use crate::alert::{self, Alert, AlertState, Delivery, NoticeEvent};
 use crate::config::{Config, NoticeConfig, SourceConfig};
 use crate::detect::{self, detect};
 use crate::model::{AccountRef, Finding, Notice, Observation, SourceHealth};
@@ -24,6 +24,8 @@ const BASELINE: TimeDelta = TimeDelta::days(30);
 const MAX_WINDOW: TimeDelta = TimeDelta::days(90);
 /// What ingesting one account of a poll came to: the messages it made owed, or why it failed.
 type AccountOutcome = Result<Vec<(Alert, NoticeEvent)>, String>;
+/// How often at most `store_failing` is said while the store stays unwritable.
+const STORE_ALARM_EVERY: TimeDelta = TimeDelta::hours(1);
 
 /// Accounts written per store transaction. sled pays per transaction, not per record: two log
 /// buffers sealed and written, its seven I/O threads woken. Eight accounts in one transaction cut
@@ -62,6 +64,8 @@ pub struct SourceRun {
     pub failures: Vec<AccountFailure>,
     /// The whole source failed: nothing was learned.
     pub error: Option<SourceError>,
+    /// The store could not be written (or read): nothing this poll learned is kept or said.
+    pub store_error: Option<StoreError>,
     /// Not polled, to stay within the budget or to wait as the platform asked.
     pub skipped: Option<polling::Skip>,
 }
@@ -74,11 +78,13 @@ pub struct NoticeRun {
     pub listed: usize,
     pub notices: Vec<(Alert, NoticeEvent)>,
     pub error: Option<SourceError>,
+    /// The store could not be written (or read): nothing this poll learned is kept or said.
+    pub store_error: Option<StoreError>,
 }
 
 impl SourceRun {
     pub fn succeeded(&self) -> bool {
-        self.error.is_none() && self.failures.is_empty() && self.skipped.is_none()
+        self.error.is_none() && self.store_error.is_none() && self.failures.is_empty() && self.skipped.is_none()
     }
 }
 
@@ -113,11 +119,14 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     /// Why the config file on disk is not the one running, after a reload that failed.
     reload_failure: Mutex<Option<String>>,
+    /// The `store_failing` alert as last said, while the store stays unwritable (it cannot be
+    /// kept in the store); shared by the engines a reload builds.
+    store_alarm: Arc<Mutex<Option<Alert>>>,
 }
 
 impl Engine {
     pub fn new(config: Config, store: Store, console: Stream, clock: Clock) -> Result<Engine, SetupError> {
-        Engine::build(config, store, console, clock, broadcast::channel(256).0, Arc::default())
+        Engine::build(config, store, console, clock, broadcast::channel(256).0, Arc::default(), Arc::default())
     }
 
     /// The engine for a new config (a reload): the same store, clock and message stream, so
@@ -160,7 +169,8 @@ impl Engine {
             });
         }
         let (store, clock) = (self.store.clone(), self.clock.clone());
-        Engine::build(config, store, self.console, clock, self.notices.clone(), self.metrics.clone())
+        let shared = (self.notices.clone(), self.metrics.clone(), self.store_alarm.clone());
+        Engine::build(config, store, self.console, clock, shared.0, shared.1, shared.2)
     }
 
     fn build(
@@ -170,6 +180,7 @@ impl Engine {
         clock: Clock,
         notices: broadcast::Sender<(Alert, NoticeEvent)>,
         metrics: Arc<Metrics>,
+        store_alarm: Arc<Mutex<Option<Alert>>>,
     ) -> Result<Engine, SetupError> {
         let sources = config
             .sources
@@ -217,6 +228,7 @@ impl Engine {
             notices,
             metrics,
             reload_failure: Mutex::new(None),
+            store_alarm,
         })
     }
 
@@ -293,28 +305,43 @@ impl Engine {
             return SourceRun::default();
         };
         let mut run = SourceRun { source: config.name.clone(), ..SourceRun::default() };
-        let prepared =
-            self.store.source_health(&config.name).and_then(|h| Ok((h, self.poll_window_start(config, now)?)));
+        // A store that cannot keep what a poll learns is not worth a request of the budget.
+        let prepared = blocking(|| self.store.recover())
+            .and_then(|()| self.store.source_health(&config.name))
+            .and_then(|h| Ok((h, self.poll_window_start(config, now)?)));
         let (mut health, since) = match prepared {
             Ok(ready) => ready,
             Err(e) => {
-                run.error = Some(SourceError::Setup(format!("cannot read the store: {e}")));
+                run.store_error = Some(e);
+                self.finish(&config.name, &mut run.notices, &mut run.store_error, now).await;
                 return run;
             }
         };
         let cost = config.kind.requests_per_poll(accounts.len());
         if let Err(skip) = polling::may_poll(&config.polling, &health, cost, now) {
-            tracing::info!(source = %config.name, reason = %skip, "poll skipped");
+            if polling::record_skip(&mut health, &skip, now) {
+                // Said once per spent budget, with its alert; the ticks it skips after are quiet.
+                tracing::warn!(source = %config.name, reason = %skip, "daily request budget spent: polls are skipped until it frees, and nothing on this source is watched meanwhile");
+                self.record_health(config, &health, now, &mut run).await;
+            } else if matches!(skip, polling::Skip::Budget { .. }) {
+                tracing::debug!(source = %config.name, reason = %skip, "poll skipped");
+            } else {
+                tracing::info!(source = %config.name, reason = %skip, "poll skipped");
+            }
             run.skipped = Some(skip);
             return run;
+        }
+        if health.budget_spent.is_some() {
+            tracing::info!(source = %config.name, "the request budget has room again; polling resumes");
         }
         polling::record_attempt(&mut health, cost, now);
         let fetch = source.poll(accounts, since, now).instrument(tracing::debug_span!("fetch", source = %config.name));
         match fetch.await {
             Ok(poll) => {
                 polling::record_success(&mut health, now);
-                tracing::debug_span!("accounts")
+                let ingested = tracing::debug_span!("accounts")
                     .in_scope(|| blocking(|| self.ingest_poll(config, poll, now, &mut run)));
+                run.store_error = ingested.err();
                 let failed: Vec<(&str, &str)> =
                     run.failures.iter().map(|f| (f.account.as_str(), f.error.as_str())).collect();
                 let failed_ids: HashSet<&str> = failed.iter().map(|(f, _)| *f).collect();
@@ -327,10 +354,7 @@ impl Engine {
                 run.error = Some(error);
             }
         }
-        if let Err(e) = self.judge_health(config, &health, now).map(|notices| run.notices.extend(notices)) {
-            tracing::error!(source = %config.name, error = %e, "cannot record the source's health");
-        }
-        self.finish(&config.name, &mut run.notices, &mut run.error).await;
+        self.record_health(config, &health, now, &mut run).await;
         let outcome = match (&run.skipped, run.succeeded()) {
             (Some(_), _) => PollOutcome::Skipped,
             (None, true) => PollOutcome::Ok,
@@ -340,15 +364,41 @@ impl Engine {
         run
     }
 
-    /// Stores and judges every account of a successful poll.
-    fn ingest_poll(&self, config: &SourceConfig, poll: crate::source::Poll, now: DateTime<Utc>, run: &mut SourceRun) {
+    /// Stores the source's health with the alerts it changes, and finishes the poll: flushed, then
+    /// announced. A poll whose store write failed records nothing more.
+    async fn record_health(
+        &self,
+        config: &SourceConfig,
+        health: &SourceHealth,
+        now: DateTime<Utc>,
+        run: &mut SourceRun,
+    ) {
+        if run.store_error.is_none() {
+            match self.judge_health(config, health, now) {
+                Ok(notices) => run.notices.extend(notices),
+                Err(e) if e.is_storage() => run.store_error = Some(e),
+                Err(e) => tracing::error!(source = %config.name, error = %e, "cannot record the source's health"),
+            }
+        }
+        self.finish(&config.name, &mut run.notices, &mut run.store_error, now).await;
+    }
+
+    /// Stores and judges every account of a successful poll. A store that cannot be written stops
+    /// it: that is no account's fault, and the next good poll reads the same window again.
+    fn ingest_poll(
+        &self,
+        config: &SourceConfig,
+        poll: crate::source::Poll,
+        now: DateTime<Utc>,
+        run: &mut SourceRun,
+    ) -> Result<(), StoreError> {
         for warning in &poll.warnings {
             tracing::warn!(source = %config.name, warning = %warning, "the platform reported a problem");
         }
         for id in &poll.unconfigured {
             tracing::info!(source = %config.name, account = %id, "the source reports an account that no [[account]] names; it is not watched");
         }
-        for (account, outcome) in self.ingest_accounts(poll.accounts, now) {
+        for (account, outcome) in self.ingest_accounts(poll.accounts, now)? {
             match outcome {
                 Ok(notices) => {
                     run.accounts_ok += 1;
@@ -360,6 +410,7 @@ impl Engine {
                 }
             }
         }
+        Ok(())
     }
 
     /// Ingests every account of a poll, in the order given, on this thread, [`WRITE_GROUP`] at a
@@ -370,34 +421,38 @@ impl Engine {
         &self,
         accounts: Vec<(String, Result<Observation, SourceError>)>,
         now: DateTime<Utc>,
-    ) -> Vec<(String, AccountOutcome)> {
+    ) -> Result<Vec<(String, AccountOutcome)>, StoreError> {
         let mut outcomes = Vec::with_capacity(accounts.len());
         let mut accounts = accounts.into_iter().peekable();
         while accounts.peek().is_some() {
             let group: Vec<_> = accounts.by_ref().take(WRITE_GROUP).collect();
-            outcomes.extend(self.ingest_group(group, now));
+            outcomes.extend(self.ingest_group(group, now)?);
         }
-        outcomes
+        Ok(outcomes)
     }
 
     /// Judges each account of a group against its own past, then writes them all in one store
     /// transaction. No account reads another's records, so judging all before writing any sees
     /// what judging each just before its own write would. If the group's write fails, each account
-    /// is written on its own, so a damaged record fails only its account.
+    /// is written on its own, so a damaged record fails only its account; a store that cannot be
+    /// written at all fails the group and the poll.
     fn ingest_group(
         &self,
         group: Vec<(String, Result<Observation, SourceError>)>,
         now: DateTime<Utc>,
-    ) -> Vec<(String, AccountOutcome)> {
+    ) -> Result<Vec<(String, AccountOutcome)>, StoreError> {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut judged = Vec::with_capacity(group.len());
         for (account, result) in group {
             // The spans time each account's judging and each group's write (the bench reads them);
             // with nothing listening they cost one check of a cached flag.
             let outcome = match result {
-                Ok(observation) => tracing::debug_span!("ingest", %account)
-                    .in_scope(|| self.judge(observation, now))
-                    .map_err(|e| e.to_string()),
+                Ok(observation) => {
+                    match tracing::debug_span!("ingest", %account).in_scope(|| self.judge(observation, now)) {
+                        Err(e) if e.is_storage() => return Err(e),
+                        judged => judged.map_err(|e| e.to_string()),
+                    }
+                }
                 Err(e) => Err(e.to_string()),
             };
             match outcome {
@@ -412,6 +467,7 @@ impl Engine {
         let writes: Vec<Ingest<'_>> = judged.iter().map(|(_, j)| j.ingest()).collect();
         let mut written = match tracing::debug_span!("write").in_scope(|| self.store.ingest_all(&writes, now)) {
             Ok(reports) => reports.into_iter(),
+            Err(error) if error.is_storage() => return Err(error),
             Err(error) => {
                 tracing::warn!(%error, accounts = writes.len(), "a group's write failed; writing its accounts one by one");
                 Vec::new().into_iter()
@@ -435,15 +491,16 @@ impl Engine {
                     );
                     Ok(j.plan.notices)
                 }
+                Err(e) if e.is_storage() => return Err(e),
                 Err(e) => Err(e.to_string()),
             };
         }
-        outcomes
+        Ok(outcomes)
     }
 
     /// Stores the source's health with the `source_down` alerts it fires or resolves: the source's
     /// own (which the platform's announced maintenance holds back while it lasts), and one per
-    /// account whose data stays unusable.
+    /// account whose data stays unusable; and `budget_exhausted` while the budget is spent.
     fn judge_health(
         &self,
         config: &SourceConfig,
@@ -458,6 +515,7 @@ impl Engine {
         let mut findings: Vec<_> =
             detect::source_down(&config.name, health, down_after, inhibited, now).into_iter().collect();
         findings.extend(detect::accounts_unreadable(&config.name, health, down_after, now));
+        findings.extend(detect::budget_exhausted(&config.name, health, now));
         let scope = AccountRef::new(config.name.clone(), "");
         let plan = self.plan(&scope, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
@@ -476,14 +534,26 @@ impl Engine {
     }
 
     /// Flushes, then announces and wakes the delivery worker. Not durable means not done: nothing
-    /// is announced for data we may lose.
-    async fn finish(&self, name: &str, notices: &mut Vec<(Alert, NoticeEvent)>, error: &mut Option<SourceError>) {
-        if let Err(e) = self.store.flush().instrument(tracing::debug_span!("flush")).await {
-            tracing::error!(source = %name, error = %e, "cannot flush the store");
-            *error = Some(SourceError::Setup(format!("cannot flush the store: {e}")));
+    /// is announced for data we may lose, and a store that cannot be written is said instead.
+    async fn finish(
+        &self,
+        name: &str,
+        notices: &mut Vec<(Alert, NoticeEvent)>,
+        store_error: &mut Option<StoreError>,
+        now: DateTime<Utc>,
+    ) {
+        // Flushed even after a failed write, so the store notes the failure for `status`.
+        let flushed = self.store.flush().instrument(tracing::debug_span!("flush")).await;
+        if let Some(e) = flushed.err().filter(|_| store_error.is_none()) {
+            *store_error = Some(e);
+        }
+        if let Some(e) = store_error {
+            tracing::error!(source = %name, error = %e, "cannot write the store: this poll is not kept, and nothing new is judged or sent until it can be");
             notices.clear();
+            self.store_alarm(now).await;
             return;
         }
+        self.store_calm(now).await;
         for notice in notices.iter() {
             self.metrics.alert(notice.0.finding.kind.as_str(), notice.1.as_str());
             let _ = self.notices.send(notice.clone());
@@ -491,6 +561,52 @@ impl Engine {
         if !notices.is_empty() {
             self.deliverer.wake();
         }
+    }
+
+    /// Says `store_failing` straight to its channels (the outbox is in the store) and to the
+    /// message stream: when the failure starts, then at most hourly while it lasts. Quiet hours
+    /// hold it as they would hold it in the outbox: it is said by the first failing poll after.
+    async fn store_alarm(&self, now: DateTime<Utc>) {
+        let Some(failure) = self.store.failure() else { return };
+        let finding =
+            detect::store_failing(&self.store.path().display().to_string(), failure.since, &failure.error, now);
+        if self.config.alerting.release_time(finding.severity, now) > now {
+            return;
+        }
+        let said = {
+            let mut said = self.store_alarm.lock().unwrap_or_else(PoisonError::into_inner);
+            let (alert, event) = match said.take() {
+                Some(last) if last.last_notified.is_some_and(|at| now - at < STORE_ALARM_EVERY) => {
+                    *said = Some(last);
+                    return;
+                }
+                Some(last) => (Alert { finding, last_seen: now, ..last }, NoticeEvent::Repeat),
+                None => (Alert::firing(finding, now), NoticeEvent::Firing),
+            };
+            let alert = Alert { last_notified: Some(now), ..alert };
+            *said = Some(alert.clone());
+            (alert, event)
+        };
+        self.say_directly(said.0, said.1, now).await;
+    }
+
+    /// After the store took a write again: says `store_failing` resolved, if it was said.
+    async fn store_calm(&self, now: DateTime<Utc>) {
+        let Some(said) = self.store_alarm.lock().unwrap_or_else(PoisonError::into_inner).take() else { return };
+        tracing::info!(failing_since = %said.first_fired, "the store takes writes again; watching resumes");
+        if self.config.alerting.send_resolved {
+            let resolved = Alert { state: AlertState::Resolved, resolved_at: Some(now), ..said };
+            self.say_directly(resolved, NoticeEvent::Resolved, now).await;
+        }
+    }
+
+    /// Sends one message to the channels the routes pick for it, now, bypassing the outbox.
+    async fn say_directly(&self, alert: Alert, event: NoticeEvent, now: DateTime<Utc>) {
+        let f = &alert.finding;
+        let channels = self.config.alerting.channels_for(f.severity, Some(f.kind), Some(&f.account));
+        self.metrics.alert(f.kind.as_str(), event.as_str());
+        self.deliverer.send_directly(&alert, event, &channels, now).await;
+        let _ = self.notices.send((alert, event));
     }
 
     /// Applies retention to every account: what is older than `[daemon] retention` goes.
@@ -516,20 +632,25 @@ impl Engine {
             return NoticeRun::default();
         };
         let mut run = NoticeRun { source: config.name.clone(), ..NoticeRun::default() };
-        match source.poll(now).await {
-            Ok(current) => {
-                run.listed = current.len();
-                match self.record_notices(config, &current, now) {
-                    Ok(notices) => run.notices = notices,
-                    Err(e) => run.error = Some(SourceError::Setup(format!("cannot store the notices: {e}"))),
+        if let Err(e) = blocking(|| self.store.recover()) {
+            run.store_error = Some(e);
+        } else {
+            match source.poll(now).await {
+                Ok(current) => {
+                    run.listed = current.len();
+                    match self.record_notices(config, &current, now) {
+                        Ok(notices) => run.notices = notices,
+                        Err(e) if e.is_storage() => run.store_error = Some(e),
+                        Err(e) => run.error = Some(SourceError::Setup(format!("cannot store the notices: {e}"))),
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(notice = %config.name, %error, "notice poll failed");
+                    run.error = Some(error);
                 }
             }
-            Err(error) => {
-                tracing::warn!(notice = %config.name, %error, "notice poll failed");
-                run.error = Some(error);
-            }
         }
-        self.finish(&config.name, &mut run.notices, &mut run.error).await;
+        self.finish(&config.name, &mut run.notices, &mut run.store_error, now).await;
         run
     }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::Polling;
-use crate::model::SourceHealth;
+use crate::model::{BudgetSpent, SourceHealth};
 use crate::source::SourceError;
 
 const DAY: TimeDelta = TimeDelta::hours(24);
@@ -53,11 +53,27 @@ pub fn may_poll(polling: &Polling, health: &SourceHealth, cost: u32, now: DateTi
     Ok(())
 }
 
-/// Notes the requests a poll is about to make: they count whatever the answer.
+/// Notes the requests a poll is about to make: they count whatever the answer. A spent budget
+/// that let this poll through is over.
 pub fn record_attempt(health: &mut SourceHealth, cost: u32, now: DateTime<Utc>) {
     health.requests.retain(|t| *t > now - DAY);
     health.requests.extend(std::iter::repeat_n(now, cost as usize));
     health.last_attempt = Some(now);
+    health.budget_spent = None;
+}
+
+/// Notes a skipped poll. Returns true when it starts a spent budget (the first poll skipped for
+/// it since the last poll made), which is said once rather than at every skipped tick.
+pub fn record_skip(health: &mut SourceHealth, skip: &Skip, now: DateTime<Utc>) -> bool {
+    match skip {
+        Skip::Budget { used, max, until } => {
+            let starts = health.budget_spent.is_none();
+            let since = health.budget_spent.as_ref().map_or(now, |b| b.since);
+            health.budget_spent = Some(BudgetSpent { since, until: *until, used: *used, max: *max });
+            starts
+        }
+        Skip::Waiting { .. } => false,
+    }
 }
 
 pub fn record_success(health: &mut SourceHealth, now: DateTime<Utc>) {
@@ -171,6 +187,20 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(may_poll(&polling(None), &health, 1, later).is_ok());
+    }
+
+    #[test]
+    fn a_spent_budget_starts_once_and_ends_with_the_next_poll() {
+        let mut health = SourceHealth::default();
+        let spent = Skip::Budget { used: 24, max: 24, until: now() + TimeDelta::hours(3) };
+        let waiting = Skip::Waiting { until: now() + TimeDelta::minutes(5) };
+        assert!(!record_skip(&mut health, &waiting, now()), "a backoff is not a spent budget");
+        assert!(record_skip(&mut health, &spent, now()), "the first skip starts it");
+        assert!(!record_skip(&mut health, &spent, now() + TimeDelta::minutes(1)), "later skips continue it");
+        assert_eq!(health.budget_spent.as_ref().map(|b| b.since), Some(now()));
+        record_attempt(&mut health, 1, now() + TimeDelta::hours(3));
+        assert_eq!(health.budget_spent, None);
+        assert!(record_skip(&mut health, &spent, now() + TimeDelta::hours(4)), "a new one starts again");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `source_down`: a source that keeps failing, or that refused our credentials.
+//! `source_down`: a source that keeps failing, or that refused our credentials; `budget_exhausted`:
+//! a source not polled because its daily request budget is spent; `store_failing`: payguard
+//! cannot write its own store.
 //!
 //! Refused credentials fire at once: revoked credentials can mean someone else took the account
 //! over. Other failures fire after `down_after` in a row, unless the platform's announced
@@ -45,6 +47,48 @@ pub fn source_down(
         key: "down".to_owned(),
         ..Finding::new(FindingKind::SourceDown, AccountRef::new(source, ""), title, now)
     })
+}
+
+/// While the daily request budget is spent: polls are skipped until it frees, so nothing on the
+/// source is watched meanwhile. Resolves once a poll is made again.
+pub fn budget_exhausted(source: &str, health: &SourceHealth, now: DateTime<Utc>) -> Option<Finding> {
+    let spent = health.budget_spent.as_ref()?;
+    let until = spent.until.format("%Y-%m-%d %H:%M UTC");
+    Some(Finding {
+        detail: format!(
+            "{source} was asked {} times in the last 24 hours, its max_requests_per_day; the schedule asks for more, so polls are skipped until {until}, and until then nothing on it is watched.",
+            spent.used
+        ),
+        threshold: Some(Threshold { key: "max_requests_per_day".into(), value: spent.max.to_string() }),
+        when: Some(spent.until),
+        key: "budget".to_owned(),
+        ..Finding::new(
+            FindingKind::BudgetExhausted,
+            AccountRef::new(source, ""),
+            format!("{source}: daily request budget spent; no polls until {until}"),
+            now,
+        )
+    })
+}
+
+/// payguard cannot write its store (`state_dir`) since `since`: no poll is kept, no alert judged or
+/// sent through the outbox. Said straight to the channels, as the outbox is in that store.
+pub fn store_failing(state_dir: &str, since: DateTime<Utc>, error: &str, now: DateTime<Utc>) -> Finding {
+    Finding {
+        detail: format!(
+            "payguard cannot write its store at {state_dir} since {}: {error}. Until it can, polls are not kept and nothing on any account is watched; it carries on by itself once writes succeed again.",
+            since.format("%Y-%m-%d %H:%M UTC")
+        ),
+        when: Some(since),
+        about: Some(error.to_owned()),
+        key: "store".to_owned(),
+        ..Finding::new(
+            FindingKind::StoreFailing,
+            AccountRef::new("payguard", ""),
+            "payguard cannot write its store",
+            now,
+        )
+    }
 }
 
 /// One `source_down` per account whose data has been unusable for `down_after` polls in a row,

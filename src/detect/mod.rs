@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 
 use crate::model::{Finding, FindingKind, Observation, Threshold, Transaction, short_hash};
 
-pub use health::{accounts_unreadable, source_down};
+pub use health::{accounts_unreadable, budget_exhausted, source_down, store_failing};
 pub use notice::{maintenance_active, notices};
 
 /// The thresholds of one account (`[[account]]` in the config). `None` switches a detector off.

@@ -244,11 +244,19 @@ fn headline(f: &Finding, language: Language) -> String {
         FindingKind::SourceDown => format!("无法获取 {} 的账户数据", f.account.source),
         FindingKind::Maintenance => format!("平台维护：{}", f.about.clone().unwrap_or_default()),
         FindingKind::Incident => format!("平台故障：{}", f.about.clone().unwrap_or_default()),
+        FindingKind::BudgetExhausted => {
+            format!("{} 今日请求额度已用完，暂停查询至 {}", f.account.source, minute(f.when))
+        }
+        FindingKind::StoreFailing => "payguard 无法写入数据库".to_owned(),
     }
 }
 
 fn date(when: Option<DateTime<Utc>>) -> String {
     when.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+fn minute(when: Option<DateTime<Utc>>) -> String {
+    when.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
 
 fn status_zh(status: Option<&str>) -> &'static str {
@@ -292,6 +300,16 @@ fn why(f: &Finding, language: Language) -> String {
             format!("平台发布了维护通知{when}。维护期间付款和查询可能失败。")
         }
         FindingKind::Incident => "平台报告了一起尚未解决的故障，付款和到账可能受到影响。".to_owned(),
+        FindingKind::BudgetExhausted => format!(
+            "过去 24 小时内对 {} 的请求已达上限{threshold}；查询计划要求更多，因此在 {} 之前跳过查询，期间无法发现异常。",
+            f.account.source,
+            minute(f.when)
+        ),
+        FindingKind::StoreFailing => format!(
+            "自 {} 起 payguard 无法写入数据库：{}。在恢复之前，查询结果不会保存，所有账户都无法监控；写入恢复后会自动继续。",
+            minute(f.when),
+            f.about.clone().unwrap_or_default()
+        ),
     }
 }
 
@@ -355,6 +373,18 @@ pub fn advice(kind: FindingKind, language: Language) -> &'static str {
         }
         (Language::ZhCn, FindingKind::Incident) => {
             "在平台解决之前，付款可能失败或延迟到账；重复付款前请先确认第一笔没有成功。"
+        }
+        (Language::En, FindingKind::BudgetExhausted) => {
+            "poll less often (the schedule) or raise max_requests_per_day if the platform allows it; until the budget frees, check the account on the platform yourself."
+        }
+        (Language::ZhCn, FindingKind::BudgetExhausted) => {
+            "请降低查询频率（schedule），或在平台允许时提高 max_requests_per_day；额度恢复之前，请自行在平台上查看账户。"
+        }
+        (Language::En, FindingKind::StoreFailing) => {
+            "free space on the disk that holds payguard's state directory (or fix the disk); until then, check your accounts on the platforms yourself."
+        }
+        (Language::ZhCn, FindingKind::StoreFailing) => {
+            "请释放 payguard 状态目录所在磁盘的空间（或修复磁盘）；在此之前，请自行在平台上查看账户。"
         }
     }
 }

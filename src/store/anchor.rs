@@ -102,7 +102,7 @@ impl Store {
             if let Err(error) = write_atomically(&self.path, &name, &rollback) {
                 // The anchor then stays where it is, so every open and `verify` still find this.
                 tracing::error!(%error, "{rollback}; it cannot be recorded beside the store");
-                self.anchored.lock().unwrap_or_else(std::sync::PoisonError::into_inner).frozen = true;
+                self.shared.anchored.lock().unwrap_or_else(std::sync::PoisonError::into_inner).frozen = true;
                 return Ok(());
             }
         }
@@ -163,7 +163,7 @@ impl Store {
     /// already records it or a later head. Writers flush concurrently; the lock keeps the anchor
     /// from moving back.
     fn write_anchor(&self, head: AuditHead) -> Result<(), StoreError> {
-        let mut anchoring = self.anchored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut anchoring = self.shared.anchored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let known = anchoring.written.as_ref().is_some_and(|a| a.seq > head.seq || *a == head);
         if anchoring.frozen || known {
             return Ok(());

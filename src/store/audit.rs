@@ -287,7 +287,8 @@ enum HeadRecord {
 impl Store {
     /// The chain's current end, as recorded (not verified: [`Store::verify_audit`] does that).
     pub fn audit_head(&self) -> Result<AuditHead, StoreError> {
-        match self.audit.get(HEAD_KEY)? {
+        let t = self.trees()?;
+        match t.audit.get(HEAD_KEY)? {
             Some(bytes) => decode(&bytes, "audit chain head"),
             None => Ok(AuditHead::empty()),
         }
@@ -295,13 +296,14 @@ impl Store {
 
     /// The entry with this `seq`, if the store has one (undecodable: an error).
     pub(super) fn audit_entry(&self, seq: u64) -> Result<Option<AuditEntry>, StoreError> {
-        self.audit.get(entry_key(seq))?.map(|bytes| decode(&bytes, "audit entry")).transpose()
+        self.trees()?.audit.get(entry_key(seq))?.map(|bytes| decode(&bytes, "audit entry")).transpose()
     }
 
     /// Every entry, oldest first. Fails on an undecodable one; [`Store::verify_audit`] says which.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let t = self.trees()?;
         let mut entries = Vec::new();
-        for kv in self.audit.iter() {
+        for kv in t.audit.iter() {
             let (key, value) = kv?;
             if key.len() == 8 {
                 entries.push(decode(&value, "audit entry")?);
@@ -315,7 +317,8 @@ impl Store {
     /// The head is read first and the walk stops there: entries appended while it runs (by this
     /// process) are left for the next verification instead of being mistaken for tampering.
     pub fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        let head = match self.audit.get(HEAD_KEY)? {
+        let t = self.trees()?;
+        let head = match t.audit.get(HEAD_KEY)? {
             None => HeadRecord::Absent,
             Some(bytes) => match decode::<AuditHead>(&bytes, "audit chain head") {
                 Ok(head) => HeadRecord::Present(head),
@@ -329,7 +332,7 @@ impl Store {
         let mut report = AuditReport { entries: 0, head: GENESIS.to_owned(), broken: None };
         let mut expected: u64 = 1;
         let broken = |seq, problem| Some(BrokenLink { seq, problem });
-        for kv in self.audit.range(entry_key(1)..) {
+        for kv in t.audit.range(entry_key(1)..) {
             let (key, value) = kv?;
             // Entry keys are exactly 8 bytes; `head` is the only other key, and it sorts among them.
             let Ok(seq) = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes) else { continue };

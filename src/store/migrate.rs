@@ -271,11 +271,12 @@ pub(super) mod tests {
         assert_eq!((payees.len(), payees.first().map(|p| (p.count, p.trusted))), (1, Some((4, true))));
         let record = store.account(&account()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(record.and_then(|r| r.name), Some("Checking".into()));
-        let names = store.db.tree_names();
+        let names = store.trees().unwrap_or_else(|e| panic!("{e}")).db.tree_names();
         for gone in [V1_TIME_INDEX, STAGING_TREE, payee_keys::STAGING_TREE] {
             assert!(!names.iter().any(|n| n.as_ref() == gone.as_bytes()), "{gone} is still there");
         }
-        let meta = store.db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
+        let meta =
+            store.trees().unwrap_or_else(|e| panic!("{e}")).db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(meta.get(MIGRATION_KEY).unwrap_or_else(|e| panic!("{e}")), None);
         // The id index came over: a transaction seen again is not new, nor counted again.
         let seen_again = Observation {

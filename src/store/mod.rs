@@ -18,6 +18,7 @@
 mod anchor;
 mod audit;
 mod codec;
+mod health;
 mod keys;
 mod migrate;
 mod private;
@@ -27,6 +28,7 @@ mod retention;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -40,6 +42,7 @@ use crate::model::{AccountRef, Notice, Observation, Snapshot, SourceHealth, Tran
 
 pub use anchor::{Rollback, RollbackFile};
 pub use audit::{AuditEntry, AuditEvent, AuditHead, AuditOutcome, AuditReport, BrokenLink, GENESIS, Problem};
+pub use health::Failure;
 pub use records::{AccountRecord, PayeeRecord};
 pub use retention::Pruned;
 
@@ -67,6 +70,30 @@ pub enum StoreError {
     Io(#[from] sled::Error),
     #[error("a stored record is corrupt ({what}): {detail}")]
     Corrupt { what: &'static str, detail: String },
+    #[error("cannot create the state directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("the store at {path} is closed after a failed write and could not be opened again: {reason}")]
+    Closed { path: PathBuf, reason: String },
+    #[error("the store at {path} failed a write and waits to be opened again while another task uses it")]
+    Reopening { path: PathBuf },
+    #[error(
+        "the store at {path} did not finish a flush within {seconds} s ({disk}); after some failed writes sled never finishes one, so restart payguard once the disk has room"
+    )]
+    FlushHung { path: PathBuf, seconds: u64, disk: String },
+}
+
+impl StoreError {
+    /// The store as a whole cannot be written or read (a full or failing disk), as opposed to one
+    /// damaged record, which fails only what it belongs to.
+    pub fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Io(sled::Error::Io(_))
+                | StoreError::Closed { .. }
+                | StoreError::Reopening { .. }
+                | StoreError::FlushHung { .. }
+        )
+    }
 }
 
 /// What one ingest changed.
@@ -85,11 +112,28 @@ pub struct Ingest<'a> {
     pub owed: &'a [Delivery],
 }
 
-/// Cloning is cheap and shares the one open database (sled handles are reference-counted).
+/// Cloning is cheap and shares the one open database, and its reopening (see [`health`]).
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
     path: PathBuf,
+    shared: Arc<Shared>,
+}
+
+/// What every clone of a [`Store`] shares.
+struct Shared {
+    /// The open database, or why it could not be opened again after a failed write. Each call
+    /// takes its own handle, so a reopen can tell when nobody is inside the old database.
+    trees: RwLock<Result<Arc<Handles>, String>>,
+    /// The last write or flush that failed, until one succeeds again.
+    failure: Mutex<Option<Failure>>,
+    /// What was written to the audit anchor (see [`anchor`]); it outlives a reopen.
+    anchored: Mutex<anchor::Anchoring>,
+}
+
+/// The database and its trees (sled handles are reference-counted).
+struct Handles {
+    db: sled::Db,
+    meta: sled::Tree,
     snapshots: sled::Tree,
     transactions: sled::Tree,
     tx_ids: sled::Tree,
@@ -102,16 +146,33 @@ pub struct Store {
     sources: sled::Tree,
     notices: sled::Tree,
     audit: sled::Tree,
-    /// What was written to the audit anchor (see [`anchor`]); shared by every clone.
-    anchored: std::sync::Arc<std::sync::Mutex<anchor::Anchoring>>,
 }
 
 impl Store {
     /// Opens (or creates) the database in `dir`, checking its schema version.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let trees = Handles::open(dir)?;
+        let shared =
+            Shared { trees: RwLock::new(Ok(Arc::new(trees))), failure: Mutex::new(None), anchored: Mutex::default() };
+        let store = Store { path: dir.to_owned(), shared: Arc::new(shared) };
+        store.check_anchor()?;
+        Ok(store)
+    }
+
+    /// The open database, for one call.
+    fn trees(&self) -> Result<Arc<Handles>, StoreError> {
+        match &*self.shared.trees.read().unwrap_or_else(PoisonError::into_inner) {
+            Ok(trees) => Ok(trees.clone()),
+            Err(reason) => Err(StoreError::Closed { path: self.path.clone(), reason: reason.clone() }),
+        }
+    }
+}
+
+impl Handles {
+    fn open(dir: &Path) -> Result<Handles, StoreError> {
         let path = dir.to_owned();
-        let narrowed = private::make_private(dir)
-            .map_err(|e| StoreError::Open { path: path.clone(), source: sled::Error::Io(e) })?;
+        let narrowed =
+            private::make_private(dir).map_err(|source| StoreError::CreateDir { path: path.clone(), source })?;
         if !narrowed.changed.is_empty() {
             let changed = narrowed.changed.join(", ");
             tracing::warn!(state_dir = %dir.display(), "the store was readable by others; now only its owner's: {changed}");
@@ -149,7 +210,8 @@ impl Store {
                 migrate::upgrade(&db, &meta, found)?;
             }
         }
-        let store = Store {
+        Ok(Handles {
+            meta,
             snapshots: db.open_tree("snapshots")?,
             transactions: db.open_tree("transactions")?,
             tx_ids: db.open_tree("tx_ids")?,
@@ -162,22 +224,21 @@ impl Store {
             sources: db.open_tree("sources")?,
             notices: db.open_tree("notices")?,
             audit: db.open_tree("audit")?,
-            anchored: Default::default(),
             db,
-            path,
-        };
-        store.check_anchor()?;
-        Ok(store)
+        })
     }
+}
 
+impl Store {
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Reads one key: a store that cannot answer this (a hung disk, a broken database) is a
-    /// daemon that must not tell the watchdog it is well.
+    /// daemon that must not tell the watchdog it is well. It reads through a handle kept open:
+    /// once a write has failed, sled refuses to open even an existing tree, though reads work.
     pub fn responsive(&self) -> Result<(), StoreError> {
-        self.db.open_tree("meta")?.get(SCHEMA_KEY)?;
+        self.trees()?.meta.get(SCHEMA_KEY)?;
         Ok(())
     }
 
@@ -189,6 +250,7 @@ impl Store {
         lookback: TimeDelta,
         now: DateTime<Utc>,
     ) -> Result<History, StoreError> {
+        let t = self.trees()?;
         let prefix = keys::account(&observation.account);
         let since = now - lookback;
         let first_poll_at = self.account(&observation.account)?.map(|a| a.first_poll_at);
@@ -207,7 +269,7 @@ impl Store {
                 if let Some(stored) = stored {
                     known.insert(tx.id.clone(), stored);
                 }
-                if self.payees.contains_key(keys::with(&prefix, &[tx.payee_key.as_bytes()]))? {
+                if t.payees.contains_key(keys::with(&prefix, &[tx.payee_key.as_bytes()]))? {
                     known_payees.insert(tx.payee_key.clone());
                 }
             }
@@ -215,7 +277,7 @@ impl Store {
         // The range above runs to the end of the account's snapshots, so its last is the last.
         let previous = match snapshots.last() {
             Some(last) => Some(last.clone()),
-            None => self
+            None => t
                 .snapshots
                 .scan_prefix(&prefix)
                 .next_back()
@@ -228,8 +290,9 @@ impl Store {
 
     /// The stored transaction with this id, found through the id index.
     fn stored_transaction(&self, prefix: &[u8], id: &str) -> Result<Option<Transaction>, StoreError> {
-        let Some(hour) = self.tx_ids.get(keys::with(prefix, &[id.as_bytes()]))? else { return Ok(None) };
-        let Some(bytes) = self.transactions.get(keys::with(prefix, &[hour.as_ref()]))? else { return Ok(None) };
+        let t = self.trees()?;
+        let Some(hour) = t.tx_ids.get(keys::with(prefix, &[id.as_bytes()]))? else { return Ok(None) };
+        let Some(bytes) = t.transactions.get(keys::with(prefix, &[hour.as_ref()]))? else { return Ok(None) };
         Ok(codec::read_bucket(&bytes)?.into_iter().find(|tx| tx.id == id))
     }
 
@@ -251,19 +314,11 @@ impl Store {
     /// or none. sled pays per transaction (two log buffers sealed and written, its I/O threads
     /// woken), so a big poll writes its accounts in groups; see BENCHMARKS.md.
     pub fn ingest_all(&self, writes: &[Ingest<'_>], now: DateTime<Utc>) -> Result<Vec<IngestReport>, StoreError> {
+        let t = self.trees()?;
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let trees = (
-            &self.snapshots,
-            &self.transactions,
-            &self.tx_ids,
-            &self.payees,
-            &self.accounts,
-            &self.alerts,
-            &self.outbox,
-            &self.audit,
-        );
+        let trees = (&t.snapshots, &t.transactions, &t.tx_ids, &t.payees, &t.accounts, &t.alerts, &t.outbox, &t.audit);
         let result =
             trees.transaction(|trees| writes.iter().map(|write| write_observation(trees, write, now)).collect());
         result.map_err(unwrap_transaction)
@@ -271,28 +326,33 @@ impl Store {
 
     /// Makes everything written so far durable. A poll counts as done only after this returns.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        // The head before the flush is one the flush makes durable; one read after it might not be.
-        let head = self.audit_head()?;
-        self.db.flush_async().await?;
-        self.anchor(head);
-        Ok(())
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.flush_blocking()).await {
+            Ok(flushed) => flushed,
+            Err(e) => Err(StoreError::Io(sled::Error::ReportableBug(format!("the flush task failed: {e}")))),
+        }
     }
 
     /// [`Store::flush`] for code outside an async runtime (the command line).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        let head = self.audit_head()?;
-        self.db.flush()?;
-        self.anchor(head);
-        Ok(())
+        // The head before the flush is one the flush makes durable; one read after it might not be.
+        let flushed = self.audit_head().and_then(|head| {
+            let trees = self.trees()?;
+            health::flush_bounded(&trees.db, &self.path)?;
+            Ok(head)
+        });
+        self.note_flush(flushed.map(|head| self.anchor(head)))
     }
 
     pub fn account(&self, account: &AccountRef) -> Result<Option<AccountRecord>, StoreError> {
-        self.accounts.get(keys::account(account))?.map(|b| codec::read_account(&b)).transpose()
+        let t = self.trees()?;
+        t.accounts.get(keys::account(account))?.map(|b| codec::read_account(&b)).transpose()
     }
 
     /// Every alert of an account, firing or resolved.
     pub fn alerts_of(&self, account: &AccountRef) -> Result<Vec<Alert>, StoreError> {
-        self.alerts.scan_prefix(keys::account(account)).map(|kv| decode(&kv?.1, "alert")).collect()
+        let t = self.trees()?;
+        t.alerts.scan_prefix(keys::account(account)).map(|kv| decode(&kv?.1, "alert")).collect()
     }
 
     /// Snapshots observed in `[since, until)` (until `None`: up to now), oldest first.
@@ -302,9 +362,10 @@ impl Store {
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
     ) -> Result<Vec<Snapshot>, StoreError> {
+        let t = self.trees()?;
         let prefix = keys::account(account);
         let (start, end) = time_range(&prefix, since, until);
-        self.snapshots.range(start..end).map(|kv| codec::read_snapshot(&kv?.1)).collect()
+        t.snapshots.range(start..end).map(|kv| codec::read_snapshot(&kv?.1)).collect()
     }
 
     /// Transactions posted in `[since, until)`, in posting order.
@@ -314,6 +375,7 @@ impl Store {
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
     ) -> Result<Vec<Transaction>, StoreError> {
+        let t = self.trees()?;
         let prefix = keys::account(account);
         let start = keys::with(&prefix, &[&keys::hour(since)]);
         // The hour of `until` is read too: it holds transactions from before `until`.
@@ -323,7 +385,7 @@ impl Store {
         };
         let (from, to) = (keys::time(since), until.map(keys::time));
         let mut out = Vec::new();
-        for entry in self.transactions.range(start..end) {
+        for entry in t.transactions.range(start..end) {
             let (_, bytes) = entry?;
             let within = |tx: &Transaction| {
                 let at = keys::time(tx.posted);
@@ -336,7 +398,8 @@ impl Store {
 
     /// What is remembered of a source's polls; a source never polled is healthy.
     pub fn source_health(&self, source: &str) -> Result<SourceHealth, StoreError> {
-        Ok(self.sources.get(source.as_bytes())?.map(|b| decode(&b, "source health")).transpose()?.unwrap_or_default())
+        let t = self.trees()?;
+        Ok(t.sources.get(source.as_bytes())?.map(|b| decode(&b, "source health")).transpose()?.unwrap_or_default())
     }
 
     /// Writes a source's health with the alerts it changed and the deliveries they owe, atomically.
@@ -347,9 +410,10 @@ impl Store {
         alerts: &[Alert],
         owed: &[Delivery],
     ) -> Result<(), StoreError> {
+        let t = self.trees()?;
         let scope = keys::account(&AccountRef::new(source, ""));
         let bytes = encode_plain(health)?;
-        (&self.sources, &self.alerts, &self.outbox, &self.audit)
+        (&t.sources, &t.alerts, &t.outbox, &t.audit)
             .transaction(|(sources, alerts_tree, outbox, audit)| {
                 let at = Utc::now();
                 let previous = sources.insert(source.as_bytes(), bytes.as_slice())?;
@@ -376,8 +440,9 @@ impl Store {
 
     /// The notices a notice source listed at its last successful poll.
     pub fn notices_of(&self, source: &str) -> Result<Vec<Notice>, StoreError> {
+        let t = self.trees()?;
         let prefix = keys::account(&AccountRef::new(source, ""));
-        self.notices.scan_prefix(prefix).map(|kv| decode(&kv?.1, "notice")).collect()
+        t.notices.scan_prefix(prefix).map(|kv| decode(&kv?.1, "notice")).collect()
     }
 
     /// Replaces what a notice source lists with `current`, and writes the alerts and deliveries
@@ -389,8 +454,9 @@ impl Store {
         alerts: &[Alert],
         owed: &[Delivery],
     ) -> Result<(), StoreError> {
+        let t = self.trees()?;
         let scope = keys::account(&AccountRef::new(source, ""));
-        let old: Vec<sled::IVec> = self.notices.scan_prefix(&scope).keys().collect::<Result<_, _>>()?;
+        let old: Vec<sled::IVec> = t.notices.scan_prefix(&scope).keys().collect::<Result<_, _>>()?;
         let mut rows = Vec::with_capacity(current.len());
         for notice in current {
             rows.push((keys::with(&scope, &[notice.id.as_bytes()]), encode_plain(notice)?));
@@ -406,7 +472,7 @@ impl Store {
         };
         let old_ids = ids(&mut old.iter().map(|k| k.as_ref()));
         let new_ids = ids(&mut rows.iter().map(|(k, _)| k.as_slice()));
-        (&self.notices, &self.alerts, &self.outbox, &self.audit)
+        (&t.notices, &t.alerts, &t.outbox, &t.audit)
             .transaction(|(notices, alerts_tree, outbox, audit)| {
                 let at = Utc::now();
                 for key in &old {
@@ -425,14 +491,16 @@ impl Store {
 
     /// Every message still owed, in no particular order.
     pub fn pending_deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
-        self.outbox.iter().map(|kv| decode(&kv?.1, "delivery")).collect()
+        let t = self.trees()?;
+        t.outbox.iter().map(|kv| decode(&kv?.1, "delivery")).collect()
     }
 
     /// Puts a delivery (back) in the outbox: enqueued outside a poll, or rescheduled after a failure.
     pub fn save_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let t = self.trees()?;
         let value = encode_plain(delivery)?;
         let outcome = if delivery.attempts == 0 { AuditOutcome::Queued } else { AuditOutcome::Retrying };
-        (&self.outbox, &self.audit)
+        (&t.outbox, &t.audit)
             .transaction(|(outbox, audit)| {
                 outbox.insert(delivery.id.as_bytes(), value.as_slice())?;
                 let event = AuditEvent::DeliveryOutcome {
@@ -448,9 +516,10 @@ impl Store {
 
     /// Moves a delivery from the outbox to the delivery log, atomically.
     pub fn finish_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
+        let t = self.trees()?;
         let key = keys::with(&keys::time(record.finished_at), &[record.id.as_bytes()]);
         let value = encode_plain(record)?;
-        (&self.outbox, &self.deliveries, &self.audit)
+        (&t.outbox, &t.deliveries, &t.audit)
             .transaction(|(outbox, log, audit)| {
                 outbox.remove(record.id.as_bytes())?;
                 log.insert(key.as_slice(), value.as_slice())?;
@@ -467,18 +536,21 @@ impl Store {
 
     /// Finished deliveries since `since`, oldest first.
     pub fn delivery_log(&self, since: DateTime<Utc>) -> Result<Vec<DeliveryRecord>, StoreError> {
-        self.deliveries.range(keys::time(since).to_vec()..).map(|kv| decode(&kv?.1, "delivery record")).collect()
+        let t = self.trees()?;
+        t.deliveries.range(keys::time(since).to_vec()..).map(|kv| decode(&kv?.1, "delivery record")).collect()
     }
 
     /// Every alert of every account.
     pub fn all_alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        self.alerts.iter().map(|kv| decode(&kv?.1, "alert")).collect()
+        let t = self.trees()?;
+        t.alerts.iter().map(|kv| decode(&kv?.1, "alert")).collect()
     }
 
     /// Marks an alert acknowledged: it is not repeated. `None` when no alert has that id.
     pub fn acknowledge(&self, alert_id: &str, now: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
+        let t = self.trees()?;
         let mut found = None;
-        for entry in self.alerts.iter() {
+        for entry in t.alerts.iter() {
             let (key, value) = entry?;
             let alert: Alert = decode(&value, "alert")?;
             if alert.id == alert_id {
@@ -489,7 +561,7 @@ impl Store {
         let Some(key) = found else { return Ok(None) };
         // Found outside, changed inside the transaction: sled transactions cannot scan, and a poll
         // may rewrite the alert in between, so it is read again here.
-        (&self.alerts, &self.audit)
+        (&t.alerts, &t.audit)
             .transaction(|(alerts, audit)| {
                 let Some(value) = alerts.get(&key)? else { return Ok(None) };
                 let mut alert: Alert = decode(&value, "alert").map_err(abort)?;
@@ -506,12 +578,14 @@ impl Store {
     }
 
     pub fn silences(&self) -> Result<Vec<Silence>, StoreError> {
-        self.silences.iter().map(|kv| decode(&kv?.1, "silence")).collect()
+        let t = self.trees()?;
+        t.silences.iter().map(|kv| decode(&kv?.1, "silence")).collect()
     }
 
     pub fn save_silence(&self, silence: &Silence) -> Result<(), StoreError> {
+        let t = self.trees()?;
         let value = encode_plain(silence)?;
-        (&self.silences, &self.audit)
+        (&t.silences, &t.audit)
             .transaction(|(silences, audit)| {
                 silences.insert(silence.id.as_bytes(), value.as_slice())?;
                 let event = AuditEvent::Silence {
@@ -529,7 +603,8 @@ impl Store {
 
     /// Every payee the account has dealt with.
     pub fn payees(&self, account: &AccountRef) -> Result<Vec<PayeeRecord>, StoreError> {
-        self.payees.scan_prefix(keys::account(account)).map(|kv| codec::read_payee(&kv?.1)).collect()
+        let t = self.trees()?;
+        t.payees.scan_prefix(keys::account(account)).map(|kv| codec::read_payee(&kv?.1)).collect()
     }
 }
 

@@ -26,6 +26,7 @@ impl Store {
     /// Removes `account`'s snapshots observed and transactions posted before `before`, except the
     /// transactions its firing alerts cite.
     pub fn prune(&self, account: &AccountRef, before: DateTime<Utc>, now: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        let t = self.trees()?;
         let prefix = keys::account(account);
         let cut = keys::with(&prefix, &[&keys::time(before)]);
         let keep: HashSet<String> = self
@@ -35,13 +36,13 @@ impl Store {
             .flat_map(|a| a.finding.transaction_ids)
             .collect();
         let old_snapshots: Vec<sled::IVec> =
-            self.snapshots.range(prefix.clone()..cut.clone()).keys().collect::<Result<_, _>>()?;
+            t.snapshots.range(prefix.clone()..cut.clone()).keys().collect::<Result<_, _>>()?;
         // The hours that hold anything from before the cut; what goes is decided again inside the
         // transaction, so a transaction stored meanwhile is never dropped with its hour.
         let before_key = keys::time(before);
         let last_hour = keys::with(&prefix, &[&keys::hour(before), &[0]]);
         let mut hours = Vec::new();
-        for entry in self.transactions.range(prefix.clone()..last_hour) {
+        for entry in t.transactions.range(prefix.clone()..last_hour) {
             let (key, bytes) = entry?;
             let old = codec::read_bucket(&bytes)?
                 .iter()
@@ -53,7 +54,7 @@ impl Store {
         if old_snapshots.is_empty() && hours.is_empty() {
             return Ok(Pruned::default());
         }
-        (&self.snapshots, &self.transactions, &self.tx_ids, &self.audit)
+        (&t.snapshots, &t.transactions, &t.tx_ids, &t.audit)
             .transaction(|(snapshots, transactions, tx_ids, audit)| {
                 for key in &old_snapshots {
                     snapshots.remove(key)?;

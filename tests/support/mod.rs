@@ -14,6 +14,7 @@ pub mod notify_socket;
 pub mod records;
 pub mod reopen;
 pub mod smtp;
+pub mod tmpfs;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -281,6 +282,16 @@ pub fn sim_config(dir: &std::path::Path, access_url: &str, schedule: &str, rest:
     let path = dir.join("payguard.toml");
     std::fs::write(&path, sim_config_text(dir, access_url, schedule, rest)).expect("write the config");
     path
+}
+
+/// An engine on the config `text` (its state directory made), on `clock`, for tests that drive
+/// polls themselves.
+pub fn engine(text: &str, clock: payguard::daemon::Clock) -> std::sync::Arc<payguard::daemon::Engine> {
+    let config = payguard::config::Config::parse(text, std::path::Path::new("test.toml")).expect("config");
+    std::fs::create_dir_all(&config.daemon.state_dir).expect("state dir");
+    let store = payguard::store::Store::open(&config.daemon.state_dir).expect("store");
+    let engine = payguard::daemon::Engine::new(config, store, payguard::notify::Stream::Stderr, clock);
+    std::sync::Arc::new(engine.expect("engine"))
 }
 
 /// `payguard --config CONFIG run`, ready to start: stdout discarded, stderr discarded unless the

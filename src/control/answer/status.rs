@@ -21,10 +21,16 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
         let health = store.source_health(&source.name)?;
         let used = health.requests.iter().filter(|t| **t > now - TimeDelta::hours(24)).count();
         let left = source.polling.max_requests_per_day.map(|max| (max as usize).saturating_sub(used));
-        let state = match (health.last_attempt, health.consecutive_failures) {
-            (None, _) => "never polled".to_owned(),
-            (Some(_), 0) => "ok".to_owned(),
-            (Some(_), n) => format!("failing ({n} in a row): {}", health.last_error.clone().unwrap_or_default()),
+        let state = match (health.last_attempt, health.consecutive_failures, &health.budget_spent) {
+            (_, _, Some(spent)) => format!(
+                "request budget spent ({} of max_requests_per_day = {}), no polls until {}",
+                spent.used,
+                spent.max,
+                spent.until.with_timezone(&tz).format("%Y-%m-%d %H:%M")
+            ),
+            (None, _, None) => "never polled".to_owned(),
+            (Some(_), 0, None) => "ok".to_owned(),
+            (Some(_), n, None) => format!("failing ({n} in a row): {}", health.last_error.clone().unwrap_or_default()),
         };
         sources.push(json!({
             "source": source.name,
@@ -34,6 +40,7 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
             "state": state,
             "next_poll": source.schedule.next_after(now, tz),
             "requests_left_today": left,
+            "budget_spent_until": health.budget_spent.as_ref().map(|b| b.until),
         }));
     }
     let mut accounts = Vec::new();
@@ -55,12 +62,32 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
     }
     let firing: Vec<_> = store.all_alerts()?.into_iter().filter(|a| a.state == AlertState::Firing).collect();
     let pending = store.pending_deliveries()?;
+    // A store that cannot be written means nothing is watched: said first, and in the exit code.
+    let failure = store.failure();
+    let code = if failure.is_some() { exit::IO } else { exit::OK };
+    let store_json = match &failure {
+        Some(f) => json!({ "state": "failing", "since": f.since, "error": f.error }),
+        None => json!({ "state": "ok" }),
+    };
     if as_json {
         let alerts: Vec<_> = firing.iter().map(crate::notify::render::alert_json).collect();
-        let status =
-            json!({ "sources": sources, "accounts": accounts, "firing": alerts, "pending_deliveries": pending.len() });
+        let status = json!({
+            "store": store_json,
+            "sources": sources,
+            "accounts": accounts,
+            "firing": alerts,
+            "pending_deliveries": pending.len()
+        });
         say!(out, "{}", text::json(&status));
-        return Ok(exit::OK);
+        return Ok(code);
+    }
+    if let Some(f) = &failure {
+        say!(
+            out,
+            "store: FAILING since {}: {}\n  polls are not kept and nothing is watched until the store can be written again\n",
+            f.since.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            f.error
+        );
     }
     // Every string below may hold a platform's or a bank's words (an error, a name, a currency).
     let shown =
@@ -102,5 +129,5 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
             (text::clipped(a.finding.subject(), text::LINE), text::clipped(&a.finding.title, text::LINE));
         say!(out, "  {}  {}  {subject} · {title}", a.id, a.finding.severity);
     }
-    Ok(exit::OK)
+    Ok(code)
 }

@@ -322,7 +322,7 @@ mod tests {
         let mut known: Vec<&str> = history.known_payees.iter().map(String::as_str).collect();
         known.sort_unstable();
         assert_eq!(known, ["shell", "transfer 6222*1111", "transfer 6222*5678"]);
-        let names = store.db.tree_names();
+        let names = store.trees().unwrap_or_else(|e| panic!("{e}")).db.tree_names();
         assert!(!names.iter().any(|n| n.as_ref() == STAGING_TREE.as_bytes()), "the staging tree is still there");
     }
 
@@ -332,7 +332,8 @@ mod tests {
         write_v2(dir.path());
         let store = reopen(dir.path());
         assert_rekeyed(&store);
-        let meta = store.db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
+        let meta =
+            store.trees().unwrap_or_else(|e| panic!("{e}")).db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(meta.get(SCHEMA_KEY).ok().flatten().as_deref(), Some(&VERSION.to_be_bytes()[..]));
         drop(meta);
         drop(store);
