@@ -21,4 +21,4 @@ pub use delivery::{Deliverer, RoundReport};
 pub use engine::{AccountFailure, Engine, NoticeRun, SetupError, SourceRun};
 pub use scheduler::run;
 pub use status::status_line;
-pub use supervisor::{Reloaded, Request, Stopped, supervise};
+pub use supervisor::{Loader, Reloaded, Request, Stopped, supervise, supervise_loading};

@@ -64,8 +64,24 @@ type Loaded = Result<Result<Result<Engine, String>, oneshot::error::RecvError>, 
 pub async fn supervise(
     engines: watch::Sender<Arc<Engine>>,
     config_path: PathBuf,
+    requests: mpsc::Receiver<Request>,
+    grace: Duration,
+) -> Stopped {
+    supervise_loading(engines, config_path, requests, grace, load).await
+}
+
+/// How a reload turns the config file into the engine that runs it.
+pub type Loader = fn(&Engine, &Path) -> Result<Engine, String>;
+
+/// [`supervise`] with the reload's loading in `load`'s hands: the config reader refuses what
+/// could block it (FIFOs, devices), so a load that never ends can only be staged by a test, and
+/// the bound and the stop's precedence must still be proven.
+pub async fn supervise_loading(
+    engines: watch::Sender<Arc<Engine>>,
+    config_path: PathBuf,
     mut requests: mpsc::Receiver<Request>,
     grace: Duration,
+    load: Loader,
 ) -> Stopped {
     let mut engine = engines.borrow().clone();
     let pinging = CancellationToken::new();
@@ -99,7 +115,7 @@ pub async fn supervise(
                 match (&loading, &mut next) {
                     (None, _) => {
                         service::reloading();
-                        loading = Some((load_off_loop(&engine, &config_path), vec![done]));
+                        loading = Some((load_off_loop(&engine, &config_path, load), vec![done]));
                     }
                     (Some(_), Some(waiting)) => waiting.push(done),
                     (Some(_), None) => next = Some(vec![done]),
@@ -126,7 +142,7 @@ pub async fn supervise(
         };
         match next.take() {
             // Asked while that load ran: the file may have changed since it was read.
-            Some(waiting) => loading = Some((load_off_loop(&engine, &config_path), waiting)),
+            Some(waiting) => loading = Some((load_off_loop(&engine, &config_path, load), waiting)),
             // The service manager hears the reload is over before `payguard reload` (its
             // ExecReload=) does, so the unit is running again when that command returns.
             None => service::ready(&status_line(&engine)),
@@ -177,7 +193,7 @@ fn answer(waiters: Vec<Waiter>, outcome: &Reloaded) {
 /// Starts reading and building the config at `path` on a thread of its own, which nothing waits
 /// for at exit: a read that never returns then costs a thread, never the daemon's stop (a blocking
 /// task of the runtime would hold the runtime's shutdown up). Bounded by [`LOAD_LIMIT`].
-fn load_off_loop(engine: &Arc<Engine>, path: &Path) -> Loading {
+fn load_off_loop(engine: &Arc<Engine>, path: &Path, load: Loader) -> Loading {
     let (done, loading) = oneshot::channel();
     let (engine, path, runtime) = (engine.clone(), path.to_owned(), tokio::runtime::Handle::current());
     let spawned = std::thread::Builder::new().name("payguard-reload".into()).spawn(move || {
