@@ -14,6 +14,7 @@
 //! - [`export`]: evidence bundles (CSV, JSON, an HTML report with an SVG chart, a manifest).
 //! - [`tls_roots`]: the CA certificates https needs, and the error when a system has none.
 //! - [`cli`]: the commands.
+//! - [`retry`]: when to try again (the one backoff schedule).
 //! - [`text`]: text from outside as it may be shown (escaped, clipped) and kept (bounded).
 
 pub mod alert;
@@ -27,6 +28,7 @@ pub mod export;
 pub mod model;
 pub mod notify;
 pub(crate) mod redact;
+pub mod retry;
 pub mod sim;
 pub mod source;
 pub mod store;

@@ -146,8 +146,7 @@ const LONGEST_WAIT: TimeDelta = TimeDelta::hours(1);
 /// derived from the delivery's id, so retries of many deliveries spread out yet every run is
 /// reproducible.
 pub fn backoff(attempts: u32, seed: &str) -> TimeDelta {
-    let exp = attempts.saturating_sub(1).min(16);
-    let base = (FIRST_RETRY * 2i32.pow(exp)).min(LONGEST_WAIT);
+    let base = crate::retry::backoff(FIRST_RETRY, LONGEST_WAIT, attempts);
     let hash = crate::model::short_hash(&format!("{seed}#{attempts}"));
     let unit = u64::from_str_radix(&hash[..4], 16).unwrap_or(0) as i64; // 0..65535
     let jitter_millis = base.num_milliseconds() * (unit - 32_768) / (32_768 * 5);

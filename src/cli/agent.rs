@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use chrono::TimeDelta;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
@@ -58,27 +59,23 @@ enum Outcome {
 }
 
 /// The wait before the next attempt: 1 s, doubling to 60 s; back to 1 s after a subscription.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Backoff {
-    next: Duration,
+    /// Attempts since the last subscription.
+    failures: u32,
 }
 
 impl Backoff {
-    const FIRST: Duration = Duration::from_secs(1);
-    const MAX: Duration = Duration::from_secs(60);
-
-    fn new() -> Backoff {
-        Backoff { next: Backoff::FIRST }
-    }
+    const FIRST: TimeDelta = TimeDelta::seconds(1);
+    const MAX: TimeDelta = TimeDelta::seconds(60);
 
     fn next(&mut self) -> Duration {
-        let wait = self.next;
-        self.next = (wait * 2).min(Backoff::MAX);
-        wait
+        self.failures = self.failures.saturating_add(1);
+        crate::retry::backoff(Backoff::FIRST, Backoff::MAX, self.failures).to_std().unwrap_or(Duration::from_secs(60))
     }
 
     fn reset(&mut self) {
-        self.next = Backoff::FIRST;
+        self.failures = 0;
     }
 }
 
@@ -90,7 +87,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Outcome>,
 {
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::default();
     // Whether the current outage has been logged.
     let mut said = false;
     let mut last_refusal: Option<String> = None;

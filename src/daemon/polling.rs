@@ -121,7 +121,7 @@ pub fn record_failure(health: &mut SourceHealth, error: &SourceError, now: DateT
 
 /// One minute after the first failure, doubling to at most an hour.
 pub fn backoff(failures: u32) -> TimeDelta {
-    (FIRST_BACKOFF * 2i32.pow(failures.saturating_sub(1).min(10))).min(LONGEST_BACKOFF)
+    crate::retry::backoff(FIRST_BACKOFF, LONGEST_BACKOFF, failures)
 }
 
 fn is_auth(error: &SourceError) -> bool {
