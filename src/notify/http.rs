@@ -34,7 +34,11 @@ pub(super) async fn send(request: RequestBuilder, receiver: &str) -> Result<(), 
     if status.is_success() {
         return Ok(());
     }
-    let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| crate::retry::retry_after(v, chrono::Utc::now()));
     let body = response.text().await.unwrap_or_default();
     let detail: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
     let message = format!(
@@ -44,17 +48,6 @@ pub(super) async fn send(request: RequestBuilder, receiver: &str) -> Result<(), 
     );
     let retryable = status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error();
     Err(DeliveryError { message, retryable, retry_after: retry_after.filter(|_| retryable) })
-}
-
-/// `Retry-After` in either of its forms (RFC 9110): seconds, or an HTTP date, which is read as
-/// the time from now until then (a date already past asks for no wait).
-fn retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default())
 }
 
 /// How a receiver URL is named in messages: its host, never its path (Slack and Discord put tokens
@@ -77,16 +70,6 @@ pub(super) fn scrub(mut error: DeliveryError, secrets: &[Secret]) -> DeliveryErr
 mod tests {
     use super::*;
     use crate::redact::url_secrets;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(retry_after(" 120 "), Some(Duration::from_secs(120)));
-        let soon = (chrono::Utc::now() + chrono::TimeDelta::seconds(600)).format("%a, %d %b %Y %H:%M:%S GMT");
-        let wait = retry_after(&soon.to_string()).unwrap_or_default();
-        assert!(wait > Duration::from_secs(590) && wait <= Duration::from_secs(600), "{wait:?}");
-        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO), "a date past");
-        assert_eq!(retry_after("soon"), None);
-    }
 
     #[test]
     fn scrub_removes_url_parts_and_tokens() {

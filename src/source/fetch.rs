@@ -62,7 +62,7 @@ pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits
     let mut response = client.execute(request).await.map_err(transport)?;
     let status = response.status();
     if !status.is_success() {
-        let retry_after = retry_after(response.headers());
+        let retry_after = retry_after(response.headers(), chrono::Utc::now());
         let detail = read_capped(&mut response, 2048)
             .await
             .map(|b| crate::redact::redact(snippet(&b), &secrets))
@@ -118,8 +118,9 @@ fn status_error(host: &str, status: StatusCode, retry_after: Option<u64>, detail
     }
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<u64> {
-    headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+/// The platform's `Retry-After` in whole seconds, in either form ([`crate::retry::retry_after`]).
+fn retry_after(headers: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<u64> {
+    crate::retry::retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?, now).map(|wait| wait.as_secs())
 }
 
 /// The start of an error body, on one line, for a log message.
@@ -166,5 +167,45 @@ mod tests {
         assert!(check_url("ftp://127.0.0.1/x", false).is_err());
         let err = check_url("http://user:hunter2@bank.example.com/", false).err().unwrap_or_default();
         assert!(!err.contains("hunter2"));
+    }
+
+    /// A platform that answers 429 with `retry-after: VALUE`, once, on loopback.
+    async fn rate_limiting(value: String) -> Url {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = Url::parse(&format!("http://{}/accounts", listener.local_addr().expect("addr"))).expect("url");
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head).await;
+            let answer = format!(
+                "HTTP/1.1 429 Too Many Requests\r\nretry-after: {value}\r\ncontent-length: 9\r\nconnection: close\r\n\r\nslow down"
+            );
+            stream.write_all(answer.as_bytes()).await.expect("write");
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn retry_after_is_read_as_seconds_or_as_a_date() {
+        let limits = HttpLimits {
+            connect_timeout: std::time::Duration::from_secs(5),
+            timeout: std::time::Duration::from_secs(5),
+            max_body: 1024,
+            allow_insecure_http: false,
+        };
+        let asked = |value: String| async {
+            let url = rate_limiting(value).await;
+            let client = client(&limits).expect("client");
+            match get(client.get(url), "bank", &limits).await {
+                Err(SourceError::RateLimited { retry_after, .. }) => retry_after,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(asked("120".into()).await, Some(120));
+        let in_ten_minutes = (chrono::Utc::now() + chrono::TimeDelta::seconds(600)).format("%a, %d %b %Y %H:%M:%S GMT");
+        let wait = asked(in_ten_minutes.to_string()).await.unwrap_or_default();
+        assert!((590..=600).contains(&wait), "an HTTP date ten minutes ahead asks for {wait}s");
+        assert_eq!(asked("whenever".into()).await, None, "garbage is no wish");
     }
 }
