@@ -105,6 +105,24 @@ fn piece(c: char) -> Cow<'static, str> {
     }
 }
 
+/// `text` made safe for HTML element content and quoted attribute values (either quote): the one
+/// HTML escaper, for the e-mail body and the export's report and chart. It escapes only markup;
+/// what is hidden or a control is [`escaped`]'s job, done first where the text comes from outside.
+pub fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Cuts `text` to at most `max` bytes at a character boundary; says whether anything was cut.
 pub fn cut(text: &mut String, max: usize) -> bool {
     if text.len() <= max {
@@ -181,6 +199,21 @@ mod tests {
         assert_eq!(clipped("ab\u{1b}cd", 6), "ab…");
         assert_eq!(clipped("ab\u{1b}", 8), "ab\\u{1b}");
         assert_eq!(clipped(&"x".repeat(1 << 20), LINE).chars().count(), LINE);
+    }
+
+    #[test]
+    fn html_escapes_markup_and_both_quotes() {
+        let cases = [
+            ("O'Brien & Co", "O&#39;Brien &amp; Co"),
+            ("<script>alert('x')</script>", "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"),
+            (r#"a" onmouseover="x"#, "a&quot; onmouseover=&quot;x"),
+            ("&amp;", "&amp;amp;"),
+            ("房租 · Miete", "房租 · Miete"),
+            ("", ""),
+        ];
+        for (text, shown) in cases {
+            assert_eq!(html(text), shown, "{text:?}");
+        }
     }
 
     #[test]

@@ -20,18 +20,7 @@ use crate::model::Transaction;
 /// invisible or reordering characters shown as `\u{…}` ([`crate::text::escaped`]): in evidence a
 /// right-to-left override must be seen, not make `oC drolnaL` read `Landlord Co`.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in crate::text::escaped(text).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::text::html(&crate::text::escaped(text))
 }
 
 fn when(t: DateTime<Utc>) -> String {

@@ -422,11 +422,10 @@ fn sms(text: &str, reference: &str) -> String {
 }
 
 fn html(subject: &str, text: &str) -> String {
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    let lines: Vec<String> = text.lines().map(|l| format!("<p>{}</p>", escape(l))).collect();
+    let lines: Vec<String> = text.lines().map(|l| format!("<p>{}</p>", text::html(l))).collect();
     format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{}</h2>{}</body></html>",
-        escape(subject),
+        text::html(subject),
         lines.join("")
     )
 }
@@ -595,7 +594,9 @@ mod tests {
     fn html_is_escaped() {
         let mut a = alert("x");
         a.finding.detail = "<script>alert(1)</script> & co".into();
+        a.finding.title = "O'Brien <b>".into();
         let m = alert_message("m", &a, NoticeEvent::Firing, Language::En, &support());
         assert!(!m.html.contains("<script>") && m.html.contains("&lt;script&gt;"));
+        assert!(!m.html.contains("O'Brien") && m.html.contains("O&#39;Brien &lt;b&gt;"), "{}", m.html);
     }
 }
