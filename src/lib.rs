@@ -18,7 +18,6 @@
 //! - [`text`]: text from outside as it may be shown (escaped, clipped) and kept (bounded).
 
 pub mod alert;
-pub(crate) mod base64;
 pub mod cli;
 pub mod config;
 pub mod control;

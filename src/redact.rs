@@ -45,7 +45,7 @@ pub(crate) fn request_secrets(request: &reqwest::Request) -> Vec<Secret> {
         secrets.push(Secret::new(value));
         let Some((scheme, credential)) = value.split_once(' ') else { continue };
         secrets.push(Secret::new(credential.trim()));
-        let login = crate::base64::decode(credential.trim()).ok().and_then(|b| String::from_utf8(b).ok());
+        let login = decode_base64(credential.trim()).and_then(|b| String::from_utf8(b).ok());
         if let (true, Some((_, password))) =
             (scheme.eq_ignore_ascii_case("basic"), login.as_deref().and_then(|l| l.split_once(':')))
         {
@@ -53,6 +53,14 @@ pub(crate) fn request_secrets(request: &reqwest::Request) -> Vec<Secret> {
         }
     }
     secrets
+}
+
+/// A credential that may be base64: padded or not, in either alphabet (a header written by hand
+/// in a config need not be what a library would write). Decoding more is redacting more.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_INDIFFERENT};
+    STANDARD_PAD_INDIFFERENT.decode(text).or_else(|_| URL_SAFE_PAD_INDIFFERENT.decode(text)).ok()
 }
 
 /// `text` with every secret replaced by `[redacted]`, longest first, so a whole URL goes before
@@ -89,5 +97,25 @@ mod tests {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(text.starts_with("400 bad request: GET /v1/accounts?[redacted]"), "{text}");
+    }
+
+    #[test]
+    fn a_basic_password_is_cut_however_its_header_was_written() {
+        // Padded and not, in the standard and the URL-safe alphabet.
+        let cases = [
+            ("dXNlcjpwYTU1d29yZD8+", "pa55word?>"),
+            ("dXNlcjpwYTU1d29yZD8-", "pa55word?>"),
+            ("dXNlcjpwYTU1d29yZA==", "pa55word"),
+            ("dXNlcjpwYTU1d29yZA", "pa55word"),
+        ];
+        for (credential, password) in cases {
+            let request = reqwest::Client::new()
+                .get("https://bank.example.com/")
+                .header("authorization", format!("Basic {credential}"))
+                .build()
+                .expect("a request");
+            let text = redact(format!("denied {password}"), &request_secrets(&request));
+            assert_eq!(text, "denied [redacted]", "{credential}");
+        }
     }
 }

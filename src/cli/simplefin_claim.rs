@@ -61,7 +61,7 @@ fn claim_url(token: &str) -> anyhow::Result<Url> {
              if you already have an access URL (https://user:password@…), save it in a file yourself and skip this step"
         );
     }
-    let bytes = crate::base64::decode(token)
+    let bytes = decode_token(token)
         .map_err(|e| anyhow!("the setup token is not base64 ({e}): copy the whole token from your SimpleFIN bridge"))?;
     // The decoded text is not shown in any message: it is the claim URL, as secret as the token.
     let text = String::from_utf8(bytes).map_err(|_| {
@@ -76,6 +76,31 @@ fn claim_url(token: &str) -> anyhow::Result<Url> {
         );
     }
     Ok(url)
+}
+
+/// Standard (RFC 4648 §4) or URL-safe (§5) base64, padded or not, as people paste a token; a
+/// stray character, a misplaced `=` or an impossible length is an error, never skipped. The
+/// error names a position, never the text: the text is the token.
+fn decode_token(token: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT);
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
+    let token = token.trim();
+    let engine = if token.contains(['-', '_']) { &URL_SAFE } else { &STANDARD };
+    engine.decode(token).map_err(|e| match e {
+        base64::DecodeError::InvalidByte(_, b'=') => "`=` padding may only end the text".to_owned(),
+        base64::DecodeError::InvalidByte(offset, _) | base64::DecodeError::InvalidLastSymbol { offset, .. } => {
+            format!("character {} is not in the base64 alphabet", offset + 1)
+        }
+        base64::DecodeError::InvalidLength(_) => {
+            "its length is impossible for base64: a character is missing or extra".to_owned()
+        }
+        base64::DecodeError::InvalidPadding => "its `=` padding does not fit its length".to_owned(),
+    })
 }
 
 fn claim_failed(error: SourceError) -> anyhow::Error {
@@ -178,6 +203,50 @@ impl Drop for Target {
     fn drop(&mut self) {
         if !self.made.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.made);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_decode_as_pasted() {
+        // RFC 4648 §10, padded and not.
+        let vectors =
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("foobar", "Zm9vYmFy")];
+        for (plain, encoded) in vectors {
+            assert_eq!(decode_token(encoded).as_deref(), Ok(plain.as_bytes()), "{encoded:?}");
+            let bare = encoded.trim_end_matches('=');
+            assert_eq!(decode_token(bare).as_deref(), Ok(plain.as_bytes()), "{bare:?}");
+        }
+        assert_eq!(decode_token("  ZGVtbzpkZW1v\n").as_deref(), Ok(&b"demo:demo"[..]));
+        assert_eq!(decode_token("Zg=").as_deref(), Ok(&b"f"[..]), "padding cut short in the paste");
+        // 0xfb 0xff 0xbf is `+/+/` in the standard alphabet and `-_-_` in the URL-safe one.
+        assert_eq!(decode_token("-_-_").as_deref(), Ok(&[0xfb, 0xff, 0xbf][..]));
+        assert_eq!(decode_token("+/+/").as_deref(), Ok(&[0xfb, 0xff, 0xbf][..]));
+    }
+
+    #[test]
+    fn a_bad_token_is_refused_by_position_never_shown() {
+        let alphabet = |n: usize| Err(format!("character {n} is not in the base64 alphabet"));
+        let length = Err("its length is impossible for base64: a character is missing or extra".to_owned());
+        let padding = Err("`=` padding may only end the text".to_owned());
+        let cases = [
+            ("Zm9*", alphabet(4)),
+            ("Zm 9", alphabet(3)),
+            ("not base64!", alphabet(4)),
+            ("+/-_", alphabet(1)),
+            ("Zg=a", padding.clone()),
+            ("Zm9vY", length.clone()),
+        ];
+        for (token, refusal) in cases {
+            assert_eq!(decode_token(token), refusal, "{token:?}");
+        }
+        for token in ["*", "Zg===", "Z==="] {
+            let refusal = decode_token(token).err().unwrap_or_default();
+            assert!(!refusal.is_empty() && !refusal.contains(token), "{token:?}: {refusal}");
         }
     }
 }

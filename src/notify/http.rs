@@ -9,8 +9,12 @@ use reqwest::{Client, RequestBuilder};
 use super::DeliveryError;
 use crate::config::Secret;
 
-/// The channels (webhook, sms) encode through here; the one implementation is [`crate::base64`].
-pub(super) use crate::base64::encode as base64;
+/// Standard base64 with padding, as Basic credentials (sms) and MIME encoded words (webhook)
+/// need.
+pub(super) fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
 
 pub(super) fn client() -> Result<Client, DeliveryError> {
     Client::builder()
@@ -70,6 +74,16 @@ pub(super) fn scrub(mut error: DeliveryError, secrets: &[Secret]) -> DeliveryErr
 mod tests {
     use super::*;
     use crate::redact::url_secrets;
+
+    #[test]
+    fn base64_is_standard_and_padded() {
+        // RFC 4648 §10, and bytes that differ between the alphabets.
+        let cases: [(&[u8], &str); 5] =
+            [(b"", ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foobar", "Zm9vYmFy"), (&[0xfb, 0xff, 0xbf], "+/+/")];
+        for (bytes, encoded) in cases {
+            assert_eq!(base64(bytes), encoded, "{bytes:?}");
+        }
+    }
 
     #[test]
     fn scrub_removes_url_parts_and_tokens() {

@@ -8,6 +8,7 @@ use axum::extract::{Query, State as AxumState};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -115,6 +116,6 @@ pub(super) fn authorised(headers: &HeaderMap, password: &str) -> bool {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b64| crate::base64::decode(b64).ok())
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
         .is_some_and(|decoded| decoded == expected.as_bytes())
 }
