@@ -2,6 +2,7 @@
 //! once per exhaustion in the log, as an alert, in `status` and the status line. Its own test
 //! binary, so the captured log sees only its own polls.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use chrono::{TimeDelta, Utc};

@@ -3,6 +3,7 @@
 //! holds its process-wide transaction lock. Its own test binary, so the database it leaves stuck
 //! cannot stall another test's. A real tmpfs, filled (root only; CI runs the tests as root).
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::time::Duration;

@@ -10,6 +10,9 @@
 //! read-only under a throw-away overlay (`--volatile=overlay`), so the cache is never changed.
 //! With `--register=no --keep-unit` nspawn asks nothing of the host's service manager, so the host
 //! needs neither systemd as PID 1 nor a system D-Bus.
+//!
+//! Its own test binary, not a module of `tests/it/`, so that `--ignored` here runs this test and
+//! nothing else.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
