@@ -22,6 +22,10 @@
 //! millisecond, which the other tests' load in the same process would skew, and
 //! `cargo test --test crash` (with `PAYGUARD_CRASH_SEED` to replay) is how it is run and replayed.
 
+// Test code: a failed unwrap is a failed test, and clippy's allow-unwrap-in-tests does not
+// reach the helper functions outside `#[test]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "it/support/mod.rs"]
 mod support;
 

@@ -14,6 +14,10 @@
 //! Its own test binary, not a module of `tests/it/`, so that `--ignored` here runs this test and
 //! nothing else.
 
+// Test code: a failed unwrap is a failed test, and clippy's allow-unwrap-in-tests does not
+// reach the helper functions outside `#[test]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,10 @@
 //! directory (`tests/crash.rs`, `tests/budget.rs`, `tests/sled_hang.rs`, `tests/system.rs`; each
 //! says why in its header). Run one module with `cargo test --test it MODULE::`.
 
+// Helpers here are test code: a failed unwrap is a failed test, and clippy's
+// allow-unwrap-in-tests does not reach functions outside `#[test]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod agent;
