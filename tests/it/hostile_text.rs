@@ -6,7 +6,7 @@
 //! the desktop (a recording notification server on a private D-Bus), SMS (Twilio's API on the
 //! recording fixture), webhooks (ntfy, Slack, payguard's JSON) and the commands a person types
 //! (`status`, `history`, `payees`, `alerts`). The store keeps the text as the bank sent it, cut to
-//! the bound. E-mail is checked against the real SMTP server in `tests/email.rs`.
+//! the bound. E-mail is checked against the real SMTP server in `tests/it/email.rs`.
 
 use crate::support;
 

@@ -1,6 +1,6 @@
 //! The corpus of broken configs under `tests/configs/bad/`: each file holds one mistake, and its
 //! first line says where the loader must report it and what the report must say (see
-//! `tests/config_errors.rs` for the header's form). Shared by the loader's test and the reload test.
+//! `tests/it/config_errors.rs` for the header's form). Shared by the loader's test and the reload test.
 
 use std::path::{Path, PathBuf};
 
