@@ -13,6 +13,9 @@
 //! and the load average when it was taken. Run: `cargo bench --bench cycle`; `PAYGUARD_BENCH_SKIP`
 //! (a comma list of `bare`, `raw`, `binary`, `idle`) leaves parts out while tuning.
 
+// A benchmark is test code: a failed unwrap ends the run with its reason, which is what it should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

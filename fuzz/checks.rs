@@ -1,5 +1,5 @@
 //! The invariants the fuzz targets assert, in one copy. Every `fuzz_targets/*.rs` and
-//! `tests/fuzz_seeds.rs` include this file with `#[path]`, so a fuzzed input and a seed in
+//! `tests/it/fuzz_seeds.rs` include this file with `#[path]`, so a fuzzed input and a seed in
 //! `cargo test` are judged by the same code.
 //!
 //! Each check takes the raw input and panics, saying what broke, when an invariant fails. Refusing
@@ -53,7 +53,7 @@ pub fn setup() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // SAFETY: the only readers of the environment in these processes (fuzz targets and
-        // tests/fuzz_seeds.rs) are the checks, and each calls `setup` before reading it; `Once`
+        // tests/it/fuzz_seeds.rs) are the checks, and each calls `setup` before reading it; `Once`
         // holds every other caller until this write is done.
         unsafe { std::env::set_var(SECRET_ENV, SECRET) }
     });

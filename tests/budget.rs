@@ -2,6 +2,11 @@
 //! once per exhaustion in the log, as an alert, in `status` and the status line. Its own test
 //! binary, so the captured log sees only its own polls.
 
+// Test code: a failed unwrap is a failed test, and clippy's allow-unwrap-in-tests does not
+// reach the helper functions outside `#[test]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "it/support/mod.rs"]
 mod support;
 
 use chrono::{TimeDelta, Utc};

@@ -17,7 +17,16 @@
 //! `crash/story.rs` draws the simulator's script, `crash/receiver.rs` the receiver's answers and
 //! reads what it got, `crash/rng.rs` is the seeded generator; this file drives the rounds and keeps
 //! the ledger the checks compare against.
+//!
+//! Its own test binary, not a module of `tests/it/`: its kill moments are timed to the
+//! millisecond, which the other tests' load in the same process would skew, and
+//! `cargo test --test crash` (with `PAYGUARD_CRASH_SEED` to replay) is how it is run and replayed.
 
+// Test code: a failed unwrap is a failed test, and clippy's allow-unwrap-in-tests does not
+// reach the helper functions outside `#[test]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "it/support/mod.rs"]
 mod support;
 
 mod crash {

@@ -3,6 +3,11 @@
 //! holds its process-wide transaction lock. Its own test binary, so the database it leaves stuck
 //! cannot stall another test's. A real tmpfs, filled (root only; CI runs the tests as root).
 
+// Test code: a failed unwrap is a failed test, and clippy's allow-unwrap-in-tests does not
+// reach the helper functions outside `#[test]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::time::Duration;

@@ -10,6 +10,13 @@
 //! read-only under a throw-away overlay (`--volatile=overlay`), so the cache is never changed.
 //! With `--register=no --keep-unit` nspawn asks nothing of the host's service manager, so the host
 //! needs neither systemd as PID 1 nor a system D-Bus.
+//!
+//! Its own test binary, not a module of `tests/it/`, so that `--ignored` here runs this test and
+//! nothing else.
+
+// Test code: a failed unwrap is a failed test, and clippy's allow-unwrap-in-tests does not
+// reach the helper functions outside `#[test]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};

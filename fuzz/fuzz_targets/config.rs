@@ -1,5 +1,5 @@
 //! Fuzz target `config`: a config file's text through `Config::parse`.
-//! The invariants live in `../checks.rs`, shared with `tests/fuzz_seeds.rs`.
+//! The invariants live in `../checks.rs`, shared with `tests/it/fuzz_seeds.rs`.
 
 #![no_main]
 

@@ -1,5 +1,5 @@
 //! Fuzz target `feed`: an RSS, Atom or JSON feed through `notices::feed::read_feed`.
-//! The invariants live in `../checks.rs`, shared with `tests/fuzz_seeds.rs`.
+//! The invariants live in `../checks.rs`, shared with `tests/it/fuzz_seeds.rs`.
 
 #![no_main]
 

@@ -1,5 +1,5 @@
 //! Fuzz target `http_json`: balance and transactions answers through the http-json mapper
-//! (`source::map_account`). The invariants live in `../checks.rs`, shared with `tests/fuzz_seeds.rs`.
+//! (`source::map_account`). The invariants live in `../checks.rs`, shared with `tests/it/fuzz_seeds.rs`.
 
 #![no_main]
 

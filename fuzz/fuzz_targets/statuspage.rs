@@ -1,6 +1,6 @@
 //! Fuzz target `statuspage`: an Atlassian Statuspage answer through
 //! `notices::statuspage::read_list`, read as each of the three lists. The invariants live in
-//! `../checks.rs`, shared with `tests/fuzz_seeds.rs`.
+//! `../checks.rs`, shared with `tests/it/fuzz_seeds.rs`.
 
 #![no_main]
 

@@ -1,0 +1,231 @@
+//! The alert pipeline's commands as a person types them: notify-test, silence and ack, and the
+//! times and durations the record's commands take, and which commands need the config's secrets.
+
+use crate::support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use payguard::sim::{Advance, Simulator, demo_script};
+use support::{Fixture, Reply};
+
+fn payguard(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_payguard")).arg("--config").arg(config).args(args).output().expect("run payguard")
+}
+
+async fn payguard_async(config: PathBuf, args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        payguard(&config, &args)
+    })
+    .await
+    .expect("join")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write_config(dir: &Path, access_url: &str, channels: &str) -> PathBuf {
+    support::sim_config(dir, access_url, "0 * * * *", channels)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_test_reports_each_channel_and_fails_if_one_does() {
+    let receiver = Fixture::start().await;
+    receiver.reply("/good", Reply::json("{}"));
+    receiver.reply("/bad", Reply::status(500, "broken"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let channels = format!(
+        "[[channel]]\nname = \"good\"\nkind = \"webhook\"\nurl = \"{}\"\n\n[[channel]]\nname = \"bad\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        receiver.url("/good"),
+        receiver.url("/bad")
+    );
+    let config = write_config(dir.path(), "https://bridge.example.com/simplefin", &channels);
+
+    let all = payguard_async(config.clone(), &["notify-test"]).await;
+    assert_eq!(all.status.code(), Some(1), "{}", text(&all.stderr));
+    let stdout = text(&all.stdout);
+    assert!(stdout.contains("ok      good (webhook)"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  bad (webhook)") && stdout.contains("HTTP 500") && stdout.contains("temporary"),
+        "{stdout}"
+    );
+    let sent = receiver.seen().into_iter().find(|s| s.path == "/good").expect("the good channel got a message");
+    let body: serde_json::Value = serde_json::from_str(&sent.body).expect("json");
+    assert_eq!((body["test"].as_bool(), body["channel"].as_str()), (Some(true), Some("good")));
+
+    let one = payguard_async(config.clone(), &["notify-test", "--channel", "good"]).await;
+    assert_eq!(one.status.code(), Some(0));
+    assert!(!text(&one.stdout).contains("bad"));
+    let unknown = payguard_async(config, &["notify-test", "--channel", "nope"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no [[channel]] is named \"nope\""));
+}
+
+#[test]
+fn silences_are_added_listed_and_expired() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), "https://bridge.example.com/simplefin", "");
+
+    let none = payguard(&config, &["silence", "add", "--for", "2h"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(text(&none.stderr).contains("at least one of --account, --source or --kind"));
+    let bad_kind = payguard(&config, &["silence", "add", "--kind", "theft", "--for", "2h"]);
+    assert_eq!(bad_kind.status.code(), Some(2), "clap rejects it");
+    assert!(text(&bad_kind.stderr).contains("expected one of balance_drop"));
+
+    let added = payguard(
+        &config,
+        &["silence", "add", "--account", "ACT-1", "--kind", "new_payee", "--for", "2h", "--comment", "moving house"],
+    );
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
+    let id = text(&added.stdout).split_whitespace().nth(1).expect("an id").to_owned();
+    let listed = text(&payguard(&config, &["silence", "list"]).stdout);
+    assert!(
+        listed.contains(&id) && listed.contains("account=ACT-1 kind=new_payee") && listed.contains("moving house"),
+        "{listed}"
+    );
+
+    assert_eq!(payguard(&config, &["silence", "expire", &id]).status.code(), Some(0));
+    assert!(text(&payguard(&config, &["silence", "list"]).stdout).contains("no silences in force"));
+    assert!(text(&payguard(&config, &["silence", "list", "--all"]).stdout).contains(&id));
+    let missing = payguard(&config, &["silence", "expire", "deadbeef"]);
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn absurd_durations_and_ages_are_config_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), "https://bridge.example.com/simplefin", "");
+    let out = dir.path().join("evidence");
+    let out = out.to_str().expect("a UTF-8 path");
+    for (args, names) in [
+        (&["silence", "add", "--account", "ACT-1", "--for", "9999999999w"][..], "--for"),
+        (&["history", "ACT-1", "--since", "9999999999w"][..], "--since"),
+        (&["history", "ACT-1", "--until", "9999999999w"][..], "--until"),
+        (&["export", "--account", "ACT-1", "--since", "9999999999w", "--out", out][..], "--since"),
+    ] {
+        let output = payguard(&config, args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{names}: \"9999999999w\" is too long")) && stderr.contains("at most 36500d"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Nothing was silenced, and the longest allowed silence is taken.
+    assert!(text(&payguard(&config, &["silence", "list", "--all"]).stdout).contains("no silences"));
+    let century = payguard(&config, &["silence", "add", "--account", "ACT-1", "--for", "36500d"]);
+    assert_eq!(century.status.code(), Some(0), "{}", text(&century.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acknowledged_alert_is_found_by_its_id() {
+    let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &sim.access_url(), "");
+    for _ in 0..4 {
+        sim.advance();
+        assert_eq!(payguard_async(config.clone(), &["once"]).await.status.code(), Some(0));
+    }
+    // The id a person would read at the end of the message.
+    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+    let alert =
+        store.all_alerts().expect("alerts").into_iter().find(|a| a.kind().as_str() == "balance_drop").expect("a drop");
+    drop(store);
+
+    let acked = payguard_async(config.clone(), &["ack", &alert.id]).await;
+    assert_eq!(acked.status.code(), Some(0), "{}", text(&acked.stderr));
+    assert!(text(&acked.stdout).contains("will not be repeated"));
+    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+    let stored = store.all_alerts().expect("alerts").into_iter().find(|a| a.id == alert.id).expect("still there");
+    assert!(stored.acknowledged_at.is_some());
+    drop(store);
+
+    let unknown = payguard_async(config, &["ack", "000000000000"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no alert has the id"));
+}
+
+/// The README's system service setup: secrets as `${credential:…}`, which exist only inside the
+/// unit. An admin's shell has no `$CREDENTIALS_DIRECTORY`.
+#[test]
+fn only_the_commands_that_send_need_the_secrets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = support::sim_config(
+        dir.path(),
+        "${credential:simplefin-url}",
+        "0 * * * *",
+        "[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"${credential:hook}\"\n",
+    );
+    let shell = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_payguard"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run payguard")
+    };
+    let out = dir.path().join("evidence");
+    let out = out.to_str().expect("a UTF-8 path");
+    for args in [
+        &["status"][..],
+        &["history", "ACT-1"],
+        &["alerts"],
+        &["payees", "ACT-1"],
+        &["trust", "ACT-1", "Landlord"],
+        &["silence", "add", "--account", "ACT-1", "--for", "1h"],
+        &["silence", "list"],
+        &["verify"],
+        &["export", "--account", "ACT-1", "--since", "30d", "--out", out],
+    ] {
+        let output = shell(args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output.stderr));
+        assert!(!text(&output.stderr).contains("credential"), "{args:?}: {}", text(&output.stderr));
+    }
+    let ack = shell(&["ack", "deadbeef"]);
+    assert_eq!(ack.status.code(), Some(1), "no such alert, and no config error: {}", text(&ack.stderr));
+    assert!(text(&ack.stderr).contains("no alert has the id"), "{}", text(&ack.stderr));
+    // reload only asks the daemon: with none running it says so, not that a secret is missing.
+    let reload = shell(&["reload"]);
+    assert_eq!(reload.status.code(), Some(75), "{}", text(&reload.stderr));
+    assert!(text(&reload.stderr).contains("no daemon listens"), "{}", text(&reload.stderr));
+
+    // check names what it could not check here, and passes.
+    let check = shell(&["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    let stdout = text(&check.stdout);
+    for name in ["simplefin-url", "hook"] {
+        let warning = format!(
+            "warning: `${{credential:{name}}}` is not checked here: $CREDENTIALS_DIRECTORY is set only inside the systemd unit"
+        );
+        assert!(stdout.contains(&warning), "{warning:?} not in {stdout}");
+    }
+    // What sends requests fails fast, at the reference.
+    for args in [&["once"][..], &["run"], &["notify-test"]] {
+        let output = shell(args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{args:?}: {stderr}");
+        assert!(stderr.contains("needs $CREDENTIALS_DIRECTORY"), "{args:?}: {stderr}");
+    }
+
+    // A reference that is wrong anywhere is still an error for check, beside a credential too.
+    let text_with_missing_file = std::fs::read_to_string(&config)
+        .expect("read the config")
+        .replace("${credential:hook}", "https://${file:/nonexistent/payguard-hook}/${credential:hook}");
+    std::fs::write(&config, text_with_missing_file).expect("write the config");
+    let check = shell(&["check"]);
+    assert_eq!(check.status.code(), Some(78), "{}", text(&check.stderr));
+    assert!(
+        text(&check.stderr).contains("cannot read secret file /nonexistent/payguard-hook"),
+        "{}",
+        text(&check.stderr)
+    );
+    // And the commands that do not send still work.
+    assert_eq!(shell(&["status"]).status.code(), Some(0));
+}
