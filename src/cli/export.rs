@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::Context as _;
 use chrono::Utc;
 
-use super::time::parse_time;
 use super::{exit, load_config, open_store};
 use crate::config::Secrets;
 use crate::control::answer::account_named;
+use crate::control::time::parse_time;
 use crate::export::{self, Bundle};
 
 pub fn run(

@@ -18,7 +18,6 @@ mod run;
 mod silence;
 mod simplefin_claim;
 mod status;
-pub(crate) mod time;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -27,22 +26,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigError, DEFAULT_PATH, Secrets};
-use crate::store::{Store, StoreError};
+use crate::config::{Config, DEFAULT_PATH, Secrets};
+use crate::store::Store;
 
-/// sysexits(3) codes, so service managers and scripts can tell failures apart.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILURE: u8 = 1;
-    /// EX_DATAERR: `verify` found the store behind its audit anchor: recorded writes were lost.
-    pub const ROLLED_BACK: u8 = 65;
-    /// EX_IOERR: the store could not be read or written.
-    pub const IO: u8 = 74;
-    /// EX_TEMPFAIL: a source failed, or the store is busy; trying later may work.
-    pub const TEMPFAIL: u8 = 75;
-    /// EX_CONFIG: the configuration is wrong.
-    pub const CONFIG: u8 = 78;
-}
+pub use crate::control::exit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -227,23 +214,8 @@ pub fn main(cli: Cli) -> ExitCode {
             // Under journald the line needs its priority, or it is filed as info.
             let priority = if journal { logging::ERROR_PRIORITY } else { "" };
             eprintln!("{priority}payguard: {error:#}");
-            ExitCode::from(exit_code(&error))
+            ExitCode::from(exit::code(&error))
         }
-    }
-}
-
-/// The sysexits code of a failed command, here and in the daemon's answers to the command line.
-pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
-    let setup = |e: &(dyn std::error::Error + 'static)| {
-        e.is::<ConfigError>() || e.is::<time::BadTime>() || e.is::<crate::tls_roots::NoCaCertificates>()
-    };
-    if error.chain().any(setup) {
-        return exit::CONFIG;
-    }
-    match error.chain().find_map(|e| e.downcast_ref::<StoreError>()) {
-        Some(StoreError::Locked { .. }) => exit::TEMPFAIL,
-        Some(_) => exit::IO,
-        None => exit::FAILURE,
     }
 }
 
@@ -251,7 +223,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-/// Loads the config; a [`ConfigError`] stays inside the error so the exit code can find it.
+/// Loads the config; a [`crate::config::ConfigError`] stays inside the error so the exit code can find it.
 /// Only the commands that send requests resolve the secrets (see [`Secrets`]).
 fn load_config(path: &Path, secrets: Secrets) -> anyhow::Result<Config> {
     Ok(Config::load_with(path, secrets)?)

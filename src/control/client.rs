@@ -19,7 +19,7 @@ pub fn ask_or_answer(config: &Config, request: Request) -> anyhow::Result<Reply>
         }
     }
     // No daemon (no socket, or a stale one nobody accepts on): the store is ours to open.
-    let store = crate::cli::open_store(config)?;
+    let store = crate::store::Store::open(&config.daemon.state_dir)?;
     Ok(answer(config, &store, &request))
 }
 

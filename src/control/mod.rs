@@ -11,9 +11,11 @@
 
 pub mod answer;
 mod client;
+pub mod exit;
 mod group;
 mod server;
 mod stream;
+pub mod time;
 
 use std::path::{Path, PathBuf};
 

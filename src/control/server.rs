@@ -131,7 +131,7 @@ pub async fn serve(
 /// is not waited for, so refusing costs the loop nothing.
 fn refuse_busy(stream: &UnixStream) {
     let reply = Reply {
-        exit: crate::cli::exit::TEMPFAIL,
+        exit: crate::control::exit::TEMPFAIL,
         ..refusal(
             "the daemon is answering as many control connections as it takes at once; try again in a few seconds"
                 .to_owned(),
@@ -242,16 +242,16 @@ async fn reload(requests: &mpsc::Sender<daemon::Request>) -> Reply {
     match outcome {
         Reloaded::Applied { sources, accounts } => Reply {
             v: VERSION,
-            exit: crate::cli::exit::OK,
+            exit: crate::control::exit::OK,
             stdout: format!("configuration reloaded: {sources} sources, {accounts} accounts\n"),
             stderr: String::new(),
         },
         Reloaded::Refused(error) => Reply {
-            exit: crate::cli::exit::CONFIG,
+            exit: crate::control::exit::CONFIG,
             ..refusal(format!("the configuration was not reloaded; the previous one keeps running: {error}"))
         },
         Reloaded::Stopping => Reply {
-            exit: crate::cli::exit::TEMPFAIL,
+            exit: crate::control::exit::TEMPFAIL,
             ..refusal("the daemon is stopping; the configuration was not reloaded".to_owned())
         },
     }
@@ -260,7 +260,7 @@ async fn reload(requests: &mpsc::Sender<daemon::Request>) -> Reply {
 fn refusal(message: String) -> Reply {
     Reply {
         v: VERSION,
-        exit: crate::cli::exit::FAILURE,
+        exit: crate::control::exit::FAILURE,
         stdout: String::new(),
         stderr: format!("payguard: {message}\n"),
     }

@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use super::Out;
-use crate::cli::exit;
+use crate::control::exit;
 use crate::store::Store;
 use crate::text;
 

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Out;
-use crate::cli::exit;
-use crate::cli::time::parse_time;
 use crate::config::Config;
 use crate::control::HistoryQuery;
+use crate::control::exit;
+use crate::control::time::parse_time;
 use crate::model::AccountRef;
 use crate::store::Store;
 

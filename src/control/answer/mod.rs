@@ -63,7 +63,7 @@ pub fn answer(config: &Config, store: &Store, request: &Request) -> Reply {
         Ok(code) => code,
         Err(error) => {
             warn!(out, "payguard: {error:#}");
-            crate::cli::exit_code(&error)
+            crate::control::exit::code(&error)
         }
     };
     if let Err(e) = store.flush_blocking() {

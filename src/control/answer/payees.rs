@@ -4,8 +4,8 @@ use chrono::Utc;
 
 use super::Out;
 use super::history::account_named;
-use crate::cli::exit;
 use crate::config::Config;
+use crate::control::exit;
 use crate::store::Store;
 use crate::text;
 

@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use super::Out;
 use crate::alert::Silence;
-use crate::cli::exit;
+use crate::control::exit;
 use crate::model::{FindingKind, short_hash};
 use crate::store::Store;
 use crate::text;
@@ -24,7 +24,7 @@ pub fn add(
     }
     let kind: Option<FindingKind> = kind.map(str::parse).transpose().map_err(anyhow::Error::msg)?;
     let now = Utc::now();
-    let ends_at = crate::cli::time::after(now, duration).context("--for")?;
+    let ends_at = crate::control::time::after(now, duration).context("--for")?;
     let basis = format!("{account:?}|{source:?}|{kind:?}|{}", now.timestamp_nanos_opt().unwrap_or_default());
     let silence = Silence {
         id: short_hash(&basis)[..8].to_owned(),

@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::Out;
 use crate::alert::AlertState;
-use crate::cli::exit;
 use crate::config::Config;
+use crate::control::exit;
 use crate::store::Store;
 use crate::text;
 

@@ -6,7 +6,7 @@
 //! back) exits 65 (`exit::ROLLED_BACK`) and says how many entries are missing.
 
 use super::Out;
-use crate::cli::exit;
+use crate::control::exit;
 use crate::store::Store;
 
 pub fn verify(store: &Store, out: &mut Out) -> anyhow::Result<u8> {
