@@ -11,8 +11,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+mod duration;
 mod payee;
 
+pub use duration::Duration;
 pub use payee::payee_key;
 
 /// Which account of which source: the identity under which history is kept.

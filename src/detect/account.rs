@@ -42,7 +42,7 @@ pub(super) fn card_expiry(input: &Input) -> Option<Finding> {
     };
     let mut finding = input.finding(FindingKind::CardExpiry, title, detail);
     finding.when = Some(expires_at);
-    finding.threshold = threshold("card_expiry_warn", crate::config::Duration(input.rules.card_expiry_warn));
+    finding.threshold = threshold("card_expiry_warn", crate::model::Duration(input.rules.card_expiry_warn));
     finding.key = expiry.to_string();
     Some(finding)
 }

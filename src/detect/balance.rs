@@ -42,7 +42,7 @@ pub(super) fn balance_drop(input: &Input) -> Option<Finding> {
             now.balance,
             now.currency,
             peak.observed_at.format("%Y-%m-%d %H:%M UTC"),
-            crate::config::Duration(rules.drop_window)
+            crate::model::Duration(rules.drop_window)
         ),
     );
     finding.amount = Some(drop);

@@ -42,7 +42,7 @@ pub(super) fn duplicate_charge(input: &Input) -> Vec<Finding> {
         finding.amount = Some(tx.outflow());
         finding.payees = vec![tx.payee.clone()];
         finding.transaction_ids = ids.to_vec();
-        finding.threshold = threshold("duplicate_window", crate::config::Duration(width));
+        finding.threshold = threshold("duplicate_window", crate::model::Duration(width));
         finding.key = key;
         findings.push(finding);
     }

@@ -37,7 +37,7 @@ fn maintenance_stages(notice: &Notice, lead_time: TimeDelta, now: DateTime<Utc>)
             {
                 let mut soon = stage(notice, "soon", Severity::Warning, now);
                 soon.threshold =
-                    Some(Threshold { key: "lead_time".into(), value: crate::config::Duration(lead_time).to_string() });
+                    Some(Threshold { key: "lead_time".into(), value: crate::model::Duration(lead_time).to_string() });
                 stages.push(soon);
             }
         }

@@ -26,7 +26,7 @@ pub(super) fn stuck_pending(input: &Input) -> Vec<Finding> {
                 ),
             );
             finding.when = Some(tx.posted);
-            finding.threshold = threshold("pending_max_age", crate::config::Duration(max_age));
+            finding.threshold = threshold("pending_max_age", crate::model::Duration(max_age));
             finding.citing(tx)
         })
         .collect()

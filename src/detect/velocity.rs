@@ -21,7 +21,7 @@ pub(super) fn velocity(input: &Input) -> Option<Finding> {
     let by_sum = rules.velocity_sum.filter(|limit| sum >= *limit).map(|limit| threshold("velocity_sum", limit));
     let fired = by_count.or(by_sum)?;
     let currency = &input.observation.snapshot.currency;
-    let window = crate::config::Duration(rules.velocity_window);
+    let window = crate::model::Duration(rules.velocity_window);
     let mut finding = input.finding(
         FindingKind::Velocity,
         format!("{count} payments totalling {sum} {currency} within {window}"),
