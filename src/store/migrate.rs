@@ -214,8 +214,19 @@ pub(super) mod tests {
     }
 
     /// sled as version 1 opened it, with no background flusher to hold the lock after a drop.
+    /// A store just closed may still hold its lock for a moment (see [`reopen`]): a bounded wait.
     pub(super) fn raw(dir: &std::path::Path) -> sled::Db {
-        sled::Config::new().path(dir).flush_every_ms(None).open().unwrap_or_else(|e| panic!("{e}"))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match sled::Config::new().path(dir).flush_every_ms(None).open() {
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::yield_now()
+                }
+                opened => return opened.unwrap_or_else(|e| panic!("{e}")),
+            }
+        }
     }
 
     /// Writes a store exactly as version 1 did: JSON records, transactions under their ids with
