@@ -15,10 +15,12 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use payguard::config::{Config, ConfigError, HttpJsonConfig, SourceConfig, SourceKind};
+use payguard::config::{Config, ConfigError, SourceConfig};
 use payguard::model::{AccountRef, AccountStatus, Notice, NoticeKind, Observation, Phase, parse_amount};
+use payguard::source::http_json::{HttpJsonConfig, map_account};
 use payguard::source::notices::{feed, statuspage};
-use payguard::source::{Poll, SimpleFin, Source, SourceError, map_account};
+use payguard::source::simplefin::SimpleFin;
+use payguard::source::{Poll, SourceError, SourceKind};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -74,11 +76,7 @@ fn simplefin_source(password: &str) -> SimpleFin {
         "[[source]]\nname = \"bank\"\nkind = \"simplefin\"\nschedule = \"0 * * * *\"\n\
          access_url = \"https://user:{password}@{HOST}/simplefin\"\n"
     ));
-    match Source::new(&config) {
-        Ok(Source::SimpleFin(source)) => source,
-        Ok(_) => panic!("a simplefin config built another kind of source"),
-        Err(e) => panic!("cannot build the simplefin source: {e}"),
-    }
+    SimpleFin::of(&config).unwrap_or_else(|e| panic!("cannot build the simplefin source: {e}"))
 }
 
 /// The one `[[source]]` of a config the checks write themselves: built the way the daemon builds
@@ -539,9 +537,10 @@ fn check_config(config: &Config, path: &Path) {
         assert!(names.insert(source.name.as_str()), "source name {:?} is used twice", source.name);
         assert!(source.polling.overlap <= chrono::TimeDelta::days(90), "overlap is at most 90 days");
         match &source.kind {
-            SourceKind::SimpleFin { access_url } => {
+            SourceKind::SimpleFin(simplefin) => {
                 // Config::parse resolves every secret: an unresolved one fails the check too.
-                let checked = access_url
+                let checked = simplefin
+                    .access_url
                     .expose()
                     .map_err(|e| e.to_string())
                     .and_then(|url| payguard::source::check_url(url, source.http.allow_insecure_http));

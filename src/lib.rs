@@ -4,11 +4,12 @@
 //! The layout follows the data:
 //!
 //! - [`config`]: the TOML file, validated, with secrets resolved by the commands that use them.
-//! - [`source`]: account APIs (SimpleFIN, any JSON API) polled into [`model::Observation`]s.
+//! - [`source`]: account APIs, one module per kind, polled into [`model::Observation`]s; and the
+//!   status pages and feeds read into [`model::Notice`]s.
 //! - [`store`]: the history in sled; the only module that knows sled.
 //! - [`detect`]: pure detectors, history + observation + now → [`model::Finding`]s.
 //! - [`alert`]: pure alert planning: fingerprints, dedup, resolution.
-//! - [`notify`]: channels (console, desktop) and the words of an alert.
+//! - [`notify`]: channels, one module per kind, and the words of an alert.
 //! - [`daemon`]: wires it all together and runs the schedule.
 //! - [`sim`]: a simulated platform for the demo and the tests.
 //! - [`export`]: evidence bundles (CSV, JSON, an HTML report with an SVG chart, a manifest).

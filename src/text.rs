@@ -4,8 +4,8 @@
 //! Whoever sends money names the payee, so such text is hostile: an escape sequence can clear a
 //! terminal and print "all clear", a right-to-left override makes `oC drolnaL` read `Landlord Co`,
 //! a zero-width space makes two names look alike, and a megabyte of it makes a megabyte e-mail
-//! subject. Every place that shows such text (the command line, the console, the desktop, e-mail,
-//! SMS, webhooks, the export's report) shows it through [`escaped`] or [`clipped`]: control
+//! subject. Every place that shows such text (the command line, every channel, the export's report)
+//! shows it through [`escaped`] or [`clipped`]: control
 //! characters (C0, DEL, C1) are written as `\n`, `\r`, `\t` or `\u{1b}`, and bidi controls,
 //! zero-width and other invisible format characters as `\u{202e}`, so they are seen, not obeyed.
 //! Nothing else changes: printable text, accents and Chinese pass through untouched. The store keeps
@@ -166,6 +166,17 @@ pub fn json_text(text: String) -> String {
     out
 }
 
+/// One CSV field: quoted when it holds a comma, a quote or a line break; formula starts defused,
+/// so a payee named "=HYPERLINK(…)" stays text in a spreadsheet. Spreadsheets skip a leading tab or
+/// carriage return before reading a formula, so those starts are defused too (OWASP's rule); a
+/// field that is an amount (`-12.50`) is left as it is.
+pub fn csv(field: &str) -> String {
+    let hidden_start = field.starts_with(['\t', '\r']);
+    let formula = field.starts_with(['=', '+', '-', '@']) && crate::model::parse_amount(field).is_err();
+    let field = if formula || hidden_start { format!("'{field}") } else { field.to_owned() };
+    if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -262,6 +273,35 @@ mod tests {
             prop_assert!(bounded.len() <= max);
             prop_assert!(text.starts_with(&bounded));
             prop_assert_eq!(was_cut, text.len() > max);
+        }
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv("Shop"), "Shop");
+        assert_eq!(csv("Shop, Inc."), "\"Shop, Inc.\"");
+        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv("-12.50"), "-12.50");
+    }
+
+    #[test]
+    fn formulas_behind_a_tab_or_carriage_return_are_defused() {
+        let cases = [
+            ("\t=1+1", "'\t=1+1"),
+            ("\t+1", "'\t+1"),
+            ("\t", "'\t"),
+            ("\t-1+cmd", "'\t-1+cmd"),
+            ("\t@SUM(A1)", "'\t@SUM(A1)"),
+            ("\r=1+1", "\"'\r=1+1\""),
+            ("\r@x", "\"'\r@x\""),
+            ("\tplain", "'\tplain"),
+            ("-1", "-1"),
+            ("+3.10", "+3.10"),
+            ("Shop\t=1", "Shop\t=1"),
+        ];
+        for (raw, written) in cases {
+            assert_eq!(csv(raw), written, "{raw:?}");
         }
     }
 }

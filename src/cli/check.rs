@@ -6,7 +6,7 @@ use std::path::Path;
 use chrono::Utc;
 
 use super::{exit, load_config};
-use crate::config::{ChannelKind, Config, Duration, Secrets, SourceKind};
+use crate::config::{Config, Duration, Secrets};
 use crate::daemon::polling;
 use crate::detect::Rules;
 
@@ -39,16 +39,12 @@ pub fn summary(config: &Config) -> String {
                 None => break,
             }
         }
-        let target = match &source.kind {
-            SourceKind::SimpleFin { access_url } => secret_host(access_url),
-            SourceKind::HttpJson(http) => host(&http.balance_url),
-        };
         let _ = writeln!(
             out,
             "  {} ({}, {}) schedule {:?}",
             source.name,
             source.kind.name(),
-            target,
+            source.kind.describe(),
             source.schedule.as_str()
         );
         let _ = writeln!(out, "    next polls: {}", if next.is_empty() { "never".to_owned() } else { next.join(", ") });
@@ -68,15 +64,12 @@ pub fn summary(config: &Config) -> String {
         let _ = writeln!(out, "\nnotices:");
     }
     for notice in &config.notices {
-        let kind = match &notice.kind {
-            crate::config::NoticeSourceKind::Statuspage { url, .. } => format!("statuspage, {}", host(url)),
-            crate::config::NoticeSourceKind::Feed { url, .. } => format!("feed, {}", host(url)),
-            crate::config::NoticeSourceKind::HttpJson(http) => format!("http-json, {}", host(&http.url)),
-        };
         let _ = writeln!(
             out,
-            "  {} ({kind}) schedule {:?}; maintenance announced again {} before it starts",
+            "  {} ({}, {}) schedule {:?}; maintenance announced again {} before it starts",
             notice.name,
+            notice.kind.name(),
+            notice.kind.describe(),
             notice.schedule.as_str(),
             Duration(notice.lead_time)
         );
@@ -97,7 +90,9 @@ pub fn summary(config: &Config) -> String {
     }
     for channel in &config.channels {
         let limit = channel.max_per_hour.map(|n| format!(", at most {n} an hour")).unwrap_or_default();
-        let _ = writeln!(out, "  {} ({}{}{limit})", channel.name, channel.kind.name(), channel_target(&channel.kind));
+        let target = channel.kind.describe();
+        let target = if target.is_empty() { target } else { format!(", {target}") };
+        let _ = writeln!(out, "  {} ({}{target}{limit})", channel.name, channel.kind.name());
     }
     let policy = &config.alerting;
     let _ = writeln!(
@@ -190,38 +185,4 @@ fn rules(rules: &Rules) -> Vec<String> {
     });
     lines.push(format!("duplicate_charge: same payee and amount within {}", d(rules.duplicate_window)));
     lines
-}
-
-/// Where a channel delivers, without secrets: a mail host, a provider, a webhook host.
-fn channel_target(kind: &ChannelKind) -> String {
-    match kind {
-        ChannelKind::Console | ChannelKind::Desktop => String::new(),
-        ChannelKind::Email(email) => format!(", {}:{} to {}", email.host, email.port, email.to.join(", ")),
-        ChannelKind::Sms(sms) => match &sms.provider {
-            crate::config::SmsProvider::Twilio { .. } => format!(", twilio to {}", sms.to.join(", ")),
-            crate::config::SmsProvider::Http { url, .. } => {
-                format!(", {} to {}", secret_host(url), sms.to.join(", "))
-            }
-        },
-        ChannelKind::Webhook(hook) => format!(", {:?} preset, {}", hook.preset, secret_host(&hook.url)).to_lowercase(),
-    }
-}
-
-/// [`host`] of a URL that is a secret, or the reference it was not resolved from here.
-fn secret_host(url: &crate::config::Secret) -> String {
-    url.expose().map_or_else(|unresolved| format!("{} (not resolved here)", unresolved.reference()), host)
-}
-
-/// Scheme, host and port: never the login, path or query. The config has already checked the URL
-/// (with its entry's `allow_insecure_http`), so this only reads it.
-fn host(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            u.host_str().map(|h| match u.port() {
-                Some(p) => format!("{}://{h}:{p}", u.scheme()),
-                None => format!("{}://{h}", u.scheme()),
-            })
-        })
-        .unwrap_or_else(|| "?".to_owned())
 }

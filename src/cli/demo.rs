@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{exit, open_store};
 use crate::alert::NoticeEvent;
-use crate::config::{ChannelKind, Config};
+use crate::config::Config;
 use crate::daemon::{self, Clock, Engine};
 use crate::notify::Stream;
 use crate::sim::{Advance, Simulator, demo_script};
@@ -28,10 +28,12 @@ pub async fn run() -> anyhow::Result<u8> {
         .replace("@ACCESS_URL@", &sim.access_url())
         .replace("@STATE_DIR@", &toml_escape(&state.path().to_string_lossy()));
     let mut config = Config::parse(&text, Path::new("config/demo.toml"))?;
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-        config.channels.retain(|c| !matches!(c.kind, ChannelKind::Desktop));
-        config.alerting.default_channels.retain(|c| c != "desktop");
-        println!("(no desktop session bus: alerts are shown here only)");
+    let unavailable: Vec<(String, &str)> =
+        config.channels.iter().filter_map(|c| Some((c.name.clone(), c.kind.get().unavailable()?))).collect();
+    for (name, why) in unavailable {
+        config.channels.retain(|c| c.name != name);
+        config.alerting.default_channels.retain(|c| c != &name);
+        println!("({why}: alerts are shown here only)");
     }
     let store = open_store(&config)?;
     let engine = Arc::new(Engine::new(config, store, Stream::Stdout, Clock::System)?);

@@ -16,7 +16,6 @@ mod payees;
 mod reload;
 mod run;
 mod silence;
-mod simplefin_claim;
 mod status;
 mod verify;
 
@@ -201,9 +200,9 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Alerts { all } => alerts::run(&cli.config, *all),
         Command::Payees { account, source } => payees::list(&cli.config, account, source.as_deref()),
         Command::Trust { account, payee, source } => payees::trust(&cli.config, account, payee, source.as_deref()),
-        Command::SimplefinClaim { token, out, force } => {
-            runtime().and_then(|rt| rt.block_on(simplefin_claim::run(token, out, *force)))
-        }
+        Command::SimplefinClaim { token, out, force } => runtime()
+            .and_then(|rt| rt.block_on(crate::source::simplefin::claim::run(token, out, *force)))
+            .map(|()| exit::OK),
         Command::Completions { shell } => completions::run(*shell),
         Command::Man => man::run(),
         Command::Agent { socket } => runtime().and_then(|rt| rt.block_on(agent::run(socket))),

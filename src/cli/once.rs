@@ -15,8 +15,8 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     let config = load_config(path, Secrets::Resolve)?;
     crate::tls_roots::require()?;
     let store = open_store(&config)?;
-    let console = if json { Stream::Stderr } else { Stream::Stdout };
-    let engine = Engine::new(config, store, console, Clock::System).context("cannot set up payguard")?;
+    let console_stream = if json { Stream::Stderr } else { Stream::Stdout };
+    let engine = Engine::new(config, store, console_stream, Clock::System).context("cannot set up payguard")?;
     let (mut notice_runs, mut runs) = engine.poll_all().await;
     let store_error = (notice_runs.iter_mut().map(|r| &mut r.store_error))
         .chain(runs.iter_mut().map(|r| &mut r.store_error))

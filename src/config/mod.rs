@@ -5,15 +5,19 @@
 //! so the rest of payguard never re-validates.
 
 mod alerting;
+mod auth;
 mod channel;
+mod entry;
 mod error;
 mod file;
+mod group;
 mod messages;
 mod notice;
 mod permissions;
 mod schedule;
 mod schema;
 mod secret;
+mod source;
 mod url;
 mod values;
 
@@ -21,14 +25,20 @@ use std::path::{Path, PathBuf};
 
 use crate::detect::Rules;
 use crate::model::AccountRef;
+use crate::source::SourceKind;
 
 pub use alerting::Support;
-pub use channel::{ChannelConfig, ChannelKind, EmailConfig, SmsConfig, SmsProvider, Tls, WebhookConfig, WebhookPreset};
+pub use auth::{HttpAuth, RawAuth};
+pub use channel::ChannelConfig;
+pub(crate) use entry::kinds;
+pub use entry::{Entry, Kind, Registry, fields_of};
 pub use error::ConfigError;
-pub use notice::{NoticeConfig, NoticeHttpJsonConfig, NoticeMapping, NoticeSourceKind};
+pub use group::{ControlGroup, GroupError, resolve as resolve_group};
+pub use notice::NoticeConfig;
+pub use permissions::Credentials;
 pub use schedule::Schedule;
 pub use secret::{Lookup, Secret, SecretFile, Secrets, Unresolved, resolve as resolve_secret};
-pub use url::{is_loopback_host, secure_url};
+pub use url::{host, is_loopback_host, redacted, secret_host, secure_url};
 pub use values::{Amount, ByteSize, Duration, Percent, TimeZone};
 
 /// Where the daemon looks when neither `--config` nor `$PAYGUARD_CONFIG` says.
@@ -65,7 +75,7 @@ pub struct DaemonConfig {
     pub control_socket: Option<PathBuf>,
     /// The group that may use the control socket too (mode 0660 instead of 0600), resolved to its
     /// gid when the config is loaded so a missing group stops the daemon at startup.
-    pub control_group: Option<crate::control::ControlGroup>,
+    pub control_group: Option<ControlGroup>,
     /// Snapshots and transactions older than this are pruned daily (the audit log never is).
     pub retention: chrono::TimeDelta,
     /// Where to serve Prometheus metrics (`GET /metrics`); off when unset.
@@ -103,10 +113,10 @@ pub struct Polling {
 }
 
 impl Polling {
-    /// The defaults for a kind of source: SimpleFIN's bridge asks for 24 requests a day.
+    /// The defaults for a kind of source: some ask for a daily budget (SimpleFIN's bridge for 24).
     pub fn defaults(kind: &SourceKind) -> Polling {
         Polling {
-            max_requests_per_day: matches!(kind, SourceKind::SimpleFin { .. }).then_some(24),
+            max_requests_per_day: kind.get().default_budget(),
             overlap: chrono::TimeDelta::days(5),
             down_after: 3,
             notice: None,
@@ -122,85 +132,6 @@ pub struct HttpLimits {
     pub max_body: u64,
     /// The entry's `allow_insecure_http`: plain http to hosts other than this machine.
     pub allow_insecure_http: bool,
-}
-
-#[derive(Debug, Clone)]
-pub enum SourceKind {
-    SimpleFin { access_url: Secret },
-    HttpJson(Box<HttpJsonConfig>),
-}
-
-impl SourceKind {
-    /// How many HTTP requests one poll of `accounts` accounts makes: what the daily budget counts.
-    pub fn requests_per_poll(&self, accounts: usize) -> u32 {
-        let accounts = u32::try_from(accounts).unwrap_or(u32::MAX);
-        match self {
-            SourceKind::SimpleFin { .. } => 1,
-            // One request when balance and transactions share a URL, two otherwise.
-            SourceKind::HttpJson(http) if http.balance_url == http.transactions_url => accounts,
-            SourceKind::HttpJson(_) => accounts.saturating_mul(2),
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            SourceKind::SimpleFin { .. } => "simplefin",
-            SourceKind::HttpJson(_) => "http-json",
-        }
-    }
-}
-
-/// A JSON API described by URL templates and JSON pointers (RFC 6901).
-#[derive(Clone)]
-pub struct HttpJsonConfig {
-    /// URL templates; `{account}` is replaced by the account id.
-    pub balance_url: String,
-    pub transactions_url: String,
-    pub auth: HttpAuth,
-    /// The currency when the API does not say (`mapping.currency` unset).
-    pub currency: Option<String>,
-    pub mapping: Mapping,
-}
-
-/// Shows the URLs without the login or query an API key may sit in.
-impl std::fmt::Debug for HttpJsonConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpJsonConfig")
-            .field("balance_url", &url::redacted(&self.balance_url))
-            .field("transactions_url", &url::redacted(&self.transactions_url))
-            .field("auth", &self.auth)
-            .field("currency", &self.currency)
-            .field("mapping", &self.mapping)
-            .finish()
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum HttpAuth {
-    None,
-    Bearer(Secret),
-    Basic { username: String, password: Secret },
-    Header { name: String, value: Secret },
-}
-
-/// Where each field lives in the API's answers.
-#[derive(Debug, Clone)]
-pub struct Mapping {
-    pub balance: String,
-    pub available: Option<String>,
-    pub currency: Option<String>,
-    pub status: Option<String>,
-    /// The array of transactions in the transactions answer (`""` for a bare array).
-    pub transactions: String,
-    /// Inside one transaction:
-    pub id: Option<String>,
-    pub posted: String,
-    pub amount: String,
-    pub payee: Option<String>,
-    pub description: Option<String>,
-    pub pending: Option<String>,
-    /// Values of `pending` that mean the transaction is not settled (a JSON `true` always does).
-    pub pending_values: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

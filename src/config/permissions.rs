@@ -8,8 +8,7 @@ use std::path::Path;
 
 use reqwest::Url;
 
-use super::{ChannelKind, Config, ConfigError, EmailConfig, HttpAuth, HttpJsonConfig, NoticeHttpJsonConfig};
-use super::{NoticeSourceKind, Secret, SmsProvider, SourceKind, WebhookConfig, WebhookPreset};
+use super::{Config, ConfigError, HttpAuth, Registry, Secret};
 
 /// What a file is to payguard.
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +80,7 @@ enum Shape {
     /// A token, a password, a header value: all of it is the credential.
     Token,
     /// A URL: a credential when it carries a login or a query (API keys go there), or always when
-    /// `token_in_path` (a Slack or Discord webhook URL is its token).
+    /// `token_in_path` (a chat service's incoming-hook URL is its token).
     Url { token_in_path: bool },
 }
 
@@ -97,24 +96,7 @@ struct Credential<'a> {
     shape: Shape,
 }
 
-impl<'a> Credential<'a> {
-    fn secret(key: String, secret: &'a Secret, shape: Shape) -> Self {
-        let origin = secret.origin();
-        // Unresolved means referenced: nothing of it is in the file.
-        Credential {
-            key,
-            text: secret.expose().unwrap_or_default(),
-            literal: origin.literal,
-            file_warnings: &origin.warnings,
-            shape,
-        }
-    }
-
-    /// A URL kept as a plain string (http-json and notice URLs): an API key in it is in the file.
-    fn url(key: String, text: &'a str) -> Self {
-        Credential { key, text, literal: true, file_warnings: &[], shape: Shape::Url { token_in_path: false } }
-    }
-
+impl Credential<'_> {
     fn is_inline(&self) -> bool {
         self.literal
             && match self.shape {
@@ -146,89 +128,81 @@ pub(super) fn secret_file_warnings(config: &Config) -> Vec<String> {
     warnings
 }
 
-/// Every value of the config that is or may carry a credential, with its key. Structs are taken
-/// apart field by field, without `..`, so that a new field does not compile until it is judged here.
+/// The values of one table that are or may carry a credential, as its kind names them
+/// ([`super::Kind::credentials`]).
+pub struct Credentials<'a> {
+    /// Like `source[0]`: the key of the table.
+    prefix: String,
+    found: Vec<Credential<'a>>,
+}
+
+impl<'a> Credentials<'a> {
+    /// A secret that is a token, a password or a header value: all of it is the credential.
+    pub fn token(&mut self, field: &str, secret: &'a Secret) {
+        self.secret(field, secret, Shape::Token);
+    }
+
+    /// A secret URL: a credential when it carries a login or a query, or always when
+    /// `token_in_path` (a chat service's incoming-hook URL is its token).
+    pub fn secret_url(&mut self, field: &str, secret: &'a Secret, token_in_path: bool) {
+        self.secret(field, secret, Shape::Url { token_in_path });
+    }
+
+    /// A URL kept as a plain string: an API key in its login or query is written in the file.
+    pub fn url(&mut self, field: &str, text: &'a str) {
+        let key = format!("{}.{field}", self.prefix);
+        self.found.push(Credential {
+            key,
+            text,
+            literal: true,
+            file_warnings: &[],
+            shape: Shape::Url { token_in_path: false },
+        });
+    }
+
+    /// The secret of an `auth = { type = … }` table.
+    pub fn auth(&mut self, auth: &'a HttpAuth) {
+        match auth {
+            HttpAuth::None => {}
+            HttpAuth::Bearer(token) => self.token("auth.token", token),
+            HttpAuth::Basic { username: _, password } => self.token("auth.password", password),
+            HttpAuth::Header { name: _, value } => self.token("auth.value", value),
+        }
+    }
+
+    fn secret(&mut self, field: &str, secret: &'a Secret, shape: Shape) {
+        let origin = secret.origin();
+        // Unresolved means referenced: nothing of it is in the file.
+        self.found.push(Credential {
+            key: format!("{}.{field}", self.prefix),
+            text: secret.expose().unwrap_or_default(),
+            literal: origin.literal,
+            file_warnings: &origin.warnings,
+            shape,
+        });
+    }
+}
+
+/// Every value of the config that is or may carry a credential, with its key.
 fn credentials(config: &Config) -> Vec<Credential<'_>> {
     let mut all = Vec::new();
     for (i, source) in config.sources.iter().enumerate() {
-        let key = |field: &str| format!("source[{i}].{field}");
-        match &source.kind {
-            SourceKind::SimpleFin { access_url } => {
-                all.push(Credential::secret(key("access_url"), access_url, Shape::Url { token_in_path: false }));
-            }
-            SourceKind::HttpJson(http) => {
-                let HttpJsonConfig { balance_url, transactions_url, auth, currency: _, mapping: _ } = http.as_ref();
-                all.push(Credential::url(key("balance_url"), balance_url));
-                all.push(Credential::url(key("transactions_url"), transactions_url));
-                push_auth(&mut all, format!("source[{i}]"), auth);
-            }
-        }
+        list(&mut all, format!("source[{i}]"), &source.kind);
     }
     for (i, notice) in config.notices.iter().enumerate() {
-        let key = format!("notice[{i}].url");
-        match &notice.kind {
-            NoticeSourceKind::Statuspage { url, components: _ } => all.push(Credential::url(key, url)),
-            NoticeSourceKind::Feed { url, keywords: _, maintenance_keywords: _ } => all.push(Credential::url(key, url)),
-            NoticeSourceKind::HttpJson(http) => {
-                let NoticeHttpJsonConfig { url, auth, mapping: _ } = http.as_ref();
-                all.push(Credential::url(key, url));
-                push_auth(&mut all, format!("notice[{i}]"), auth);
-            }
-        }
+        list(&mut all, format!("notice[{i}]"), &notice.kind);
     }
     for (i, channel) in config.channels.iter().enumerate() {
-        let key = |field: &str| format!("channel[{i}].{field}");
-        match &channel.kind {
-            ChannelKind::Console | ChannelKind::Desktop => {}
-            ChannelKind::Email(EmailConfig {
-                host: _,
-                port: _,
-                tls: _,
-                username: _,
-                password,
-                from: _,
-                to: _,
-                timeout: _,
-            }) => {
-                if let Some(password) = password {
-                    all.push(Credential::secret(key("password"), password, Shape::Token));
-                }
-            }
-            ChannelKind::Sms(sms) => match &sms.provider {
-                SmsProvider::Twilio { account_sid: _, auth_token, from: _, api_base } => {
-                    all.push(Credential::secret(key("auth_token"), auth_token, Shape::Token));
-                    all.push(Credential::url(key("api_base"), api_base));
-                }
-                SmsProvider::Http { url, method: _, headers, body: _, content_type: _ } => {
-                    all.push(Credential::secret(key("url"), url, Shape::Url { token_in_path: false }));
-                    for (name, value) in headers {
-                        all.push(Credential::secret(key(&format!("headers.{name}")), value, Shape::Token));
-                    }
-                }
-            },
-            ChannelKind::Webhook(WebhookConfig { url, preset, token, headers }) => {
-                let token_in_path = matches!(preset, WebhookPreset::Slack | WebhookPreset::Discord);
-                all.push(Credential::secret(key("url"), url, Shape::Url { token_in_path }));
-                if let Some(token) = token {
-                    all.push(Credential::secret(key("token"), token, Shape::Token));
-                }
-                for (name, value) in headers {
-                    all.push(Credential::secret(key(&format!("headers.{name}")), value, Shape::Token));
-                }
-            }
-        }
+        list(&mut all, format!("channel[{i}]"), &channel.kind);
     }
     all
 }
 
-fn push_auth<'a>(all: &mut Vec<Credential<'a>>, table: String, auth: &'a HttpAuth) {
-    let (field, secret) = match auth {
-        HttpAuth::None => return,
-        HttpAuth::Bearer(token) => ("token", token),
-        HttpAuth::Basic { username: _, password } => ("password", password),
-        HttpAuth::Header { name: _, value } => ("value", value),
-    };
-    all.push(Credential::secret(format!("{table}.auth.{field}"), secret, Shape::Token));
+/// What the kind of the table `prefix` names as its credentials.
+fn list<'a, R: Registry>(all: &mut Vec<Credential<'a>>, prefix: String, kind: &'a R) {
+    let mut found = Credentials { prefix, found: Vec::new() };
+    kind.credentials(&mut found);
+    all.append(&mut found.found);
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use serde::de::IgnoredAny;
+use toml::de::{DeTable, DeValue};
+
 use super::alerting::{RawAlerts, RawQuietHours, RawRoute};
-use super::channel::RawChannel;
-use super::notice::RawNotice;
-use super::values::{Amount, ByteSize, Count, Duration, Percent, TimeZone};
+use super::values::{Amount, Count, Duration, Percent, TimeZone};
 use super::*;
 use crate::model::payee_key;
 
@@ -18,14 +19,16 @@ use crate::model::payee_key;
 struct RawConfig {
     #[serde(default)]
     daemon: RawDaemon,
+    /// The lists of kinds are taken out of the document before it is read (see [`Entries`]);
+    /// what is left of them here is a value that is not a list, which is then an error.
     #[serde(default, rename = "source")]
-    sources: Vec<Spanned<RawSource>>,
+    _sources: Vec<IgnoredAny>,
     #[serde(default, rename = "account")]
     accounts: Vec<Spanned<RawAccount>>,
     #[serde(default, rename = "notice")]
-    notices: Vec<Spanned<RawNotice>>,
+    _notices: Vec<IgnoredAny>,
     #[serde(default, rename = "channel")]
-    channels: Vec<Spanned<RawChannel>>,
+    _channels: Vec<IgnoredAny>,
     #[serde(default)]
     alerts: RawAlerts,
     #[serde(default, rename = "route")]
@@ -45,79 +48,6 @@ struct RawDaemon {
     control_group: Option<Spanned<String>>,
     retention: Option<Duration>,
     metrics_listen: Option<std::net::SocketAddr>,
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-enum RawSourceKind {
-    Simplefin,
-    HttpJson,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSource {
-    name: Spanned<String>,
-    kind: RawSourceKind,
-    schedule: Schedule,
-    timeout: Option<Duration>,
-    connect_timeout: Option<Duration>,
-    max_body: Option<ByteSize>,
-    max_requests_per_day: Option<Count>,
-    overlap: Option<Spanned<Duration>>,
-    down_after: Option<Count>,
-    notice: Option<Spanned<String>>,
-    /// Plain http to a host other than this machine, for every URL of this source.
-    allow_insecure_http: Option<bool>,
-    // simplefin
-    access_url: Option<Spanned<Secret>>,
-    // http-json
-    balance_url: Option<Spanned<String>>,
-    transactions_url: Option<Spanned<String>>,
-    currency: Option<String>,
-    auth: Option<RawAuth>,
-    mapping: Option<RawMapping>,
-}
-
-/// `auth = { type = … }`, shared by `[[source]]` and `[[notice]]` (both kind = "http-json").
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
-pub(super) enum RawAuth {
-    None,
-    Bearer { token: Secret },
-    Basic { username: String, password: Secret },
-    Header { name: String, value: Secret },
-}
-
-impl RawAuth {
-    /// What a missing `auth` means too: no credentials.
-    pub(super) fn into_auth(auth: Option<RawAuth>) -> HttpAuth {
-        match auth {
-            None | Some(RawAuth::None) => HttpAuth::None,
-            Some(RawAuth::Bearer { token }) => HttpAuth::Bearer(token),
-            Some(RawAuth::Basic { username, password }) => HttpAuth::Basic { username, password },
-            Some(RawAuth::Header { name, value }) => HttpAuth::Header { name, value },
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMapping {
-    balance: String,
-    available: Option<String>,
-    currency: Option<String>,
-    status: Option<String>,
-    #[serde(default)]
-    transactions: String,
-    id: Option<String>,
-    posted: String,
-    amount: String,
-    payee: Option<String>,
-    description: Option<String>,
-    pending: Option<String>,
-    #[serde(default)]
-    pending_values: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -143,20 +73,47 @@ struct RawAccount {
     pending_max_age: Option<Duration>,
 }
 
+/// The `[[source]]`, `[[notice]]` and `[[channel]]` tables, taken out of the document to be read
+/// kind by kind (see `entry`).
+#[derive(Default)]
+struct Entries<'i> {
+    sources: Vec<Spanned<DeValue<'i>>>,
+    notices: Vec<Spanned<DeValue<'i>>>,
+    channels: Vec<Spanned<DeValue<'i>>>,
+}
+
+impl<'i> Entries<'i> {
+    /// Takes the lists out of `document`; a key that is not a list stays, for [`RawConfig`] to refuse.
+    fn take(document: &mut DeTable<'i>) -> Self {
+        let mut take = |name: &str| -> Vec<Spanned<DeValue<'i>>> {
+            let is_list =
+                document.iter().any(|(key, value)| key.get_ref().as_ref() == name && value.get_ref().is_array());
+            if !is_list {
+                return Vec::new();
+            }
+            let key = document.keys().find(|key| key.get_ref().as_ref() == name).cloned();
+            match key.and_then(|key| document.remove(&key)).map(Spanned::into_inner) {
+                Some(DeValue::Array(items)) => items.into_iter().collect(),
+                _ => Vec::new(),
+            }
+        };
+        Entries { sources: take("source"), notices: take("notice"), channels: take("channel") }
+    }
+}
+
 /// Parses and validates; every error carries its place in `text`.
 pub(super) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+    let document = DeTable::parse(text).map_err(|e| {
         let key = e.span().map(|s| messages::key_at(text, s.start)).unwrap_or_default();
         let message = messages::humanize(&key, &first_line(e.message()));
         ConfigError::at(path, text, e.span(), key.clone(), message.with_key(&key))
     })?;
-    let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path_key = clean_path(&e.path().to_string());
-        let message = messages::humanize(&path_key, &first_line(e.inner().message()));
-        let key = message.key.clone().unwrap_or(path_key);
-        ConfigError::at(path, text, e.inner().span(), key, message.text)
-    })?;
-    Validator { text, path, warnings: Default::default() }.config(raw)
+    let span = document.span();
+    let mut document = document.into_inner();
+    let entries = Entries::take(&mut document);
+    let validator = Validator { text, path, warnings: Default::default() };
+    let raw: RawConfig = validator.deserialize("", toml::Deserializer::from(Spanned::new(span, document)))?;
+    validator.config(raw, entries)
 }
 
 /// serde_path_to_error spells the inside of `Spanned` values; people only need the key.
@@ -165,18 +122,38 @@ fn clean_path(path: &str) -> String {
     if cleaned == "." { String::new() } else { cleaned }
 }
 
-fn first_line(message: &str) -> String {
+pub(super) fn first_line(message: &str) -> String {
     message.trim().lines().next().unwrap_or_default().to_owned()
 }
 
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
-    path: &'a Path,
+    pub(super) path: &'a Path,
     /// What is allowed but risky, said by `payguard check` and logged when the daemon loads it.
     pub(super) warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl Validator<'_> {
+    /// Deserializes what `deserializer` reads (the part of the file at the key `prefix`), with
+    /// errors that name the file, line, column and key.
+    pub(super) fn deserialize<'de, T, D>(&self, prefix: &str, deserializer: D) -> Result<T, ConfigError>
+    where
+        T: Deserialize<'de>,
+        D: serde::Deserializer<'de, Error = toml::de::Error>,
+    {
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let inner = clean_path(&e.path().to_string());
+            let path_key = match (prefix.is_empty(), inner.is_empty()) {
+                (true, _) => inner,
+                (false, true) => prefix.to_owned(),
+                (false, false) => format!("{prefix}.{inner}"),
+            };
+            let message = messages::humanize(&path_key, &first_line(e.inner().message()));
+            let key = message.key.clone().unwrap_or(path_key);
+            ConfigError::at(self.path, self.text, e.inner().span(), key, message.text)
+        })
+    }
+
     pub(super) fn error<T>(
         &self,
         span: std::ops::Range<usize>,
@@ -186,20 +163,17 @@ impl Validator<'_> {
         Err(ConfigError::at(self.path, self.text, Some(span), key, message))
     }
 
-    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        if raw.sources.is_empty() && raw.notices.is_empty() {
+    fn config(&self, raw: RawConfig, entries: Entries<'_>) -> Result<Config, ConfigError> {
+        if entries.sources.is_empty() && entries.notices.is_empty() {
             return Err(ConfigError::unplaced(
                 self.path,
                 "no [[source]] is configured (and no [[notice]]): there is nothing to watch",
             ));
         }
-        // Where each source names its notice, for an error if that notice does not exist.
-        let notice_spans: Vec<Option<std::ops::Range<usize>>> =
-            raw.sources.iter().map(|s| s.get_ref().notice.as_ref().map(Spanned::span)).collect();
         let sources =
-            raw.sources.into_iter().enumerate().map(|(i, s)| self.source(i, s)).collect::<Result<Vec<_>, _>>()?;
-        self.unique("source", sources.iter().map(|(s, span)| (s.name.as_str(), span.clone())))?;
-        let source_names: Vec<&str> = sources.iter().map(|(s, _)| s.name.as_str()).collect();
+            entries.sources.into_iter().enumerate().map(|(i, s)| self.source(i, s)).collect::<Result<Vec<_>, _>>()?;
+        self.unique("source", sources.iter().map(|s| (s.source.name.as_str(), s.name_span.clone())))?;
+        let source_names: Vec<&str> = sources.iter().map(|s| s.source.name.as_str()).collect();
 
         let mut accounts = Vec::new();
         for (i, account) in raw.accounts.into_iter().enumerate() {
@@ -220,7 +194,7 @@ impl Validator<'_> {
         }
 
         let notices =
-            raw.notices.into_iter().enumerate().map(|(i, n)| self.notice(i, n)).collect::<Result<Vec<_>, _>>()?;
+            entries.notices.into_iter().enumerate().map(|(i, n)| self.notice(i, n)).collect::<Result<Vec<_>, _>>()?;
         self.unique("notice", notices.iter().map(|(n, span)| (n.name.as_str(), span.clone())))?;
         // Sources and notices both name alert scopes: one name for two things would merge their alerts.
         for (i, (notice, span)) in notices.iter().enumerate() {
@@ -237,9 +211,9 @@ impl Validator<'_> {
         }
 
         let notice_names: Vec<&str> = notices.iter().map(|(n, _)| n.name.as_str()).collect();
-        for (i, (source, _)) in sources.iter().enumerate() {
-            if let Some(notice) = source.polling.notice.as_deref().filter(|n| !notice_names.contains(n)) {
-                let at = notice_spans.get(i).cloned().flatten().unwrap_or(0..0);
+        for (i, read) in sources.iter().enumerate() {
+            if let Some(notice) = read.source.polling.notice.as_deref().filter(|n| !notice_names.contains(n)) {
+                let at = read.notice_span.clone().unwrap_or(0..0);
                 return self.error(
                     at,
                     format!("source[{i}].notice"),
@@ -248,11 +222,9 @@ impl Validator<'_> {
             }
         }
 
-        let channel_spans: Vec<(String, std::ops::Range<usize>)> =
-            raw.channels.iter().map(|c| (c.get_ref().name().get_ref().clone(), c.get_ref().name().span())).collect();
-        self.unique("channel", channel_spans.iter().map(|(name, span)| (name.as_str(), span.clone())))?;
         let channels =
-            raw.channels.into_iter().enumerate().map(|(i, c)| self.channel(i, c)).collect::<Result<Vec<_>, _>>()?;
+            entries.channels.into_iter().enumerate().map(|(i, c)| self.channel(i, c)).collect::<Result<Vec<_>, _>>()?;
+        self.unique("channel", channels.iter().map(|(c, span)| (c.name.as_str(), span.clone())))?;
 
         let daemon = DaemonConfig {
             state_dir: raw.daemon.state_dir.unwrap_or_else(default_state_dir),
@@ -263,15 +235,15 @@ impl Validator<'_> {
             retention: raw.daemon.retention.map_or(chrono::TimeDelta::days(400), |d| d.0),
             metrics_listen: raw.daemon.metrics_listen,
         };
-        let channel_names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+        let channel_names: Vec<&str> = channels.iter().map(|(c, _)| c.name.as_str()).collect();
         let alerting = self.alerting(raw.alerts, raw.routes, raw.quiet_hours, &channel_names, daemon.timezone)?;
         Ok(Config {
             path: self.path.to_owned(),
             daemon,
-            sources: sources.into_iter().map(|(s, _)| s).collect(),
+            sources: sources.into_iter().map(|s| s.source).collect(),
             accounts: accounts.into_iter().map(|(a, _)| a).collect(),
             notices: notices.into_iter().map(|(n, _)| n).collect(),
-            channels,
+            channels: channels.into_iter().map(|(c, _)| c).collect(),
             alerting: alerting.policy,
             max_delivery_age: alerting.max_delivery_age,
             support: raw.support,
@@ -281,8 +253,8 @@ impl Validator<'_> {
 
     /// `[daemon] control_group`, resolved here rather than when the socket is bound: a group that
     /// does not exist is then a config error with its place, from `payguard check` as from startup.
-    fn control_group(&self, name: Spanned<String>) -> Result<crate::control::ControlGroup, ConfigError> {
-        crate::control::resolve_group(name.get_ref())
+    fn control_group(&self, name: Spanned<String>) -> Result<ControlGroup, ConfigError> {
+        super::resolve_group(name.get_ref())
             .or_else(|e| self.error(name.span(), "daemon.control_group".into(), e.to_string()))
     }
 
@@ -326,107 +298,6 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
-    fn source(&self, i: usize, raw: Spanned<RawSource>) -> Result<(SourceConfig, std::ops::Range<usize>), ConfigError> {
-        let table = raw.span();
-        let raw = raw.into_inner();
-        let name_span = raw.name.span();
-        let name = raw.name.into_inner();
-        let key = |field: &str| format!("source[{i}].{field}");
-        if name.trim().is_empty() {
-            return self.error(name_span, key("name"), "a source needs a non-empty name");
-        }
-        let http = http_limits(raw.timeout, raw.connect_timeout, raw.max_body, raw.allow_insecure_http);
-        let insecure = raw.allow_insecure_http.unwrap_or(false);
-        let http_json_only = [
-            ("balance_url", raw.balance_url.as_ref().map(Spanned::span)),
-            ("transactions_url", raw.transactions_url.as_ref().map(Spanned::span)),
-        ];
-        let kind = match raw.kind {
-            RawSourceKind::Simplefin => {
-                if let Some((field, Some(span))) = http_json_only.into_iter().find(|(_, s)| s.is_some()) {
-                    return self.error(span, key(field), format!("`{field}` belongs to kind = \"http-json\" sources; a simplefin source reads everything from access_url"));
-                }
-                if raw.auth.is_some() || raw.mapping.is_some() || raw.currency.is_some() {
-                    return self.error(table, key("kind"), "auth, mapping and currency belong to kind = \"http-json\" sources; a simplefin source reads everything from access_url");
-                }
-                let Some(access_url) = raw.access_url else {
-                    return self.error(table, key("access_url"), "a simplefin source needs access_url (the URL the setup token was exchanged for), e.g. \"${file:/etc/payguard/simplefin-url}\"");
-                };
-                let span = access_url.span();
-                let access_url = access_url.into_inner();
-                // A URL the config was loaded without (see `Secrets`) is checked where it is resolved.
-                if let Ok(text) = access_url.expose() {
-                    self.url(span, key("access_url"), text, insecure, "[[source]]")?;
-                }
-                SourceKind::SimpleFin { access_url }
-            }
-            RawSourceKind::HttpJson => {
-                if let Some(url) = &raw.access_url {
-                    return self.error(url.span(), key("access_url"), "`access_url` belongs to kind = \"simplefin\" sources; http-json sources take balance_url and transactions_url");
-                }
-                let mut urls = Vec::new();
-                for (field, value) in [("balance_url", raw.balance_url), ("transactions_url", raw.transactions_url)] {
-                    let Some(value) = value else {
-                        return self.error(
-                            table.clone(),
-                            key(field),
-                            format!("an http-json source needs {field}, a URL template with {{account}} in it"),
-                        );
-                    };
-                    let example = value.get_ref().replace("{account}", "x");
-                    self.url(value.span(), key(field), &example, insecure, "[[source]]")?;
-                    urls.push(value.into_inner());
-                }
-                let Some(mapping) = raw.mapping else {
-                    return self.error(table, key("mapping"), "an http-json source needs a [source.mapping] table saying where balance, posted and amount are");
-                };
-                if mapping.currency.is_none() && raw.currency.is_none() {
-                    return self.error(
-                        table,
-                        key("currency"),
-                        "an http-json source needs `currency` (like \"EUR\") or `mapping.currency` (a pointer)",
-                    );
-                }
-                let auth = RawAuth::into_auth(raw.auth);
-                let transactions_url = urls.pop().unwrap_or_default();
-                let balance_url = urls.pop().unwrap_or_default();
-                SourceKind::HttpJson(Box::new(HttpJsonConfig {
-                    balance_url,
-                    transactions_url,
-                    auth,
-                    currency: raw.currency,
-                    mapping: Mapping {
-                        balance: mapping.balance,
-                        available: mapping.available,
-                        currency: mapping.currency,
-                        status: mapping.status,
-                        transactions: mapping.transactions,
-                        id: mapping.id,
-                        posted: mapping.posted,
-                        amount: mapping.amount,
-                        payee: mapping.payee,
-                        description: mapping.description,
-                        pending: mapping.pending,
-                        pending_values: mapping.pending_values,
-                    },
-                }))
-            }
-        };
-        let defaults = Polling::defaults(&kind);
-        if let Some(overlap) = &raw.overlap
-            && overlap.get_ref().0 > chrono::TimeDelta::days(90)
-        {
-            return self.error(overlap.span(), key("overlap"), "overlap is at most 90 days (SimpleFIN serves no more)");
-        }
-        let polling = Polling {
-            max_requests_per_day: raw.max_requests_per_day.map(|c| c.0).or(defaults.max_requests_per_day),
-            overlap: raw.overlap.map_or(defaults.overlap, |o| o.into_inner().0),
-            down_after: raw.down_after.map_or(defaults.down_after, |c| c.0),
-            notice: raw.notice.map(|n| n.into_inner()),
-        };
-        Ok((SourceConfig { name, schedule: raw.schedule, http, kind, polling }, name_span))
-    }
-
     fn account(
         &self,
         i: usize,
@@ -466,22 +337,6 @@ impl Validator<'_> {
     }
 }
 
-/// The request limits (and plain-http allowance) of a `[[source]]` or `[[notice]]`, with the
-/// defaults both share.
-pub(super) fn http_limits(
-    timeout: Option<Duration>,
-    connect_timeout: Option<Duration>,
-    max_body: Option<ByteSize>,
-    allow_insecure_http: Option<bool>,
-) -> HttpLimits {
-    HttpLimits {
-        connect_timeout: connect_timeout.map_or(std::time::Duration::from_secs(10), Duration::to_std),
-        timeout: timeout.map_or(std::time::Duration::from_secs(30), Duration::to_std),
-        max_body: max_body.map_or(16 << 20, |b| b.0),
-        allow_insecure_http: allow_insecure_http.unwrap_or(false),
-    }
-}
-
 fn default_state_dir() -> PathBuf {
     // systemd's StateDirectory= sets this; elsewhere the FHS place for a system daemon.
     std::env::var_os("STATE_DIRECTORY").map_or_else(|| PathBuf::from("/var/lib/payguard"), PathBuf::from)
@@ -502,7 +357,7 @@ mod tests {
     fn control_group_is_resolved_to_its_gid() {
         // root is group 0 in every /etc/group.
         let config = with_group("root").expect("a config");
-        assert_eq!(config.daemon.control_group, Some(crate::control::ControlGroup { name: "root".into(), gid: 0 }));
+        assert_eq!(config.daemon.control_group, Some(ControlGroup { name: "root".into(), gid: 0 }));
     }
 
     #[test]

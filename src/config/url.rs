@@ -37,7 +37,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 
 /// A URL as `Debug` shows it: without its login, query or fragment, where config URLs keep API
 /// keys (`{account}` templates stay readable).
-pub(super) fn redacted(text: &str) -> String {
+pub fn redacted(text: &str) -> String {
     let (rest, hidden) = match text.find(['?', '#']) {
         Some(at) => (&text[..at], "?[redacted]"),
         None => (text, ""),
@@ -48,6 +48,25 @@ pub(super) fn redacted(text: &str) -> String {
         Some((_, host)) => format!("{scheme}://[redacted]@{host}{path}{hidden}"),
         None => format!("{scheme}://{authority}{path}{hidden}"),
     }
+}
+
+/// Scheme, host and port of a URL the config has checked: never the login, path or query. What
+/// `payguard check` says of where a kind connects.
+pub fn host(url: &str) -> String {
+    Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{}://{h}:{p}", u.scheme()),
+                None => format!("{}://{h}", u.scheme()),
+            })
+        })
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+/// [`host`] of a URL that is a secret, or the reference it was not resolved from here.
+pub fn secret_host(url: &super::Secret) -> String {
+    url.expose().map_or_else(|unresolved| format!("{} (not resolved here)", unresolved.reference()), host)
 }
 
 impl Validator<'_> {

@@ -12,7 +12,6 @@
 pub mod answer;
 mod client;
 pub mod exit;
-mod group;
 mod server;
 mod stream;
 pub mod time;
@@ -25,7 +24,6 @@ use crate::config::Config;
 
 pub use answer::{Format, answer};
 pub use client::{ask_daemon, ask_or_answer};
-pub use group::{ControlGroup, GroupError, resolve as resolve_group};
 pub use server::{bind, bind_shared, serve};
 pub use stream::{AlertLine, StreamEvent, stream};
 

@@ -16,7 +16,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{ControlGroup, Envelope, MAX_REQUEST, Reply, Request, VERSION, answer};
+use super::{Envelope, MAX_REQUEST, Reply, Request, VERSION, answer};
+use crate::config::ControlGroup;
 use crate::daemon::{self, Engine, Reloaded};
 
 /// Binds the socket at `path` (replacing a stale one), only its owner may use it.

@@ -101,8 +101,8 @@ impl AlertLine {
     }
 }
 
-/// A message with only what a desktop notification shows; the HTML, SMS and JSON forms belong to
-/// channels the stream does not feed.
+/// A message with only what a notification shows (subject, text, severity); its other forms belong
+/// to channels the stream does not feed.
 fn bare_message(id: String, alert_ids: Vec<String>, severity: Severity, subject: String, text: String) -> Message {
     Message {
         id,

@@ -114,7 +114,7 @@ pub struct Engine {
     /// The account ids each source is asked for, in `sources` order, built once rather than per poll.
     wanted: Vec<Vec<String>>,
     clock: Clock,
-    console: Stream,
+    console_stream: Stream,
     notices: broadcast::Sender<(Alert, NoticeEvent)>,
     metrics: Arc<Metrics>,
     /// Why the config file on disk is not the one running, after a reload that failed.
@@ -125,8 +125,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: Config, store: Store, console: Stream, clock: Clock) -> Result<Engine, SetupError> {
-        Engine::build(config, store, console, clock, broadcast::channel(256).0, Arc::default(), Arc::default())
+    pub fn new(config: Config, store: Store, console_stream: Stream, clock: Clock) -> Result<Engine, SetupError> {
+        Engine::build(config, store, console_stream, clock, broadcast::channel(256).0, Arc::default(), Arc::default())
     }
 
     /// The engine for a new config (a reload): the same store, clock and message stream, so
@@ -153,7 +153,7 @@ impl Engine {
         }
         if old.control_group != new.control_group {
             let shown =
-                |g: &Option<crate::control::ControlGroup>| g.as_ref().map_or("none".to_owned(), |g| g.name.clone());
+                |g: &Option<crate::config::ControlGroup>| g.as_ref().map_or("none".to_owned(), |g| g.name.clone());
             return Err(SetupError::Fixed {
                 what: "[daemon] control_group",
                 from: shown(&old.control_group),
@@ -170,13 +170,13 @@ impl Engine {
         }
         let (store, clock) = (self.store.clone(), self.clock.clone());
         let shared = (self.notices.clone(), self.metrics.clone(), self.store_alarm.clone());
-        Engine::build(config, store, self.console, clock, shared.0, shared.1, shared.2)
+        Engine::build(config, store, self.console_stream, clock, shared.0, shared.1, shared.2)
     }
 
     fn build(
         config: Config,
         store: Store,
-        console: Stream,
+        console_stream: Stream,
         clock: Clock,
         notices: broadcast::Sender<(Alert, NoticeEvent)>,
         metrics: Arc<Metrics>,
@@ -204,7 +204,7 @@ impl Engine {
             .channels
             .iter()
             .map(|c| {
-                Channel::new(c, console)
+                Channel::new(c, console_stream)
                     .map(|channel| (c.name.clone(), channel))
                     .map_err(|error| SetupError::Channel { name: c.name.clone(), error })
             })
@@ -224,7 +224,7 @@ impl Engine {
             account_index,
             wanted,
             clock,
-            console,
+            console_stream,
             notices,
             metrics,
             reload_failure: Mutex::new(None),

@@ -10,7 +10,7 @@ use crate::model::{Snapshot, Transaction};
 
 /// One CSV field, quoted and with formula starts defused: the one rule `history --format csv`
 /// also follows, so both exports read the same in a spreadsheet.
-pub use crate::control::answer::csv as field;
+use crate::text::csv as field;
 
 /// `transactions.csv`: one row per stored transaction, in posting order. Transactions carry no
 /// currency of their own, so the account's is given.

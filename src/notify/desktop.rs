@@ -3,8 +3,46 @@
 
 use notify_rust::{Notification, Timeout, Urgency};
 
-use super::{DeliveryError, Message};
+use super::{Deliver, DeliveryError, Message, SendFuture};
 use crate::model::Severity;
+
+/// `kind = "desktop"`: a notification in the desktop session; it takes no keys.
+#[derive(Debug, Clone)]
+pub struct DesktopConfig;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDesktop {}
+
+impl crate::config::Kind for DesktopConfig {
+    type Raw = RawDesktop;
+
+    fn validate(_: RawDesktop, _: &crate::config::Entry<'_>) -> Result<Self, crate::config::ConfigError> {
+        Ok(DesktopConfig)
+    }
+
+    fn credentials<'a>(&'a self, _: &mut crate::config::Credentials<'a>) {}
+
+    fn describe(&self) -> String {
+        String::new()
+    }
+}
+
+impl super::Kind for DesktopConfig {
+    fn unavailable(&self) -> Option<&'static str> {
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none().then_some("no desktop session bus")
+    }
+
+    fn connect(&self, _console: super::Stream) -> Result<Box<dyn Deliver>, DeliveryError> {
+        Ok(Box::new(Desktop::new()))
+    }
+}
+
+impl Deliver for Desktop {
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
+        Box::pin(Desktop::send(self, message))
+    }
+}
 
 pub struct Desktop;
 

@@ -9,8 +9,7 @@ use reqwest::{Client, RequestBuilder};
 use super::DeliveryError;
 use crate::config::Secret;
 
-/// Standard base64 with padding, as Basic credentials (sms) and MIME encoded words (webhook)
-/// need.
+/// Standard base64 with padding, as Basic credentials and MIME encoded words need.
 pub(super) fn base64(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -1,21 +1,21 @@
-//! Channels: how an alert reaches a person. One file per channel behind one `send` call that says
-//! whether a failure is worth retrying; `render` owns the words, `http` the one POST that the web
-//! channels share.
+//! Channels: how an alert reaches a person. One file or folder per kind, with its settings and its
+//! [`Deliver`], listed once in [`ChannelKind`], behind one `send` call that says whether a failure is
+//! worth retrying; `render` owns the words, `http` the one POST that the web channels share.
 //!
 //! Channels know nothing of sources, the store or the outbox: they get a finished [`Message`] and
 //! deliver it, or say why not.
 
-mod console;
-mod desktop;
-mod email;
+pub mod console;
+pub mod desktop;
+pub mod email;
 mod http;
 pub mod render;
-mod sms;
-mod webhook;
+pub mod sms;
+pub mod webhook;
 
 use std::time::Duration;
 
-use crate::config::{ChannelConfig, ChannelKind};
+use crate::config::ChannelConfig;
 use crate::model::Severity;
 
 pub use console::{Console, Stream};
@@ -24,6 +24,37 @@ pub use email::Email;
 pub use render::Message;
 pub use sms::Sms;
 pub use webhook::Webhook;
+
+crate::config::kinds! {
+    /// The kinds of channel, each with its settings.
+    pub enum ChannelKind: dyn Kind {
+        Console(console::ConsoleConfig) = "console",
+        Desktop(desktop::DesktopConfig) = "desktop",
+        Email(email::EmailConfig) = "email",
+        Sms(sms::SmsConfig) = "sms",
+        Webhook(webhook::WebhookConfig) = "webhook",
+    }
+}
+
+/// What payguard asks of every kind of channel.
+pub trait Kind {
+    /// The kind's sender; `console` says where console text goes.
+    fn connect(&self, console: Stream) -> Result<Box<dyn Deliver>, DeliveryError>;
+
+    /// Why the kind cannot work on this machine at all, said before anything is sent (the demo
+    /// leaves such channels out); `None` when it may.
+    fn unavailable(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// A kind's work: delivering one message (see [`Channel::send`]).
+pub trait Deliver: Send + Sync {
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a>;
+}
+
+/// What [`Deliver::send`] returns: kinds are many, so the future is boxed.
+pub type SendFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
 /// Why a delivery failed, and whether sending again later can work. The message never holds a
 /// credential, a token or a URL that carries one.
@@ -54,35 +85,19 @@ impl From<crate::config::Unresolved> for DeliveryError {
 }
 
 /// A configured channel.
-pub enum Channel {
-    Console(Console),
-    Desktop(Desktop),
-    Email(Email),
-    Sms(Sms),
-    Webhook(Webhook),
+pub struct Channel {
+    deliver: Box<dyn Deliver>,
 }
 
 impl Channel {
     /// Builds the channel a config entry describes; `console_stream` says where console text goes
     /// (stderr when stdout carries JSON).
     pub fn new(config: &ChannelConfig, console_stream: Stream) -> Result<Channel, DeliveryError> {
-        Ok(match &config.kind {
-            ChannelKind::Console => Channel::Console(Console::new(console_stream)),
-            ChannelKind::Desktop => Channel::Desktop(Desktop::new()),
-            ChannelKind::Email(email) => Channel::Email(Email::new(email)?),
-            ChannelKind::Sms(sms) => Channel::Sms(Sms::new(sms)?),
-            ChannelKind::Webhook(webhook) => Channel::Webhook(Webhook::new(webhook)?),
-        })
+        Ok(Channel { deliver: config.kind.get().connect(console_stream)? })
     }
 
     pub async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
-        match self {
-            Channel::Console(c) => c.send(message),
-            Channel::Desktop(c) => c.send(message).await,
-            Channel::Email(c) => c.send(message).await,
-            Channel::Sms(c) => c.send(message).await,
-            Channel::Webhook(c) => c.send(message).await,
-        }
+        self.deliver.send(message).await
     }
 }
 

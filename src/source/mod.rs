@@ -1,4 +1,7 @@
-//! Sources: the account APIs payguard polls, one file per protocol behind one `poll` call.
+//! Sources: the account APIs payguard polls, one folder per kind behind one `poll` call.
+//!
+//! A kind brings its settings (`kind = "…"` and its keys, see `config::Kind`), what a poll costs,
+//! and its [`Poller`]; [`SourceKind`] lists the kinds, one line each.
 //!
 //! A poll either yields an [`Observation`] per account or says why not. Answers are treated as
 //! hostile: every size and time is capped, unknown fields are ignored, and an account whose data is
@@ -7,21 +10,56 @@
 
 mod error;
 mod fetch;
-mod http_json;
+pub mod http_json;
 pub mod notices;
-mod simplefin;
+pub mod simplefin;
 mod values;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{SourceConfig, SourceKind};
+use crate::config::{HttpLimits, SourceConfig};
 use crate::model::{Observation, Transaction, payee_key, short_hash};
 use crate::text;
 
 pub use error::SourceError;
 pub use fetch::{check_url, host_of, post};
-pub use http_json::{HttpJson, map_account};
-pub use simplefin::SimpleFin;
+
+crate::config::kinds! {
+    /// The kinds of account source, each with its settings.
+    pub enum SourceKind: dyn Kind {
+        SimpleFin(simplefin::SimpleFinConfig) = "simplefin",
+        HttpJson(http_json::HttpJsonConfig) = "http-json",
+    }
+}
+
+/// What payguard asks of every kind of account source.
+pub trait Kind {
+    /// How many HTTP requests one poll of `accounts` accounts makes: what the daily budget counts.
+    fn requests_per_poll(&self, accounts: usize) -> u32;
+
+    /// The daily request budget when `max_requests_per_day` does not say.
+    fn default_budget(&self) -> Option<u32> {
+        None
+    }
+
+    /// The kind's poller for the source `name`, asking with `client`, which keeps `limits`.
+    fn connect(&self, name: &str, client: reqwest::Client, limits: HttpLimits) -> Result<Box<dyn Poller>, SourceError>;
+}
+
+impl SourceKind {
+    /// See [`Kind::requests_per_poll`].
+    pub fn requests_per_poll(&self, accounts: usize) -> u32 {
+        self.get().requests_per_poll(accounts)
+    }
+}
+
+/// A kind's work: one poll of some accounts (see [`Source::poll`]).
+pub trait Poller: Send + Sync {
+    fn poll<'a>(&'a self, accounts: &'a [String], since: DateTime<Utc>, now: DateTime<Utc>) -> PollFuture<'a>;
+}
+
+/// What [`Poller::poll`] returns: kinds are many, so the future is boxed.
+pub type PollFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Poll, SourceError>> + Send + 'a>>;
 
 /// What one poll of one source produced.
 #[derive(Debug, Default)]
@@ -35,22 +73,14 @@ pub struct Poll {
 }
 
 /// A configured source, ready to poll.
-pub enum Source {
-    SimpleFin(SimpleFin),
-    HttpJson(HttpJson),
+pub struct Source {
+    poller: Box<dyn Poller>,
 }
 
 impl Source {
     pub fn new(config: &SourceConfig) -> Result<Source, SourceError> {
         let client = fetch::client(&config.http)?;
-        Ok(match &config.kind {
-            SourceKind::SimpleFin { access_url } => {
-                Source::SimpleFin(SimpleFin::new(&config.name, access_url, client, config.http)?)
-            }
-            SourceKind::HttpJson(http) => {
-                Source::HttpJson(HttpJson::new(&config.name, http.clone(), client, config.http))
-            }
-        })
+        Ok(Source { poller: config.kind.get().connect(&config.name, client, config.http)? })
     }
 
     /// Polls `accounts` for their balance and for transactions posted since `since`.
@@ -63,11 +93,7 @@ impl Source {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Poll, SourceError> {
-        let poll = match self {
-            Source::SimpleFin(s) => s.poll(accounts, since, now).await,
-            Source::HttpJson(s) => s.poll(accounts, since, now).await,
-        };
-        poll.map(bounded).map_err(bounded_error)
+        self.poller.poll(accounts, since, now).await.map(bounded).map_err(bounded_error)
     }
 }
 

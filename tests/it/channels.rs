@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use payguard::alert::{Alert, NoticeEvent};
-use payguard::config::{
-    ChannelConfig, ChannelKind, Language, Secret, SmsConfig, SmsProvider, Support, WebhookConfig, WebhookPreset,
-};
+use payguard::config::{ChannelConfig, Language, Secret, Support};
 use payguard::model::{AccountRef, Finding, FindingKind, Severity};
+use payguard::notify::ChannelKind;
 use payguard::notify::render::{alert_message, test_message};
+use payguard::notify::sms::{SmsConfig, SmsProvider};
+use payguard::notify::webhook::{WebhookConfig, WebhookPreset};
 use payguard::notify::{Channel, DeliveryError, Message, Stream};
 use serde_json::Value;
 use support::{Fixture, Reply, Seen};
@@ -61,7 +62,7 @@ fn channel(kind: ChannelKind) -> Channel {
 }
 
 fn twilio(fixture: &Fixture, to: &[&str]) -> Channel {
-    channel(ChannelKind::Sms(SmsConfig {
+    channel(ChannelKind::Sms(Box::new(SmsConfig {
         provider: SmsProvider::Twilio {
             account_sid: SID.into(),
             auth_token: Secret::new(TWILIO_TOKEN),
@@ -69,11 +70,11 @@ fn twilio(fixture: &Fixture, to: &[&str]) -> Channel {
             api_base: fixture.url(""),
         },
         to: to.iter().map(|s| s.to_string()).collect(),
-    }))
+    })))
 }
 
 fn gateway(fixture: &Fixture, method: &str, content_type: &str, body: &str, to: &[&str]) -> Channel {
-    channel(ChannelKind::Sms(SmsConfig {
+    channel(ChannelKind::Sms(Box::new(SmsConfig {
         provider: SmsProvider::Http {
             url: Secret::new(fixture.url(&format!("/sms/send?api_key={GATEWAY_KEY}"))),
             method: method.into(),
@@ -82,16 +83,16 @@ fn gateway(fixture: &Fixture, method: &str, content_type: &str, body: &str, to: 
             content_type: content_type.into(),
         },
         to: to.iter().map(|s| s.to_string()).collect(),
-    }))
+    })))
 }
 
 fn webhook(fixture: &Fixture, preset: WebhookPreset, path: &str) -> Channel {
-    channel(ChannelKind::Webhook(WebhookConfig {
+    channel(ChannelKind::Webhook(Box::new(WebhookConfig {
         url: Secret::new(fixture.url(path)),
         preset,
         token: Some(Secret::new(WEBHOOK_TOKEN)),
         headers: BTreeMap::from([("X-Extra".to_owned(), Secret::new(HEADER_SECRET))]),
-    }))
+    })))
 }
 
 /// A form body as name → value, decoded the way a server would.

@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use payguard::alert::{Alert, NoticeEvent};
-use payguard::config::{EmailConfig, Language, Secret, Support, Tls};
+use payguard::config::{Language, Secret, Support};
 use payguard::model::{AccountRef, Finding, FindingKind, Severity};
+use payguard::notify::email::{EmailConfig, Tls};
 use payguard::notify::render::{alert_message, digest_message};
 use payguard::notify::{DeliveryError, Email, Message};
 use payguard::sim::{Advance, Simulator, demo_script};

@@ -4,7 +4,9 @@
 use crate::support;
 
 use chrono::{DateTime, Utc};
-use payguard::config::{HttpAuth, HttpJsonConfig, Mapping, Secret, SourceKind};
+use payguard::config::{HttpAuth, Secret};
+use payguard::source::SourceKind;
+use payguard::source::http_json::{HttpJsonConfig, Mapping};
 use payguard::source::{Source, SourceError};
 use rust_decimal::Decimal;
 use support::{Fixture, Reply, limits, source_config};

@@ -6,12 +6,14 @@
 use crate::support;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use payguard::config::{
-    Config, HttpAuth, NoticeConfig, NoticeHttpJsonConfig, NoticeMapping, NoticeSourceKind, Schedule, Secret,
-};
+use payguard::config::{Config, HttpAuth, NoticeConfig, Schedule, Secret};
 use payguard::model::{Notice, NoticeKind, Phase};
 use payguard::source::SourceError;
 use payguard::source::notices::NoticeSource;
+use payguard::source::notices::NoticeSourceKind;
+use payguard::source::notices::feed::FeedConfig;
+use payguard::source::notices::http_json::{NoticeHttpJsonConfig, NoticeMapping};
+use payguard::source::notices::statuspage::StatuspageConfig;
 use support::{Fixture, Reply, limits};
 
 /// 2026-09-21T14:13:20Z: after every update in the fixtures, before every maintenance window.
@@ -258,10 +260,10 @@ fn serve_statuspage(fixture: &Fixture) {
 fn statuspage(fixture: &Fixture, components: &[&str]) -> NoticeConfig {
     notice_config(
         "payfast-status",
-        NoticeSourceKind::Statuspage {
+        NoticeSourceKind::Statuspage(Box::new(StatuspageConfig {
             url: fixture.url("/"),
             components: components.iter().map(|c| (*c).to_owned()).collect(),
-        },
+        })),
     )
 }
 
@@ -366,7 +368,10 @@ async fn statuspage_url_may_be_given_with_its_api_path() {
     let fixture = Fixture::start().await;
     serve_statuspage(&fixture);
     let mut config = statuspage(&fixture, &[]);
-    config.kind = NoticeSourceKind::Statuspage { url: fixture.url("/api/v2/"), components: Vec::new() };
+    config.kind = NoticeSourceKind::Statuspage(Box::new(StatuspageConfig {
+        url: fixture.url("/api/v2/"),
+        components: Vec::new(),
+    }));
     assert_eq!(poll(&config).await.expect("poll").len(), 6);
 }
 
@@ -547,11 +552,11 @@ const ATOM: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 fn feed(fixture: &Fixture, path: &str, keywords: &[&str]) -> NoticeConfig {
     notice_config(
         "payfast-feed",
-        NoticeSourceKind::Feed {
+        NoticeSourceKind::Feed(Box::new(FeedConfig {
             url: fixture.url(path),
             keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
             maintenance_keywords: vec!["maintenance".into(), "维护".into()],
-        },
+        })),
     )
 }
 
@@ -685,11 +690,11 @@ async fn feed_maintenance_keywords_decide_the_kind() {
     let fixture = Fixture::start().await;
     fixture.reply("/history.atom", xml("application/atom+xml", ATOM));
     let mut config = feed(&fixture, "/history.atom", &[]);
-    config.kind = NoticeSourceKind::Feed {
+    config.kind = NoticeSourceKind::Feed(Box::new(FeedConfig {
         url: fixture.url("/history.atom"),
         keywords: Vec::new(),
         maintenance_keywords: vec!["FIX IS BEING".into()],
-    };
+    }));
     let kinds: Vec<NoticeKind> = poll(&config).await.expect("poll").iter().map(|n| n.kind).collect();
     assert_eq!(kinds, [NoticeKind::Maintenance, NoticeKind::Incident]);
 }
@@ -951,15 +956,15 @@ starts_at = "/window/from"
     assert_eq!(status.http.timeout, std::time::Duration::from_secs(30));
     assert!(matches!(
         &status.kind,
-        NoticeSourceKind::Statuspage { url, components } if url == "https://status.payfast.example" && components == &["Card payments"]
+        NoticeSourceKind::Statuspage(page) if page.url == "https://status.payfast.example" && page.components == ["Card payments"]
     ));
 
     let feed = &config.notices[1];
     assert_eq!((feed.lead_time, feed.http.timeout), (TimeDelta::days(2), std::time::Duration::from_secs(5)));
     match &feed.kind {
-        NoticeSourceKind::Feed { keywords, maintenance_keywords, .. } => {
-            assert_eq!(keywords, &["card"]);
-            assert_eq!(maintenance_keywords, &["maintenance", "维护"]);
+        NoticeSourceKind::Feed(feed) => {
+            assert_eq!(feed.keywords, ["card"]);
+            assert_eq!(feed.maintenance_keywords, ["maintenance", "维护"]);
         }
         other => panic!("expected a feed, got {other:?}"),
     }

@@ -98,7 +98,13 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
             writeln!(text, "type,time,amount,balance,currency,payee,description,id,pending")?;
             let currency = snapshots.last().map(|s| s.currency.clone()).unwrap_or_default();
             for s in &snapshots {
-                writeln!(text, "balance,{},,{},{},,,,", s.observed_at.to_rfc3339(), s.balance, csv(&s.currency))?;
+                writeln!(
+                    text,
+                    "balance,{},,{},{},,,,",
+                    s.observed_at.to_rfc3339(),
+                    s.balance,
+                    crate::text::csv(&s.currency)
+                )?;
             }
             for t in &transactions {
                 writeln!(
@@ -106,10 +112,10 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
                     "transaction,{},{},,{},{},{},{},{}",
                     t.posted.to_rfc3339(),
                     t.amount,
-                    csv(&currency),
-                    csv(&t.payee),
-                    csv(&t.description),
-                    csv(&t.id),
+                    crate::text::csv(&currency),
+                    crate::text::csv(&t.payee),
+                    crate::text::csv(&t.description),
+                    crate::text::csv(&t.id),
                     t.pending
                 )?;
             }
@@ -134,22 +140,11 @@ fn shown(field: &str) -> std::borrow::Cow<'_, str> {
     crate::text::clipped(field, crate::text::LINE)
 }
 
-/// One CSV field: quoted when it holds a comma, a quote or a line break; formula starts defused,
-/// so a payee named "=HYPERLINK(…)" stays text in a spreadsheet. Spreadsheets skip a leading tab or
-/// carriage return before reading a formula, so those starts are defused too (OWASP's rule); a
-/// field that is an amount (`-12.50`) is left as it is.
-pub fn csv(field: &str) -> String {
-    let hidden_start = field.starts_with(['\t', '\r']);
-    let formula = field.starts_with(['=', '+', '-', '@']) && crate::model::parse_amount(field).is_err();
-    let field = if formula || hidden_start { format!("'{field}") } else { field.to_owned() };
-    if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    use super::{account_named, csv};
+    use super::account_named;
     use crate::config::Config;
 
     #[test]
@@ -166,34 +161,5 @@ mod tests {
         assert_eq!(named("odd/id", None).ok(), Some("bank/odd/id".into()));
         let unknown = named("other/ACT-1", None).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(unknown.contains("in source \"other\"") && unknown.contains("bank/ACT-1"), "{unknown}");
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv("Shop"), "Shop");
-        assert_eq!(csv("Shop, Inc."), "\"Shop, Inc.\"");
-        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv("-12.50"), "-12.50");
-    }
-
-    #[test]
-    fn formulas_behind_a_tab_or_carriage_return_are_defused() {
-        let cases = [
-            ("\t=1+1", "'\t=1+1"),
-            ("\t+1", "'\t+1"),
-            ("\t", "'\t"),
-            ("\t-1+cmd", "'\t-1+cmd"),
-            ("\t@SUM(A1)", "'\t@SUM(A1)"),
-            ("\r=1+1", "\"'\r=1+1\""),
-            ("\r@x", "\"'\r@x\""),
-            ("\tplain", "'\tplain"),
-            ("-1", "-1"),
-            ("+3.10", "+3.10"),
-            ("Shop\t=1", "Shop\t=1"),
-        ];
-        for (raw, written) in cases {
-            assert_eq!(csv(raw), written, "{raw:?}");
-        }
     }
 }

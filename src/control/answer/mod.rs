@@ -28,7 +28,7 @@ use super::{Reply, Request, VERSION};
 use crate::config::Config;
 use crate::store::Store;
 
-pub use history::{Format, account_named, csv};
+pub use history::{Format, account_named};
 
 /// What a command has printed so far.
 #[derive(Debug, Default)]

@@ -17,8 +17,12 @@ use feed_rs::model::{Entry, Link, Text};
 use reqwest::header::ACCEPT;
 use reqwest::{Client, Url};
 
-use super::{MAX_TITLE, MAX_UPDATE, contains_word, derived_id, endpoint, plain_text};
-use crate::config::HttpLimits;
+use chrono::{DateTime, Utc};
+
+use super::{
+    MAX_TITLE, MAX_UPDATE, NoticeFuture, Reader, contains_word, derived_id, endpoint, no_empty_word, plain_text,
+};
+use crate::config::{ConfigError, Credentials, HttpLimits, host, redacted};
 use crate::model::{Notice, NoticeKind, Phase};
 use crate::source::SourceError;
 use crate::source::fetch::get;
@@ -27,7 +31,75 @@ use crate::source::fetch::get;
 const OVER_WORDS: &[&str] =
     &["resolved", "completed", "restored", "has ended", "已恢复", "已解决", "已完成", "已结束", "恢复正常"];
 
-pub(super) struct Feed {
+/// What makes a feed item maintenance, unless `maintenance_keywords` says.
+pub const DEFAULT_MAINTENANCE_KEYWORDS: &[&str] = &["maintenance", "维护"];
+
+/// Feed items last updated longer ago than this are history, not news.
+const MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+/// `kind = "feed"`: an RSS, Atom or JSON feed, and the words that pick and sort its items.
+#[derive(Clone)]
+pub struct FeedConfig {
+    pub url: String,
+    /// Only items mentioning one of these words (an empty list keeps all).
+    pub keywords: Vec<String>,
+    /// Items mentioning one of these are maintenance; others are incidents.
+    pub maintenance_keywords: Vec<String>,
+}
+
+/// Shows the URL without the login or query a private feed's token may sit in.
+impl std::fmt::Debug for FeedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedConfig")
+            .field("url", &redacted(&self.url))
+            .field("keywords", &self.keywords)
+            .field("maintenance_keywords", &self.maintenance_keywords)
+            .finish()
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    url: toml::Spanned<String>,
+    keywords: Option<Vec<String>>,
+    maintenance_keywords: Option<Vec<String>>,
+}
+
+impl crate::config::Kind for FeedConfig {
+    type Raw = RawFeed;
+
+    fn validate(raw: RawFeed, entry: &crate::config::Entry<'_>) -> Result<Self, ConfigError> {
+        entry.url(raw.url.span(), "url", raw.url.get_ref(), entry.allow_insecure_http)?;
+        no_empty_word(entry, "keywords", raw.keywords.as_deref())?;
+        no_empty_word(entry, "maintenance_keywords", raw.maintenance_keywords.as_deref())?;
+        Ok(FeedConfig {
+            url: raw.url.into_inner(),
+            keywords: raw.keywords.unwrap_or_default(),
+            maintenance_keywords: raw
+                .maintenance_keywords
+                .unwrap_or_else(|| DEFAULT_MAINTENANCE_KEYWORDS.iter().map(|w| (*w).to_owned()).collect()),
+        })
+    }
+
+    fn credentials<'a>(&'a self, found: &mut Credentials<'a>) {
+        let FeedConfig { url, keywords: _, maintenance_keywords: _ } = self;
+        found.url("url", url);
+    }
+
+    fn describe(&self) -> String {
+        host(&self.url)
+    }
+}
+
+impl super::Kind for FeedConfig {
+    fn connect(&self, name: &str, client: Client, limits: HttpLimits) -> Result<Box<dyn Reader>, SourceError> {
+        let feed = Feed::new(name.to_owned(), &self.url, &self.keywords, &self.maintenance_keywords, client, limits)?;
+        Ok(Box::new(feed))
+    }
+}
+
+struct Feed {
     name: String,
     url: Url,
     host: String,
@@ -39,7 +111,7 @@ pub(super) struct Feed {
 }
 
 impl Feed {
-    pub(super) fn new(
+    fn new(
         name: String,
         url: &str,
         keywords: &[String],
@@ -60,7 +132,7 @@ impl Feed {
         })
     }
 
-    pub(super) async fn poll(&self) -> Result<Vec<Notice>, SourceError> {
+    async fn poll(&self) -> Result<Vec<Notice>, SourceError> {
         let request = self.client.get(self.url.clone()).header(
             ACCEPT,
             "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, */*;q=0.8",
@@ -69,6 +141,17 @@ impl Feed {
         let body = get(request, &self.host, &self.limits).await?;
         read_feed(&self.name, &body, &self.keywords, &self.maintenance_keywords)
             .map_err(|detail| SourceError::Malformed { host: self.host.clone(), detail })
+    }
+}
+
+impl Reader for Feed {
+    /// Announcement feeds keep old items for months; only recent ones are news.
+    fn read(&self, now: DateTime<Utc>) -> NoticeFuture<'_> {
+        Box::pin(async move {
+            let mut items = self.poll().await?;
+            items.retain(|n| n.updated_at.is_none_or(|t| now - t <= MAX_AGE));
+            Ok(items)
+        })
     }
 }
 

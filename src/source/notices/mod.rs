@@ -1,6 +1,7 @@
 //! Notice sources: platform status pages and feeds, read into [`Notice`]s.
 //!
-//! One file per kind ([`statuspage`], [`feed`], [`http_json`]) behind one `poll` call. Like the
+//! One file or folder per kind ([`statuspage`], [`feed`], [`http_json`]), each with its settings and
+//! its [`Reader`], listed once in [`NoticeSourceKind`], behind one `poll` call. Like the
 //! account sources, every request goes through the one capped, timed GET in `fetch`, and answers are
 //! hostile: unknown fields are ignored, a field of the wrong type fails the whole poll with
 //! [`SourceError::Malformed`] naming the place, and nothing is guessed. A poll that cannot read every
@@ -8,7 +9,7 @@
 //! ended. The same id is reported once per poll.
 
 pub mod feed;
-mod http_json;
+pub mod http_json;
 pub mod statuspage;
 
 use std::collections::HashSet;
@@ -20,38 +21,42 @@ use serde_json::Value;
 use super::SourceError;
 use super::fetch::{check_url, client, host_of};
 use super::values::{text, time};
-use crate::config::{HttpLimits, NoticeConfig, NoticeSourceKind};
+use crate::config::{ConfigError, Entry, HttpLimits, NoticeConfig};
 use crate::model::{Notice, short_hash};
 use crate::text;
+
+crate::config::kinds! {
+    /// The kinds of notice source, each with its settings.
+    pub enum NoticeSourceKind: dyn Kind {
+        Statuspage(statuspage::StatuspageConfig) = "statuspage",
+        Feed(feed::FeedConfig) = "feed",
+        HttpJson(http_json::NoticeHttpJsonConfig) = "http-json",
+    }
+}
+
+/// What payguard asks of every kind of notice source.
+pub trait Kind {
+    /// The kind's reader for the notice source `name`, asking with `client`, which keeps `limits`.
+    fn connect(&self, name: &str, client: reqwest::Client, limits: HttpLimits) -> Result<Box<dyn Reader>, SourceError>;
+}
+
+/// A kind's work: every notice its source lists now (see [`NoticeSource::poll`]).
+pub trait Reader: Send + Sync {
+    fn read(&self, now: DateTime<Utc>) -> NoticeFuture<'_>;
+}
+
+/// What [`Reader::read`] returns: kinds are many, so the future is boxed.
+pub type NoticeFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Vec<Notice>, SourceError>> + Send + 'a>>;
 
 /// A configured notice source, ready to poll.
 pub struct NoticeSource {
     config: NoticeConfig,
-    reader: Reader,
-}
-
-enum Reader {
-    Statuspage(statuspage::Statuspage),
-    Feed(feed::Feed),
-    HttpJson(http_json::HttpJsonNotices),
+    reader: Box<dyn Reader>,
 }
 
 impl NoticeSource {
     pub fn new(config: &NoticeConfig) -> Result<NoticeSource, SourceError> {
-        let client = client(&config.http)?;
-        let name = config.name.clone();
-        let limits = config.http;
-        let reader = match &config.kind {
-            NoticeSourceKind::Statuspage { url, components } => {
-                Reader::Statuspage(statuspage::Statuspage::new(name, url, components.clone(), client, limits)?)
-            }
-            NoticeSourceKind::Feed { url, keywords, maintenance_keywords } => {
-                Reader::Feed(feed::Feed::new(name, url, keywords, maintenance_keywords, client, limits)?)
-            }
-            NoticeSourceKind::HttpJson(http) => {
-                Reader::HttpJson(http_json::HttpJsonNotices::new(name, http.clone(), client, limits)?)
-            }
-        };
+        let reader = config.kind.get().connect(&config.name, client(&config.http)?, config.http)?;
         Ok(NoticeSource { config: config.clone(), reader })
     }
 
@@ -68,21 +73,8 @@ impl NoticeSource {
     ///
     /// `now` places the notices of an http-json source whose status word says nothing (see there).
     pub async fn poll(&self, now: DateTime<Utc>) -> Result<Vec<Notice>, SourceError> {
-        let notices = self.read(now).await.map_err(super::bounded_error)?;
+        let notices = self.reader.read(now).await.map_err(super::bounded_error)?;
         Ok(first_of_each_id(notices).into_iter().map(|n| bounded(&self.config.name, n)).collect())
-    }
-
-    async fn read(&self, now: DateTime<Utc>) -> Result<Vec<Notice>, SourceError> {
-        Ok(match &self.reader {
-            Reader::Statuspage(s) => s.poll().await?,
-            // Announcement feeds keep old items for months; only recent ones are news.
-            Reader::Feed(f) => {
-                let mut items = f.poll().await?;
-                items.retain(|n| n.updated_at.is_none_or(|t| now - t <= FEED_MAX_AGE));
-                items
-            }
-            Reader::HttpJson(h) => h.poll(now).await?,
-        })
     }
 }
 
@@ -108,14 +100,20 @@ fn bounded(source: &str, mut notice: Notice) -> Notice {
     notice
 }
 
-/// Feed items last updated longer ago than this are history, not news.
-const FEED_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::days(14);
-
 /// A URL from the config, checked again (configs can be built in code) and named for messages.
 fn endpoint(text: &str, limits: &HttpLimits) -> Result<(Url, String), SourceError> {
     let url = check_url(text, limits.allow_insecure_http).map_err(SourceError::Setup)?;
     let host = host_of(&url);
     Ok((url, host))
+}
+
+/// Refuses a word list (`field`) holding an empty word, which would match anything: surely not
+/// what was meant.
+fn no_empty_word(entry: &Entry<'_>, field: &str, list: Option<&[String]>) -> Result<(), ConfigError> {
+    if list.is_some_and(|words| words.iter().any(|w| w.trim().is_empty())) {
+        return entry.error_at_key(field, format!("`{field}` holds an empty word, which would match anything"));
+    }
+    Ok(())
 }
 
 /// Keeps the first notice of each id: a list that names one thing twice still means one thing.

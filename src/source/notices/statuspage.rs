@@ -12,8 +12,8 @@ use reqwest::header::ACCEPT;
 use reqwest::{Client, Url};
 use serde_json::Value;
 
-use super::{Fields, MAX_TITLE, MAX_UPDATE, endpoint, plain_text};
-use crate::config::HttpLimits;
+use super::{Fields, MAX_TITLE, MAX_UPDATE, NoticeFuture, Reader, endpoint, no_empty_word, plain_text};
+use crate::config::{ConfigError, Credentials, Entry, HttpLimits, host, redacted};
 use crate::model::{Notice, NoticeKind, Phase};
 use crate::source::SourceError;
 use crate::source::fetch::get;
@@ -53,7 +53,58 @@ impl List {
     }
 }
 
-pub(super) struct Statuspage {
+/// `kind = "statuspage"`: the page's root URL, and the components to watch (all when empty).
+#[derive(Clone)]
+pub struct StatuspageConfig {
+    /// The page's root, like `https://status.example.com`.
+    pub url: String,
+    /// Only incidents and maintenance naming one of these (an empty list keeps all).
+    pub components: Vec<String>,
+}
+
+/// Shows the URL without the login or query a private page's token may sit in.
+impl std::fmt::Debug for StatuspageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatuspageConfig")
+            .field("url", &redacted(&self.url))
+            .field("components", &self.components)
+            .finish()
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatuspage {
+    url: toml::Spanned<String>,
+    components: Option<Vec<String>>,
+}
+
+impl crate::config::Kind for StatuspageConfig {
+    type Raw = RawStatuspage;
+
+    fn validate(raw: RawStatuspage, entry: &Entry<'_>) -> Result<Self, ConfigError> {
+        entry.url(raw.url.span(), "url", raw.url.get_ref(), entry.allow_insecure_http)?;
+        no_empty_word(entry, "components", raw.components.as_deref())?;
+        Ok(StatuspageConfig { url: raw.url.into_inner(), components: raw.components.unwrap_or_default() })
+    }
+
+    fn credentials<'a>(&'a self, found: &mut Credentials<'a>) {
+        let StatuspageConfig { url, components: _ } = self;
+        found.url("url", url);
+    }
+
+    fn describe(&self) -> String {
+        host(&self.url)
+    }
+}
+
+impl super::Kind for StatuspageConfig {
+    fn connect(&self, name: &str, client: Client, limits: HttpLimits) -> Result<Box<dyn Reader>, SourceError> {
+        Ok(Box::new(Statuspage::new(name.to_owned(), &self.url, self.components.clone(), client, limits)?))
+    }
+}
+
+struct Statuspage {
     name: String,
     /// The page's root; the API paths are set on it.
     base: Url,
@@ -64,7 +115,7 @@ pub(super) struct Statuspage {
 }
 
 impl Statuspage {
-    pub(super) fn new(
+    fn new(
         name: String,
         url: &str,
         components: Vec<String>,
@@ -80,7 +131,7 @@ impl Statuspage {
         Ok(Statuspage { name, base, host, components, client, limits })
     }
 
-    pub(super) async fn poll(&self) -> Result<Vec<Notice>, SourceError> {
+    async fn poll(&self) -> Result<Vec<Notice>, SourceError> {
         // The three lists are independent: ask for them at once, and fail if any fails.
         let (upcoming, active, unresolved) =
             tokio::try_join!(self.fetch(List::Upcoming), self.fetch(List::Active), self.fetch(List::Unresolved))?;
@@ -101,6 +152,12 @@ impl Statuspage {
         url.set_path(&format!("{}{}", self.base.path().trim_end_matches('/'), list.path()));
         let request = self.client.get(url).header(ACCEPT, "application/json");
         get(request, &self.host, &self.limits).await
+    }
+}
+
+impl Reader for Statuspage {
+    fn read(&self, _now: DateTime<Utc>) -> NoticeFuture<'_> {
+        Box::pin(self.poll())
     }
 }
 

@@ -24,7 +24,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use payguard::config::{HttpLimits, Schedule, Secret, SourceConfig, SourceKind};
+use payguard::config::{HttpLimits, Schedule, Secret, SourceConfig};
+use payguard::source::SourceKind;
+use payguard::source::simplefin::SimpleFinConfig;
 
 /// What the fixture server answers on one path.
 #[derive(Clone, Debug)]
@@ -245,7 +247,11 @@ pub fn source_config(name: &str, kind: SourceKind, limits: HttpLimits) -> Source
 }
 
 pub fn simplefin(access_url: &str, limits: HttpLimits) -> SourceConfig {
-    source_config("bank", SourceKind::SimpleFin { access_url: Secret::new(access_url) }, limits)
+    source_config(
+        "bank",
+        SourceKind::SimpleFin(Box::new(SimpleFinConfig { access_url: Secret::new(access_url) })),
+        limits,
+    )
 }
 
 /// The config most end-to-end tests share: the simulated bank polled as `sim-bank`, its account

@@ -12,11 +12,16 @@ use reqwest::{Client, Url};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+pub mod claim;
+mod settings;
+
 use super::fetch::{check_url, get, host_of};
 use super::values::{amount, kind, not_json, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
 use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+
+pub use settings::SimpleFinConfig;
 
 pub struct SimpleFin {
     source: String,
@@ -40,12 +45,15 @@ impl SimpleFin {
         Ok(Self { source: source.to_owned(), base, username, password, client, limits, host })
     }
 
-    pub async fn poll(
-        &self,
-        accounts: &[String],
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Poll, SourceError> {
+    /// The SimpleFIN reader of `config`, outside the daemon: to read answers the way a poll does.
+    pub fn of(config: &crate::config::SourceConfig) -> Result<Self, SourceError> {
+        let super::SourceKind::SimpleFin(settings) = &config.kind else {
+            return Err(SourceError::Setup(format!("source {} is not of kind \"simplefin\"", config.name)));
+        };
+        Self::new(&config.name, &settings.access_url, super::fetch::client(&config.http)?, config.http)
+    }
+
+    async fn poll(&self, accounts: &[String], since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Poll, SourceError> {
         let url = format!("{}/accounts", self.base.as_str().trim_end_matches('/'));
         let request = self
             .client
@@ -364,6 +372,12 @@ fn platform_errors(root: &serde_json::Map<String, Value>) -> Vec<String> {
 /// percent-encoded (`%40` for `@`).
 fn percent_decode(text: &str) -> String {
     percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
+impl super::Poller for SimpleFin {
+    fn poll<'a>(&'a self, accounts: &'a [String], since: DateTime<Utc>, now: DateTime<Utc>) -> super::PollFuture<'a> {
+        Box::pin(SimpleFin::poll(self, accounts, since, now))
+    }
 }
 
 #[cfg(test)]

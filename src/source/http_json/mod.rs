@@ -7,11 +7,15 @@ use chrono::{DateTime, Utc};
 use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
 
+mod settings;
+
 use super::fetch::{check_url, get, host_of};
 use super::values::{amount, kind, not_json, text, time};
 use super::{Poll, SourceError, once_each};
-use crate::config::{HttpAuth, HttpJsonConfig, HttpLimits, Mapping};
+use crate::config::{HttpAuth, HttpLimits};
+
 use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+pub use settings::{HttpJsonConfig, Mapping};
 
 pub struct HttpJson {
     source: String,
@@ -28,12 +32,7 @@ impl HttpJson {
     /// Reads every account. The platform itself is judged down (for `source_down`, budgets and
     /// `Retry-After`) when it refuses the credentials or rate-limits any request, or when no account
     /// could be fetched at all; data that was fetched but is unusable fails only its account.
-    pub async fn poll(
-        &self,
-        accounts: &[String],
-        _since: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Poll, SourceError> {
+    async fn poll(&self, accounts: &[String], _since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Poll, SourceError> {
         let mut poll = Poll::default();
         for account in accounts {
             let result = self.poll_account(account, now).await;
@@ -176,6 +175,12 @@ fn status_of(value: &Value) -> AccountStatus {
         "frozen" | "blocked" | "suspended" | "locked" => AccountStatus::Frozen,
         "closed" | "terminated" => AccountStatus::Closed,
         _ => AccountStatus::Unknown,
+    }
+}
+
+impl super::Poller for HttpJson {
+    fn poll<'a>(&'a self, accounts: &'a [String], since: DateTime<Utc>, now: DateTime<Utc>) -> super::PollFuture<'a> {
+        Box::pin(HttpJson::poll(self, accounts, since, now))
     }
 }
 

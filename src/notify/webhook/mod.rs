@@ -11,10 +11,14 @@ use reqwest::{Client, Url};
 use serde_json::{Value, json};
 
 use super::http::{self, base64, scrub};
-use super::{DeliveryError, Message, level};
-use crate::config::{Secret, WebhookConfig, WebhookPreset};
+use super::{Deliver, DeliveryError, Message, SendFuture, level};
+use crate::config::Secret;
+
+mod settings;
+
 use crate::model::Severity;
 use crate::redact::url_secrets;
+pub use settings::{WebhookConfig, WebhookPreset};
 
 /// Discord rejects `content` longer than this many characters.
 const DISCORD_LIMIT: usize = 2000;
@@ -128,6 +132,12 @@ impl Webhook {
         }
         let request = self.client.post(self.url.expose()?).headers(headers).body(body);
         http::send(request, &self.receiver).await.map_err(|e| scrub(e, &self.secrets))
+    }
+}
+
+impl Deliver for Webhook {
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
+        Box::pin(Webhook::send(self, message))
     }
 }
 

@@ -14,13 +14,20 @@ use reqwest::header::ACCEPT;
 use reqwest::{Client, Url};
 use serde_json::Value;
 
-use super::{Fields, MAX_TITLE, MAX_UPDATE, derived_id, endpoint, plain_text};
-use crate::config::{HttpLimits, NoticeHttpJsonConfig, NoticeMapping};
+mod settings;
+
+use super::{Fields, MAX_TITLE, MAX_UPDATE, NoticeFuture, derived_id, endpoint, plain_text};
+use crate::config::HttpLimits;
 use crate::model::{Notice, NoticeKind, Phase};
 use crate::source::SourceError;
 use crate::source::fetch::get;
 use crate::source::http_json::authorise;
 use crate::source::values::kind;
+
+pub use settings::{
+    DEFAULT_ACTIVE_VALUES, DEFAULT_MAINTENANCE_VALUES, DEFAULT_OVER_VALUES, DEFAULT_UPCOMING_VALUES,
+    NoticeHttpJsonConfig, NoticeMapping,
+};
 
 pub(super) struct HttpJsonNotices {
     name: String,
@@ -42,13 +49,19 @@ impl HttpJsonNotices {
         Ok(HttpJsonNotices { name, config, url, host, client, limits })
     }
 
-    pub(super) async fn poll(&self, now: DateTime<Utc>) -> Result<Vec<Notice>, SourceError> {
+    async fn poll(&self, now: DateTime<Utc>) -> Result<Vec<Notice>, SourceError> {
         let request =
             authorise(self.client.get(self.url.clone()), &self.config.auth)?.header(ACCEPT, "application/json");
         let body = get(request, &self.host, &self.limits).await?;
         let malformed = |detail: String| SourceError::Malformed { host: self.host.clone(), detail };
         let doc: Value = serde_json::from_slice(&body).map_err(|e| malformed(format!("not JSON ({e})")))?;
         read_items(&self.name, &self.config.mapping, &doc, now).map_err(malformed)
+    }
+}
+
+impl super::Reader for HttpJsonNotices {
+    fn read(&self, now: DateTime<Utc>) -> NoticeFuture<'_> {
+        Box::pin(self.poll(now))
     }
 }
 

@@ -14,8 +14,10 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::{self, AsyncSmtpTransportBuilder};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::{DeliveryError, Message};
-use crate::config::{EmailConfig, Tls};
+use super::{Deliver, DeliveryError, Message, SendFuture};
+mod settings;
+
+pub use settings::{EmailConfig, Tls};
 
 const ALERT_HEADER: HeaderName = HeaderName::new_from_ascii_str("X-Payguard-Alert");
 
@@ -162,6 +164,12 @@ impl Email {
             Some(username) => text.replace(username.as_str(), "[login]"),
             None => text,
         }
+    }
+}
+
+impl Deliver for Email {
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
+        Box::pin(Email::send(self, message))
     }
 }
 

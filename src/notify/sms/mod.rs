@@ -10,9 +10,13 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, Url};
 
 use super::http::{base64, scrub};
-use super::{DeliveryError, Message, http};
-use crate::config::{Secret, SmsConfig, SmsProvider};
+use super::{Deliver, DeliveryError, Message, SendFuture, http};
+use crate::config::Secret;
+
+mod settings;
+
 use crate::redact::url_secrets;
+pub use settings::{SmsConfig, SmsProvider};
 
 /// Twilio refuses a `Body` longer than this many characters.
 const TWILIO_BODY_LIMIT: usize = 1600;
@@ -155,6 +159,12 @@ impl Sms {
                 http::send(request, receiver).await
             }
         }
+    }
+}
+
+impl Deliver for Sms {
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
+        Box::pin(Sms::send(self, message))
     }
 }
 

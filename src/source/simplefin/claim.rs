@@ -4,7 +4,8 @@
 //! The token is the base64 of a claim URL; one POST to it answers the access URL, once, and spends
 //! the token. So everything that can fail is checked before that POST: the claim URL, and that FILE
 //! can be made. Neither the token, the claim URL nor the access URL is ever printed: messages name
-//! the bridge's host only. No config is read, since this runs before one exists.
+//! the bridge's host only. No config is read, since this runs before one exists. This is a command
+//! (its errors are for the person at the terminal), which the command line only dispatches.
 
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{ErrorKind, Write as _};
@@ -15,7 +16,6 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use reqwest::Url;
 
-use super::exit;
 use crate::config::HttpLimits;
 use crate::source::{SourceError, check_url, host_of, post};
 
@@ -30,7 +30,7 @@ const LIMITS: HttpLimits = HttpLimits {
 /// Owner read and write only: the access URL is a password to the person's accounts.
 const MODE: u32 = 0o600;
 
-pub async fn run(token: &str, out: &Path, force: bool) -> anyhow::Result<u8> {
+pub async fn run(token: &str, out: &Path, force: bool) -> anyhow::Result<()> {
     let claim_url = claim_url(token)?;
     let host = host_of(&claim_url);
     let target = Target::reserve(out, force)?;
@@ -49,7 +49,7 @@ pub async fn run(token: &str, out: &Path, force: bool) -> anyhow::Result<u8> {
     println!("wrote the access URL to {} (mode 0600)", out.display());
     println!("next: in the [[source]] with kind = \"simplefin\" of your config, set");
     println!("  access_url = \"${{file:{quoted}}}\"");
-    Ok(exit::OK)
+    Ok(())
 }
 
 /// The claim URL inside a setup token, checked as safe to send the token to.
