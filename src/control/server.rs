@@ -64,7 +64,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a reply may take to be read by a client before the connection is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest pause of the accept loop after a failed accept (out of file descriptors, …).
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+/// The first pause after a failed accept.
+const FIRST_BACKOFF: chrono::TimeDelta = chrono::TimeDelta::milliseconds(10);
 /// A warning that can repeat under a flood is logged at most this often, with a count of the rest.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -86,7 +88,7 @@ pub async fn serve(
     let places = places(open_files_limit());
     let limit = places.available_permits();
     let (mut failed_accepts, mut refusals) = (Throttled::default(), Throttled::default());
-    let mut backoff = Duration::ZERO;
+    let mut failures: u32 = 0;
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -94,12 +96,13 @@ pub async fn serve(
         };
         let stream = match accepted {
             Ok((stream, _)) => {
-                backoff = Duration::ZERO;
+                failures = 0;
                 stream
             }
             Err(e) => {
                 // EMFILE and its kin fail every accept until a descriptor frees: pause, growing.
-                backoff = (backoff * 2).clamp(Duration::from_millis(10), MAX_BACKOFF);
+                failures = failures.saturating_add(1);
+                let backoff = crate::retry::backoff(FIRST_BACKOFF, MAX_BACKOFF, failures).to_std().unwrap_or_default();
                 if let Some(more) = failed_accepts.due() {
                     tracing::warn!(error = %e, pause = ?backoff, "cannot accept a control connection{}", more);
                 }
