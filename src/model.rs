@@ -12,9 +12,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 mod duration;
+mod kind;
 mod payee;
 
 pub use duration::Duration;
+pub use kind::{FindingKind, Nature, Words};
 pub use payee::payee_key;
 
 /// Which account of which source: the identity under which history is kept.
@@ -213,116 +215,6 @@ impl fmt::Display for Severity {
     }
 }
 
-/// The public, stable vocabulary of what payguard can find (DESIGN §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    BalanceDrop,
-    LowBalance,
-    LargeDebit,
-    NewPayee,
-    Velocity,
-    DuplicateCharge,
-    UnexplainedChange,
-    StuckPending,
-    AccountStatus,
-    CardExpiry,
-    SourceDown,
-    Maintenance,
-    Incident,
-    BudgetExhausted,
-    StoreFailing,
-}
-
-impl FindingKind {
-    pub const ALL: [FindingKind; 15] = [
-        FindingKind::BalanceDrop,
-        FindingKind::LowBalance,
-        FindingKind::LargeDebit,
-        FindingKind::NewPayee,
-        FindingKind::Velocity,
-        FindingKind::DuplicateCharge,
-        FindingKind::UnexplainedChange,
-        FindingKind::StuckPending,
-        FindingKind::AccountStatus,
-        FindingKind::CardExpiry,
-        FindingKind::SourceDown,
-        FindingKind::Maintenance,
-        FindingKind::Incident,
-        FindingKind::BudgetExhausted,
-        FindingKind::StoreFailing,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingKind::BalanceDrop => "balance_drop",
-            FindingKind::LowBalance => "low_balance",
-            FindingKind::LargeDebit => "large_debit",
-            FindingKind::NewPayee => "new_payee",
-            FindingKind::Velocity => "velocity",
-            FindingKind::DuplicateCharge => "duplicate_charge",
-            FindingKind::UnexplainedChange => "unexplained_change",
-            FindingKind::StuckPending => "stuck_pending",
-            FindingKind::AccountStatus => "account_status",
-            FindingKind::CardExpiry => "card_expiry",
-            FindingKind::SourceDown => "source_down",
-            FindingKind::Maintenance => "maintenance",
-            FindingKind::Incident => "incident",
-            FindingKind::BudgetExhausted => "budget_exhausted",
-            FindingKind::StoreFailing => "store_failing",
-        }
-    }
-
-    pub fn default_severity(self) -> Severity {
-        match self {
-            FindingKind::BalanceDrop
-            | FindingKind::Velocity
-            | FindingKind::UnexplainedChange
-            | FindingKind::AccountStatus
-            | FindingKind::StoreFailing => Severity::Critical,
-            FindingKind::LowBalance
-            | FindingKind::LargeDebit
-            | FindingKind::NewPayee
-            | FindingKind::DuplicateCharge
-            | FindingKind::StuckPending
-            | FindingKind::SourceDown
-            | FindingKind::Incident
-            | FindingKind::BudgetExhausted => Severity::Warning,
-            FindingKind::CardExpiry | FindingKind::Maintenance => Severity::Info,
-        }
-    }
-
-    /// A condition holds for a while and clears by itself (the balance is low, the platform is
-    /// down); an event happened once (a debit to a new payee, maintenance was announced).
-    /// Conditions resolve when a poll no longer finds them.
-    pub fn is_condition(self) -> bool {
-        matches!(
-            self,
-            FindingKind::BalanceDrop
-                | FindingKind::LowBalance
-                | FindingKind::StuckPending
-                | FindingKind::AccountStatus
-                | FindingKind::CardExpiry
-                | FindingKind::SourceDown
-                | FindingKind::Incident
-                | FindingKind::BudgetExhausted
-                | FindingKind::StoreFailing
-        )
-    }
-
-    /// Whether a firing condition is said again every `repeat_interval`. A spent budget is said
-    /// once: it frees by itself within the day, and repeating it would only add noise.
-    pub fn repeats(self) -> bool {
-        self.is_condition() && self != FindingKind::BudgetExhausted
-    }
-}
-
-impl fmt::Display for FindingKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
 /// The configured limit that a finding crossed, by its config key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Threshold {
@@ -494,16 +386,6 @@ pub fn short_hash(text: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(text.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl FromStr for FindingKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FindingKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown kind {s:?}: expected one of {}", all.join(", "))
-        })
-    }
 }
 
 impl FromStr for Severity {

@@ -8,7 +8,7 @@ use chrono::Utc;
 use super::{exit, load_config};
 use crate::config::{Config, Duration, Secrets};
 use crate::daemon::polling;
-use crate::detect::Rules;
+use crate::detect;
 
 pub fn run(path: &Path) -> anyhow::Result<u8> {
     let config = load_config(path, Secrets::Check)?;
@@ -80,7 +80,7 @@ pub fn summary(config: &Config) -> String {
     }
     for account in &config.accounts {
         let _ = writeln!(out, "  {} \"{}\"", account.account, account.name);
-        for line in rules(&account.rules) {
+        for line in detect::stated_rules(&account.rules) {
             let _ = writeln!(out, "    {line}");
         }
     }
@@ -142,47 +142,4 @@ alerting:"
         );
     }
     out
-}
-
-fn rules(rules: &Rules) -> Vec<String> {
-    let d = Duration;
-    let mut lines = Vec::new();
-    match (rules.drop_abs, rules.drop_pct) {
-        (None, None) => lines.push("balance_drop: off".to_owned()),
-        (abs, pct) => {
-            let limits: Vec<String> =
-                abs.map(|a| a.to_string()).into_iter().chain(pct.map(|p| format!("{p}%"))).collect();
-            lines.push(format!("balance_drop: by {} within {}", limits.join(" or "), d(rules.drop_window)));
-        }
-    }
-    lines.push(match rules.min_balance {
-        Some(min) => format!("low_balance: below {min}"),
-        None => "low_balance: off".to_owned(),
-    });
-    lines.push(match rules.large_debit {
-        Some(limit) => format!("large_debit: {limit} or more"),
-        None => "large_debit: off".to_owned(),
-    });
-    lines.push(format!(
-        "new_payee: after a learning period of {}{}",
-        d(rules.learning_period),
-        if rules.trusted_payees.is_empty() {
-            String::new()
-        } else {
-            format!(", {} trusted", rules.trusted_payees.len())
-        }
-    ));
-    let velocity: Vec<String> = rules
-        .velocity_count
-        .map(|c| format!("{c} debits"))
-        .into_iter()
-        .chain(rules.velocity_sum.map(|s| format!("{s} out")))
-        .collect();
-    lines.push(if velocity.is_empty() {
-        "velocity: off".to_owned()
-    } else {
-        format!("velocity: {} within {}", velocity.join(" or "), d(rules.velocity_window))
-    });
-    lines.push(format!("duplicate_charge: same payee and amount within {}", d(rules.duplicate_window)));
-    lines
 }

@@ -1,7 +1,7 @@
 //! `balance_drop` and `low_balance`: conditions on the balance itself.
 
-use super::{Input, threshold};
-use crate::model::{Finding, FindingKind};
+use super::{Input, OFF, Rules, threshold};
+use crate::model::{Duration, Finding, FindingKind};
 use rust_decimal::Decimal;
 
 /// The balance fell by at least `drop_abs`, or `drop_pct` percent, below its peak within `drop_window`.
@@ -42,7 +42,7 @@ pub(super) fn balance_drop(input: &Input) -> Option<Finding> {
             now.balance,
             now.currency,
             peak.observed_at.format("%Y-%m-%d %H:%M UTC"),
-            crate::model::Duration(rules.drop_window)
+            Duration(rules.drop_window)
         ),
     );
     finding.amount = Some(drop);
@@ -50,6 +50,16 @@ pub(super) fn balance_drop(input: &Input) -> Option<Finding> {
     finding.transaction_ids = input.new.iter().filter(|tx| tx.is_debit()).map(|tx| tx.id.clone()).collect();
     finding.key = format!("peak@{}", peak.observed_at.timestamp());
     Some(finding)
+}
+
+/// `by 500.00 or 30% within 1d`, or `off`.
+pub(super) fn balance_drop_rule(rules: &Rules) -> String {
+    let limits: Vec<String> =
+        rules.drop_abs.map(|a| a.to_string()).into_iter().chain(rules.drop_pct.map(|p| format!("{p}%"))).collect();
+    if limits.is_empty() {
+        return OFF.to_owned();
+    }
+    format!("by {} within {}", limits.join(" or "), Duration(rules.drop_window))
 }
 
 /// The balance is below `min_balance`. The alert pipeline turns this condition into one alert when it
@@ -68,6 +78,11 @@ pub(super) fn low_balance(input: &Input) -> Option<Finding> {
     finding.threshold = threshold("min_balance", min);
     finding.key = "below".to_owned();
     Some(finding)
+}
+
+/// `below 100.00`, or `off`.
+pub(super) fn low_balance_rule(rules: &Rules) -> String {
+    rules.min_balance.map_or_else(|| OFF.to_owned(), |min| format!("below {min}"))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `large_debit`: one payment out of at least `large_debit`.
 
-use super::{Input, threshold};
+use super::{Input, OFF, Rules, threshold};
 use crate::model::{Finding, FindingKind};
 
 pub(super) fn large_debit(input: &Input) -> Vec<Finding> {
@@ -30,6 +30,11 @@ pub(super) fn large_debit(input: &Input) -> Vec<Finding> {
             Finding { key: input.event_key(tx), ..finding.citing(tx) }
         })
         .collect()
+}
+
+/// `1000.00 or more`, or `off`.
+pub(super) fn large_debit_rule(rules: &Rules) -> String {
+    rules.large_debit.map_or_else(|| OFF.to_owned(), |limit| format!("{limit} or more"))
 }
 
 #[cfg(test)]

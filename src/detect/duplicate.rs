@@ -3,8 +3,8 @@
 //! A pending charge and its posted twin are the same charge seen twice, so pairs are only formed
 //! between two pending or two posted debits.
 
-use super::{Input, threshold};
-use crate::model::{Finding, FindingKind};
+use super::{Input, Rules, threshold};
+use crate::model::{Duration, Finding, FindingKind};
 
 pub(super) fn duplicate_charge(input: &Input) -> Vec<Finding> {
     let width = input.rules.duplicate_window;
@@ -42,11 +42,16 @@ pub(super) fn duplicate_charge(input: &Input) -> Vec<Finding> {
         finding.amount = Some(tx.outflow());
         finding.payees = vec![tx.payee.clone()];
         finding.transaction_ids = ids.to_vec();
-        finding.threshold = threshold("duplicate_window", crate::model::Duration(width));
+        finding.threshold = threshold("duplicate_window", Duration(width));
         finding.key = key;
         findings.push(finding);
     }
     findings
+}
+
+/// `same payee and amount within 1d`.
+pub(super) fn duplicate_charge_rule(rules: &Rules) -> String {
+    format!("same payee and amount within {}", Duration(rules.duplicate_window))
 }
 
 #[cfg(test)]

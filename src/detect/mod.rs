@@ -150,6 +150,34 @@ fn is_news(known: Option<&Transaction>, tx: &Transaction) -> bool {
     known.is_none_or(|known| known.payee_key != tx.payee_key || tx.outflow() > known.outflow())
 }
 
+/// Each per-account rule as `payguard check` states it, in the order of the kinds' table:
+/// `balance_drop: by 30% within 1d`, `low_balance: off`.
+pub fn stated_rules(rules: &Rules) -> Vec<String> {
+    FindingKind::ALL.into_iter().filter_map(|kind| rule(kind, rules).map(|rule| format!("{kind}: {rule}"))).collect()
+}
+
+/// `kind`'s rule for an account, or `None` for a kind `check` does not list. Each statement sits
+/// beside its detector; the `match` names every kind, so a new one cannot be left out of `check`
+/// without a compile error.
+fn rule(kind: FindingKind, rules: &Rules) -> Option<String> {
+    use FindingKind::*;
+    match kind {
+        BalanceDrop => Some(balance::balance_drop_rule(rules)),
+        LowBalance => Some(balance::low_balance_rule(rules)),
+        LargeDebit => Some(debit::large_debit_rule(rules)),
+        NewPayee => Some(payee::new_payee_rule(rules)),
+        Velocity => Some(velocity::velocity_rule(rules)),
+        DuplicateCharge => Some(duplicate::duplicate_charge_rule(rules)),
+        // Always on; `check` does not show their `tolerance`, `pending_max_age`, `card_expiry_warn`.
+        UnexplainedChange | StuckPending | AccountStatus | CardExpiry => None,
+        // Not an account's: they follow the source's, the notices' and the store's settings.
+        SourceDown | Maintenance | Incident | BudgetExhausted | StoreFailing => None,
+    }
+}
+
+/// What `check` says of a detector its account switched off.
+const OFF: &str = "off";
+
 /// Runs every detector over one new observation of one account.
 pub fn detect(rules: &Rules, history: &History, observation: &Observation, now: DateTime<Utc>) -> Vec<Finding> {
     // The baseline poll reads the account's past: nothing in it is news, only its current state is.
@@ -234,6 +262,49 @@ mod tests {
         assert_eq!(key(&run(&rules, &history, observation("100", vec![posted.clone()]))), key(&second));
         history.known.insert(posted.id.clone(), posted.clone());
         assert!(run(&rules, &history, observation("100", vec![posted])).is_empty(), "seen posted, said");
+    }
+
+    /// What `check` prints under each account: every per-account rule, in the table's order, off
+    /// or with its limits.
+    #[test]
+    fn check_states_each_rule_on_and_off() {
+        let off = super::Rules { min_balance: None, large_debit: None, ..rules() };
+        assert_eq!(
+            super::stated_rules(&off),
+            [
+                "balance_drop: off",
+                "low_balance: off",
+                "large_debit: off",
+                "new_payee: after a learning period of 0s",
+                "velocity: off",
+                "duplicate_charge: same payee and amount within 1d",
+            ]
+        );
+        let on = super::Rules {
+            min_balance: Some(dec("100.00")),
+            drop_abs: Some(dec("500.00")),
+            drop_pct: Some(dec("30")),
+            drop_window: chrono::TimeDelta::hours(36),
+            large_debit: Some(dec("1000.00")),
+            learning_period: chrono::TimeDelta::days(7),
+            trusted_payees: ["rent".to_owned(), "gym".to_owned()].into(),
+            velocity_count: Some(5),
+            velocity_sum: Some(dec("2000.00")),
+            velocity_window: chrono::TimeDelta::minutes(90),
+            duplicate_window: chrono::TimeDelta::hours(2),
+            ..rules()
+        };
+        assert_eq!(
+            super::stated_rules(&on),
+            [
+                "balance_drop: by 500.00 or 30% within 36h",
+                "low_balance: below 100.00",
+                "large_debit: 1000.00 or more",
+                "new_payee: after a learning period of 7d, 2 trusted",
+                "velocity: 5 debits or 2000.00 out within 90m",
+                "duplicate_charge: same payee and amount within 2h",
+            ]
+        );
     }
 
     /// The baseline reads the past: a posting there is no news, whatever was pending.

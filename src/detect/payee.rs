@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::Input;
-use crate::model::{Finding, FindingKind, Transaction};
+use super::{Input, Rules};
+use crate::model::{Duration, Finding, FindingKind, Transaction};
 use rust_decimal::Decimal;
 
 pub(super) fn new_payee(input: &Input) -> Vec<Finding> {
@@ -44,6 +44,15 @@ pub(super) fn new_payee(input: &Input) -> Vec<Finding> {
             finding
         })
         .collect()
+}
+
+/// `after a learning period of 7d`, and how many payees are trusted.
+pub(super) fn new_payee_rule(rules: &Rules) -> String {
+    let trusted = match rules.trusted_payees.len() {
+        0 => String::new(),
+        n => format!(", {n} trusted"),
+    };
+    format!("after a learning period of {}{trusted}", Duration(rules.learning_period))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `velocity`: too many debits, or too much money out, in a short window.
 
-use super::{Input, threshold};
-use crate::model::{Finding, FindingKind};
+use super::{Input, OFF, Rules, threshold};
+use crate::model::{Duration, Finding, FindingKind};
 use rust_decimal::Decimal;
 
 pub(super) fn velocity(input: &Input) -> Option<Finding> {
@@ -21,7 +21,7 @@ pub(super) fn velocity(input: &Input) -> Option<Finding> {
     let by_sum = rules.velocity_sum.filter(|limit| sum >= *limit).map(|limit| threshold("velocity_sum", limit));
     let fired = by_count.or(by_sum)?;
     let currency = &input.observation.snapshot.currency;
-    let window = crate::model::Duration(rules.velocity_window);
+    let window = Duration(rules.velocity_window);
     let mut finding = input.finding(
         FindingKind::Velocity,
         format!("{count} payments totalling {sum} {currency} within {window}"),
@@ -38,6 +38,20 @@ pub(super) fn velocity(input: &Input) -> Option<Finding> {
     // The burst is named by its first debit, so a burst that goes on is one alert, not one per poll.
     finding.key = debits.first().map(|tx| tx.id.clone()).unwrap_or_default();
     Some(finding)
+}
+
+/// `5 debits or 2000.00 out within 1h`, or `off`.
+pub(super) fn velocity_rule(rules: &Rules) -> String {
+    let limits: Vec<String> = rules
+        .velocity_count
+        .map(|c| format!("{c} debits"))
+        .into_iter()
+        .chain(rules.velocity_sum.map(|s| format!("{s} out")))
+        .collect();
+    if limits.is_empty() {
+        return OFF.to_owned();
+    }
+    format!("{} within {}", limits.join(" or "), Duration(rules.velocity_window))
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! to do next (with the platform's support line), and the alert id; plus an HTML form for e-mail, a
 //! one-message SMS form, and JSON for webhooks.
 //!
-//! Text is composed from the finding's facts, not from the detector's English sentences, so both
-//! languages say the same things.
+//! What each kind says beyond the detector's English (the Chinese headline and reason, the advice)
+//! is its row in `model::kind`; the Chinese is composed there from the finding's facts, not from
+//! the English sentences, so both languages say the same things. Here they are put together.
 
 use std::fmt::Write as _;
 
@@ -223,169 +224,27 @@ fn body(alert: &Alert, event: NoticeEvent, language: Language, support: &Support
     text
 }
 
-/// The one-line summary of a finding.
+/// The one-line summary of a finding: the detector's title, or the kind's words for it.
 fn headline(f: &Finding, language: Language) -> String {
-    if language == Language::En {
-        return f.title.clone();
-    }
-    let amount = f.amount.map(|a| format!("{a} {}", f.currency)).unwrap_or_default();
-    let payee = f.payees.first().cloned().unwrap_or_default();
-    match f.kind {
-        FindingKind::BalanceDrop => format!("余额下降 {amount}"),
-        FindingKind::LowBalance => format!("余额 {} {} 低于下限", f.balance.unwrap_or_default(), f.currency),
-        FindingKind::LargeDebit => format!("大额支出 {amount}，收款方：{payee}"),
-        FindingKind::NewPayee => format!("向新收款方 {payee} 支付 {amount}"),
-        FindingKind::Velocity => format!("短时间内 {} 笔支出，共 {amount}", f.transaction_ids.len()),
-        FindingKind::DuplicateCharge => format!("疑似重复扣款：{payee} 两次扣除 {amount}"),
-        FindingKind::UnexplainedChange => format!("余额变动与交易记录不符，差额 {amount}"),
-        FindingKind::StuckPending => format!("一笔 {amount} 的待处理支出长时间未完成，收款方：{payee}"),
-        FindingKind::AccountStatus => format!("账户状态：{}", status_zh(f.about.as_deref())),
-        FindingKind::CardExpiry => format!("关联银行卡将于 {} 到期", date(f.when)),
-        FindingKind::SourceDown => format!("无法获取 {} 的账户数据", f.account.source),
-        FindingKind::Maintenance => format!("平台维护：{}", f.about.clone().unwrap_or_default()),
-        FindingKind::Incident => format!("平台故障：{}", f.about.clone().unwrap_or_default()),
-        FindingKind::BudgetExhausted => {
-            format!("{} 今日请求额度已用完，暂停查询至 {}", f.account.source, minute(f.when))
-        }
-        FindingKind::StoreFailing => "payguard 无法写入数据库".to_owned(),
+    match language {
+        Language::En => f.title.clone(),
+        Language::ZhCn => (f.kind.zh_cn().headline)(f),
     }
 }
 
-fn date(when: Option<DateTime<Utc>>) -> String {
-    when.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
-}
-
-fn minute(when: Option<DateTime<Utc>>) -> String {
-    when.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
-}
-
-fn status_zh(status: Option<&str>) -> &'static str {
-    match status {
-        Some("frozen") => "已冻结",
-        Some("closed") => "已关闭",
-        Some("active") => "正常",
-        _ => "未知",
-    }
-}
-
-/// Why it fired, in a sentence.
+/// Why it fired, in a sentence: the detector's detail, or the kind's words for it.
 fn why(f: &Finding, language: Language) -> String {
-    if language == Language::En {
-        return f.detail.clone();
-    }
-    let threshold = f.threshold.as_ref().map(|t| format!("（触发条件 {} = {}）", t.key, t.value)).unwrap_or_default();
-    let amount = f.amount.map(|a| format!("{a} {}", f.currency)).unwrap_or_default();
-    match f.kind {
-        FindingKind::BalanceDrop => format!("账户余额在设定的时间窗口内下降了 {amount}{threshold}。"),
-        FindingKind::LowBalance => format!("账户余额低于您设定的下限{threshold}。"),
-        FindingKind::LargeDebit => format!("一笔 {amount} 的支出达到或超过了您设定的大额标准{threshold}。"),
-        FindingKind::NewPayee => format!("共 {amount} 转给了此前从未交易过的收款方。"),
-        FindingKind::Velocity => {
-            format!("短时间内出现 {} 笔支出，共 {amount}，超过了您设定的频率限制{threshold}。", f.transaction_ids.len())
-        }
-        FindingKind::DuplicateCharge => format!("同一收款方在短时间内两次扣除相同金额 {amount}。"),
-        FindingKind::UnexplainedChange => {
-            format!(
-                "两次查询之间的余额变动与期间入账的交易合计相差 {amount}{threshold}：有资金变动没有对应的交易记录。"
-            )
-        }
-        FindingKind::StuckPending => format!("这笔支出一直处于待处理状态，既未入账也未退回{threshold}。"),
-        FindingKind::AccountStatus => format!("平台报告该账户{}，可能无法正常收付款。", status_zh(f.about.as_deref())),
-        FindingKind::CardExpiry => format!("账户关联的银行卡将于 {} 到期{threshold}。", date(f.when)),
-        FindingKind::SourceDown => {
-            format!("连续多次无法从 {} 获取数据{threshold}；在恢复之前，payguard 无法发现异常。", f.account.source)
-        }
-        FindingKind::Maintenance => {
-            let when = f.when.map(|t| format!("，开始时间 {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
-            format!("平台发布了维护通知{when}。维护期间付款和查询可能失败。")
-        }
-        FindingKind::Incident => "平台报告了一起尚未解决的故障，付款和到账可能受到影响。".to_owned(),
-        FindingKind::BudgetExhausted => format!(
-            "过去 24 小时内对 {} 的请求已达上限{threshold}；查询计划要求更多，因此在 {} 之前跳过查询，期间无法发现异常。",
-            f.account.source,
-            minute(f.when)
-        ),
-        FindingKind::StoreFailing => format!(
-            "自 {} 起 payguard 无法写入数据库：{}。在恢复之前，查询结果不会保存，所有账户都无法监控；写入恢复后会自动继续。",
-            minute(f.when),
-            f.about.clone().unwrap_or_default()
-        ),
+    match language {
+        Language::En => f.detail.clone(),
+        Language::ZhCn => (f.kind.zh_cn().why)(f),
     }
 }
 
 /// The first steps for each kind of trouble.
 pub fn advice(kind: FindingKind, language: Language) -> &'static str {
-    match (language, kind) {
-        (Language::En, FindingKind::BalanceDrop | FindingKind::Velocity | FindingKind::NewPayee) => {
-            "if you do not recognise these payments, call your platform's support now and ask them to freeze the account; change your password and turn on two-factor login; keep these records as evidence, and report to the police once theft is confirmed."
-        }
-        (Language::En, FindingKind::LargeDebit) => {
-            "if you did not make this payment, call your platform's support and dispute it; change your password."
-        }
-        (Language::En, FindingKind::DuplicateCharge) => {
-            "ask the merchant to refund the second charge; if they refuse, dispute it with your platform or bank."
-        }
-        (Language::En, FindingKind::LowBalance) => "top up the account before payments bounce.",
-        (Language::ZhCn, FindingKind::BalanceDrop | FindingKind::Velocity | FindingKind::NewPayee) => {
-            "如果这些支出不是您本人所为，请立即致电平台客服冻结账户；修改密码并开启两步验证；保留这些记录作为证据，确认被盗后向警方报案。"
-        }
-        (Language::ZhCn, FindingKind::LargeDebit) => {
-            "如果这笔支出不是您本人所为，请致电平台客服申请争议处理，并修改密码。"
-        }
-        (Language::ZhCn, FindingKind::DuplicateCharge) => {
-            "请联系商户退还重复扣除的款项；如商户拒绝，请向平台或银行提出争议。"
-        }
-        (Language::ZhCn, FindingKind::LowBalance) => "请及时充值，以免后续付款失败。",
-        (Language::En, FindingKind::UnexplainedChange) => {
-            "money moved without a record: check the account's statement on the platform itself and call support if you cannot explain it; keep these records as evidence."
-        }
-        (Language::ZhCn, FindingKind::UnexplainedChange) => {
-            "有资金变动没有对应的交易记录：请在平台上核对账单，如无法解释请联系客服；保留这些记录作为证据。"
-        }
-        (Language::En, FindingKind::StuckPending) => {
-            "the payment may have failed with the money held: ask the merchant whether it went through, then ask the platform to release or refund it."
-        }
-        (Language::ZhCn, FindingKind::StuckPending) => {
-            "付款可能失败但资金被冻结：请向商户确认是否成功，再请平台解冻或退款。"
-        }
-        (Language::En, FindingKind::AccountStatus) => {
-            "call your platform's support to ask why; if you did not expect this, someone may have reported or taken over the account."
-        }
-        (Language::ZhCn, FindingKind::AccountStatus) => {
-            "请致电平台客服询问原因；如果并非您预期的操作，账户可能已被他人举报或盗用。"
-        }
-        (Language::En, FindingKind::CardExpiry) => {
-            "order the new card and update it on the platform before payments start to fail."
-        }
-        (Language::ZhCn, FindingKind::CardExpiry) => "请尽快办理新卡并在平台上更新，以免付款失败。",
-        (Language::En, FindingKind::SourceDown) => {
-            "payguard cannot watch this account until it answers again: check the platform's status page; if the credentials were refused and you did not change them, change your password now."
-        }
-        (Language::ZhCn, FindingKind::SourceDown) => {
-            "在恢复之前 payguard 无法监控该账户：请查看平台状态页；如果凭证被拒绝而您并未修改过，请立即修改密码。"
-        }
-        (Language::En, FindingKind::Maintenance) => {
-            "plan payments around the window: payments and logins may fail while it lasts."
-        }
-        (Language::ZhCn, FindingKind::Maintenance) => "请避开维护时段安排付款：维护期间付款和登录可能失败。",
-        (Language::En, FindingKind::Incident) => {
-            "payments may fail or arrive late until the platform resolves it; do not retry a payment twice without checking that the first did not go through."
-        }
-        (Language::ZhCn, FindingKind::Incident) => {
-            "在平台解决之前，付款可能失败或延迟到账；重复付款前请先确认第一笔没有成功。"
-        }
-        (Language::En, FindingKind::BudgetExhausted) => {
-            "poll less often (the schedule) or raise max_requests_per_day if the platform allows it; until the budget frees, check the account on the platform yourself."
-        }
-        (Language::ZhCn, FindingKind::BudgetExhausted) => {
-            "请降低查询频率（schedule），或在平台允许时提高 max_requests_per_day；额度恢复之前，请自行在平台上查看账户。"
-        }
-        (Language::En, FindingKind::StoreFailing) => {
-            "free space on the disk that holds payguard's state directory (or fix the disk); until then, check your accounts on the platforms yourself."
-        }
-        (Language::ZhCn, FindingKind::StoreFailing) => {
-            "请释放 payguard 状态目录所在磁盘的空间（或修复磁盘）；在此之前，请自行在平台上查看账户。"
-        }
+    match language {
+        Language::En => kind.advice_en(),
+        Language::ZhCn => kind.zh_cn().advice,
     }
 }
 
