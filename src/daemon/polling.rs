@@ -126,7 +126,7 @@ pub fn backoff(failures: u32) -> TimeDelta {
 
 fn is_auth(error: &SourceError) -> bool {
     match error {
-        SourceError::Auth { .. } => true,
+        SourceError::Auth { .. } | SourceError::ConsentExpired { .. } => true,
         // SimpleFIN reports refused credentials as `gen.auth` or `con.auth` codes.
         SourceError::Platform(text) => text.contains(".auth"),
         _ => false,

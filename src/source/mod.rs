@@ -10,6 +10,7 @@
 
 mod error;
 mod fetch;
+pub mod gocardless;
 pub mod http_json;
 pub mod notices;
 pub mod simplefin;
@@ -29,6 +30,7 @@ crate::config::kinds! {
     pub enum SourceKind: dyn Kind {
         SimpleFin(simplefin::SimpleFinConfig) = "simplefin",
         HttpJson(http_json::HttpJsonConfig) = "http-json",
+        GoCardless(gocardless::GoCardlessConfig) = "gocardless",
     }
 }
 
@@ -168,6 +170,7 @@ fn bounded_error(mut error: SourceError) -> SourceError {
         | SourceError::BrokenOff { reason: t, .. }
         | SourceError::Status { detail: t, .. }
         | SourceError::Malformed { detail: t, .. }
+        | SourceError::ConsentExpired { detail: t, .. }
         | SourceError::Platform(t)
         | SourceError::MissingAccount(t)
         | SourceError::Setup(t) => {
