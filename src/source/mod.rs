@@ -44,6 +44,12 @@ pub trait Kind {
         None
     }
 
+    /// How many polls a day the provider may allow at the least, when it limits them (`check`
+    /// warns of a schedule that asks for more).
+    fn polls_allowed_per_day(&self) -> Option<u32> {
+        None
+    }
+
     /// The kind's poller for the source `name`, asking with `client`, which keeps `limits`.
     fn connect(&self, name: &str, client: reqwest::Client, limits: HttpLimits) -> Result<Box<dyn Poller>, SourceError>;
 }
@@ -72,6 +78,10 @@ pub struct Poll {
     pub unconfigured: Vec<String>,
     /// Problems the platform reported alongside usable data (SimpleFIN `errors`).
     pub warnings: Vec<String>,
+    /// When the provider says the person's consent to read the accounts ends.
+    pub consent_until: Option<DateTime<Utc>>,
+    /// Each account's request quota, as the provider reported it.
+    pub quotas: Vec<(String, crate::model::Quota)>,
 }
 
 /// A configured source, ready to poll.

@@ -8,6 +8,7 @@ use crate::support;
 
 use chrono::{DateTime, Utc};
 use payguard::config::Secret;
+use payguard::model::Quota;
 use payguard::source::gocardless::GoCardlessConfig;
 use payguard::source::{Source, SourceError, SourceKind};
 use serde_json::Value;
@@ -83,6 +84,16 @@ fn serve(fixture: &Fixture) {
     fixture.reply(&format!("/api/v2/requisitions/{REQUISITION}/"), Reply::json(&requisition));
     fixture.reply(&balances_path(), quota(Reply::json(BALANCES), 3));
     fixture.reply(&transactions_path(), quota(Reply::json(&transactions("")), 2));
+    agreement(fixture, Utc::now() - chrono::TimeDelta::days(10));
+}
+
+/// The end-user agreement of the requisition, accepted at `accepted` for 90 days.
+fn agreement(fixture: &Fixture, accepted: DateTime<Utc>) {
+    let body = format!(
+        r#"{{"id": "a-1", "created": "2026-01-01T00:00:00Z", "max_historical_days": 90, "access_valid_for_days": 90, "access_scope": ["balances", "details", "transactions"], "accepted": "{}", "institution_id": "SANDBOXFINANCE_SFIN0000"}}"#,
+        accepted.to_rfc3339()
+    );
+    fixture.reply("/api/v2/agreements/enduser/a-1/", Reply::json(&body));
 }
 
 /// An account answer with the quota headers GoCardless sends.
@@ -113,6 +124,11 @@ async fn a_linked_account_is_read_with_a_token_minted_once() {
     assert_eq!(read[1], ("b-2", "-4.20".into(), "Corner Cafe", false));
     assert_eq!((read[2].1.as_str(), read[2].2, read[2].3), ("-12.00", "Card hold Metro", true));
     assert_eq!(poll.unconfigured, ["other-account"]);
+    let until = poll.consent_until.expect("the agreement says when access ends");
+    let in_80_days = Utc::now() + chrono::TimeDelta::days(80);
+    assert!((until - in_80_days).num_seconds().abs() < 60, "{until}");
+    let reset = now() + chrono::TimeDelta::hours(1);
+    assert_eq!(poll.quotas, [(ACCOUNT.to_owned(), Quota { limit: Some(4), remaining: 2, resets_at: reset })]);
 
     // The secrets went in the token request's body, and nowhere else.
     let minted = on(&fixture, "/api/v2/token/new/");
@@ -199,12 +215,9 @@ fn host(fixture: &Fixture) -> String {
     fixture.url("").trim_start_matches("http://").trim_end_matches('/').to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_theft_through_gocardless_is_found_by_the_binary() {
-    let fixture = Fixture::start().await;
-    serve(&fixture);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("payguard.toml");
+/// A config for the real binary: the fixture as the provider, one account with a large-debit limit.
+fn binary_config(fixture: &Fixture, dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("payguard.toml");
     let text = format!(
         r#"[daemon]
 state_dir = "{state}"
@@ -224,11 +237,28 @@ id = "{ACCOUNT}"
 large_debit = "1000.00"
 learning_period = "0s"
 "#,
-        state = dir.path().join("state").display(),
+        state = dir.join("state").display(),
         api = fixture.url(""),
     );
     std::fs::write(&config, text).expect("write the config");
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    config
+}
+
+/// What `payguard once --json` found, as JSON objects.
+async fn once(config: &std::path::Path) -> Vec<Value> {
+    support::stdout_of(&support::run(config, &["once", "--json"]).await)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_theft_through_gocardless_is_found_by_the_binary() {
+    let fixture = Fixture::start().await;
+    serve(&fixture);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = binary_config(&fixture, dir.path());
     let once = || support::run(&config, &["once", "--json"]);
     let baseline = support::stdout_of(&once().await);
     assert_eq!(baseline.trim(), "", "the first poll is the baseline");
@@ -250,5 +280,37 @@ learning_period = "0s"
 
     let check = support::stdout_of(&support::run(&config, &["check"]).await);
     assert!(check.contains("eu-bank (gocardless, http://127.0.0.1:"), "{check}");
+    // Four polls a day fit the banks' allowance; the schedule here asks for exactly that.
+    assert!(!check.contains("reads a day per account"), "{check}");
+    let hourly = std::fs::read_to_string(&config).expect("config").replace("0 */6 * * *", "7 * * * *");
+    std::fs::write(&config, hourly).expect("write the config");
+    let check = support::stdout_of(&support::run(&config, &["check"]).await);
+    assert!(check.contains("polls 24 times a day, but the banks behind gocardless may allow as few as 4"), "{check}");
     assert!(!check.contains(SECRET_KEY) && !check.contains(SECRET_ID), "{check}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ending_consent_is_warned_once_then_critical_on_its_last_day() {
+    let fixture = Fixture::start().await;
+    serve(&fixture);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = binary_config(&fixture, dir.path());
+    agreement(&fixture, Utc::now() - chrono::TimeDelta::days(85));
+    let found = once(&config).await;
+    let warned: Vec<(&str, &str)> =
+        found.iter().map(|f| (f["kind"].as_str().unwrap_or(""), f["severity"].as_str().unwrap_or(""))).collect();
+    assert_eq!(warned, [("consent_expiry", "warning")], "{found:?}");
+    assert!(found[0]["title"].as_str().unwrap_or("").contains("ends in 4 days"), "{found:?}");
+    assert_eq!(once(&config).await, Vec::<Value>::new(), "said once, not every poll");
+
+    agreement(&fixture, Utc::now() - chrono::TimeDelta::days(90) + chrono::TimeDelta::hours(5));
+    let found = once(&config).await;
+    let last_day: Vec<(&str, &str)> =
+        found.iter().map(|f| (f["kind"].as_str().unwrap_or(""), f["severity"].as_str().unwrap_or(""))).collect();
+    assert!(last_day.contains(&("consent_expiry", "critical")), "{found:?}");
+
+    // `status` says when the access ends and what is left of the account's quota.
+    let status = support::stdout_of(&support::run(&config, &["status"]).await);
+    assert!(status.contains("access granted by the bank ends"), "{status}");
+    assert!(status.contains(&format!("{ACCOUNT}: 2 of 4 reads left")), "{status}");
 }

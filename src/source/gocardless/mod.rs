@@ -29,7 +29,7 @@ use super::fetch::{Answer, check_url, host_of, send};
 use super::values::{amount, kind, not_json, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::HttpLimits;
-use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{AccountRef, AccountStatus, Observation, Quota, Snapshot, Transaction, derive_ids, payee_key};
 
 pub use settings::{API_BASE, GoCardlessConfig};
 
@@ -43,13 +43,6 @@ pub struct GoCardless {
     tokens: tokens::Cache,
     /// What each account's quota was at its last answer.
     quotas: Mutex<HashMap<String, Quota>>,
-}
-
-/// An account's request quota as the provider last reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    pub remaining: u32,
-    pub resets_at: DateTime<Utc>,
 }
 
 impl GoCardless {
@@ -77,9 +70,13 @@ impl GoCardless {
         if let Some(wait) = self.spent(accounts, now) {
             return Err(SourceError::RateLimited { host: self.host.clone(), retry_after: Some(wait) });
         }
-        let linked = self.requisition(now).await?;
+        let (linked, agreement) = self.requisition(now).await?;
         let mut poll = Poll {
             unconfigured: linked.iter().filter(|a| !accounts.contains(a)).cloned().collect(),
+            consent_until: match agreement {
+                Some(id) => self.consent_until(&id, now).await?,
+                None => None,
+            },
             ..Poll::default()
         };
         for account in accounts {
@@ -97,6 +94,8 @@ impl GoCardless {
             }
             poll.accounts.push((account.clone(), result));
         }
+        let quotas = self.quotas.lock().unwrap_or_else(PoisonError::into_inner);
+        poll.quotas = accounts.iter().filter_map(|a| Some((a.clone(), *quotas.get(a)?))).collect();
         Ok(poll)
     }
 
@@ -111,13 +110,9 @@ impl GoCardless {
             .max()
     }
 
-    /// What is left of each account's quota, as last reported.
-    pub fn quotas(&self) -> HashMap<String, Quota> {
-        self.quotas.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    /// The accounts of the requisition, or why it can no longer be read.
-    async fn requisition(&self, now: DateTime<Utc>) -> Result<Vec<String>, SourceError> {
+    /// The accounts of the requisition and the id of its end-user agreement, or why it can no
+    /// longer be read.
+    async fn requisition(&self, now: DateTime<Utc>) -> Result<(Vec<String>, Option<String>), SourceError> {
         let path = format!("/api/v2/requisitions/{}/", self.config.requisition_id);
         let doc = self.read(&path, now).await?;
         let status = doc.get("status").and_then(Value::as_str).unwrap_or_default();
@@ -134,11 +129,25 @@ impl GoCardless {
                 return Err(self.malformed(format!("the requisition's accounts should be an array, found {found}")));
             }
         };
-        accounts
+        let accounts = accounts
             .iter()
             .enumerate()
             .map(|(i, id)| text(id, &format!("accounts[{i}]")).map_err(|e| self.malformed(e)))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let agreement = doc.get("agreement").and_then(Value::as_str).filter(|id| !id.is_empty()).map(str::to_owned);
+        Ok((accounts, agreement))
+    }
+
+    /// When the agreement's access ends: accepted, plus the days it was granted for. `None` while
+    /// it is not accepted (the requisition is not linked yet) or says neither.
+    async fn consent_until(&self, agreement: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, SourceError> {
+        let doc = self.read(&format!("/api/v2/agreements/enduser/{agreement}/"), now).await?;
+        let accepted = match doc.get("accepted") {
+            None | Some(Value::Null) => return Ok(None),
+            Some(value) => time(value, "accepted").map_err(|e| self.malformed(format!("agreement: {e}")))?,
+        };
+        let days = doc.get("access_valid_for_days").and_then(Value::as_i64).unwrap_or(90).clamp(1, 3650);
+        Ok(Some(accepted + TimeDelta::days(days)))
     }
 
     async fn account(
@@ -187,6 +196,7 @@ impl GoCardless {
             return;
         };
         let quota = Quota {
+            limit: number("http_x_ratelimit_account_success_limit").and_then(|l| u32::try_from(l).ok()),
             remaining: u32::try_from(remaining.max(0)).unwrap_or(u32::MAX),
             resets_at: now + TimeDelta::seconds(reset.clamp(0, 7 * 86_400)),
         };

@@ -87,6 +87,11 @@ impl crate::source::Kind for GoCardlessConfig {
         u32::try_from(accounts).unwrap_or(u32::MAX).saturating_mul(2)
     }
 
+    /// PSD2 lets a bank refuse more than four unattended reads a day per account.
+    fn polls_allowed_per_day(&self) -> Option<u32> {
+        Some(4)
+    }
+
     fn connect(&self, name: &str, client: reqwest::Client, limits: HttpLimits) -> Result<Box<dyn Poller>, SourceError> {
         Ok(Box::new(GoCardless::new(name, self.clone(), client, limits)?))
     }
