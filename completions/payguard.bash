@@ -37,6 +37,9 @@ _payguard() {
             payguard,export)
                 cmd="payguard__subcmd__export"
                 ;;
+            payguard,gocardless-link)
+                cmd="payguard__subcmd__gocardless__subcmd__link"
+                ;;
             payguard,help)
                 cmd="payguard__subcmd__help"
                 ;;
@@ -96,6 +99,9 @@ _payguard() {
                 ;;
             payguard__subcmd__help,export)
                 cmd="payguard__subcmd__help__subcmd__export"
+                ;;
+            payguard__subcmd__help,gocardless-link)
+                cmd="payguard__subcmd__help__subcmd__gocardless__subcmd__link"
                 ;;
             payguard__subcmd__help,help)
                 cmd="payguard__subcmd__help__subcmd__help"
@@ -176,7 +182,7 @@ _payguard() {
 
     case "${cmd}" in
         payguard)
-            opts="-h -V --config --log-level --help --version check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim completions man agent help"
+            opts="-h -V --config --log-level --help --version check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim gocardless-link completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -375,8 +381,50 @@ _payguard() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        payguard__subcmd__gocardless__subcmd__link)
+            opts="-h --country --institution --days --redirect --api-base --config --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --country)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --institution)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redirect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         payguard__subcmd__help)
-            opts="check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim completions man agent help"
+            opts="check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim gocardless-link completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -474,6 +522,20 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        payguard__subcmd__help__subcmd__gocardless__subcmd__link)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

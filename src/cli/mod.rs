@@ -155,6 +155,27 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Link your bank through GoCardless Bank Account Data: list a country's banks, create the
+    /// agreement and the link to open, wait until you have given your bank's consent, and print
+    /// the accounts and the config lines. Reads the user secrets from
+    /// $PAYGUARD_GOCARDLESS_SECRET_ID and $PAYGUARD_GOCARDLESS_SECRET_KEY. Needs no config.
+    GocardlessLink {
+        /// Your bank's country (two letters, like DE): lists its banks.
+        #[arg(long)]
+        country: Option<String>,
+        /// The bank's institution id, from that list: creates the link.
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+        /// How many days the access lasts (most banks allow at most 90).
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Where the bank sends your browser after consent; payguard does not need it.
+        #[arg(long, value_name = "URL", default_value = "https://localhost/")]
+        redirect: String,
+        /// The API's address (a copy of it on this machine may use plain http).
+        #[arg(long, value_name = "URL", default_value = crate::source::gocardless::API_BASE)]
+        api_base: String,
+    },
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -203,6 +224,16 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::SimplefinClaim { token, out, force } => runtime()
             .and_then(|rt| rt.block_on(crate::source::simplefin::claim::run(token, out, *force)))
             .map(|()| exit::OK),
+        Command::GocardlessLink { country, institution, days, redirect, api_base } => {
+            let request = crate::source::gocardless::link::Request {
+                api_base,
+                country: country.as_deref(),
+                institution: institution.as_deref(),
+                days: *days,
+                redirect,
+            };
+            runtime().and_then(|rt| rt.block_on(crate::source::gocardless::link::run(&request))).map(|()| exit::OK)
+        }
         Command::Completions { shell } => completions::run(*shell),
         Command::Man => man::run(),
         Command::Agent { socket } => runtime().and_then(|rt| rt.block_on(agent::run(socket))),

@@ -314,3 +314,70 @@ async fn an_ending_consent_is_warned_once_then_critical_on_its_last_day() {
     assert!(status.contains("access granted by the bank ends"), "{status}");
     assert!(status.contains(&format!("{ACCOUNT}: 2 of 4 reads left")), "{status}");
 }
+
+/// `payguard gocardless-link` with the user secrets in its environment (or not), off the runtime.
+async fn link(fixture: &Fixture, args: &[&str], secrets: bool) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_payguard"));
+    command.arg("gocardless-link").args(["--api-base", &fixture.url("")]).args(args);
+    command.env_remove("PAYGUARD_GOCARDLESS_SECRET_ID").env_remove("PAYGUARD_GOCARDLESS_SECRET_KEY");
+    if secrets {
+        command.env("PAYGUARD_GOCARDLESS_SECRET_ID", SECRET_ID).env("PAYGUARD_GOCARDLESS_SECRET_KEY", SECRET_KEY);
+    }
+    tokio::task::spawn_blocking(move || command.output().expect("run payguard")).await.expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn linking_a_bank_prints_the_consent_link_its_accounts_and_the_config_lines() {
+    let fixture = Fixture::start().await;
+    serve(&fixture);
+    fixture.reply(
+        "/api/v2/institutions/",
+        Reply::json(r#"[{"id": "SANDBOXFINANCE_SFIN0000", "name": "Sandbox Finance", "countries": ["XX"]}]"#),
+    );
+    fixture.reply("/api/v2/agreements/enduser/", Reply::json(r#"{"id": "a-9", "accepted": null}"#));
+    fixture.reply(
+        "/api/v2/requisitions/",
+        Reply::json(
+            r#"{"id": "r-9", "status": "CR", "link": "https://ob.gocardless.com/psd2/start/r-9/SANDBOXFINANCE"}"#,
+        ),
+    );
+    fixture.reply(
+        "/api/v2/requisitions/r-9/",
+        Reply::json(&format!(r#"{{"id": "r-9", "status": "LN", "accounts": ["{ACCOUNT}"]}}"#)),
+    );
+    fixture.reply(
+        &format!("/api/v2/accounts/{ACCOUNT}/details/"),
+        Reply::json(
+            r#"{"account": {"currency": "EUR", "iban": "DE89370400440532013000", "name": "Main \u001b[2Jaccount"}}"#,
+        ),
+    );
+
+    let listed = link(&fixture, &["--country", "xx"], true).await;
+    let said = support::stdout_of(&listed);
+    assert!(said.contains("SANDBOXFINANCE_SFIN0000") && said.contains("Sandbox Finance"), "{said}");
+    assert!(on(&fixture, "/api/v2/institutions/").iter().any(|s| s.query == "country=xx"));
+
+    let linked = link(&fixture, &["--institution", "SANDBOXFINANCE_SFIN0000", "--days", "60"], true).await;
+    let said = support::stdout_of(&linked);
+    assert!(said.contains("https://ob.gocardless.com/psd2/start/r-9/SANDBOXFINANCE"), "{said}");
+    assert!(said.contains(ACCOUNT) && said.contains("DE89…3000") && said.contains("Main \\u{1b}[2Jaccount"), "{said}");
+    assert!(said.contains("requisition_id = \"r-9\"") && said.contains(&format!("id = \"{ACCOUNT}\"")), "{said}");
+    let everything = format!("{said}{}", String::from_utf8_lossy(&linked.stderr));
+    assert!(!everything.contains(SECRET_KEY) && !everything.contains(SECRET_ID), "{everything}");
+    let agreement: Value =
+        serde_json::from_str(&on(&fixture, "/api/v2/agreements/enduser/")[0].body).expect("a JSON agreement");
+    assert_eq!(
+        (agreement["institution_id"].as_str(), agreement["access_valid_for_days"].as_u64()),
+        (Some("SANDBOXFINANCE_SFIN0000"), Some(60))
+    );
+    let requisition: Value = serde_json::from_str(&on(&fixture, "/api/v2/requisitions/")[0].body).expect("JSON");
+    assert_eq!(requisition["agreement"].as_str(), Some("a-9"));
+
+    // Without the secrets in the environment it says how to give them, and asks nothing.
+    let asked = fixture.seen().len();
+    let refused = link(&fixture, &["--country", "xx"], false).await;
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("PAYGUARD_GOCARDLESS_SECRET_ID") && said.contains("not taken on the command line"), "{said}");
+    assert_eq!(fixture.seen().len(), asked);
+}

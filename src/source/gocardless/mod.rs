@@ -14,6 +14,7 @@
 //! Shapes follow the provider's documentation (the NextGenPSD2 account-information model):
 //! amounts are signed decimal strings, negative for money out.
 
+pub mod link;
 mod settings;
 mod tokens;
 
