@@ -7,12 +7,16 @@ use super::SourceError;
 use crate::config::HttpLimits;
 
 pub(super) fn client(limits: &HttpLimits) -> Result<Client, SourceError> {
+    builder(limits).build().map_err(|e| SourceError::Setup(crate::tls_roots::client_error(e)))
+}
+
+/// What [`client`] builds from: the timeouts and user agent every source keeps, for a kind that
+/// adds to them (teller's client certificate).
+pub(super) fn builder(limits: &HttpLimits) -> reqwest::ClientBuilder {
     Client::builder()
         .connect_timeout(limits.connect_timeout)
         .timeout(limits.timeout)
         .user_agent(concat!("payguard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| SourceError::Setup(crate::tls_roots::client_error(e)))
 }
 
 /// Checks that a source URL is safe to send credentials to: https, or http to this machine only
@@ -46,6 +50,19 @@ pub async fn post(url: &Url, limits: &HttpLimits) -> Result<Vec<u8>, SourceError
 /// Sends `request` and reads at most `max_body` bytes of a successful answer. Despite the name it
 /// sends whatever method `request` has; [`post`] uses it too.
 pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits) -> Result<Vec<u8>, SourceError> {
+    get_explained(request, host, limits, |_, _| None).await
+}
+
+/// [`get`], where a kind reads a refusal first: `explain` gets the status and the start of the
+/// body (at most 2 KiB, what we sent cut out) and returns the kind's own error for what the
+/// platform documents, or `None` for the usual mapping (401/403 refused credentials, 429 with its
+/// wait, any other status with its words).
+pub(super) async fn get_explained(
+    request: RequestBuilder,
+    host: &str,
+    limits: &HttpLimits,
+    explain: impl FnOnce(StatusCode, &str) -> Option<SourceError>,
+) -> Result<Vec<u8>, SourceError> {
     let max_body = limits.max_body;
     let transport = |e: reqwest::Error| {
         if e.is_timeout() {
@@ -63,11 +80,14 @@ pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits
     let status = response.status();
     if !status.is_success() {
         let retry_after = retry_after(response.headers(), chrono::Utc::now());
-        let detail = read_capped(&mut response, 2048)
+        let body = read_capped(&mut response, 2048)
             .await
-            .map(|b| crate::redact::redact(snippet(&b), &secrets))
+            .map(|b| crate::redact::redact(String::from_utf8_lossy(&b).into_owned(), &secrets))
             .unwrap_or_default();
-        return Err(status_error(host, status, retry_after, detail));
+        if let Some(error) = explain(status, &body) {
+            return Err(error);
+        }
+        return Err(status_error(host, status, retry_after, snippet(body.as_bytes())));
     }
     let expected = response.content_length();
     if expected.is_some_and(|n| n > max_body) {
