@@ -553,6 +553,10 @@ fn check_config(config: &Config, path: &Path) {
                     assert!(checked.is_ok(), "an unchecked URL {url:?}");
                 }
             }
+            SourceKind::Teller(teller) => {
+                let checked = payguard::source::check_url(&teller.api_base, source.http.allow_insecure_http);
+                assert!(checked.is_ok(), "an unchecked api_base");
+            }
         }
     }
     let mut notices = std::collections::HashSet::new();

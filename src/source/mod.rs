@@ -13,6 +13,7 @@ mod fetch;
 pub mod http_json;
 pub mod notices;
 pub mod simplefin;
+pub mod teller;
 mod values;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +30,7 @@ crate::config::kinds! {
     pub enum SourceKind: dyn Kind {
         SimpleFin(simplefin::SimpleFinConfig) = "simplefin",
         HttpJson(http_json::HttpJsonConfig) = "http-json",
+        Teller(teller::TellerConfig) = "teller",
     }
 }
 
