@@ -42,3 +42,4 @@ mod security;
 mod service;
 mod simplefin;
 mod store;
+mod teller;
