@@ -159,7 +159,7 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     inner.to_string()
 }
 
-fn error_chain(error: reqwest::Error) -> String {
+pub(super) fn error_chain(error: reqwest::Error) -> String {
     let mut parts = vec![error.to_string()];
     let mut source = std::error::Error::source(&error);
     while let Some(inner) = source {

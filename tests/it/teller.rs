@@ -458,3 +458,80 @@ async fn check_names_the_host_and_never_the_token() {
     assert!(said.contains(&format!("us-bank (teller, {})", bank.base())), "{said}");
     assert!(!said.contains(TOKEN) && !String::from_utf8_lossy(&output.stderr).contains(TOKEN), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pem_files_are_checked_where_the_config_names_them() {
+    let bank = Bank::start().await;
+    let exit_and_words = |output: Output| (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned());
+
+    // Swapped: a key where the certificate should be.
+    let (code, said) =
+        exit_and_words(bank.run(&bank.config_with("private_key.pem", "certificate.pem"), &["check"]).await);
+    assert_eq!(code, Some(78), "{said}");
+    assert!(said.contains("source[0].certificate") && said.contains("holds no PEM certificate"), "{said}");
+
+    // A key anyone may replace is refused; one others may read is warned about.
+    let config = bank.config();
+    let key = bank.path("private_key.pem");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let (code, said) = exit_and_words(bank.run(&config, &["check"]).await);
+    assert_eq!(code, Some(78), "{said}");
+    assert!(said.contains("source[0].private_key") && said.contains("writable by everyone"), "{said}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let output = bank.run(&config, &["check"]).await;
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(said.contains("private_key.pem is readable by") && said.contains("chmod 600"), "{said}");
+
+    // Gone: what polls cannot start; what only reads the store does not read it at all.
+    std::fs::remove_file(&key).expect("remove the key");
+    let (code, said) = exit_and_words(bank.run(&config, &["once"]).await);
+    assert_eq!(code, Some(78), "{said}");
+    assert!(said.contains("source[0].private_key") && said.contains("cannot read"), "{said}");
+    let (code, said) = exit_and_words(bank.run(&config, &["status"]).await);
+    assert_ne!(code, Some(78), "status needs no secrets: {said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_and_a_key_that_are_not_a_pair_are_said_so() {
+    let bank = Bank::start().await;
+    bank.answers("5000.00", "5000.00", &baseline());
+    let (code, _, stderr) = bank.once(&bank.config_with("certificate.pem", "stranger_key.pem")).await;
+    assert_eq!(code, Some(78), "a config error, which `check` finds too: {stderr}");
+    assert!(
+        stderr.contains("source[0].private_key") && stderr.contains("are not a client certificate and its key"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("KeyMismatch"), "{stderr}");
+    assert!(bank.fixture.seen().is_empty(), "no request got through");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pager_that_never_ends_costs_a_bounded_number_of_requests() {
+    let bank = Bank::start().await;
+    let config = bank.config();
+    bank.answers("5000.00", "5000.00", &[]);
+    let transactions = format!("/accounts/{ACCOUNT}/transactions");
+    let full_page = |n: usize| {
+        let page: Vec<Value> =
+            (0..100).map(|i| tx(&format!("txn_{n}_{i}"), "-1.00", 0, "posted", Some("Vending"), "VENDING")).collect();
+        Reply::json(&json!(page).to_string())
+    };
+    // New ids on every page, for ever.
+    bank.fixture.reply_sequence(&transactions, (0..60).map(full_page).collect());
+    let (code, _, stderr) = bank.once(&config).await;
+    assert_eq!(code, Some(75), "{stderr}");
+    assert!(stderr.contains("more than 5000 transactions"), "{stderr}");
+    let asked = |bank: &Bank| bank.fixture.seen().iter().filter(|s| s.path == transactions).count();
+    assert_eq!(asked(&bank), 50);
+
+    // The same page whatever from_id says: noticed on the second.
+    let bank = Bank::start().await;
+    let config = bank.config();
+    bank.answers("5000.00", "5000.00", &[]);
+    bank.fixture.reply(&transactions, full_page(0));
+    let (code, _, stderr) = bank.once(&config).await;
+    assert_eq!(code, Some(75), "{stderr}");
+    assert!(stderr.contains("gave the same page again"), "{stderr}");
+    assert_eq!(asked(&bank), 2);
+}

@@ -49,11 +49,15 @@ impl Teller {
         let identity = reqwest::Identity::from_pem(identity.expose()?.as_bytes())
             .map_err(|e| SourceError::Setup(format!("cannot use the teller client certificate: {e}")))?;
         let client = super::fetch::builder(&limits).identity(identity).build().map_err(|e| {
-            let why = crate::tls_roots::client_error(e);
-            SourceError::Setup(format!(
-                "{why} (with the client certificate {} and the private key {}: are they a pair from the Teller dashboard?)",
-                config.certificate, config.private_key
-            ))
+            SourceError::Setup(match crate::tls_roots::require() {
+                Err(missing) => missing.to_string(),
+                Ok(()) => format!(
+                    "cannot use the client certificate {} with the private key {} ({}): use the pair your Teller application downloaded from the dashboard, as it is",
+                    config.certificate,
+                    config.private_key,
+                    super::fetch::error_chain(e)
+                ),
+            })
         })?;
         let host = host_of(&base);
         Ok(Self { source: source.to_owned(), base, token: config.access_token.clone(), client, limits, host })

@@ -109,11 +109,19 @@ fn identity(
         );
     }
     let pem = format!("{}\n{key}", cert.trim_end());
-    if let Err(e) = reqwest::Identity::from_pem(pem.as_bytes()) {
+    // A client that trusts nothing, built only to see that the key belongs to the certificate.
+    let paired = reqwest::Identity::from_pem(pem.as_bytes())
+        .and_then(|identity| reqwest::Client::builder().tls_certs_only([]).identity(identity).build());
+    if let Err(e) = paired {
         return entry.error(
             private_key.span(),
             "private_key",
-            format!("cannot read the client certificate and key as PEM ({e}): use the files from the Teller dashboard as they are"),
+            format!(
+                "{} and {} are not a client certificate and its key ({}): use the pair your Teller application downloaded from the dashboard, as it is",
+                certificate.get_ref(),
+                private_key.get_ref(),
+                crate::source::fetch::error_chain(e)
+            ),
         );
     }
     Ok(Some(Secret::new(pem)))
