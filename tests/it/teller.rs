@@ -252,7 +252,7 @@ fn kinds(findings: &[Value]) -> Vec<&str> {
 /// What the store holds for the account: its transactions (id → (amount, pending, payee)) and the
 /// last balance.
 async fn stored(bank: &Bank, config: &Path) -> (Vec<(String, String, bool, String)>, Value) {
-    let output = bank.run(config, &["history", ACCOUNT, "--format", "json", "--since", "30d"]).await;
+    let output = bank.run(config, &["history", ACCOUNT, "--format", "json", "--since", "90d"]).await;
     let history = support::stdout_of(&output);
     let lines: Vec<Value> = history.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let mut transactions: Vec<(String, String, bool, String)> = lines
