@@ -2,12 +2,15 @@
 //! `/accounts/{id}/balances` and `/accounts/{id}/transactions`, over mutual TLS with the
 //! application's client certificate, the enrollment's access token as the Basic user name.
 //!
-//! Shapes are Teller's API reference (teller.io/docs/api): an account has `id`, `name`,
-//! `currency`, `status` (`open`, `closed`); balances are `ledger` and `available`, decimal strings,
-//! either possibly null; a transaction has `id`, `amount` (a signed decimal string), `date` (ISO
-//! 8601), `description`, `status` (`pending`, `posted`) and `details.counterparty.name`
-//! (nullable). Errors are `{"error": {"code", "message"}}`; a request without the client
-//! certificate is answered 400, a missing token 401, an invalid or revoked one 403.
+//! Shapes are from Teller's API reference: an account (teller.io/docs/api/accounts) has `id`,
+//! `name`, `currency`, `status` (`open`, `closed`); balances (…/account/balances) are `ledger` and
+//! `available`, decimal strings, either possibly null but not both; a transaction
+//! (…/account/transactions) has `id`, `amount` ("the signed amount of the transaction as a
+//! string"), `date` (ISO 8601), `description`, `status` (`pending`, `posted`) and
+//! `details.counterparty.name` (nullable). Errors (…/errors) are `{"error": {"code", "message"}}`;
+//! a request without the client certificate is answered 400, a missing token 401, an invalid or
+//! revoked one 403. The reasons an enrollment disconnects are those of the `enrollment.disconnected`
+//! webhook (…/webhooks), which API errors carry as `enrollment.disconnected.REASON` codes.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::{Client, StatusCode, Url};
@@ -137,9 +140,11 @@ impl Teller {
         })
     }
 
-    /// The account's transactions dated `from` or later. Teller lists the newest first and pages
-    /// backwards: `count` per page, `from_id` the last id of the page before. Reading stops at a
-    /// short page or at a page that reaches back before `from`.
+    /// The account's transactions dated `from` or later, `count` per page, `from_id` the last id
+    /// of the page before. Teller lists the newest first, so a page is the one before in time;
+    /// that order is how its clients page (it is not spelled out on the reference page read), and
+    /// all that rests on it is where reading stops: at a short page or at a page that reaches back
+    /// before `from`. Older transactions on that page are dropped, as a server-side window would.
     async fn transactions(&self, id: &str, from: NaiveDate) -> Result<Vec<Transaction>, SourceError> {
         let bad = |detail: String| self.malformed(format!("account {id}: {detail}"));
         let mut kept = Vec::new();
