@@ -309,6 +309,20 @@ async fn a_poll_with_the_certificate_and_token_reads_balances_and_transactions()
         (&balance["balance"], &balance["available"], &balance["currency"]),
         (&json!("5000.00"), &json!("4987.66"), &json!("USD"))
     );
+
+    // `status` says the same from the store.
+    let status: Value = serde_json::from_str(&support::stdout_of(&bank.run(&config, &["status", "--json"]).await))
+        .expect("status JSON");
+    assert_eq!(
+        (&status["sources"][0]["kind"], &status["sources"][0]["state"]),
+        (&json!("teller"), &json!("ok")),
+        "{status}"
+    );
+    assert_eq!(
+        (&status["accounts"][0]["account"], &status["accounts"][0]["balance"]),
+        (&json!(ACCOUNT), &json!("5000.00")),
+        "{status}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
