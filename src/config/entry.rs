@@ -201,6 +201,35 @@ impl<'a> Entry<'a> {
         self.validator.url(span, self.key(field), text, allow_insecure_http, self.header).map(drop)
     }
 
+    /// The text of the file at `path`, the value of `field` written at `span` (a PEM file a kind
+    /// names by path): read through the one bounded reader of secret files, and, for a `secret`
+    /// one (a private key), under the rule for `${file:…}` secrets (refused if anyone may write it,
+    /// warned about if others may read it). `None` when the config is loaded without its secrets
+    /// (`Secrets::Skip`): nothing is read then.
+    pub fn file(
+        &self,
+        span: Range<usize>,
+        field: &str,
+        path: &str,
+        secret: bool,
+    ) -> Result<Option<String>, ConfigError> {
+        use super::permissions::{Role, Verdict, judge};
+        if super::secret::mode() == super::Secrets::Skip {
+            return Ok(None);
+        }
+        let file = std::path::Path::new(path);
+        let (text, mode) = match super::file::read(file, super::file::SECRET) {
+            Ok(read) => read,
+            Err(e) => return self.error(span, field, format!("cannot read {path}: {e}")),
+        };
+        match if secret { judge(file, mode, Role::SecretFile) } else { Verdict::Fine } {
+            Verdict::Refuse(message) => return self.error(span, field, message),
+            Verdict::Warn(message) => self.validator.warnings.borrow_mut().push(message),
+            Verdict::Fine => {}
+        }
+        Ok(Some(text))
+    }
+
     /// Deserializes the kind's keys into `K::Raw` and validates them.
     pub fn read<K: Kind>(&self, table: Spanned<DeValue<'_>>) -> Result<K, ConfigError> {
         let raw = self.validator.deserialize(&self.prefix, toml::de::ValueDeserializer::from(table))?;

@@ -45,6 +45,11 @@ pub(super) fn in_mode<T>(mode: Secrets, parse: impl FnOnce() -> T) -> T {
     parse()
 }
 
+/// The mode of the config being deserialised on this thread, for keys that read files themselves.
+pub(super) fn mode() -> Secrets {
+    MODE.get()
+}
+
 /// A credential or a URL that carries one. `Debug` and `Display` print `[redacted]`; only
 /// [`Secret::expose`] gives the value, and only code that sends it over the wire should call it.
 #[derive(Clone)]

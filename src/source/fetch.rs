@@ -7,12 +7,16 @@ use super::SourceError;
 use crate::config::HttpLimits;
 
 pub(super) fn client(limits: &HttpLimits) -> Result<Client, SourceError> {
+    builder(limits).build().map_err(|e| SourceError::Setup(crate::tls_roots::client_error(e)))
+}
+
+/// What [`client`] builds from: the timeouts and user agent every source keeps, for a kind that
+/// adds to them (teller's client certificate).
+pub(super) fn builder(limits: &HttpLimits) -> reqwest::ClientBuilder {
     Client::builder()
         .connect_timeout(limits.connect_timeout)
         .timeout(limits.timeout)
         .user_agent(concat!("payguard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| SourceError::Setup(crate::tls_roots::client_error(e)))
 }
 
 /// Checks that a source URL is safe to send credentials to: https, or http to this machine only
@@ -48,6 +52,24 @@ pub async fn post(url: &Url, limits: &HttpLimits) -> Result<Vec<u8>, SourceError
 pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits) -> Result<Vec<u8>, SourceError> {
     let answer = send(request, host, limits).await?;
     if answer.status.is_success() { Ok(answer.body) } else { Err(answer.error(host)) }
+}
+
+/// [`get`], where a kind reads a refusal first: `explain` gets the status and the start of the
+/// body (at most 2 KiB, what we sent cut out) and returns the kind's own error for what the
+/// platform documents, or `None` for the usual mapping (401/403 refused credentials, 429 with its
+/// wait, any other status with its words).
+pub(super) async fn get_explained(
+    request: RequestBuilder,
+    host: &str,
+    limits: &HttpLimits,
+    explain: impl FnOnce(StatusCode, &str) -> Option<SourceError>,
+) -> Result<Vec<u8>, SourceError> {
+    let answer = send(request, host, limits).await?;
+    if answer.status.is_success() {
+        return Ok(answer.body);
+    }
+    let body = String::from_utf8_lossy(&answer.body).into_owned();
+    Err(explain(answer.status, &body).unwrap_or_else(|| answer.error(host)))
 }
 
 /// What a platform answered: its status, its headers and its body (at most `max_body` bytes; for an
@@ -163,7 +185,7 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     inner.to_string()
 }
 
-fn error_chain(error: reqwest::Error) -> String {
+pub(super) fn error_chain(error: reqwest::Error) -> String {
     let mut parts = vec![error.to_string()];
     let mut source = std::error::Error::source(&error);
     while let Some(inner) = source {

@@ -14,6 +14,7 @@ pub mod gocardless;
 pub mod http_json;
 pub mod notices;
 pub mod simplefin;
+pub mod teller;
 mod values;
 
 use chrono::{DateTime, Utc};
@@ -31,6 +32,7 @@ crate::config::kinds! {
         SimpleFin(simplefin::SimpleFinConfig) = "simplefin",
         HttpJson(http_json::HttpJsonConfig) = "http-json",
         GoCardless(gocardless::GoCardlessConfig) = "gocardless",
+        Teller(teller::TellerConfig) = "teller",
     }
 }
 

@@ -43,3 +43,4 @@ mod security;
 mod service;
 mod simplefin;
 mod store;
+mod teller;

@@ -94,9 +94,13 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn start() -> Fixture {
+        Fixture::serve(tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind a loopback port"))
+    }
+
+    /// A fixture answering on `listener`: any axum listener, such as one that speaks TLS first.
+    pub fn serve<L: axum::serve::Listener<Addr = SocketAddr>>(listener: L) -> Fixture {
         let (changes, _) = tokio::sync::watch::channel(0);
         let shared = Arc::new(Mutex::new(Shared { changes: Some(changes), ..Shared::default() }));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let app = axum::Router::new().fallback(answer).with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -112,6 +116,10 @@ impl Fixture {
     /// Answers the next requests on `path` with `replies`, one each, then falls back to `reply`.
     pub fn reply_sequence(&self, path: &str, replies: Vec<Reply>) {
         self.shared.lock().expect("fixture lock").queued.insert(path.to_owned(), replies.into());
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     pub fn url(&self, path: &str) -> String {
