@@ -8,11 +8,14 @@
 //! unusable in any part is a failed account, never a half-read one. Every text field is bounded in
 //! one place, [`bounded`], before anything is judged or stored.
 
+pub mod akahu;
 mod error;
 mod fetch;
 pub mod http_json;
 pub mod notices;
+mod paged;
 pub mod simplefin;
+pub mod up;
 mod values;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +32,8 @@ crate::config::kinds! {
     pub enum SourceKind: dyn Kind {
         SimpleFin(simplefin::SimpleFinConfig) = "simplefin",
         HttpJson(http_json::HttpJsonConfig) = "http-json",
+        Up(up::UpConfig) = "up",
+        Akahu(akahu::AkahuConfig) = "akahu",
     }
 }
 
