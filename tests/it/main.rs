@@ -11,6 +11,7 @@
 mod support;
 
 mod agent;
+mod akahu;
 mod audit;
 mod channel_faults;
 mod channels;
@@ -42,3 +43,4 @@ mod security;
 mod service;
 mod simplefin;
 mod store;
+mod up;
