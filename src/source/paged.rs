@@ -15,7 +15,8 @@ use serde_json::Value;
 use super::SourceError;
 use super::fetch::{check_url, get, host_of};
 use super::values::{kind, not_json};
-use crate::config::HttpLimits;
+use crate::config::{HttpLimits, Secret};
+use crate::redact::redact;
 
 /// The most pages one list may take in one poll: 50 pages of 100 transactions is more than a
 /// person's account makes in the month a first poll reads.
@@ -28,12 +29,20 @@ pub(super) struct Api {
     pub host: String,
     client: Client,
     limits: HttpLimits,
+    /// The credentials the kind sends, cut out of whatever of an answer an error shows.
+    credentials: Vec<Secret>,
 }
 
 impl Api {
-    pub fn new(api_base: &str, client: Client, limits: HttpLimits) -> Result<Api, SourceError> {
+    pub fn new(
+        api_base: &str,
+        credentials: &[&Secret],
+        client: Client,
+        limits: HttpLimits,
+    ) -> Result<Api, SourceError> {
         let base = check_url(api_base, limits.allow_insecure_http).map_err(SourceError::Setup)?;
-        Ok(Api { host: host_of(&base), base, client, limits })
+        let credentials = credentials.iter().map(|c| (*c).clone()).collect();
+        Ok(Api { host: host_of(&base), base, client, limits, credentials })
     }
 
     /// The base with `segments` appended, each percent-encoded as one segment (an account id
@@ -69,11 +78,23 @@ impl Api {
     /// Sends `request` and reads the answer as JSON.
     pub async fn json(&self, request: RequestBuilder) -> Result<Value, SourceError> {
         let body = get(request, &self.host, &self.limits).await?;
-        serde_json::from_slice(&body).map_err(|e| self.malformed(not_json(&body, &e)))
+        serde_json::from_slice(&body).map_err(|_| self.malformed(self.not_json(&body)))
     }
 
+    /// Why `body` is not JSON, with the text around the spot. An answer may echo the request, and
+    /// the spot may be inside a token, where a snippet would show part of it that no redaction
+    /// of the whole token would find: so the credentials are cut out of the body first.
+    fn not_json(&self, body: &[u8]) -> String {
+        let text = redact(String::from_utf8_lossy(body).into_owned(), &self.credentials);
+        match serde_json::from_str::<Value>(&text) {
+            Err(e) => not_json(text.as_bytes(), &e),
+            Ok(_) => "not JSON".to_owned(),
+        }
+    }
+
+    /// An answer payguard cannot use, in words that never hold the credentials.
     pub fn malformed(&self, detail: String) -> SourceError {
-        SourceError::Malformed { host: self.host.clone(), detail }
+        SourceError::Malformed { host: self.host.clone(), detail: redact(detail, &self.credentials) }
     }
 }
 
@@ -153,7 +174,7 @@ mod tests {
             max_body: 1024,
             allow_insecure_http: false,
         };
-        Api::new("https://api.example.com/api/v1", Client::new(), limits).expect("an api")
+        Api::new("https://api.example.com/api/v1", &[], Client::new(), limits).expect("an api")
     }
 
     #[test]

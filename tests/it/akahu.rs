@@ -134,7 +134,7 @@ async fn reads_accounts_cursor_pages_and_pending_with_both_tokens() {
     assert_eq!(paths, ["/v1/accounts", &*settled_path(ACCOUNT), &*settled_path(ACCOUNT), &*pending_path(ACCOUNT)]);
     assert!(seen.iter().all(both_tokens), "both tokens on every request");
     let start = ("start".to_owned(), "2026-09-18T14:13:20.000Z".to_owned());
-    assert_eq!(query(&seen[1]), [start.clone()]);
+    assert_eq!(query(&seen[1]), std::slice::from_ref(&start));
     assert_eq!(query(&seen[2]), [start, ("cursor".to_owned(), "cur_2".to_owned())]);
 }
 
@@ -166,6 +166,11 @@ async fn refused_rate_limited_malformed_and_inactive() {
         error.to_string().starts_with(&format!("{host} answered")) && error.to_string().contains("not JSON"),
         "{error}"
     );
+
+    // An answer that echoes the request: what payguard shows of it leaves both tokens out.
+    fixture.reply("/v1/accounts", Reply::json(&format!("{{\"id\": {APP_TOKEN}, \"user\": {USER_TOKEN}}}")));
+    let error = poll(&fixture, &[ACCOUNT]).await.expect_err("not JSON").to_string();
+    assert!(error.contains("not JSON") && !error.contains("s3cret"), "{error}");
 
     fixture.reply("/v1/accounts", Reply::json(r#"{"success": false, "message": "App token not recognised"}"#));
     let error = poll(&fixture, &[ACCOUNT]).await.expect_err("a refusal in the body");

@@ -181,6 +181,11 @@ async fn refused_rate_limited_and_malformed_answers() {
         "{error}"
     );
 
+    // An answer that echoes the request: what payguard shows of it leaves the token out.
+    fixture.reply("/api/v1/accounts", Reply::json(&format!("{{\"seen\": {TOKEN}}}")));
+    let error = poll(&fixture, &[ACCOUNT]).await.expect_err("not JSON");
+    assert!(error.to_string().contains("not JSON") && !error.to_string().contains("s3cret"), "{error}");
+
     // The accounts answer, then a refused transactions request: the whole source is refused.
     fixture.reply("/api/v1/accounts", page(vec![account(ACCOUNT, "Spending", "1.00")], None));
     fixture.reply(&transactions_path(ACCOUNT), Reply::status(403, "forbidden"));

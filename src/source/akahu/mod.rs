@@ -41,7 +41,7 @@ impl Akahu {
     pub fn new(source: &str, config: &AkahuConfig, client: Client, limits: HttpLimits) -> Result<Self, SourceError> {
         Ok(Akahu {
             source: source.to_owned(),
-            api: Api::new(&config.api_base, client, limits)?,
+            api: Api::new(&config.api_base, &[&config.user_token, &config.app_token], client, limits)?,
             user_token: config.user_token.clone(),
             app_token: config.app_token.clone(),
         })

@@ -5,13 +5,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Akahu;
-use crate::config::{ConfigError, Credentials, Entry, HttpLimits, Secret, host};
+use crate::config::{ConfigError, Credentials, Entry, HttpLimits, Secret, host, redacted};
 use crate::source::{Poller, SourceError};
 
 /// Akahu's production API (its SDK's default host, API version `v1`).
 pub const API_BASE: &str = "https://api.akahu.io/v1";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AkahuConfig {
     /// Where Akahu's API is: [`API_BASE`] unless the config says otherwise (a test server).
     pub api_base: String,
@@ -19,6 +19,17 @@ pub struct AkahuConfig {
     pub user_token: Secret,
     /// The app's token, sent as `X-Akahu-ID`.
     pub app_token: Secret,
+}
+
+/// Shows `api_base` without a login or query a credential could sit in.
+impl std::fmt::Debug for AkahuConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AkahuConfig")
+            .field("api_base", &redacted(&self.api_base))
+            .field("user_token", &self.user_token)
+            .field("app_token", &self.app_token)
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]

@@ -40,7 +40,7 @@ impl Up {
     pub fn new(source: &str, config: &UpConfig, client: Client, limits: HttpLimits) -> Result<Self, SourceError> {
         Ok(Up {
             source: source.to_owned(),
-            api: Api::new(&config.api_base, client, limits)?,
+            api: Api::new(&config.api_base, &[&config.token], client, limits)?,
             token: config.token.clone(),
         })
     }

@@ -4,18 +4,25 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Up;
-use crate::config::{ConfigError, Credentials, Entry, HttpLimits, Secret, host};
+use crate::config::{ConfigError, Credentials, Entry, HttpLimits, Secret, host, redacted};
 use crate::source::{Poller, SourceError};
 
 /// Up's production API (`servers` in its OpenAPI document).
 pub const API_BASE: &str = "https://api.up.com.au/api/v1";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UpConfig {
     /// Where Up's API is: [`API_BASE`] unless the config says otherwise (a test server).
     pub api_base: String,
     /// The personal access token, sent as `Authorization: Bearer`.
     pub token: Secret,
+}
+
+/// Shows `api_base` without a login or query a credential could sit in.
+impl std::fmt::Debug for UpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpConfig").field("api_base", &redacted(&self.api_base)).field("token", &self.token).finish()
+    }
 }
 
 #[derive(Deserialize)]
