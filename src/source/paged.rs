@@ -7,15 +7,16 @@
 //! that repeats a page or runs past [`MAX_PAGES`]. A next link is followed only to the origin of
 //! `api_base`, where the credentials already go: they are sent nowhere an answer points.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use reqwest::{Client, RequestBuilder, Url};
 use serde_json::Value;
 
-use super::SourceError;
 use super::fetch::{check_url, get, host_of};
-use super::values::{kind, not_json};
+use super::values::{kind, not_json, text};
+use super::{Poll, SourceError};
 use crate::config::{HttpLimits, Secret};
+use crate::model::Observation;
 use crate::redact::redact;
 
 /// The most pages one list may take in one poll: 50 pages of 100 transactions is more than a
@@ -156,10 +157,59 @@ pub(super) fn api_base(
     Ok(written.into_inner())
 }
 
+/// A provider's account list sorted out against the accounts a poll wants, and the poll that
+/// grows as each is read.
+pub(super) struct Listing<'a> {
+    by_id: HashMap<String, &'a Value>,
+    poll: Poll,
+}
+
+impl<'a> Listing<'a> {
+    /// The accounts of `listed`, each known by its `id_key` (`id`, `_id`); those not `wanted` are
+    /// reported as unconfigured. An account without an id makes the list unusable.
+    pub fn new(api: &Api, listed: &'a [Value], id_key: &str, wanted: &[String]) -> Result<Self, SourceError> {
+        let wanted: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+        let mut listing = Listing { by_id: HashMap::new(), poll: Poll::default() };
+        for (i, account) in listed.iter().enumerate() {
+            let Some(id) = account.get(id_key).and_then(|v| text(v, id_key).ok()) else {
+                return Err(api.malformed(format!("accounts[{i}] has no `{id_key}`")));
+            };
+            if wanted.contains(id.as_str()) {
+                // Listed twice: the first listing counts.
+                listing.by_id.entry(id).or_insert(account);
+            } else {
+                listing.poll.unconfigured.push(id);
+            }
+        }
+        Ok(listing)
+    }
+
+    /// The listed account `id`, or that the provider does not list it.
+    pub fn get(&self, id: &str) -> Result<&'a Value, SourceError> {
+        self.by_id.get(id).copied().ok_or_else(|| SourceError::MissingAccount(id.to_owned()))
+    }
+
+    /// Records how reading account `id` went. Refused credentials or a rate limit are the whole
+    /// source's, returned to end the poll; anything else fails only the account.
+    pub fn record(&mut self, id: &str, result: Result<Observation, SourceError>) -> Result<(), SourceError> {
+        if let Err(e) = &result
+            && is_the_sources(e)
+        {
+            return Err(e.clone());
+        }
+        self.poll.accounts.push((id.to_owned(), result));
+        Ok(())
+    }
+
+    pub fn into_poll(self) -> Poll {
+        self.poll
+    }
+}
+
 /// Whether an error met while reading one account is the whole source's: refused credentials
 /// and rate limits say nothing about the account, and the engine must see them as the poll's
 /// (`source_down` at once, `Retry-After`).
-pub(super) fn is_the_sources(error: &SourceError) -> bool {
+fn is_the_sources(error: &SourceError) -> bool {
     matches!(error, SourceError::Auth { .. } | SourceError::RateLimited { .. })
 }
 

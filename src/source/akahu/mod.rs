@@ -14,15 +14,13 @@
 //! `amount` and, when Akahu enriched it, `merchant.name`; a pending one has no id and may change
 //! its date or description before it settles.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::{Client, RequestBuilder, Url};
 use serde_json::Value;
 
 mod settings;
 
-use super::paged::{Api, Pages, is_the_sources, items, next_of};
+use super::paged::{Api, Listing, Pages, items, next_of};
 use super::values::{amount, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
@@ -52,32 +50,15 @@ impl Akahu {
     async fn poll(&self, wanted: &[String], since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Poll, SourceError> {
         let answer = self.ask(self.api.url(&["accounts"])).await?;
         let listed = items(&answer, "items").map_err(|e| self.api.malformed(format!("the accounts: {e}")))?;
-        let mut by_id: HashMap<String, &Value> = HashMap::new();
-        let mut unconfigured = Vec::new();
-        for (i, account) in listed.iter().enumerate() {
-            let Some(id) = account.get("_id").and_then(|v| text(v, "_id").ok()) else {
-                return Err(self.api.malformed(format!("accounts[{i}] has no `_id`")));
-            };
-            if !wanted.contains(&id) {
-                unconfigured.push(id);
-            } else {
-                by_id.entry(id).or_insert(account);
-            }
-        }
-        let mut poll = Poll { unconfigured, ..Poll::default() };
+        let mut listing = Listing::new(&self.api, listed, "_id", wanted)?;
         for id in wanted {
-            let result = match by_id.get(id) {
-                None => Err(SourceError::MissingAccount(id.clone())),
-                Some(account) => self.account(id, account, since, now).await,
+            let result = match listing.get(id) {
+                Ok(account) => self.account(id, account, since, now).await,
+                Err(missing) => Err(missing),
             };
-            if let Err(e) = &result
-                && is_the_sources(e)
-            {
-                return Err(e.clone());
-            }
-            poll.accounts.push((id.clone(), result));
+            listing.record(id, result)?;
         }
-        Ok(poll)
+        Ok(listing.into_poll())
     }
 
     /// One account: its settled transactions since `since` and its pending ones. An account Akahu

@@ -10,7 +10,7 @@
 //! merchant), `rawText` (the bank's text, nullable), `createdAt`, and `settledAt` (null while held).
 //! Up documents no rate-limit headers; a 429 is read like any platform's.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::{Client, Url};
@@ -19,7 +19,7 @@ use serde_json::Value;
 
 mod settings;
 
-use super::paged::{Api, Pages, is_the_sources, items, next_of};
+use super::paged::{Api, Listing, Pages, items, next_of};
 use super::values::{amount, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
@@ -49,32 +49,16 @@ impl Up {
     /// limit on any request fail the poll; anything else fails only the account it concerns.
     async fn poll(&self, wanted: &[String], since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Poll, SourceError> {
         let first = with_query(self.api.url(&["accounts"]), &[("page[size]", PAGE_SIZE)]);
-        let listed = self.list(first, "accounts").await?;
-        let mut by_id: HashMap<String, &Value> = HashMap::new();
-        let mut unconfigured = Vec::new();
-        for (i, account) in listed.iter().enumerate() {
-            let id = account.get("id").and_then(|v| text(v, "id").ok());
-            let Some(id) = id else { return Err(self.api.malformed(format!("accounts[{i}] has no id"))) };
-            if !wanted.contains(&id) {
-                unconfigured.push(id);
-            } else {
-                by_id.entry(id).or_insert(account);
-            }
-        }
-        let mut poll = Poll { unconfigured, ..Poll::default() };
+        let listed = &self.list(first, "accounts").await?;
+        let mut listing = Listing::new(&self.api, listed, "id", wanted)?;
         for id in wanted {
-            let result = match by_id.get(id) {
-                None => Err(SourceError::MissingAccount(id.clone())),
-                Some(account) => self.account(id, account, since, now).await,
+            let result = match listing.get(id) {
+                Ok(account) => self.account(id, account, since, now).await,
+                Err(missing) => Err(missing),
             };
-            if let Err(e) = &result
-                && is_the_sources(e)
-            {
-                return Err(e.clone());
-            }
-            poll.accounts.push((id.clone(), result));
+            listing.record(id, result)?;
         }
-        Ok(poll)
+        Ok(listing.into_poll())
     }
 
     /// One account: its settled transactions since `since`, and every held one, however old: the
