@@ -254,12 +254,9 @@ async fn next_links_are_bounded_and_stay_at_the_api() {
     assert!(!error.to_string().contains(TOKEN));
 }
 
-/// The theft scenario through the real binary: a baseline poll, then a large payment to a payee
-/// never seen before is `large_debit` and `new_payee`. A purchase still held at the same time
-/// moves Up's balance without posting; taking it back out keeps `unexplained_change` quiet.
-#[tokio::test(flavor = "multi_thread")]
-async fn payguard_once_finds_a_theft_after_a_baseline() {
-    let fixture = Fixture::start().await;
+/// A config watching `ACCOUNT` at `fixture` with `large_debit = 1000.00`, the token in a file;
+/// returns the directory that holds it all and the config's path.
+fn write_config(fixture: &Fixture) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let token_file = dir.path().join("up-token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
@@ -293,6 +290,16 @@ kind = "console"
         ),
     )
     .expect("write the config");
+    (dir, config)
+}
+
+/// The theft scenario through the real binary: a baseline poll, then a large payment to a payee
+/// never seen before is `large_debit` and `new_payee`. A purchase still held at the same time
+/// moves Up's balance without posting; taking it back out keeps `unexplained_change` quiet.
+#[tokio::test(flavor = "multi_thread")]
+async fn payguard_once_finds_a_theft_after_a_baseline() {
+    let fixture = Fixture::start().await;
+    let (_dir, config) = write_config(&fixture);
     let once = |fixture: &Fixture, available: &str, settled: Vec<Value>, held: Vec<Value>| {
         fixture.reply("/api/v1/accounts", page(vec![account(ACCOUNT, "Spending", available)], None));
         fixture.reply_sequence(&transactions_path(ACCOUNT), vec![page(settled, None), page(held, None)]);
@@ -323,4 +330,23 @@ kind = "console"
     let host = fixture.url("");
     assert!(check.contains(&format!("up (up, {}) schedule", host.trim_end_matches('/'))), "{check}");
     assert!(!check.contains(TOKEN), "{check}");
+}
+
+/// Refused credentials fail `payguard once` with exit 75 and `source_down` at once, naming the
+/// host and never the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn payguard_once_says_at_once_when_the_token_is_refused() {
+    let fixture = Fixture::start().await;
+    let (_dir, config) = write_config(&fixture);
+    fixture.reply(
+        "/api/v1/accounts",
+        Reply::status(401, r#"{"errors": [{"status": "401", "title": "Not Authorized", "detail": "…"}]}"#),
+    );
+    let output = support::run(&config, &["once", "--json"]).await;
+    assert_eq!(output.status.code(), Some(75), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(r#""kind":"source_down""#), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("127.0.0.1") && stderr.contains("refused the credentials"), "{stderr}");
+    assert!(!stderr.contains(TOKEN) && !stdout.contains(TOKEN));
 }
