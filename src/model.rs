@@ -170,6 +170,23 @@ pub struct SourceHealth {
     /// The daily request budget is spent and polls are being skipped (since the first skip).
     #[serde(default)]
     pub budget_spent: Option<BudgetSpent>,
+    /// The last failure was an ended consent: only the person can renew it, at their bank.
+    #[serde(default)]
+    pub consent_ended: bool,
+    /// When the provider says the person's consent to read the accounts ends.
+    #[serde(default)]
+    pub consent_until: Option<DateTime<Utc>>,
+    /// What is left of each account's request quota, as the provider last reported it.
+    #[serde(default)]
+    pub quotas: std::collections::BTreeMap<String, Quota>,
+}
+
+/// An account's request quota at a provider: `remaining` of `limit` until `resets_at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    pub limit: Option<u32>,
+    pub remaining: u32,
+    pub resets_at: DateTime<Utc>,
 }
 
 /// A spent request budget: `used` of `max` requests in the last 24 hours, free again at `until`.

@@ -59,6 +59,16 @@ pub fn summary(config: &Config) -> String {
                 );
             }
         }
+        if let Some(allowed) = source.kind.get().polls_allowed_per_day() {
+            let runs = polling::runs_per_day(&source.schedule, tz, Utc::now(), 100_000);
+            if runs > allowed as usize {
+                let _ = writeln!(
+                    out,
+                    "    warning: this schedule polls {runs} times a day, but the banks behind {} may allow as few as {allowed} reads a day per account: polls beyond what the provider reports as left are skipped until its quota resets",
+                    source.kind.name()
+                );
+            }
+        }
     }
     if !config.notices.is_empty() {
         let _ = writeln!(out, "\nnotices:");

@@ -110,6 +110,8 @@ pub struct Polling {
     pub down_after: u32,
     /// The `[[notice]]` whose maintenance windows explain this source's outages.
     pub notice: Option<String>,
+    /// `consent_expiry` warns this long before a provider's consent ends.
+    pub consent_warning: chrono::TimeDelta,
 }
 
 impl Polling {
@@ -120,6 +122,7 @@ impl Polling {
             overlap: chrono::TimeDelta::days(5),
             down_after: 3,
             notice: None,
+            consent_warning: chrono::TimeDelta::days(7),
         }
     }
 }

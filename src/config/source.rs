@@ -26,6 +26,7 @@ struct RawSource {
     overlap: Option<Spanned<Duration>>,
     down_after: Option<Count>,
     notice: Option<Spanned<String>>,
+    consent_warning: Option<Duration>,
     /// Plain http to a host other than this machine, for every URL of this source.
     allow_insecure_http: Option<bool>,
 }
@@ -63,6 +64,7 @@ impl Validator<'_> {
             overlap: raw.overlap.map_or(defaults.overlap, |o| o.into_inner().0),
             down_after: raw.down_after.map_or(defaults.down_after, |c| c.0),
             notice: raw.notice.map(|n| n.into_inner()),
+            consent_warning: raw.consent_warning.map_or(defaults.consent_warning, |d| d.0),
         };
         Ok(Read { source: SourceConfig { name, schedule: raw.schedule, http, kind, polling }, name_span, notice_span })
     }

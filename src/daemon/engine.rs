@@ -339,6 +339,7 @@ impl Engine {
         match fetch.await {
             Ok(poll) => {
                 polling::record_success(&mut health, now);
+                polling::record_access(&mut health, poll.consent_until, &poll.quotas);
                 let ingested = tracing::debug_span!("accounts")
                     .in_scope(|| blocking(|| self.ingest_poll(config, poll, now, &mut run)));
                 run.store_error = ingested.err();
@@ -516,6 +517,7 @@ impl Engine {
             detect::source_down(&config.name, health, down_after, inhibited, now).into_iter().collect();
         findings.extend(detect::accounts_unreadable(&config.name, health, down_after, now));
         findings.extend(detect::budget_exhausted(&config.name, health, now));
+        findings.extend(detect::consent_expiry(&config.name, health, config.polling.consent_warning, now));
         let scope = AccountRef::new(config.name.clone(), "");
         let plan = self.plan(&scope, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);

@@ -79,9 +79,23 @@ pub fn record_skip(health: &mut SourceHealth, skip: &Skip, now: DateTime<Utc>) -
 pub fn record_success(health: &mut SourceHealth, now: DateTime<Utc>) {
     health.consecutive_failures = 0;
     health.auth_refused = false;
+    health.consent_ended = false;
     health.last_error = None;
     health.not_before = None;
     health.last_success = Some(now);
+}
+
+/// Notes what a provider said of the access itself: when the consent ends, and each account's
+/// request quota (kept until the provider says otherwise).
+pub fn record_access(
+    health: &mut SourceHealth,
+    consent_until: Option<DateTime<Utc>>,
+    quotas: &[(String, crate::model::Quota)],
+) {
+    if consent_until.is_some() {
+        health.consent_until = consent_until;
+    }
+    health.quotas.extend(quotas.iter().cloned());
 }
 
 /// Notes which accounts of an answered poll were usable and which were not, so an account that
@@ -110,6 +124,7 @@ pub fn record_failure(health: &mut SourceHealth, error: &SourceError, now: DateT
     health.consecutive_failures += 1;
     health.last_error = Some(error.to_string());
     health.auth_refused = is_auth(error);
+    health.consent_ended = matches!(error, SourceError::ConsentExpired { .. });
     let wait = match error {
         SourceError::RateLimited { retry_after: Some(seconds), .. } => {
             TimeDelta::seconds(i64::try_from(*seconds).unwrap_or(i64::MAX).min(DAY.num_seconds()))
@@ -126,7 +141,7 @@ pub fn backoff(failures: u32) -> TimeDelta {
 
 fn is_auth(error: &SourceError) -> bool {
     match error {
-        SourceError::Auth { .. } => true,
+        SourceError::Auth { .. } | SourceError::ConsentExpired { .. } => true,
         // SimpleFIN reports refused credentials as `gen.auth` or `con.auth` codes.
         SourceError::Platform(text) => text.contains(".auth"),
         _ => false,
@@ -155,7 +170,13 @@ mod tests {
     use crate::detect::fixtures::now;
 
     fn polling(max: Option<u32>) -> Polling {
-        Polling { max_requests_per_day: max, overlap: TimeDelta::days(5), down_after: 3, notice: None }
+        Polling {
+            max_requests_per_day: max,
+            overlap: TimeDelta::days(5),
+            down_after: 3,
+            notice: None,
+            consent_warning: TimeDelta::days(7),
+        }
     }
 
     #[test]

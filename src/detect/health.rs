@@ -24,7 +24,12 @@ pub fn source_down(
     }
     let error = health.last_error.clone().unwrap_or_default();
     let since = health.last_success.map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
-    let (title, detail) = if health.auth_refused {
+    let (title, detail) = if health.consent_ended {
+        (
+            format!("{source}: access to the accounts has ended"),
+            format!("{error}. Until it is renewed, nothing on {source} is watched."),
+        )
+    } else if health.auth_refused {
         (
             format!("{source} refused payguard's credentials"),
             format!(
@@ -46,6 +51,45 @@ pub fn source_down(
         about: Some(error),
         key: "down".to_owned(),
         ..Finding::new(FindingKind::SourceDown, AccountRef::new(source, ""), title, now)
+    })
+}
+
+/// The person's consent to read the accounts ends within `warn_before` (from `health.consent_until`,
+/// as the provider said): a warning, and critical on the last day. Each stage is its own alert, so
+/// the last day is said even after the warning; both resolve once the consent is renewed (or, if
+/// it lapses, `source_down` takes over).
+pub fn consent_expiry(
+    source: &str,
+    health: &SourceHealth,
+    warn_before: chrono::TimeDelta,
+    now: DateTime<Utc>,
+) -> Option<Finding> {
+    let until = health.consent_until?;
+    let left = until - now;
+    if left <= chrono::TimeDelta::zero() || left > warn_before {
+        return None;
+    }
+    let last_day = left <= chrono::TimeDelta::days(1);
+    let at = until.format("%Y-%m-%d %H:%M UTC");
+    let in_words =
+        if last_day { format!("in {} hours", left.num_hours().max(1)) } else { format!("in {} days", left.num_days()) };
+    Some(Finding {
+        severity: if last_day { crate::model::Severity::Critical } else { crate::model::Severity::Warning },
+        detail: format!(
+            "The access your bank granted for {source} ends at {at}; after that payguard cannot read these accounts. Renew it at your bank (link the bank again) before then."
+        ),
+        threshold: Some(Threshold {
+            key: "consent_warning".into(),
+            value: crate::model::Duration(warn_before).to_string(),
+        }),
+        when: Some(until),
+        key: if last_day { "consent:last-day" } else { "consent:soon" }.to_owned(),
+        ..Finding::new(
+            FindingKind::ConsentExpiry,
+            AccountRef::new(source, ""),
+            format!("{source}: access to the accounts ends {in_words} ({at})"),
+            now,
+        )
     })
 }
 
@@ -121,6 +165,37 @@ pub fn accounts_unreadable(source: &str, health: &SourceHealth, down_after: u32,
 mod tests {
     use super::*;
     use crate::detect::fixtures::now;
+
+    #[test]
+    fn an_ending_consent_is_warned_then_critical_on_its_last_day() {
+        use chrono::TimeDelta;
+        let week = TimeDelta::days(7);
+        let at = |left: TimeDelta| {
+            let health = SourceHealth { consent_until: Some(now() + left), ..SourceHealth::default() };
+            consent_expiry("eu-bank", &health, week, now()).map(|f| (f.severity, f.key))
+        };
+        use crate::model::Severity::{Critical, Warning};
+        assert_eq!(at(TimeDelta::days(8)), None, "not yet");
+        assert_eq!(at(TimeDelta::days(7)), Some((Warning, "consent:soon".to_owned())));
+        assert_eq!(at(TimeDelta::days(2)), Some((Warning, "consent:soon".to_owned())));
+        assert_eq!(at(TimeDelta::hours(20)), Some((Critical, "consent:last-day".to_owned())));
+        assert_eq!(at(TimeDelta::zero()), None, "ended: source_down says so");
+        assert_eq!(consent_expiry("eu-bank", &SourceHealth::default(), week, now()), None, "no date, nothing to say");
+    }
+
+    #[test]
+    fn an_ended_consent_is_said_as_such_not_as_refused_credentials() {
+        let health = SourceHealth {
+            consecutive_failures: 1,
+            auth_refused: true,
+            consent_ended: true,
+            last_error: Some("access to the accounts at bank.example has ended: link the bank again".into()),
+            ..SourceHealth::default()
+        };
+        let found = source_down("eu-bank", &health, 3, false, now()).map(|f| (f.title, f.detail)).unwrap_or_default();
+        assert_eq!(found.0, "eu-bank: access to the accounts has ended");
+        assert!(found.1.contains("link the bank again") && !found.1.contains("someone else"), "{}", found.1);
+    }
 
     #[test]
     fn source_down_table() {

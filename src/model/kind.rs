@@ -241,6 +241,18 @@ finding_kinds! {
             advice: "在恢复之前 payguard 无法监控该账户：请查看平台状态页；如果凭证被拒绝而您并未修改过，请立即修改密码。",
         },
     }
+    /// The person's consent to read the accounts ends soon; only they can renew it, at their bank.
+    ConsentExpiry {
+        name: "consent_expiry",
+        severity: Warning,
+        nature: ConditionSaidOnce,
+        advice_en: "renew the access at your bank before it ends (link the bank again); once it has ended, nothing on these accounts is watched.",
+        zh_cn: Words {
+            headline: |f| format!("{} 的账户访问授权将于 {} 到期", f.account.source, minute(f.when)),
+            why: |f| format!("银行授予的账户访问授权将于 {} 到期；到期后 payguard 无法再读取这些账户。", minute(f.when)),
+            advice: "请在到期前在银行重新授权（重新连接银行）；到期后这些账户将无法监控。",
+        },
+    }
     /// The platform announced maintenance, or it starts soon, started or ended.
     Maintenance {
         name: "maintenance",
@@ -413,12 +425,14 @@ mod tests {
                 AccountStatus,
                 CardExpiry,
                 SourceDown,
+                ConsentExpiry,
                 Incident,
                 BudgetExhausted,
                 StoreFailing
             ]
         );
         let repeating: Vec<FindingKind> = FindingKind::ALL.into_iter().filter(|k| k.repeats()).collect();
-        assert_eq!(repeating, conditions.into_iter().filter(|k| *k != BudgetExhausted).collect::<Vec<_>>());
+        let said_once = [ConsentExpiry, BudgetExhausted];
+        assert_eq!(repeating, conditions.into_iter().filter(|k| !said_once.contains(k)).collect::<Vec<_>>());
     }
 }

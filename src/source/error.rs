@@ -11,6 +11,10 @@ pub enum SourceError {
         "{host} refused the credentials (HTTP {status}): they may have been revoked or changed; if you did not do that, someone else may have"
     )]
     Auth { host: String, status: u16 },
+    /// The person's consent to read the accounts has run out or was withdrawn: only they can
+    /// renew it at their bank, so this is said at once, with how.
+    #[error("access to the accounts at {host} has ended: {detail}")]
+    ConsentExpired { host: String, detail: String },
     #[error("{host} is rate-limiting us (HTTP 429){}", retry_after.map(|s| format!("; it asks us to wait {s}s")).unwrap_or_default())]
     RateLimited { host: String, retry_after: Option<u64> },
     #[error("{host} answered HTTP {status}{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
@@ -49,6 +53,7 @@ impl SourceError {
             | SourceError::Platform(_) => true,
             SourceError::Status { status, .. } => *status >= 500,
             SourceError::Auth { .. }
+            | SourceError::ConsentExpired { .. }
             | SourceError::TooLarge { .. }
             | SourceError::Malformed { .. }
             | SourceError::MissingAccount(_)

@@ -46,6 +46,30 @@ pub async fn post(url: &Url, limits: &HttpLimits) -> Result<Vec<u8>, SourceError
 /// Sends `request` and reads at most `max_body` bytes of a successful answer. Despite the name it
 /// sends whatever method `request` has; [`post`] uses it too.
 pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits) -> Result<Vec<u8>, SourceError> {
+    let answer = send(request, host, limits).await?;
+    if answer.status.is_success() { Ok(answer.body) } else { Err(answer.error(host)) }
+}
+
+/// What a platform answered: its status, its headers and its body (at most `max_body` bytes; for an
+/// error status at most 2 KiB, with what we sent cut out). For kinds that read more than a body:
+/// quota headers, a provider's own error codes.
+pub(super) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The error an unsuccessful answer is, as [`get`] reports it.
+    pub(super) fn error(&self, host: &str) -> SourceError {
+        let detail = snippet(&self.body);
+        status_error(host, self.status, retry_after(&self.headers, chrono::Utc::now()), detail)
+    }
+}
+
+/// Sends `request` with the timeouts and body cap of `limits`; any status is an [`Answer`], and only
+/// what kept an answer from arriving whole is an error.
+pub(super) async fn send(request: RequestBuilder, host: &str, limits: &HttpLimits) -> Result<Answer, SourceError> {
     let max_body = limits.max_body;
     let transport = |e: reqwest::Error| {
         if e.is_timeout() {
@@ -62,19 +86,19 @@ pub(super) async fn get(request: RequestBuilder, host: &str, limits: &HttpLimits
     let mut response = client.execute(request).await.map_err(transport)?;
     let status = response.status();
     if !status.is_success() {
-        let retry_after = retry_after(response.headers(), chrono::Utc::now());
-        let detail = read_capped(&mut response, 2048)
+        let body = read_capped(&mut response, 2048)
             .await
-            .map(|b| crate::redact::redact(snippet(&b), &secrets))
+            .map(|b| crate::redact::redact(String::from_utf8_lossy(&b).into_owned(), &secrets).into_bytes())
             .unwrap_or_default();
-        return Err(status_error(host, status, retry_after, detail));
+        return Ok(Answer { status, headers: response.headers().clone(), body });
     }
     let expected = response.content_length();
     if expected.is_some_and(|n| n > max_body) {
         return Err(SourceError::TooLarge { host: host.to_owned(), limit: max_body });
     }
+    let headers = response.headers().clone();
     match read_capped(&mut response, max_body).await {
-        Ok(body) => Ok(body),
+        Ok(body) => Ok(Answer { status, headers, body }),
         Err(ReadError::TooLarge) => Err(SourceError::TooLarge { host: host.to_owned(), limit: max_body }),
         Err(ReadError::Transport(e, _)) if e.is_timeout() => Err(transport(e)),
         // We reached the host and it began to answer: "cannot reach" would send people looking

@@ -11,6 +11,7 @@
 pub mod akahu;
 mod error;
 mod fetch;
+pub mod gocardless;
 pub mod http_json;
 pub mod notices;
 mod paged;
@@ -32,6 +33,7 @@ crate::config::kinds! {
     pub enum SourceKind: dyn Kind {
         SimpleFin(simplefin::SimpleFinConfig) = "simplefin",
         HttpJson(http_json::HttpJsonConfig) = "http-json",
+        GoCardless(gocardless::GoCardlessConfig) = "gocardless",
         Up(up::UpConfig) = "up",
         Akahu(akahu::AkahuConfig) = "akahu",
     }
@@ -44,6 +46,12 @@ pub trait Kind {
 
     /// The daily request budget when `max_requests_per_day` does not say.
     fn default_budget(&self) -> Option<u32> {
+        None
+    }
+
+    /// How many polls a day the provider may allow at the least, when it limits them (`check`
+    /// warns of a schedule that asks for more).
+    fn polls_allowed_per_day(&self) -> Option<u32> {
         None
     }
 
@@ -75,6 +83,10 @@ pub struct Poll {
     pub unconfigured: Vec<String>,
     /// Problems the platform reported alongside usable data (SimpleFIN `errors`).
     pub warnings: Vec<String>,
+    /// When the provider says the person's consent to read the accounts ends.
+    pub consent_until: Option<DateTime<Utc>>,
+    /// Each account's request quota, as the provider reported it.
+    pub quotas: Vec<(String, crate::model::Quota)>,
 }
 
 /// A configured source, ready to poll.
@@ -173,6 +185,7 @@ fn bounded_error(mut error: SourceError) -> SourceError {
         | SourceError::BrokenOff { reason: t, .. }
         | SourceError::Status { detail: t, .. }
         | SourceError::Malformed { detail: t, .. }
+        | SourceError::ConsentExpired { detail: t, .. }
         | SourceError::Platform(t)
         | SourceError::MissingAccount(t)
         | SourceError::Setup(t) => {

@@ -206,11 +206,11 @@ impl<'a> Listing<'a> {
     }
 }
 
-/// Whether an error met while reading one account is the whole source's: refused credentials
-/// and rate limits say nothing about the account, and the engine must see them as the poll's
-/// (`source_down` at once, `Retry-After`).
+/// Whether an error met while reading one account is the whole source's: refused credentials,
+/// an ended consent and rate limits say nothing about the account, and the engine must see them
+/// as the poll's (`source_down` at once, `Retry-After`).
 fn is_the_sources(error: &SourceError) -> bool {
-    matches!(error, SourceError::Auth { .. } | SourceError::RateLimited { .. })
+    matches!(error, SourceError::Auth { .. } | SourceError::ConsentExpired { .. } | SourceError::RateLimited { .. })
 }
 
 #[cfg(test)]

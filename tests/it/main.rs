@@ -28,6 +28,7 @@ mod faults;
 mod flood;
 mod full_disk;
 mod fuzz_seeds;
+mod gocardless;
 mod hostile_text;
 mod http_json;
 mod metrics;

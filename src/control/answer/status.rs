@@ -41,6 +41,8 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
             "next_poll": source.schedule.next_after(now, tz),
             "requests_left_today": left,
             "budget_spent_until": health.budget_spent.as_ref().map(|b| b.until),
+            "consent_until": health.consent_until,
+            "quotas": health.quotas,
         }));
     }
     let mut accounts = Vec::new();
@@ -107,6 +109,19 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
             when("last_poll"),
             when("next_poll")
         );
+        if let Some(until) = s["consent_until"].as_str() {
+            say!(out, "    access granted by the bank ends {}", local(until, tz));
+        }
+        for (account, quota) in s["quotas"].as_object().into_iter().flatten() {
+            let of = quota["limit"].as_u64().map(|l| format!(" of {l}")).unwrap_or_default();
+            say!(
+                out,
+                "    {}: {}{of} reads left, more from {}",
+                text::clipped(account, text::LINE),
+                quota["remaining"],
+                local(quota["resets_at"].as_str().unwrap_or_default(), tz)
+            );
+        }
     }
     say!(out, "\naccounts:");
     for a in &accounts {
@@ -130,4 +145,11 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
         say!(out, "  {}  {}  {subject} · {title}", a.id, a.finding.severity);
     }
     Ok(code)
+}
+
+/// An RFC 3339 time from the answer, on the configured wall clock, to the minute.
+fn local(time: &str, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::parse_from_rfc3339(time)
+        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| "-".to_owned())
 }

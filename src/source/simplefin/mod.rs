@@ -144,7 +144,7 @@ impl SimpleFin {
             return Err(malformed(format!("accounts[{i}] has no id")));
         }
         let Listed { mut found, unconfigured, .. } = listed;
-        let mut poll = Poll { warnings, unconfigured, accounts: Vec::with_capacity(wanted.len()) };
+        let mut poll = Poll { warnings, unconfigured, accounts: Vec::with_capacity(wanted.len()), ..Poll::default() };
         for id in wanted {
             let result = match found.remove(id.as_str()) {
                 Some(result) => result

@@ -1,0 +1,114 @@
+//! Access tokens: minted from the user secrets (`POST /api/v2/token/new/`, an access token for a
+//! day and a refresh token for a month), refreshed before they run out
+//! (`POST /api/v2/token/refresh/`), minted again once the refresh token has run out or is refused.
+//! Kept in memory for the life of the poller; never logged, never in an error.
+
+use std::sync::{Mutex, PoisonError};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use serde_json::{Value, json};
+
+use super::GoCardless;
+use crate::config::Secret;
+use crate::source::SourceError;
+use crate::source::fetch::send;
+
+/// A token this close to its end is treated as ended: a poll must not start with one that runs out
+/// mid-way.
+const MARGIN: TimeDelta = TimeDelta::minutes(5);
+
+#[derive(Default)]
+pub(super) struct Cache {
+    tokens: Mutex<Option<Tokens>>,
+}
+
+#[derive(Clone)]
+struct Tokens {
+    access: Secret,
+    access_until: DateTime<Utc>,
+    refresh: Secret,
+    refresh_until: DateTime<Utc>,
+}
+
+impl Cache {
+    /// An access token good for a poll from `now`.
+    pub(super) async fn access(&self, source: &GoCardless, now: DateTime<Utc>) -> Result<Secret, SourceError> {
+        let held = self.tokens.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let good = |until: DateTime<Utc>| now.checked_add_signed(MARGIN).is_some_and(|soon| soon < until);
+        let tokens = match held {
+            Some(t) if good(t.access_until) => return Ok(t.access),
+            Some(t) if good(t.refresh_until) => match refresh(source, &t, now).await {
+                Ok(tokens) => tokens,
+                // A refresh token the provider no longer takes: start again from the secrets.
+                Err(SourceError::Auth { .. }) => mint(source, now).await?,
+                Err(e) => return Err(e),
+            },
+            _ => mint(source, now).await?,
+        };
+        let access = tokens.access.clone();
+        *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) = Some(tokens);
+        Ok(access)
+    }
+
+    /// Drops the access token (the provider refused it), keeping the refresh token.
+    pub(super) fn forget_access(&self) {
+        if let Some(tokens) = self.tokens.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            tokens.access_until = DateTime::<Utc>::MIN_UTC;
+        }
+    }
+}
+
+async fn mint(source: &GoCardless, now: DateTime<Utc>) -> Result<Tokens, SourceError> {
+    let body = json!({
+        "secret_id": source.config.secret_id.expose()?,
+        "secret_key": source.config.secret_key.expose()?,
+    });
+    let sent = [source.config.secret_id.clone(), source.config.secret_key.clone()];
+    let doc = post(source, "/api/v2/token/new/", &body, &sent).await?;
+    let (access, access_until) = token(source, &doc, "access", now)?;
+    let (refresh, refresh_until) = token(source, &doc, "refresh", now)?;
+    Ok(Tokens { access, access_until, refresh, refresh_until })
+}
+
+async fn refresh(source: &GoCardless, held: &Tokens, now: DateTime<Utc>) -> Result<Tokens, SourceError> {
+    let body = json!({ "refresh": held.refresh.expose()? });
+    let doc = post(source, "/api/v2/token/refresh/", &body, std::slice::from_ref(&held.refresh)).await?;
+    let (access, access_until) = token(source, &doc, "access", now)?;
+    Ok(Tokens { access, access_until, ..held.clone() })
+}
+
+/// POSTs `body` (which carries the secrets `sent`: an error answer is cut free of them).
+async fn post(source: &GoCardless, path: &str, body: &Value, sent: &[Secret]) -> Result<Value, SourceError> {
+    let url = format!("{}{path}", source.base.as_str().trim_end_matches('/'));
+    let request = source
+        .client
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header(ACCEPT, "application/json")
+        .body(body.to_string());
+    let mut answer = send(request, &source.host, &source.limits).await?;
+    if !answer.status.is_success() {
+        answer.body = crate::redact::redact(String::from_utf8_lossy(&answer.body).into_owned(), sent).into_bytes();
+        return Err(answer.error(&source.host));
+    }
+    serde_json::from_slice(&answer.body)
+        .map_err(|e| source.malformed(format!("token answer: {}", crate::source::values::not_json(&answer.body, &e))))
+}
+
+/// `name` and `name_expires` (seconds from now) of a token answer.
+fn token(
+    source: &GoCardless,
+    doc: &Value,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(Secret, DateTime<Utc>), SourceError> {
+    let value = doc.get(name).and_then(Value::as_str).filter(|t| !t.is_empty());
+    let seconds = doc.get(format!("{name}_expires")).and_then(Value::as_i64);
+    match (value, seconds) {
+        (Some(value), Some(seconds)) => {
+            Ok((Secret::new(value), now + TimeDelta::seconds(seconds.clamp(0, 366 * 86_400))))
+        }
+        _ => Err(source.malformed(format!("the token answer has no {name} with {name}_expires"))),
+    }
+}
