@@ -8,13 +8,16 @@
 //! unusable in any part is a failed account, never a half-read one. Every text field is bounded in
 //! one place, [`bounded`], before anything is judged or stored.
 
+pub mod akahu;
 mod error;
 mod fetch;
 pub mod gocardless;
 pub mod http_json;
 pub mod notices;
+mod paged;
 pub mod simplefin;
 pub mod teller;
+pub mod up;
 mod values;
 
 use chrono::{DateTime, Utc};
@@ -33,6 +36,8 @@ crate::config::kinds! {
         HttpJson(http_json::HttpJsonConfig) = "http-json",
         GoCardless(gocardless::GoCardlessConfig) = "gocardless",
         Teller(teller::TellerConfig) = "teller",
+        Up(up::UpConfig) = "up",
+        Akahu(akahu::AkahuConfig) = "akahu",
     }
 }
 

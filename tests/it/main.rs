@@ -11,6 +11,7 @@
 mod support;
 
 mod agent;
+mod akahu;
 mod audit;
 mod channel_faults;
 mod channels;
@@ -44,3 +45,4 @@ mod service;
 mod simplefin;
 mod store;
 mod teller;
+mod up;

@@ -553,6 +553,27 @@ fn cases(fixture: &Fixture, closed: u16, sources_echo: bool) -> Vec<Case> {
         vec![value.clone()],
     ));
 
+    let token = secret("up");
+    cases.push(Case {
+        kind: "up",
+        part: Part::Source { name: "up", account: "U1" },
+        toml: format!("[[source]]\nname = \"up\"\nkind = \"up\"\napi_base = \"{base}/up\"\ntoken = \"{token}\"\nschedule = \"0 * * * *\"\n\n[[account]]\nsource = \"up\"\nid = \"U1\"\n"),
+        replies: vec![("/up/accounts".into(), source_echo(500, &format!("Bearer {token}")))],
+        on_wire: vec![format!("Bearer {token}")],
+    });
+    let (user, app) = (secret("akahu-user"), secret("akahu-app"));
+    cases.push(Case {
+        kind: "akahu",
+        part: Part::Source { name: "akahu", account: "acc_1" },
+        toml: format!("[[source]]\nname = \"akahu\"\nkind = \"akahu\"\napi_base = \"{base}/akahu\"\nuser_token = \"{user}\"\napp_token = \"{app}\"\nschedule = \"0 * * * *\"\n\n[[account]]\nsource = \"akahu\"\nid = \"acc_1\"\n"),
+        // A 200 that is not JSON, echoing the tokens next to where it breaks.
+        replies: vec![("/akahu/accounts".into(), Reply::json(&match sources_echo {
+            true => format!("{{\"id\": {app}, \"user\": Bearer {user}}}"),
+            false => "<html>maintenance</html>".to_owned(),
+        }))],
+        on_wire: vec![format!("Bearer {user}"), app.clone()],
+    });
+
     let token = secret("notice-http-json");
     cases.push(Case {
         kind: "notice-http-json",
