@@ -381,3 +381,25 @@ async fn linking_a_bank_prints_the_consent_link_its_accounts_and_the_config_line
     assert!(said.contains("PAYGUARD_GOCARDLESS_SECRET_ID") && said.contains("not taken on the command line"), "{said}");
     assert_eq!(fixture.seen().len(), asked);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_polls_gocardless_on_its_schedule_with_one_token_and_status_tells() {
+    let fixture = Fixture::start().await;
+    serve(&fixture);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = binary_config(&fixture, dir.path());
+    let every_second = std::fs::read_to_string(&config).expect("config").replace("0 */6 * * *", "* * * * * *");
+    std::fs::write(&config, every_second).expect("write the config");
+    let mut daemon = support::daemon(&config).spawn().expect("start payguard run");
+    let transactions = transactions_path();
+    fixture.wait_for("two scheduled polls", |seen| seen.iter().filter(|s| s.path == transactions).count() >= 2).await;
+    support::signal(&daemon, "TERM");
+    let stopped = tokio::task::spawn_blocking(move || daemon.wait()).await.expect("join").expect("wait");
+    assert_eq!(stopped.code(), Some(0));
+    assert_eq!(on(&fixture, "/api/v2/token/new/").len(), 1, "one token serves every poll of a run");
+
+    let status = support::stdout_of(&support::run(&config, &["status"]).await);
+    assert!(status.contains("eu-bank (gocardless): ok"), "{status}");
+    assert!(status.contains("10520.75 EUR"), "{status}");
+    assert!(status.contains(&format!("{ACCOUNT}: 2 of 4 reads left")), "{status}");
+}
