@@ -12,12 +12,11 @@ use std::time::Duration as StdDuration;
 
 use anyhow::{Context as _, anyhow, bail};
 use chrono::Utc;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::{Value, json};
 
 use super::{GoCardless, GoCardlessConfig};
 use crate::config::{HttpLimits, Secret};
-use crate::source::fetch::{client, send};
+use crate::source::fetch::client;
 use crate::text;
 
 /// Where the user secrets are read from.
@@ -178,25 +177,4 @@ fn field(doc: &Value, name: &str) -> anyhow::Result<String> {
 /// Plain http is for a test copy of the API on this machine only.
 fn loopback(url: &str) -> bool {
     reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(crate::config::is_loopback_host)).unwrap_or(false)
-}
-
-impl GoCardless {
-    /// POSTs `body` as JSON to `path` with a valid token; the answer as JSON.
-    async fn post(&self, path: &str, body: &Value) -> Result<Value, crate::source::SourceError> {
-        let url = format!("{}{path}", self.base.as_str().trim_end_matches('/'));
-        let token = self.tokens.access(self, Utc::now()).await?;
-        let request = self
-            .client
-            .post(url)
-            .bearer_auth(token.expose()?)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body.to_string());
-        let answer = send(request, &self.host, &self.limits).await?;
-        if !answer.status.is_success() {
-            return Err(self.refusal(&answer));
-        }
-        serde_json::from_slice(&answer.body)
-            .map_err(|e| self.malformed(crate::source::values::not_json(&answer.body, &e)))
-    }
 }

@@ -22,14 +22,14 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use reqwest::header::ACCEPT;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Client, StatusCode, Url};
 use serde_json::Value;
 
 use super::fetch::{Answer, check_url, host_of, send};
 use super::values::{amount, kind, not_json, text, time};
 use super::{Poll, SourceError, once_each};
-use crate::config::HttpLimits;
+use crate::config::{HttpLimits, Secret};
 use crate::model::{AccountRef, AccountStatus, Observation, Quota, Snapshot, Transaction, derive_ids, payee_key};
 
 pub use settings::{API_BASE, GoCardlessConfig};
@@ -178,6 +178,34 @@ impl GoCardless {
             self.note_quota(account, &answer, now);
         }
         if !answer.status.is_success() {
+            return Err(self.refusal(&answer));
+        }
+        serde_json::from_slice(&answer.body).map_err(|e| self.malformed(not_json(&answer.body, &e)))
+    }
+
+    /// POSTs `body` as JSON to `path` with the access token; the answer as JSON.
+    async fn post(&self, path: &str, body: &Value) -> Result<Value, SourceError> {
+        let token = self.tokens.access(self, Utc::now()).await?;
+        self.posted(self.post_request(path, body).bearer_auth(token.expose()?), &[]).await
+    }
+
+    /// A POST of `body` as JSON to `path`, without credentials yet.
+    fn post_request(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.base.as_str().trim_end_matches('/'));
+        self.client
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .body(body.to_string())
+    }
+
+    /// Sends a POST whose body carries the secrets `sent` (a refusal that echoes them is cut free
+    /// of them); the answer as JSON.
+    async fn posted(&self, request: reqwest::RequestBuilder, sent: &[Secret]) -> Result<Value, SourceError> {
+        let mut answer = send(request, &self.host, &self.limits).await?;
+        if !answer.status.is_success() {
+            // What the request sent is cut out of a refusal that may echo it.
+            answer.body = crate::redact::redact(String::from_utf8_lossy(&answer.body).into_owned(), sent).into_bytes();
             return Err(self.refusal(&answer));
         }
         serde_json::from_slice(&answer.body).map_err(|e| self.malformed(not_json(&answer.body, &e)))

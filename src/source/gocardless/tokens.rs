@@ -6,13 +6,11 @@
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::{Value, json};
 
 use super::GoCardless;
 use crate::config::Secret;
 use crate::source::SourceError;
-use crate::source::fetch::send;
 
 /// A token this close to its end is treated as ended: a poll must not start with one that runs out
 /// mid-way.
@@ -65,7 +63,7 @@ async fn mint(source: &GoCardless, now: DateTime<Utc>) -> Result<Tokens, SourceE
         "secret_key": source.config.secret_key.expose()?,
     });
     let sent = [source.config.secret_id.clone(), source.config.secret_key.clone()];
-    let doc = post(source, "/api/v2/token/new/", &body, &sent).await?;
+    let doc = source.posted(source.post_request("/api/v2/token/new/", &body), &sent).await?;
     let (access, access_until) = token(source, &doc, "access", now)?;
     let (refresh, refresh_until) = token(source, &doc, "refresh", now)?;
     Ok(Tokens { access, access_until, refresh, refresh_until })
@@ -73,27 +71,10 @@ async fn mint(source: &GoCardless, now: DateTime<Utc>) -> Result<Tokens, SourceE
 
 async fn refresh(source: &GoCardless, held: &Tokens, now: DateTime<Utc>) -> Result<Tokens, SourceError> {
     let body = json!({ "refresh": held.refresh.expose()? });
-    let doc = post(source, "/api/v2/token/refresh/", &body, std::slice::from_ref(&held.refresh)).await?;
+    let sent = std::slice::from_ref(&held.refresh);
+    let doc = source.posted(source.post_request("/api/v2/token/refresh/", &body), sent).await?;
     let (access, access_until) = token(source, &doc, "access", now)?;
     Ok(Tokens { access, access_until, ..held.clone() })
-}
-
-/// POSTs `body` (which carries the secrets `sent`: an error answer is cut free of them).
-async fn post(source: &GoCardless, path: &str, body: &Value, sent: &[Secret]) -> Result<Value, SourceError> {
-    let url = format!("{}{path}", source.base.as_str().trim_end_matches('/'));
-    let request = source
-        .client
-        .post(url)
-        .header(CONTENT_TYPE, "application/json")
-        .header(ACCEPT, "application/json")
-        .body(body.to_string());
-    let mut answer = send(request, &source.host, &source.limits).await?;
-    if !answer.status.is_success() {
-        answer.body = crate::redact::redact(String::from_utf8_lossy(&answer.body).into_owned(), sent).into_bytes();
-        return Err(answer.error(&source.host));
-    }
-    serde_json::from_slice(&answer.body)
-        .map_err(|e| source.malformed(format!("token answer: {}", crate::source::values::not_json(&answer.body, &e))))
 }
 
 /// `name` and `name_expires` (seconds from now) of a token answer.
