@@ -186,9 +186,14 @@ impl Engine {
             .sources
             .iter()
             .map(|s| {
-                Source::new(s)
-                    .map(|source| (s.clone(), source))
-                    .map_err(|error| SetupError::Source { name: s.name.clone(), error })
+                let source = Source::new(s).map_err(|error| SetupError::Source { name: s.name.clone(), error })?;
+                match store.kind_state(&s.name) {
+                    Ok(Some(kept)) => source.restore(&kept),
+                    Ok(None) => {}
+                    // The kind starts afresh (a new token); the store's trouble is said by the poll.
+                    Err(e) => tracing::warn!(source = %s.name, error = %e, "cannot read what the source kept"),
+                }
+                Ok::<_, SetupError>((s.clone(), source))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let notice_sources = config
@@ -354,6 +359,12 @@ impl Engine {
                 polling::record_failure(&mut health, &error, now);
                 run.error = Some(error);
             }
+        }
+        if let Some(kept) = source.kept()
+            && let Err(e) = self.store.set_kind_state(&config.name, &kept)
+            && run.store_error.is_none()
+        {
+            run.store_error = Some(e);
         }
         self.record_health(config, &health, now, &mut run).await;
         let outcome = match (&run.skipped, run.succeeded()) {

@@ -71,6 +71,15 @@ impl SourceKind {
 /// A kind's work: one poll of some accounts (see [`Source::poll`]).
 pub trait Poller: Send + Sync {
     fn poll<'a>(&'a self, accounts: &'a [String], since: DateTime<Utc>, now: DateTime<Utc>) -> PollFuture<'a>;
+
+    /// What the kind wants kept until the source is built again (a provider's tokens, so a
+    /// restart need not send the secrets that mint them), when it changed since last asked.
+    fn kept(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Takes back what [`Poller::kept`] gave, from an earlier run; what it cannot read it ignores.
+    fn restore(&self, _kept: &[u8]) {}
 }
 
 /// What [`Poller::poll`] returns: kinds are many, so the future is boxed.
@@ -113,6 +122,16 @@ impl Source {
         now: DateTime<Utc>,
     ) -> Result<Poll, SourceError> {
         self.poller.poll(accounts, since, now).await.map(bounded).map_err(bounded_error)
+    }
+
+    /// See [`Poller::kept`].
+    pub fn kept(&self) -> Option<Vec<u8>> {
+        self.poller.kept()
+    }
+
+    /// See [`Poller::restore`].
+    pub fn restore(&self, kept: &[u8]) {
+        self.poller.restore(kept);
     }
 }
 

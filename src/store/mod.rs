@@ -146,6 +146,9 @@ struct Handles {
     sources: sled::Tree,
     notices: sled::Tree,
     audit: sled::Tree,
+    /// What a source kind keeps between runs (a provider's tokens), by source name: the kind's
+    /// own bytes, never audited or exported.
+    kind_state: sled::Tree,
 }
 
 impl Store {
@@ -224,6 +227,7 @@ impl Handles {
             sources: db.open_tree("sources")?,
             notices: db.open_tree("notices")?,
             audit: db.open_tree("audit")?,
+            kind_state: db.open_tree("kind_state")?,
             db,
         })
     }
@@ -397,6 +401,17 @@ impl Store {
     }
 
     /// What is remembered of a source's polls; a source never polled is healthy.
+    /// What the kind of `source` kept at its last poll (see `source::Poller::kept`).
+    pub fn kind_state(&self, source: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.trees()?.kind_state.get(source.as_bytes())?.map(|b| b.to_vec()))
+    }
+
+    /// Keeps what the kind of `source` wants back when it is built again; flushed with the poll.
+    pub fn set_kind_state(&self, source: &str, state: &[u8]) -> Result<(), StoreError> {
+        self.trees()?.kind_state.insert(source.as_bytes(), state)?;
+        Ok(())
+    }
+
     pub fn source_health(&self, source: &str) -> Result<SourceHealth, StoreError> {
         let t = self.trees()?;
         Ok(t.sources.get(source.as_bytes())?.map(|b| decode(&b, "source health")).transpose()?.unwrap_or_default())

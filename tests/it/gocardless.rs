@@ -277,6 +277,10 @@ async fn a_theft_through_gocardless_is_found_by_the_binary() {
     let mut kinds: Vec<&str> = found.iter().filter_map(|f| f["kind"].as_str()).collect();
     kinds.sort_unstable();
     assert_eq!(kinds, ["large_debit", "new_payee"], "{found:?}");
+    // The second run refreshed nothing and minted nothing: the first run's token was kept.
+    assert_eq!(on(&fixture, "/api/v2/token/new/").len(), 1, "the secrets went out once");
+    let second = on(&fixture, &transactions_path()).pop().expect("asked");
+    assert_eq!(second.headers.get("authorization").map(String::as_str), Some("Bearer acc-1"));
 
     let check = support::stdout_of(&support::run(&config, &["check"]).await);
     assert!(check.contains("eu-bank (gocardless, http://127.0.0.1:"), "{check}");

@@ -260,6 +260,14 @@ impl super::Poller for GoCardless {
     fn poll<'a>(&'a self, accounts: &'a [String], since: DateTime<Utc>, now: DateTime<Utc>) -> super::PollFuture<'a> {
         Box::pin(GoCardless::poll(self, accounts, since, now))
     }
+
+    fn kept(&self) -> Option<Vec<u8>> {
+        self.tokens.kept()
+    }
+
+    fn restore(&self, kept: &[u8]) {
+        self.tokens.restore(kept);
+    }
 }
 
 /// What to tell a person whose bank link ended.

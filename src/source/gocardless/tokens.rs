@@ -1,7 +1,8 @@
 //! Access tokens: minted from the user secrets (`POST /api/v2/token/new/`, an access token for a
 //! day and a refresh token for a month), refreshed before they run out
 //! (`POST /api/v2/token/refresh/`), minted again once the refresh token has run out or is refused.
-//! Kept in memory for the life of the poller; never logged, never in an error.
+//! Kept in memory, and in the store between runs (`kept`, `restore`), so a restart refreshes
+//! rather than sending the secrets again; never logged, never in an error.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -19,6 +20,8 @@ const MARGIN: TimeDelta = TimeDelta::minutes(5);
 #[derive(Default)]
 pub(super) struct Cache {
     tokens: Mutex<Option<Tokens>>,
+    /// New tokens since the store last took them.
+    changed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -46,7 +49,38 @@ impl Cache {
         };
         let access = tokens.access.clone();
         *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) = Some(tokens);
+        self.changed.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(access)
+    }
+
+    /// The tokens, for the store, when they changed since last asked.
+    pub(super) fn kept(&self) -> Option<Vec<u8>> {
+        if !self.changed.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let held = self.tokens.lock().unwrap_or_else(PoisonError::into_inner).clone()?;
+        let kept = json!({
+            "access": held.access.expose().ok()?,
+            "access_until": held.access_until,
+            "refresh": held.refresh.expose().ok()?,
+            "refresh_until": held.refresh_until,
+        });
+        Some(kept.to_string().into_bytes())
+    }
+
+    /// Takes back tokens an earlier run kept; anything unreadable is ignored (new ones are minted).
+    pub(super) fn restore(&self, kept: &[u8]) {
+        let Ok(doc) = serde_json::from_slice::<Value>(kept) else { return };
+        let text = |name: &str| doc.get(name).and_then(Value::as_str).map(Secret::new);
+        let time = |name: &str| {
+            doc.get(name).and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc())
+        };
+        if let (Some(access), Some(access_until), Some(refresh), Some(refresh_until)) =
+            (text("access"), time("access_until"), text("refresh"), time("refresh_until"))
+        {
+            *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(Tokens { access, access_until, refresh, refresh_until });
+        }
     }
 
     /// Drops the access token (the provider refused it), keeping the refresh token.
