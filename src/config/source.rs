@@ -56,7 +56,11 @@ impl Validator<'_> {
         if let Some(overlap) = &raw.overlap
             && overlap.get_ref().0 > chrono::TimeDelta::days(90)
         {
-            return entry.error(overlap.span(), "overlap", "overlap is at most 90 days (SimpleFIN serves no more)");
+            return entry.error(
+                overlap.span(),
+                "overlap",
+                "overlap is at most 90 days (providers serve no more history to a program)",
+            );
         }
         let notice_span = raw.notice.as_ref().map(Spanned::span);
         let polling = Polling {

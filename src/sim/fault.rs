@@ -118,7 +118,7 @@ impl Request {
         if let Some(value) = self.authorization.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
             headers.insert(header::AUTHORIZATION, value);
         }
-        self.method == "GET" && path == "/simplefin/accounts" && server::authorised(&headers, password)
+        self.method == "GET" && path == super::ACCOUNTS_PATH && server::authorised(&headers, password)
     }
 
     fn start_date(&self) -> Option<&str> {

@@ -27,6 +27,10 @@ pub use script::{Event, Script, ScriptAccount, Step, demo_script};
 /// of its own ([`Simulator::start_with_password`]).
 pub const USERNAME: &str = "demo";
 pub const PASSWORD: &str = "demo";
+/// Where the bridge lives on its host: the path of the access URL.
+const BASE_PATH: &str = "/simplefin";
+/// The one endpoint a SimpleFIN bridge serves under it.
+pub(super) const ACCOUNTS_PATH: &str = "/simplefin/accounts";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Advance {
@@ -131,7 +135,7 @@ impl Simulator {
 
     /// The SimpleFIN access URL, credentials included.
     pub fn access_url(&self) -> String {
-        format!("http://{USERNAME}:{}@{}/simplefin", lock(&self.state).password, self.addr)
+        format!("http://{USERNAME}:{}@{}{BASE_PATH}", lock(&self.state).password, self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -19,7 +19,7 @@ type Shared = Arc<Mutex<State>>;
 pub(super) async fn serve(listener: tokio::net::TcpListener, state: Shared) {
     // Every answer closes its connection, so each request passes the fault door (`fault.rs`).
     let app = Router::new()
-        .route("/simplefin/accounts", get(accounts))
+        .route(super::ACCOUNTS_PATH, get(accounts))
         .with_state(state.clone())
         .layer(axum::middleware::map_response(close_connection));
     let (door, passed_on) = super::fault::front_door(listener, state);
