@@ -9,6 +9,7 @@
 //! one place, [`bounded`], before anything is judged or stored.
 
 pub mod akahu;
+pub mod enablebanking;
 mod error;
 mod fetch;
 pub mod gocardless;
@@ -38,6 +39,7 @@ crate::config::kinds! {
         Teller(teller::TellerConfig) = "teller",
         Up(up::UpConfig) = "up",
         Akahu(akahu::AkahuConfig) = "akahu",
+        EnableBanking(enablebanking::EnableBankingConfig) = "enablebanking",
     }
 }
 

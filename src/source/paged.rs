@@ -85,7 +85,7 @@ impl Api {
     /// Why `body` is not JSON, with the text around the spot. An answer may echo the request, and
     /// the spot may be inside a token, where a snippet would show part of it that no redaction
     /// of the whole token would find: so the credentials are cut out of the body first.
-    fn not_json(&self, body: &[u8]) -> String {
+    pub fn not_json(&self, body: &[u8]) -> String {
         let text = redact(String::from_utf8_lossy(body).into_owned(), &self.credentials);
         match serde_json::from_str::<Value>(&text) {
             Err(e) => not_json(text.as_bytes(), &e),
