@@ -34,6 +34,9 @@ _payguard() {
             payguard,demo)
                 cmd="payguard__subcmd__demo"
                 ;;
+            payguard,enablebanking-link)
+                cmd="payguard__subcmd__enablebanking__subcmd__link"
+                ;;
             payguard,export)
                 cmd="payguard__subcmd__export"
                 ;;
@@ -96,6 +99,9 @@ _payguard() {
                 ;;
             payguard__subcmd__help,demo)
                 cmd="payguard__subcmd__help__subcmd__demo"
+                ;;
+            payguard__subcmd__help,enablebanking-link)
+                cmd="payguard__subcmd__help__subcmd__enablebanking__subcmd__link"
                 ;;
             payguard__subcmd__help,export)
                 cmd="payguard__subcmd__help__subcmd__export"
@@ -182,7 +188,7 @@ _payguard() {
 
     case "${cmd}" in
         payguard)
-            opts="-h -V --config --log-level --help --version check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim gocardless-link completions man agent help"
+            opts="-h -V --config --log-level --help --version check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim gocardless-link enablebanking-link completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,6 +345,60 @@ _payguard() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        payguard__subcmd__enablebanking__subcmd__link)
+            opts="-h --application-id --private-key --country --bank --days --redirect-url --out --force --api-base --config --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --application-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --private-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --country)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bank)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redirect-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         payguard__subcmd__export)
             opts="-h --account --source --since --until --out --config --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -424,7 +484,7 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__help)
-            opts="check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim gocardless-link completions man agent help"
+            opts="check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim gocardless-link enablebanking-link completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +568,20 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        payguard__subcmd__help__subcmd__enablebanking__subcmd__link)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

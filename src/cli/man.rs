@@ -37,7 +37,11 @@ fn page() -> String {
 fn sections() -> String {
     let mut roff = Roff::new();
     roff.control("SH", ["SUBCOMMANDS"]);
+    // Left-adjusted: a synopsis that wraps would otherwise be justified, stretching the space in
+    // "payguard enablebanking-link" that a reader searches for.
+    roff.control("ad", ["l"]);
     subcommands(&mut roff, &Cli::command(), "payguard");
+    roff.control("ad", ["b"]);
 
     roff.control("SH", ["EXIT STATUS"]);
     let codes = [

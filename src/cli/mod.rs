@@ -176,6 +176,39 @@ pub enum Command {
         #[arg(long, value_name = "URL", default_value = crate::source::gocardless::API_BASE)]
         api_base: String,
     },
+    /// Link your bank through Enable Banking (EU/EEA): list a country's banks, or start the
+    /// authorisation, print the link to open, read the address your bank sent the browser back to
+    /// from stdin, and write the session id to a file only you can read. Prints the accounts and
+    /// the config lines. Needs no config.
+    EnablebankingLink {
+        /// Your application's id, from the Enable Banking control panel.
+        #[arg(long, value_name = "ID")]
+        application_id: String,
+        /// The application's private key (PEM) that signs the requests.
+        #[arg(long, value_name = "FILE")]
+        private_key: PathBuf,
+        /// Your bank's country (two letters, like FI): without --bank, lists its banks.
+        #[arg(long)]
+        country: Option<String>,
+        /// The bank's name, as that list writes it: starts the authorisation.
+        #[arg(long, value_name = "NAME")]
+        bank: Option<String>,
+        /// How many days the access lasts (at most what the bank allows).
+        #[arg(long, default_value_t = 180)]
+        days: u32,
+        /// Where the bank sends your browser after consent: one registered for the application.
+        #[arg(long, value_name = "URL")]
+        redirect_url: Option<String>,
+        /// Where to write the session id; created with mode 0600.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        /// The API's address (a copy of it on this machine may use plain http).
+        #[arg(long, value_name = "URL", default_value = crate::source::enablebanking::API_BASE)]
+        api_base: String,
+    },
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -233,6 +266,30 @@ pub fn main(cli: Cli) -> ExitCode {
                 redirect,
             };
             runtime().and_then(|rt| rt.block_on(crate::source::gocardless::link::run(&request))).map(|()| exit::OK)
+        }
+        Command::EnablebankingLink {
+            application_id,
+            private_key,
+            country,
+            bank,
+            days,
+            redirect_url,
+            out,
+            force,
+            api_base,
+        } => {
+            let request = crate::source::enablebanking::link::Request {
+                api_base,
+                application_id,
+                private_key,
+                country: country.as_deref(),
+                bank: bank.as_deref(),
+                days: *days,
+                redirect_url: redirect_url.as_deref(),
+                out: out.as_deref(),
+                force: *force,
+            };
+            runtime().and_then(|rt| rt.block_on(crate::source::enablebanking::link::run(&request))).map(|()| exit::OK)
         }
         Command::Completions { shell } => completions::run(*shell),
         Command::Man => man::run(),

@@ -14,7 +14,7 @@
 //! or an answer saying it ended, is [`SourceError::ConsentExpired`].
 
 mod jwt;
-
+pub mod link;
 mod settings;
 
 use chrono::{DateTime, Utc};

@@ -150,14 +150,14 @@ fn access_url(body: &[u8], host: &str) -> anyhow::Result<String> {
 /// renamed over FILE, so an existing FILE with wider permissions never holds the URL. Both are
 /// created with mode 0600, never readable by others even for a moment. Dropped without `commit`,
 /// it removes what it made.
-struct Target {
+pub(crate) struct Target {
     file: Option<File>,
     made: PathBuf,
     out: PathBuf,
 }
 
 impl Target {
-    fn reserve(out: &Path, force: bool) -> anyhow::Result<Target> {
+    pub(crate) fn reserve(out: &Path, force: bool) -> anyhow::Result<Target> {
         let shown = out.display();
         let name = out.file_name().with_context(|| format!("{shown} does not name a file"))?;
         if std::fs::metadata(out).is_ok_and(|m| m.is_dir()) {
@@ -181,7 +181,7 @@ impl Target {
         Ok(Target { file: Some(file), made, out: out.to_path_buf() })
     }
 
-    fn commit(mut self, contents: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn commit(mut self, contents: &[u8]) -> std::io::Result<()> {
         let Some(mut file) = self.file.take() else {
             return Err(std::io::Error::other("the file was already written"));
         };
