@@ -23,6 +23,7 @@ mod daemon;
 mod desktop;
 mod detection;
 mod email;
+mod enablebanking;
 mod export;
 mod faults;
 mod flood;
