@@ -497,3 +497,25 @@ async fn linking_a_bank_writes_the_session_and_prints_the_accounts_and_config_li
     assert_eq!(fixture.seen().len(), asked);
     assert_eq!(std::fs::read_to_string(&out).expect("the session file"), SESSION);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_near_its_end_is_warned_of_and_shown_by_status() {
+    let fixture = Fixture::start().await;
+    serve(&fixture);
+    fixture.reply(
+        &session_path(),
+        Reply::json(&session("AUTHORIZED", Utc::now() + TimeDelta::days(4) + TimeDelta::hours(1))),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = binary_config(&fixture, dir.path());
+    let found: Vec<Value> = support::stdout_of(&support::run(&config, &["once", "--json"]).await)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let warned: Vec<(&str, &str)> =
+        found.iter().map(|f| (f["kind"].as_str().unwrap_or(""), f["severity"].as_str().unwrap_or(""))).collect();
+    assert_eq!(warned, [("consent_expiry", "warning")], "{found:?}");
+    assert!(found[0]["title"].as_str().unwrap_or("").contains("ends in 4 days"), "{found:?}");
+    let status = support::stdout_of(&support::run(&config, &["status"]).await);
+    assert!(status.contains("access granted by the bank ends"), "{status}");
+}
