@@ -528,7 +528,8 @@ impl Engine {
             detect::source_down(&config.name, health, down_after, inhibited, now).into_iter().collect();
         findings.extend(detect::accounts_unreadable(&config.name, health, down_after, now));
         findings.extend(detect::budget_exhausted(&config.name, health, now));
-        findings.extend(detect::consent_expiry(&config.name, health, config.polling.consent_warning, now));
+        let renewal = config.kind.get().renewal();
+        findings.extend(detect::consent_expiry(&config.name, health, config.polling.consent_warning, renewal, now));
         let scope = AccountRef::new(config.name.clone(), "");
         let plan = self.plan(&scope, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);

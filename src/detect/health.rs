@@ -62,6 +62,7 @@ pub fn consent_expiry(
     source: &str,
     health: &SourceHealth,
     warn_before: chrono::TimeDelta,
+    renewal: Option<&str>,
     now: DateTime<Utc>,
 ) -> Option<Finding> {
     let until = health.consent_until?;
@@ -76,7 +77,8 @@ pub fn consent_expiry(
     Some(Finding {
         severity: if last_day { crate::model::Severity::Critical } else { crate::model::Severity::Warning },
         detail: format!(
-            "The access your bank granted for {source} ends at {at}; after that payguard cannot read these accounts. Renew it at your bank (link the bank again) before then."
+            "The access your bank granted for {source} ends at {at}; after that payguard cannot read these accounts. Renew it before then: {}.",
+            renewal.unwrap_or("link the bank again")
         ),
         threshold: Some(Threshold {
             key: "consent_warning".into(),
@@ -172,7 +174,7 @@ mod tests {
         let week = TimeDelta::days(7);
         let at = |left: TimeDelta| {
             let health = SourceHealth { consent_until: Some(now() + left), ..SourceHealth::default() };
-            consent_expiry("eu-bank", &health, week, now()).map(|f| (f.severity, f.key))
+            consent_expiry("eu-bank", &health, week, None, now()).map(|f| (f.severity, f.key))
         };
         use crate::model::Severity::{Critical, Warning};
         assert_eq!(at(TimeDelta::days(8)), None, "not yet");
@@ -180,7 +182,14 @@ mod tests {
         assert_eq!(at(TimeDelta::days(2)), Some((Warning, "consent:soon".to_owned())));
         assert_eq!(at(TimeDelta::hours(20)), Some((Critical, "consent:last-day".to_owned())));
         assert_eq!(at(TimeDelta::zero()), None, "ended: source_down says so");
-        assert_eq!(consent_expiry("eu-bank", &SourceHealth::default(), week, now()), None, "no date, nothing to say");
+        assert_eq!(
+            consent_expiry("eu-bank", &SourceHealth::default(), week, None, now()),
+            None,
+            "no date, nothing to say"
+        );
+        let soon = SourceHealth { consent_until: Some(now() + TimeDelta::days(3)), ..SourceHealth::default() };
+        let said = consent_expiry("eu-bank", &soon, week, Some("run `payguard x-link` again"), now()).map(|f| f.detail);
+        assert!(said.unwrap_or_default().ends_with("Renew it before then: run `payguard x-link` again."));
     }
 
     #[test]

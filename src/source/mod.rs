@@ -53,6 +53,12 @@ pub trait Kind {
         None
     }
 
+    /// How the person renews their consent when it ends, for `consent_expiry`: the command to
+    /// run, when the kind has one.
+    fn renewal(&self) -> Option<&'static str> {
+        None
+    }
+
     /// How many polls a day the provider may allow at the least, when it limits them (`check`
     /// warns of a schedule that asks for more).
     fn polls_allowed_per_day(&self) -> Option<u32> {

@@ -305,6 +305,7 @@ async fn an_ending_consent_is_warned_once_then_critical_on_its_last_day() {
         found.iter().map(|f| (f["kind"].as_str().unwrap_or(""), f["severity"].as_str().unwrap_or(""))).collect();
     assert_eq!(warned, [("consent_expiry", "warning")], "{found:?}");
     assert!(found[0]["title"].as_str().unwrap_or("").contains("ends in 4 days"), "{found:?}");
+    assert!(found[0]["detail"].as_str().unwrap_or("").contains("run `payguard gocardless-link"), "{found:?}");
     assert_eq!(once(&config).await, Vec::<Value>::new(), "said once, not every poll");
 
     agreement(&fixture, Utc::now() - chrono::TimeDelta::days(90) + chrono::TimeDelta::hours(5));

@@ -122,6 +122,10 @@ impl crate::source::Kind for EnableBankingConfig {
         u32::try_from(accounts).unwrap_or(u32::MAX).saturating_mul(2).saturating_add(1)
     }
 
+    fn renewal(&self) -> Option<&'static str> {
+        Some("run `payguard enablebanking-link` again and point session_id at the new session's file")
+    }
+
     /// PSD2 lets a bank refuse more than four unattended reads a day per account.
     fn polls_allowed_per_day(&self) -> Option<u32> {
         Some(4)

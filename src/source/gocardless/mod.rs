@@ -273,7 +273,7 @@ impl super::Poller for GoCardless {
 /// What to tell a person whose bank link ended.
 fn relink(why: &str) -> String {
     format!(
-        "{why}; banks grant access for a limited time (90 days unless agreed otherwise): link the bank again (a new requisition) and set its id as requisition_id"
+        "{why}; banks grant access for a limited time (90 days unless agreed otherwise): link the bank again (`payguard gocardless-link`, a new requisition) and set its id as requisition_id"
     )
 }
 

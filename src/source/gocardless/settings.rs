@@ -87,6 +87,10 @@ impl crate::source::Kind for GoCardlessConfig {
         u32::try_from(accounts).unwrap_or(u32::MAX).saturating_mul(2)
     }
 
+    fn renewal(&self) -> Option<&'static str> {
+        Some("run `payguard gocardless-link --institution …` again and set the new requisition_id")
+    }
+
     /// PSD2 lets a bank refuse more than four unattended reads a day per account.
     fn polls_allowed_per_day(&self) -> Option<u32> {
         Some(4)
