@@ -574,6 +574,16 @@ fn cases(fixture: &Fixture, closed: u16, sources_echo: bool) -> Vec<Case> {
         on_wire: vec![format!("Bearer {user}"), app.clone()],
     });
 
+    let (id, key) = (secret("gocardless-id"), secret("gocardless-key"));
+    cases.push(Case {
+        kind: "gocardless",
+        part: Part::Source { name: "gocardless", account: "G1" },
+        toml: format!("[[source]]\nname = \"gocardless\"\nkind = \"gocardless\"\napi_base = \"{base}/gocardless\"\nsecret_id = \"{id}\"\nsecret_key = \"{key}\"\nrequisition_id = \"r-1\"\nschedule = \"0 * * * *\"\n\n[[account]]\nsource = \"gocardless\"\nid = \"G1\"\n"),
+        // The token request carries the secrets in its body; a refusal that echoes them.
+        replies: vec![("/gocardless/api/v2/token/new/".into(), source_echo(400, &format!("secret_id {id} secret_key {key}")))],
+        on_wire: vec![id.clone(), key.clone()],
+    });
+
     let token = secret("notice-http-json");
     cases.push(Case {
         kind: "notice-http-json",
