@@ -286,4 +286,21 @@ kind = "console"
     let check = support::stdout_of(&run(&["check"]).await.expect("join"));
     assert!(check.contains(&format!("akahu (akahu, {}) schedule", fixture.url(""))), "{check}");
     assert!(!check.contains(USER_TOKEN) && !check.contains(APP_TOKEN), "{check}");
+
+    // `run` polls it on its schedule and stops cleanly; `status` shows what it read.
+    let every_second = std::fs::read_to_string(&config).expect("config").replace("*/30 * * * *", "* * * * * *");
+    std::fs::write(&config, every_second).expect("write the config");
+    let accounts_asked = |seen: &[support::Seen]| seen.iter().filter(|s| s.path == "/v1/accounts").count();
+    let before = accounts_asked(&fixture.seen());
+    let mut daemon = support::daemon(&config)
+        .env("PAYGUARD_TEST_AKAHU_USER", USER_TOKEN)
+        .env("PAYGUARD_TEST_AKAHU_APP", APP_TOKEN)
+        .spawn()
+        .expect("start payguard run");
+    fixture.wait_for("two scheduled polls", |seen| accounts_asked(seen) >= before + 2).await;
+    support::signal(&daemon, "TERM");
+    let stopped = tokio::task::spawn_blocking(move || daemon.wait()).await.expect("join").expect("wait");
+    assert_eq!(stopped.code(), Some(0));
+    let status = support::stdout_of(&run(&["status"]).await.expect("join"));
+    assert!(status.contains("akahu (akahu): ok") && status.contains("NZD"), "{status}");
 }

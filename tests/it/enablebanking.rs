@@ -519,3 +519,25 @@ async fn a_session_near_its_end_is_warned_of_and_shown_by_status() {
     let status = support::stdout_of(&support::run(&config, &["status"]).await);
     assert!(status.contains("access granted by the bank ends"), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_polls_enablebanking_on_its_schedule_and_status_tells() {
+    let fixture = Fixture::start().await;
+    serve(&fixture);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = binary_config(&fixture, dir.path());
+    let every_second = std::fs::read_to_string(&config).expect("config").replace("5 1,7,13,19 * * *", "* * * * * *");
+    std::fs::write(&config, every_second).expect("write the config");
+    let mut daemon = support::daemon(&config).spawn().expect("start payguard run");
+    let balances = balances_path();
+    fixture.wait_for("two scheduled polls", |seen| seen.iter().filter(|s| s.path == balances).count() >= 2).await;
+    support::signal(&daemon, "TERM");
+    let stopped = tokio::task::spawn_blocking(move || daemon.wait()).await.expect("join").expect("wait");
+    assert_eq!(stopped.code(), Some(0));
+    verified(&fixture.seen()); // every request carried a valid token (it panics otherwise)
+
+    let status = support::stdout_of(&support::run(&config, &["status"]).await);
+    assert!(status.contains("eu-bank (enablebanking): ok"), "{status}");
+    assert!(status.contains("10520.75 EUR"), "{status}");
+    assert!(status.contains("access granted by the bank ends"), "{status}");
+}

@@ -347,6 +347,23 @@ async fn a_large_debit_to_a_new_payee_after_the_baseline_is_caught() {
     // Polled again, the theft is not news.
     let (_, again, _) = bank.once(&config).await;
     assert!(!kinds(&again).contains(&"large_debit") && !kinds(&again).contains(&"new_payee"), "{again:?}");
+
+    // `run` polls it on its schedule over mutual TLS and stops cleanly; `status` shows the balance.
+    let every_second = std::fs::read_to_string(&config).expect("config").replace("0 * * * *", "* * * * * *");
+    std::fs::write(&config, every_second).expect("write the config");
+    let accounts_asked = |seen: &[support::Seen]| seen.iter().filter(|s| s.path == "/accounts").count();
+    let before = accounts_asked(&bank.fixture.seen());
+    let mut daemon = support::daemon(&config)
+        .env("SSL_CERT_FILE", bank.path("ca.pem"))
+        .env_remove("SSL_CERT_DIR")
+        .spawn()
+        .expect("start payguard run");
+    bank.fixture.wait_for("two scheduled polls", |seen| accounts_asked(seen) >= before + 2).await;
+    support::signal(&daemon, "TERM");
+    let stopped = tokio::task::spawn_blocking(move || daemon.wait()).await.expect("join").expect("wait");
+    assert_eq!(stopped.code(), Some(0));
+    let status = String::from_utf8_lossy(&bank.run(&config, &["status"]).await.stdout).into_owned();
+    assert!(status.contains("us-bank (teller): ok") && status.contains("3400.00 USD"), "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -330,6 +330,20 @@ async fn payguard_once_finds_a_theft_after_a_baseline() {
     let host = fixture.url("");
     assert!(check.contains(&format!("up (up, {}) schedule", host.trim_end_matches('/'))), "{check}");
     assert!(!check.contains(TOKEN), "{check}");
+
+    // `run` polls it on its schedule and stops cleanly; `status` shows what it read.
+    fixture.reply(&transactions_path(ACCOUNT), page(vec![], None));
+    let every_second = std::fs::read_to_string(&config).expect("config").replace("*/30 * * * *", "* * * * * *");
+    std::fs::write(&config, every_second).expect("write the config");
+    let accounts_asked = |seen: &[support::Seen]| seen.iter().filter(|s| s.path == "/api/v1/accounts").count();
+    let before = accounts_asked(&fixture.seen());
+    let mut daemon = support::daemon(&config).spawn().expect("start payguard run");
+    fixture.wait_for("two scheduled polls", |seen| accounts_asked(seen) >= before + 2).await;
+    support::signal(&daemon, "TERM");
+    let stopped = tokio::task::spawn_blocking(move || daemon.wait()).await.expect("join").expect("wait");
+    assert_eq!(stopped.code(), Some(0));
+    let status = support::stdout_of(&support::run(&config, &["status"]).await);
+    assert!(status.contains("up (up): ok") && status.contains("AUD"), "{status}");
 }
 
 /// Refused credentials fail `payguard once` with exit 75 and `source_down` at once, naming the
