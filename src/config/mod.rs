@@ -35,7 +35,7 @@ pub use entry::{Entry, Kind, Registry, fields_of};
 pub use error::ConfigError;
 pub use group::{ControlGroup, GroupError, resolve as resolve_group};
 pub use notice::NoticeConfig;
-pub use permissions::Credentials;
+pub use permissions::{Credentials, secrets_of, secrets_of_kind};
 pub use schedule::Schedule;
 pub use secret::{Lookup, Secret, SecretFile, Secrets, Unresolved, resolve as resolve_secret};
 pub use url::{host, is_loopback_host, redacted, secret_host, secure_url};

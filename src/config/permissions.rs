@@ -97,6 +97,23 @@ struct Credential<'a> {
 }
 
 impl Credential<'_> {
+    /// The parts of the value that are secret, as [`secrets_of`] says.
+    fn values(&self) -> Vec<String> {
+        match self.shape {
+            Shape::Token => vec![self.text.to_owned()],
+            Shape::Url { token_in_path } => {
+                let Ok(url) = Url::parse(self.text) else { return Vec::new() };
+                let mut values: Vec<String> = url.password().map(str::to_owned).into_iter().collect();
+                values.extend(url.query().map(str::to_owned));
+                values.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
+                if token_in_path {
+                    values.push(url.path().to_owned());
+                }
+                values
+            }
+        }
+    }
+
     fn is_inline(&self) -> bool {
         self.literal
             && match self.shape {
@@ -181,6 +198,23 @@ impl<'a> Credentials<'a> {
             shape,
         });
     }
+}
+
+/// The secret values a kind holds, to cut out of whatever an answer echoes back: a token whole; of a
+/// URL, its password and its query (and its path, when the path is the token). Never shown.
+pub fn secrets_of<R: Registry>(kind: &R) -> Vec<Secret> {
+    secrets_listed(|found| kind.credentials(found))
+}
+
+/// [`secrets_of`] one kind's settings.
+pub fn secrets_of_kind<K: super::Kind>(kind: &K) -> Vec<Secret> {
+    secrets_listed(|found| kind.credentials(found))
+}
+
+fn secrets_listed<'a>(list: impl FnOnce(&mut Credentials<'a>)) -> Vec<Secret> {
+    let mut found = Credentials { prefix: String::new(), found: Vec::new() };
+    list(&mut found);
+    found.found.iter().flat_map(Credential::values).filter(|v| !v.is_empty()).map(Secret::new).collect()
 }
 
 /// Every value of the config that is or may carry a credential, with its key.

@@ -111,12 +111,15 @@ pub struct Poll {
 /// A configured source, ready to poll.
 pub struct Source {
     poller: Box<dyn Poller>,
+    /// The kind's credentials, cut out of every error a poll returns, whatever the kind did.
+    secrets: Vec<crate::config::Secret>,
 }
 
 impl Source {
     pub fn new(config: &SourceConfig) -> Result<Source, SourceError> {
         let client = fetch::client(&config.http)?;
-        Ok(Source { poller: config.kind.get().connect(&config.name, client, config.http)? })
+        let poller = config.kind.get().connect(&config.name, client, config.http)?;
+        Ok(Source { poller, secrets: crate::config::secrets_of(&config.kind) })
     }
 
     /// Polls `accounts` for their balance and for transactions posted since `since`.
@@ -129,7 +132,8 @@ impl Source {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Poll, SourceError> {
-        self.poller.poll(accounts, since, now).await.map(bounded).map_err(bounded_error)
+        let poll = self.poller.poll(accounts, since, now).await;
+        poll.map(|poll| bounded(poll, &self.secrets)).map_err(|e| bounded_error(e, &self.secrets))
     }
 
     /// See [`Poller::kept`].
@@ -152,11 +156,11 @@ impl Source {
 /// transactions that differ only beyond the bound stay two. A source's own id longer than the
 /// bound becomes `long:` and a digest of the whole id, which is as distinct and as stable as the id
 /// itself. The payee key is taken again from the cut payee, so it matches what is stored.
-fn bounded(mut poll: Poll) -> Poll {
+fn bounded(mut poll: Poll, secrets: &[crate::config::Secret]) -> Poll {
     for (_, result) in &mut poll.accounts {
         match result {
             Ok(observation) => bound_observation(observation),
-            Err(error) => *error = bounded_error(error.clone()),
+            Err(error) => *error = bounded_error(error.clone(), secrets),
         }
     }
     poll.warnings.iter_mut().chain(&mut poll.unconfigured).for_each(|t| {
@@ -206,9 +210,10 @@ fn bound_id(id: &mut String) -> bool {
     true
 }
 
-/// A platform's words in an error, bounded like the data: errors are shown and kept as the
-/// source's last error.
-fn bounded_error(mut error: SourceError) -> SourceError {
+/// A platform's words in an error, bounded like the data (errors are shown and kept as the
+/// source's last error), and cut free of the source's credentials first: an answer that echoes one
+/// back cannot put it in an error, whichever kind read it.
+fn bounded_error(mut error: SourceError, secrets: &[crate::config::Secret]) -> SourceError {
     match &mut error {
         SourceError::Unreachable { reason: t, .. }
         | SourceError::BrokenOff { reason: t, .. }
@@ -218,6 +223,9 @@ fn bounded_error(mut error: SourceError) -> SourceError {
         | SourceError::Platform(t)
         | SourceError::MissingAccount(t)
         | SourceError::Setup(t) => {
+            if !secrets.is_empty() {
+                *t = crate::redact::redact(std::mem::take(t), secrets);
+            }
             text::cut(t, text::STORED);
         }
         SourceError::Timeout { .. }

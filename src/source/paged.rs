@@ -13,7 +13,7 @@ use reqwest::{Client, RequestBuilder, Url};
 use serde_json::Value;
 
 use super::fetch::{check_url, get, host_of};
-use super::values::{kind, not_json, text};
+use super::values::{kind, text, unreadable};
 use super::{Poll, SourceError};
 use crate::config::{HttpLimits, Secret};
 use crate::model::Observation;
@@ -86,11 +86,7 @@ impl Api {
     /// the spot may be inside a token, where a snippet would show part of it that no redaction
     /// of the whole token would find: so the credentials are cut out of the body first.
     pub fn not_json(&self, body: &[u8]) -> String {
-        let text = redact(String::from_utf8_lossy(body).into_owned(), &self.credentials);
-        match serde_json::from_str::<Value>(&text) {
-            Err(e) => not_json(text.as_bytes(), &e),
-            Ok(_) => "not JSON".to_owned(),
-        }
+        unreadable(body, &self.credentials)
     }
 
     /// An answer payguard cannot use, in words that never hold the credentials.

@@ -46,6 +46,17 @@ pub(super) fn not_json(body: &[u8], error: &serde_json::Error) -> String {
     format!("not JSON ({error}), near `{near}`")
 }
 
+/// [`not_json`] of an answer that may echo the request: the spot may be inside a credential, where
+/// the text around it would show part of it that no redaction of the whole could find, so the
+/// credentials are cut out of the body first and the body is read again.
+pub(super) fn unreadable(body: &[u8], secrets: &[crate::config::Secret]) -> String {
+    let text = crate::redact::redact(String::from_utf8_lossy(body).into_owned(), secrets);
+    match serde_json::from_str::<Value>(&text) {
+        Err(e) => not_json(text.as_bytes(), &e),
+        Ok(_) => "not JSON".to_owned(),
+    }
+}
+
 /// A time as Unix seconds (number or numeric string), RFC 3339, or a plain date (midnight UTC).
 pub(super) fn time(value: &Value, what: &str) -> Result<DateTime<Utc>, String> {
     let bad = || format!("{what} should be a time (Unix seconds or RFC 3339), found {}", short(value));
@@ -97,6 +108,18 @@ fn short(value: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_answer_broken_inside_an_echoed_credential_shows_none_of_it() {
+        let token = "tok-5f3a9c2e71d84b06";
+        let body = format!("{{\"seen\": Bearer {token} }}");
+        let error = serde_json::from_str::<Value>(&body).err().map(|e| not_json(body.as_bytes(), &e));
+        let fragment = &token[..8];
+        let plain = error.unwrap_or_default();
+        assert!(plain.contains(fragment), "the plain reading shows a part: {plain}");
+        let said = unreadable(body.as_bytes(), &[crate::config::Secret::new(token)]);
+        assert!(!said.contains(fragment) && said.contains("[redacted"), "{said}");
+    }
 
     #[test]
     fn amounts_from_strings_and_number_literals() {

@@ -10,7 +10,7 @@ use serde_json::Value;
 mod settings;
 
 use super::fetch::{check_url, get, host_of};
-use super::values::{amount, kind, not_json, text, time};
+use super::values::{amount, kind, text, time, unreadable};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpAuth, HttpLimits};
 
@@ -66,7 +66,8 @@ impl HttpJson {
         let parsed = check_url(url, self.limits.allow_insecure_http).map_err(SourceError::Setup)?;
         let host = host_of(&parsed);
         let body = get(authorise(self.client.get(parsed), &self.config.auth)?, &host, &self.limits).await?;
-        serde_json::from_slice(&body).map_err(|e| SourceError::Malformed { host, detail: not_json(&body, &e) })
+        let secrets = crate::config::secrets_of_kind(self.config.as_ref());
+        serde_json::from_slice(&body).map_err(|_| SourceError::Malformed { host, detail: unreadable(&body, &secrets) })
     }
 }
 

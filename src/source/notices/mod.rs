@@ -52,12 +52,14 @@ pub type NoticeFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Vec<Not
 pub struct NoticeSource {
     config: NoticeConfig,
     reader: Box<dyn Reader>,
+    /// The kind's credentials, cut out of every error a poll returns.
+    secrets: Vec<crate::config::Secret>,
 }
 
 impl NoticeSource {
     pub fn new(config: &NoticeConfig) -> Result<NoticeSource, SourceError> {
         let reader = config.kind.get().connect(&config.name, client(&config.http)?, config.http)?;
-        Ok(NoticeSource { config: config.clone(), reader })
+        Ok(NoticeSource { config: config.clone(), reader, secrets: crate::config::secrets_of(&config.kind) })
     }
 
     pub fn name(&self) -> &str {
@@ -73,7 +75,7 @@ impl NoticeSource {
     ///
     /// `now` places the notices of an http-json source whose status word says nothing (see there).
     pub async fn poll(&self, now: DateTime<Utc>) -> Result<Vec<Notice>, SourceError> {
-        let notices = self.reader.read(now).await.map_err(super::bounded_error)?;
+        let notices = self.reader.read(now).await.map_err(|e| super::bounded_error(e, &self.secrets))?;
         Ok(first_of_each_id(notices).into_iter().map(|n| bounded(&self.config.name, n)).collect())
     }
 }

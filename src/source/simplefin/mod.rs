@@ -16,7 +16,7 @@ pub mod claim;
 mod settings;
 
 use super::fetch::{check_url, get, host_of};
-use super::values::{amount, kind, not_json, text, time};
+use super::values::{amount, kind, text, time, unreadable};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
 use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
@@ -101,7 +101,8 @@ impl SimpleFin {
         now: DateTime<Utc>,
     ) -> Result<(Top, Option<Listed>), SourceError> {
         let malformed = |detail: String| SourceError::Malformed { host: self.host.clone(), detail };
-        let root: Value = serde_json::from_slice(body).map_err(|e| malformed(not_json(body, &e)))?;
+        let secrets = std::slice::from_ref(&self.password);
+        let root: Value = serde_json::from_slice(body).map_err(|_| malformed(unreadable(body, secrets)))?;
         let Value::Object(mut root) = root else {
             return Err(malformed(format!("expected a JSON object, found {}", kind(&root))));
         };
