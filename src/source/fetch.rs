@@ -26,6 +26,14 @@ pub fn check_url(text: &str, allow_insecure_http: bool) -> Result<Url, String> {
     crate::config::secure_url(text, allow_insecure_http)
 }
 
+/// `id` as one segment of a URL path: everything but RFC 3986's unreserved characters
+/// percent-encoded, so an id with a `/`, `?` or `#` in it cannot reach another endpoint.
+pub(super) fn segment(id: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const RESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    utf8_percent_encode(id, RESERVED).to_string()
+}
+
 /// How a URL is named in messages: scheme, host and port, never user info, path or query.
 pub fn host_of(url: &Url) -> String {
     match (url.host_str(), url.port()) {

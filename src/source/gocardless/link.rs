@@ -96,7 +96,8 @@ pub async fn run(request: &Request<'_>) -> anyhow::Result<()> {
     let accounts = wait_until_linked(&provider, &requisition_id).await?;
     println!("\nlinked {} account(s):", accounts.len());
     for account in &accounts {
-        let details = provider.read(&format!("/api/v2/accounts/{account}/details/"), Utc::now()).await.ok();
+        let path = format!("/api/v2/accounts/{}/details/", crate::source::fetch::segment(account));
+        let details = provider.read(&path, Utc::now()).await.ok();
         let about = details.as_ref().and_then(|d| d.get("account")).map(describe).unwrap_or_default();
         println!("  {}  {about}", text::clipped(account, text::LINE));
     }
@@ -126,7 +127,8 @@ async fn list_institutions(provider: &GoCardless, country: &str) -> anyhow::Resu
 async fn wait_until_linked(provider: &GoCardless, requisition: &str) -> anyhow::Result<Vec<String>> {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let doc = provider.read(&format!("/api/v2/requisitions/{requisition}/"), Utc::now()).await?;
+        let path = format!("/api/v2/requisitions/{}/", crate::source::fetch::segment(requisition));
+        let doc = provider.read(&path, Utc::now()).await?;
         match doc.get("status").and_then(Value::as_str).unwrap_or_default() {
             "LN" | "LINKED" => {
                 let ids = doc.get("accounts").and_then(Value::as_array).cloned().unwrap_or_default();

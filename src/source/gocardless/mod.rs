@@ -26,7 +26,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Client, StatusCode, Url};
 use serde_json::Value;
 
-use super::fetch::{Answer, check_url, host_of, send};
+use super::fetch::{Answer, check_url, host_of, segment, send};
 use super::values::{amount, kind, not_json, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
@@ -114,7 +114,7 @@ impl GoCardless {
     /// The accounts of the requisition and the id of its end-user agreement, or why it can no
     /// longer be read.
     async fn requisition(&self, now: DateTime<Utc>) -> Result<(Vec<String>, Option<String>), SourceError> {
-        let path = format!("/api/v2/requisitions/{}/", self.config.requisition_id);
+        let path = format!("/api/v2/requisitions/{}/", segment(&self.config.requisition_id));
         let doc = self.read(&path, now).await?;
         let status = doc.get("status").and_then(Value::as_str).unwrap_or_default();
         if matches!(status, "EX" | "EXPIRED") {
@@ -142,7 +142,7 @@ impl GoCardless {
     /// When the agreement's access ends: accepted, plus the days it was granted for. `None` while
     /// it is not accepted (the requisition is not linked yet) or says neither.
     async fn consent_until(&self, agreement: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, SourceError> {
-        let doc = self.read(&format!("/api/v2/agreements/enduser/{agreement}/"), now).await?;
+        let doc = self.read(&format!("/api/v2/agreements/enduser/{}/", segment(agreement)), now).await?;
         let accepted = match doc.get("accepted") {
             None | Some(Value::Null) => return Ok(None),
             Some(value) => time(value, "accepted").map_err(|e| self.malformed(format!("agreement: {e}")))?,
@@ -157,8 +157,9 @@ impl GoCardless {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Observation, SourceError> {
-        let balances = self.read(&format!("/api/v2/accounts/{account}/balances/"), now).await?;
-        let path = format!("/api/v2/accounts/{account}/transactions/?date_from={}", since.format("%Y-%m-%d"));
+        let id = segment(account);
+        let balances = self.read(&format!("/api/v2/accounts/{id}/balances/"), now).await?;
+        let path = format!("/api/v2/accounts/{id}/transactions/?date_from={}", since.format("%Y-%m-%d"));
         let transactions = self.read(&path, now).await?;
         let account_ref = AccountRef::new(self.source.clone(), account);
         observation(account_ref, &balances, &transactions, now)
@@ -175,7 +176,7 @@ impl GoCardless {
             answer = self.get(&url, now).await?;
         }
         if let Some(account) = path.strip_prefix("/api/v2/accounts/").and_then(|rest| rest.split('/').next()) {
-            self.note_quota(account, &answer, now);
+            self.note_quota(&percent_encoding::percent_decode_str(account).decode_utf8_lossy(), &answer, now);
         }
         if !answer.status.is_success() {
             return Err(self.refusal(&answer));

@@ -83,10 +83,7 @@ pub(super) fn authorise(request: RequestBuilder, auth: &HttpAuth) -> Result<Requ
 
 /// `{account}` in a template becomes the account id, percent-encoded for a URL path.
 fn expand(template: &str, account: &str) -> String {
-    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-    /// Everything but RFC 3986's unreserved characters.
-    const RESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-    template.replace("{account}", &utf8_percent_encode(account, RESERVED).to_string())
+    template.replace("{account}", &super::fetch::segment(account))
 }
 
 /// Reads one account out of its balance and transactions documents by the configured pointers.
