@@ -104,6 +104,18 @@ pub struct Observation {
     pub transactions: Vec<Transaction>,
 }
 
+/// The record transactions came from, as the platform wrote it: a notification mail, an exported
+/// statement file. Kept whole, so what a person hands to the platform or the police is the
+/// platform's own record, not payguard's reading of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// How a person finds it again: the file's name, or the mail's date and subject.
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// The transactions it records: (account id, transaction id).
+    pub cites: Vec<(String, String)>,
+}
+
 /// What a platform's status page or feed announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -34,8 +34,14 @@ pub fn run(
     let bundle = Bundle::gather(&store, &account, since, until, now)?;
     drop(store);
     let names = export::write(&bundle, out).with_context(|| format!("cannot write the export to {}", out.display()))?;
+    let evidence_dir = format!("{}/", export::EVIDENCE_DIR);
+    let (records, names): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| n.starts_with(&evidence_dir));
+    let records = match records.len() {
+        0 => String::new(),
+        n => format!(", {n} record(s) the transactions came from in {evidence_dir}"),
+    };
     println!(
-        "wrote {} to {}: {} transaction(s), {} balance(s), {} alert(s); audit chain {}",
+        "wrote {} to {}: {} transaction(s), {} balance(s), {} alert(s){records}; audit chain {}",
         names.join(", "),
         out.display(),
         bundle.transactions.len(),

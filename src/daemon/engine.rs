@@ -342,12 +342,15 @@ impl Engine {
         polling::record_attempt(&mut health, cost, now);
         let fetch = source.poll(accounts, since, now).instrument(tracing::debug_span!("fetch", source = %config.name));
         match fetch.await {
-            Ok(poll) => {
+            Ok(mut poll) => {
                 polling::record_success(&mut health, now);
                 polling::record_access(&mut health, poll.consent_until, &poll.quotas);
+                let evidence = std::mem::take(&mut poll.evidence);
                 let ingested = tracing::debug_span!("accounts")
                     .in_scope(|| blocking(|| self.ingest_poll(config, poll, now, &mut run)));
-                run.store_error = ingested.err();
+                // The records after what they record: a record never cites what was not stored.
+                run.store_error =
+                    ingested.and_then(|()| blocking(|| self.store.keep_evidence(&config.name, &evidence))).err();
                 let failed: Vec<(&str, &str)> =
                     run.failures.iter().map(|f| (f.account.as_str(), f.error.as_str())).collect();
                 let failed_ids: HashSet<&str> = failed.iter().map(|(f, _)| *f).collect();

@@ -2,9 +2,11 @@
 //! hand to the platform, the bank or the police.
 //!
 //! The bundle is a directory of plain files: `transactions.csv`, `balances.csv`, `alerts.json`,
-//! `report.html` (a self-contained page with a hand-written SVG chart) and `MANIFEST.txt` (each
-//! file's SHA-256 and size, and the audit chain's head and verification at export time, so a
-//! recipient can tell the files were not edited after export and tie them to the store's chain).
+//! `report.html` (a self-contained page with a hand-written SVG chart), `evidence/` (the mails and
+//! statement files the transactions came from, byte for byte, when a source kept them) and
+//! `MANIFEST.txt` (each file's SHA-256 and size, and the audit chain's head and verification at
+//! export time, so a recipient can tell the files were not edited after export and tie them to the
+//! store's chain, where each kept record's hash is logged).
 //!
 //! It is built from store data and the account's and source's names only: nothing from the config's
 //! sources or channels (access URLs, tokens) can reach it. Files are 0600 and the directory 0700,
@@ -27,7 +29,7 @@ use sha2::{Digest as _, Sha256};
 use crate::alert::Alert;
 use crate::model::{AccountRef, Snapshot, Transaction};
 use crate::notify::render::alert_json;
-use crate::store::{AuditHead, AuditReport, Store, StoreError};
+use crate::store::{AuditHead, AuditReport, Kept, Store, StoreError};
 
 const FILE_MODE: u32 = 0o600;
 const DIR_MODE: u32 = 0o700;
@@ -46,6 +48,8 @@ pub struct Bundle {
     pub transactions: Vec<Transaction>,
     /// The account's alerts that first fired or were last seen in the range, by first firing.
     pub alerts: Vec<Alert>,
+    /// The records the transactions came from (mails, statement files), each once.
+    pub evidence: Vec<Kept>,
     pub audit_head: AuditHead,
     pub audit: AuditReport,
 }
@@ -74,6 +78,7 @@ impl Bundle {
             Some(s) => s.currency.clone(),
             None => store.account(account)?.map(|r| r.currency).unwrap_or_default(),
         };
+        let evidence = store.evidence_of(account, transactions.iter().map(|t| t.id.as_str()))?;
         let audit_head = store.audit_head()?;
         let audit = store.verify_audit()?;
         Ok(Bundle {
@@ -86,6 +91,7 @@ impl Bundle {
             snapshots,
             transactions,
             alerts,
+            evidence,
             audit_head,
             audit,
         })
@@ -122,18 +128,28 @@ impl Bundle {
         text
     }
 
-    /// The bundle's data files, by name, in the order the manifest lists them.
-    pub fn files(&self) -> Vec<(&'static str, String)> {
-        vec![
+    /// The bundle's data files, by name, in the order the manifest lists them: the tables and the
+    /// report, then each kept record under `evidence/`, named by the start of its hash and its own
+    /// name made safe for a file system.
+    pub fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = [
             ("transactions.csv", csv::transactions(&self.transactions, &self.currency)),
             ("balances.csv", csv::balances(&self.snapshots)),
             ("alerts.json", self.alerts_json()),
             ("report.html", report::render(self)),
         ]
+        .into_iter()
+        .map(|(name, text)| (name.to_owned(), text.into_bytes()))
+        .collect();
+        for record in &self.evidence {
+            let prefix = record.sha256.get(..12).unwrap_or(&record.sha256);
+            files.push((format!("{EVIDENCE_DIR}/{prefix}-{}", file_name(&record.name)), record.bytes.clone()));
+        }
+        files
     }
 
     /// `MANIFEST.txt` for `files`.
-    pub fn manifest(&self, files: &[(&'static str, String)]) -> String {
+    pub fn manifest(&self, files: &[(String, Vec<u8>)]) -> String {
         let mut out = String::from("payguard evidence bundle\n\n");
         let _ = writeln!(out, "account: {}", self.account.account);
         let _ = writeln!(out, "source: {}", self.account.source);
@@ -145,7 +161,7 @@ impl Bundle {
         // sha256sum's own line shape after the size, so `sha256sum -c` can check them once trimmed.
         let _ = writeln!(out, "\nfiles (bytes, SHA-256, name):");
         for (name, contents) in files {
-            let _ = writeln!(out, "{} {}  {name}", contents.len(), hex(&Sha256::digest(contents.as_bytes())));
+            let _ = writeln!(out, "{} {}  {name}", contents.len(), hex(&Sha256::digest(contents)));
         }
         out
     }
@@ -169,7 +185,7 @@ pub fn check_target(dir: &Path) -> io::Result<()> {
 
 /// Writes the bundle into `dir` (created 0700, or an existing empty directory narrowed to 0700);
 /// returns the names written.
-pub fn write(bundle: &Bundle, dir: &Path) -> io::Result<Vec<&'static str>> {
+pub fn write(bundle: &Bundle, dir: &Path) -> io::Result<Vec<String>> {
     check_target(dir)?;
     match DirBuilder::new().recursive(false).mode(DIR_MODE).create(dir) {
         Ok(()) => {}
@@ -180,8 +196,12 @@ pub fn write(bundle: &Bundle, dir: &Path) -> io::Result<Vec<&'static str>> {
     fs::set_permissions(dir, Permissions::from_mode(DIR_MODE))?;
     let files = bundle.files();
     let manifest = bundle.manifest(&files);
+    if !bundle.evidence.is_empty() {
+        DirBuilder::new().mode(DIR_MODE).create(dir.join(EVIDENCE_DIR))?;
+    }
     let mut names = Vec::new();
-    for (name, contents) in files.iter().map(|(n, c)| (*n, c.as_str())).chain([("MANIFEST.txt", manifest.as_str())]) {
+    let all = files.iter().map(|(n, c)| (n.as_str(), c.as_slice())).chain([("MANIFEST.txt", manifest.as_bytes())]);
+    for (name, contents) in all {
         let path = dir.join(name);
         // create_new: should anything appear in the directory meanwhile, it is not overwritten.
         let mut file = OpenOptions::new()
@@ -191,11 +211,25 @@ pub fn write(bundle: &Bundle, dir: &Path) -> io::Result<Vec<&'static str>> {
             .open(&path)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display())))?;
         file.set_permissions(Permissions::from_mode(FILE_MODE))?;
-        file.write_all(contents.as_bytes())?;
+        file.write_all(contents)?;
         file.sync_all()?;
-        names.push(name);
+        names.push(name.to_owned());
     }
     Ok(names)
+}
+
+/// Where the kept records go in the bundle.
+pub const EVIDENCE_DIR: &str = "evidence";
+
+/// A record's name as a file name: letters, digits, `.`, `-` and `_` kept, anything else `_`, at
+/// most 80 characters, never `.` or `..`: the name came from a bank.
+fn file_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .take(80)
+        .collect();
+    if safe.trim_matches('.').is_empty() { "record".to_owned() } else { safe }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -258,6 +258,7 @@ mod tests {
             snapshots: vec![snapshot(-10, "1000.00"), snapshot(10, "280.00")],
             transactions: vec![t],
             alerts: vec![Alert::firing(finding, now() + TimeDelta::minutes(10))],
+            evidence: Vec::new(),
             audit_head: AuditHead { seq: 7, hash: "abc".into() },
             audit: AuditReport { entries: 7, head: "abc".into(), broken: None },
         }

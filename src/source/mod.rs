@@ -106,6 +106,8 @@ pub struct Poll {
     pub consent_until: Option<DateTime<Utc>>,
     /// Each account's request quota, as the provider reported it.
     pub quotas: Vec<(String, crate::model::Quota)>,
+    /// The records the transactions came from (mails, files), for kinds that read such records.
+    pub evidence: Vec<crate::model::Evidence>,
 }
 
 /// A configured source, ready to poll.
@@ -163,9 +165,13 @@ fn bounded(mut poll: Poll, secrets: &[crate::config::Secret]) -> Poll {
             Err(error) => *error = bounded_error(error.clone(), secrets),
         }
     }
-    poll.warnings.iter_mut().chain(&mut poll.unconfigured).for_each(|t| {
-        text::cut(t, text::STORED);
-    });
+    poll.warnings
+        .iter_mut()
+        .chain(&mut poll.unconfigured)
+        .chain(poll.evidence.iter_mut().map(|e| &mut e.name))
+        .for_each(|t| {
+            text::cut(t, text::STORED);
+        });
     poll
 }
 

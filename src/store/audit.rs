@@ -99,6 +99,10 @@ pub enum AuditEvent {
     Notices { source: String, ids: Vec<String> },
     /// A person trusted a payee of an account (`payguard trust`).
     PayeeTrusted { account: AccountRef, payee: String },
+    /// A record transactions came from (a mail, a statement file) was kept: its name, the SHA-256
+    /// of its bytes (kept beside the chain, in the export when it cites a transaction there), and
+    /// the transactions it records, as `account/id`.
+    Evidence { source: String, name: String, sha256: String, transactions: Vec<String> },
     /// Retention removed an account's snapshots and transactions from before `before`.
     Pruned { account: AccountRef, before: DateTime<Utc>, snapshots: usize, transactions: usize },
 }

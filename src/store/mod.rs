@@ -18,6 +18,7 @@
 mod anchor;
 mod audit;
 mod codec;
+mod evidence;
 mod health;
 mod keys;
 mod migrate;
@@ -42,6 +43,7 @@ use crate::model::{AccountRef, Notice, Observation, Snapshot, SourceHealth, Tran
 
 pub use anchor::{Rollback, RollbackFile};
 pub use audit::{AuditEntry, AuditEvent, AuditHead, AuditOutcome, AuditReport, BrokenLink, GENESIS, Problem};
+pub use evidence::Kept;
 pub use health::Failure;
 pub use records::{AccountRecord, PayeeRecord};
 pub use retention::Pruned;
@@ -149,6 +151,10 @@ struct Handles {
     /// What a source kind keeps between runs (a provider's tokens), by source name: the kind's
     /// own bytes, never audited or exported.
     kind_state: sled::Tree,
+    /// The records transactions came from, by SHA-256, and which record each transaction cites
+    /// (see `evidence.rs`).
+    evidence: sled::Tree,
+    cited: sled::Tree,
 }
 
 impl Store {
@@ -228,6 +234,8 @@ impl Handles {
             notices: db.open_tree("notices")?,
             audit: db.open_tree("audit")?,
             kind_state: db.open_tree("kind_state")?,
+            evidence: db.open_tree("evidence")?,
+            cited: db.open_tree("cited")?,
             db,
         })
     }

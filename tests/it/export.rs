@@ -145,3 +145,46 @@ async fn a_non_empty_directory_is_refused_and_left_alone() {
     assert!(read(&empty, "report.html").contains("No balances or alerts in this range"));
     assert_eq!(std::fs::metadata(&empty).expect("dir").permissions().mode() & 0o777, 0o700);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_record_a_transaction_came_from_is_handed_over_byte_for_byte() {
+    let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = through_the_theft(&sim, dir.path()).await;
+    let history = ok(&run(&config, &["history", "ACT-1", "--format", "json", "--since", "2d"]).await);
+    let theft = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["type"] == "transaction" && l["transaction"]["payee"] == "Crypto Swap Ltd")
+        .expect("the theft is stored");
+    let id = theft["transaction"]["id"].as_str().expect("id").to_owned();
+
+    // What a mail or statement source keeps with a poll: the record, as the platform wrote it.
+    let mail = "From: alerts@bank.example\r\nSubject: =?UTF-8?B?5pSv5Ye6?=\r\n\r\nCard payment 720.00 USD to Crypto Swap Ltd\r\n";
+    let record = payguard::model::Evidence {
+        name: "2026-12-06 ../notice: payment 720.00".into(),
+        bytes: mail.as_bytes().to_vec(),
+        cites: vec![("ACT-1".into(), id)],
+    };
+    {
+        let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+        store.keep_evidence("sim-bank", &[record]).expect("kept");
+        store.flush_blocking().expect("flushed");
+    }
+    let out = dir.path().join("bundle");
+    let said =
+        ok(&run(&config, &["export", "--account", "ACT-1", "--since", "2d", "--out", out.to_str().expect("utf-8")])
+            .await);
+    assert!(said.contains("1 record(s) the transactions came from in evidence/"), "{said}");
+    let sha: String = Sha256::digest(mail.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    // The bank's name for it is made safe for a file system: no path of its own.
+    let name = format!("evidence/{}-2026-12-06_.._notice__payment_720.00", &sha[..12]);
+    assert_eq!(std::fs::read(out.join(&name)).expect("the record is in the bundle"), mail.as_bytes());
+    let manifest = read(&out, "MANIFEST.txt");
+    assert!(manifest.contains(&format!("{} {sha}  {name}", mail.len())), "{manifest}");
+    let mode = std::fs::metadata(out.join("evidence")).expect("evidence/").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    // Its hash is in the audit chain, which still verifies.
+    let verified = run(&config, &["verify"]).await;
+    assert_eq!(verified.status.code(), Some(0), "{}", String::from_utf8_lossy(&verified.stderr));
+}
