@@ -17,6 +17,7 @@ pub mod http_json;
 pub mod notices;
 mod paged;
 pub mod simplefin;
+pub mod statements;
 pub mod teller;
 pub mod up;
 mod values;
@@ -40,6 +41,7 @@ crate::config::kinds! {
         Up(up::UpConfig) = "up",
         Akahu(akahu::AkahuConfig) = "akahu",
         EnableBanking(enablebanking::EnableBankingConfig) = "enablebanking",
+        Statements(statements::StatementsConfig) = "statements",
     }
 }
 

@@ -1,0 +1,309 @@
+//! `kind = "statements"`: export files dropped into a folder, written here from each format's
+//! documented structure. Each format's reading and signs; a file read once however it is named;
+//! overlapping exports not doubled; a bad file warned about once while the others are read; and
+//! the theft scenario through an Alipay export, end to end with the real binary.
+
+use crate::support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{FixedOffset, Utc};
+use payguard::config::Config;
+use payguard::source::{Poll, Source};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+const ACCOUNT: &str = "alipay-main";
+
+fn dec(s: &str) -> Decimal {
+    s.parse().expect("a decimal")
+}
+
+/// A config with one statements source on `dir` (its `format` line and any mapping in `format`).
+fn config_text(state: &Path, dir: &Path, format: &str) -> String {
+    format!(
+        r#"[daemon]
+state_dir = "{state}"
+
+[[source]]
+name = "wallet"
+kind = "statements"
+dir = "{dir}"
+schedule = "*/30 * * * *"
+{format}
+
+[[account]]
+source = "wallet"
+id = "{ACCOUNT}"
+large_debit = "1000.00"
+learning_period = "0s"
+
+[[channel]]
+name = "terminal"
+kind = "console"
+"#,
+        state = state.display(),
+        dir = dir.display(),
+    )
+}
+
+fn source(dir: &Path, format: &str) -> Source {
+    let text = config_text(&dir.join("state"), dir, format);
+    let config = Config::parse(&text, Path::new("test.toml")).expect("config");
+    Source::new(&config.sources[0]).expect("source")
+}
+
+async fn poll(source: &Source) -> Poll {
+    let now = Utc::now();
+    source.poll(&[ACCOUNT.to_owned()], now - chrono::TimeDelta::days(5), now).await.expect("poll")
+}
+
+/// (id, amount, payee) of each transaction of the poll's one account.
+fn read(poll: &Poll) -> Vec<(String, Decimal, String)> {
+    let observation = poll.accounts[0].1.as_ref().expect("the account was read");
+    let mut got: Vec<_> = observation.transactions.iter().map(|t| (t.id.clone(), t.amount, t.payee.clone())).collect();
+    got.sort();
+    got
+}
+
+/// An Alipay 交易明细 export in GBK: its preamble, the 12-column header, the rows (cells padded,
+/// ids followed by a tab, each line ending with a comma), and the closing rule.
+fn alipay(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
+    let mut text = String::from(
+        "支付宝交易记录明细查询\n账号:[someone@example.com]\n起始日期:[2026-11-01 00:00:00]    终止日期:[2026-12-01 00:00:00]\n---------------------------------交易记录明细列表------------------------------------\n交易时间,交易分类,交易对方,对方账号,商品说明,收/支,金额,收/付款方式,交易状态,交易订单号,商家订单号,备注,\n",
+    );
+    for (time, payee, way, amount, status, id) in rows {
+        text.push_str(&format!(
+            "{time} ,其他 ,{payee} , ,{payee}的商品 ,{way} ,{amount} ,余额 ,{status} ,{id}\t , , ,\n"
+        ));
+    }
+    text.push_str("------------------------------------------------------------------------------------\n");
+    encoding_rs::GBK.encode(&text).0.into_owned()
+}
+
+/// `hours` ago in Beijing time, as Alipay writes it.
+fn beijing_ago(hours: i64) -> String {
+    let zone = FixedOffset::east_opt(8 * 3600).expect("an offset");
+    (Utc::now() - chrono::TimeDelta::hours(hours)).with_timezone(&zone).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+const CSV_MAPPING: &str = r#"format = "csv"
+[source.mapping]
+delimiter = ";"
+encoding = "windows-1252"
+decimal_separator = ","
+header_line = 3
+date = "Buchungstag"
+date_format = "%d.%m.%Y"
+utc_offset = "+01:00"
+debit = "Soll"
+credit = "Haben"
+payee = "Empfänger"
+description = "Verwendungszweck"
+currency = "EUR""#;
+
+fn bank_csv(rows: &[&str]) -> Vec<u8> {
+    let mut text = String::from(
+        "Kontoauszug Girokonto\nZeitraum: 01.11.2026 - 30.11.2026\nBuchungstag;Empfänger;Verwendungszweck;Soll;Haben\n",
+    );
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
+}
+
+/// A format's lines, a file of it, and the (amount, payee) read from it.
+type Case = (&'static str, Vec<u8>, Vec<(&'static str, &'static str)>);
+
+/// Each format read with its signs: money out negative, money in positive, and what is no money
+/// (Alipay's 不计收支 and 交易关闭 rows) left out.
+#[tokio::test]
+async fn each_format_reads_amounts_with_their_signs() {
+    let alipay_file = alipay(&[
+        ("2026-11-20 08:00:00", "咖啡店", "支出", "9.90", "交易成功", "A1"),
+        ("2026-11-21 09:00:00", "工资", "收入", "5000.00", "交易成功", "A2"),
+        ("2026-11-22 10:00:00", "余额宝", "不计收支", "800.00", "交易成功", "A3"),
+        ("2026-11-23 11:00:00", "超市", "支出", "55.00", "交易关闭", "A4"),
+    ]);
+    let csv_file = bank_csv(&["03.11.2026;Bäckerei;Brötchen;2,50;", "04.11.2026;Arbeitgeber;Gehalt;;2500,00"]);
+    let cases: [Case; 2] = [
+        (r#"format = "alipay-csv""#, alipay_file, vec![("-9.90", "咖啡店"), ("5000.00", "工资")]),
+        (CSV_MAPPING, csv_file, vec![("-2.50", "Bäckerei"), ("2500.00", "Arbeitgeber")]),
+    ];
+    for (format, bytes, want) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("export.csv"), bytes).expect("write");
+        let got = poll(&source(dir.path(), format)).await;
+        let mut amounts: Vec<(Decimal, String)> = read(&got).into_iter().map(|(_, a, p)| (a, p)).collect();
+        amounts.sort();
+        let mut want: Vec<(Decimal, String)> = want.iter().map(|(a, p)| (dec(a), p.to_string())).collect();
+        want.sort();
+        assert_eq!(amounts, want, "{format}: {:?}", got.warnings);
+        assert!(got.warnings.is_empty(), "{format}: {:?}", got.warnings);
+    }
+}
+
+/// A malformed file of each format is one warning naming the file and the line; the good file
+/// beside it is read, and the bad one is not warned about again.
+#[tokio::test]
+async fn a_bad_file_warns_once_naming_its_line_and_the_others_are_read() {
+    let bad_alipay = alipay(&[("2026-11-20 08:00:00", "咖啡店", "支出", "九块九", "交易成功", "B1")]);
+    let good_alipay = alipay(&[("2026-11-21 08:00:00", "书店", "支出", "30.00", "交易成功", "G1")]);
+    let bad_csv = bank_csv(&["03.11.2026;Bäckerei;Brötchen;2,50;", "31.13.2026;Kiosk;Zeitung;1,80;"]);
+    let good_csv = bank_csv(&["05.11.2026;Kiosk;Zeitung;1,80;"]);
+    let cases = [
+        (r#"format = "alipay-csv""#, bad_alipay, good_alipay, "line 6:", "书店"),
+        (CSV_MAPPING, bad_csv, good_csv, "line 5:", "Kiosk"),
+    ];
+    for (format, bad, good, line, payee) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("a-bad.csv"), bad).expect("write");
+        std::fs::write(dir.path().join("b-good.csv"), good).expect("write");
+        let source = source(dir.path(), format);
+        let first = poll(&source).await;
+        assert_eq!(first.warnings.len(), 1, "{format}: {:?}", first.warnings);
+        assert!(first.warnings[0].contains("a-bad.csv") && first.warnings[0].contains(line), "{:?}", first.warnings);
+        assert_eq!(read(&first).iter().map(|t| t.2.as_str()).collect::<Vec<_>>(), vec![payee], "{format}");
+        let second = poll(&source).await;
+        assert!(second.warnings.is_empty() && read(&second).is_empty(), "{format}: {:?}", second.warnings);
+    }
+}
+
+/// A file is known by its bytes: the same export saved again under another name is not read
+/// again, in this run or after a restart (the hashes are kept and restored).
+#[tokio::test]
+async fn a_renamed_re_download_is_not_read_twice() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let export = alipay(&[("2026-11-20 08:00:00", "咖啡店", "支出", "9.90", "交易成功", "R1")]);
+    std::fs::write(dir.path().join("alipay_record_20261201.csv"), &export).expect("write");
+    let first = source(dir.path(), r#"format = "alipay-csv""#);
+    assert_eq!(read(&poll(&first).await).len(), 1);
+    std::fs::write(dir.path().join("alipay_record_20261201 (1).csv"), &export).expect("write");
+    assert!(read(&poll(&first).await).is_empty(), "a copy under another name is not new");
+
+    let kept = first.kept().expect("the files read are kept");
+    let restarted = source(dir.path(), r#"format = "alipay-csv""#);
+    restarted.restore(&kept);
+    let after = poll(&restarted).await;
+    assert!(read(&after).is_empty(), "nothing is read again after a restart");
+    let balance = after.accounts[0].1.as_ref().map(|o| o.snapshot.balance).expect("read");
+    assert_eq!(balance, dec("-9.90"), "the running sum is kept too");
+}
+
+/// Without ids (a plain CSV): two identical coffees in one file are two transactions, and the
+/// same coffee in a later, overlapping export is the same transaction, not a third.
+#[tokio::test]
+async fn overlapping_exports_are_not_doubled_and_identical_rows_stay_two() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = source(dir.path(), CSV_MAPPING);
+    let coffee = "03.11.2026;Café;Kaffee;3,20;";
+    std::fs::write(dir.path().join("november-1.csv"), bank_csv(&[coffee, coffee])).expect("write");
+    let first = read(&poll(&source).await);
+    assert_eq!(first.len(), 2, "two identical coffees in one file: {first:?}");
+    assert_ne!(first[0].0, first[1].0);
+
+    let later = bank_csv(&[coffee, coffee, "04.11.2026;Kino;Film;12,00;"]);
+    std::fs::write(dir.path().join("november-2.csv"), later).expect("write");
+    let second = poll(&source).await;
+    let ids: Vec<String> = read(&second).into_iter().map(|t| t.0).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(first.iter().all(|(id, ..)| ids.contains(id)), "the coffees keep their ids: {first:?} {ids:?}");
+    let balance = second.accounts[0].1.as_ref().map(|o| o.snapshot.balance).expect("read");
+    assert_eq!(balance, dec("-18.40"), "3.20 twice and 12.00, each once");
+}
+
+/// A file-less format needs exactly one account to put its transactions on.
+#[tokio::test]
+async fn a_format_without_account_numbers_needs_one_account() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = source(dir.path(), r#"format = "alipay-csv""#);
+    let now = Utc::now();
+    let two = [ACCOUNT.to_owned(), "other".to_owned()];
+    let error = source.poll(&two, now, now).await.expect_err("two accounts");
+    assert!(error.to_string().contains("exactly one [[account]]"), "{error}");
+}
+
+/// The theft scenario through Alipay exports and the real binary: a baseline export, then a later
+/// (overlapping) export with a large payment to a payee never seen before is `large_debit` and
+/// `new_payee`, and nothing else; `check`, `history` and `status` say what was read; `run` on a
+/// one-second schedule picks up a newly dropped file and stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread")]
+async fn payguard_once_finds_a_theft_in_an_alipay_export() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let drop_dir = dir.path().join("exports");
+    std::fs::create_dir(&drop_dir).expect("mkdir");
+    let config = dir.path().join("payguard.toml");
+    std::fs::write(&config, config_text(&dir.path().join("state"), &drop_dir, r#"format = "alipay-csv""#))
+        .expect("write the config");
+    let coffee = (beijing_ago(40), "咖啡店", "支出", "9.90", "交易成功", "2026-1");
+    let salary = (beijing_ago(30), "工资", "收入", "5000.00", "交易成功", "2026-2");
+    let rows = |list: &[(String, &'static str, &'static str, &'static str, &'static str, &'static str)]| {
+        alipay(&list.iter().map(|(t, p, w, a, s, i)| (t.as_str(), *p, *w, *a, *s, *i)).collect::<Vec<_>>())
+    };
+    std::fs::write(drop_dir.join("alipay_record_1.csv"), rows(&[coffee.clone(), salary.clone()])).expect("write");
+    let baseline = support::run(&config, &["once", "--json"]).await;
+    assert_eq!(support::stdout_of(&baseline), "", "a baseline raises nothing");
+
+    let theft = (beijing_ago(1), "陌生商户", "支出", "1800.00", "交易成功", "2026-3");
+    std::fs::write(drop_dir.join("alipay_record_2.csv"), rows(&[coffee, salary, theft])).expect("write");
+    let output = support::run(&config, &["once", "--json"]).await;
+    let findings: Vec<Value> =
+        support::stdout_of(&output).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let kinds: Vec<&str> = findings.iter().filter_map(|f| f["kind"].as_str()).collect();
+    assert!(kinds.contains(&"large_debit") && kinds.contains(&"new_payee"), "{kinds:?}");
+    assert!(!kinds.contains(&"unexplained_change"), "the running sum moves by what was read: {kinds:?}");
+    let debit = findings.iter().find(|f| f["kind"] == "large_debit").expect("large_debit");
+    assert_eq!((debit["source"].as_str(), debit["account"].as_str()), (Some("wallet"), Some(ACCOUNT)));
+    assert!(debit["title"].as_str().is_some_and(|t| t.contains("1800.00 CNY to 陌生商户")), "{debit}");
+
+    let check = support::stdout_of(&support::run(&config, &["check"]).await);
+    assert!(check.contains("alipay-csv in") && check.contains("low_balance means nothing"), "{check}");
+    let history = support::stdout_of(&support::run(&config, &["history", ACCOUNT]).await);
+    assert_eq!(history.matches("咖啡店").count(), 1, "the overlapping coffee is one: {history}");
+    assert!(history.contains("陌生商户"), "{history}");
+
+    // `run` on a one-second schedule reads a file dropped while it runs. The good file is written
+    // before the bad one, so when the bad one is warned about the good one has been read.
+    let every_second = std::fs::read_to_string(&config).expect("config").replace("*/30 * * * *", "* * * * * *");
+    std::fs::write(&config, every_second).expect("write the config");
+    let mut daemon = support::daemon_log::Logged::spawn(support::daemon(&config));
+    std::fs::write(
+        drop_dir.join("alipay_record_3.csv"),
+        rows(&[(beijing_ago(0), "书店", "支出", "30.00", "交易成功", "2026-4")]),
+    )
+    .expect("write");
+    std::fs::write(drop_dir.join("broken.csv"), b"not an export\n").expect("write");
+    let warned = daemon.wait_for(&["broken.csv"], Duration::from_secs(30));
+    assert!(warned.contains("cannot read the statement broken.csv"), "{warned}");
+    support::signal(&daemon.child, "TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(30)), Some(0));
+    let history = support::stdout_of(&support::run(&config, &["history", ACCOUNT]).await);
+    assert!(history.contains("书店"), "{history}");
+    let status = support::stdout_of(&support::run(&config, &["status"]).await);
+    assert!(status.contains("wallet (statements): ok") && status.contains("CNY"), "{status}");
+}
+
+/// `check` reads the kind's keys and refuses what it cannot use, saying how to fix it.
+#[test]
+fn config_mistakes_are_refused_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (format, says) in [
+        ("", "needs format"),
+        (r#"format = "qif""#, "unknown format \"qif\""),
+        (r#"format = "csv""#, "[source.mapping]"),
+        (
+            "format = \"csv\"\n[source.mapping]\ndate = \"d\"\namount = \"a\"\ndebit = \"s\"\ncurrency = \"EUR\"",
+            "either as amount",
+        ),
+        (
+            "format = \"csv\"\n[source.mapping]\ndate = \"d\"\namount = \"a\"\ncurrency = \"EUR\"\nencoding = \"klingon\"",
+            "unknown encoding",
+        ),
+    ] {
+        let text = config_text(&dir.path().join("state"), dir.path(), format);
+        let error = Config::parse(&text, Path::new("test.toml")).map(drop).expect_err(format);
+        assert!(error.to_string().contains(says), "{format}: {error}");
+    }
+}
