@@ -14,7 +14,7 @@ use payguard::source::{Poll, Source};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-const ACCOUNT: &str = "alipay-main";
+const ACCOUNT: &str = "6222021234567890";
 
 fn dec(s: &str) -> Decimal {
     s.parse().expect("a decimal")
@@ -114,6 +114,42 @@ fn bank_csv(rows: &[&str]) -> Vec<u8> {
     encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
 }
 
+/// An OFX 1.x (SGML: leaf elements unclosed) statement of `ACCOUNT`: `(fitid, date, amount, name)`
+/// rows and the ledger balance.
+fn ofx_sgml(rows: &[(&str, &str, &str, &str)], balance: &str) -> Vec<u8> {
+    let mut text = String::from(
+        "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:USASCII\nCHARSET:1252\nCOMPRESSION:NONE\nOLDFILEUID:NONE\nNEWFILEUID:NONE\n\n<OFX>\n<SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS><DTSERVER>20261201120000<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1>\n<BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>\n<STMTRS><CURDEF>USD\n<BANKACCTFROM><BANKID>121000248<ACCTID>",
+    );
+    text.push_str(ACCOUNT);
+    text.push_str("<ACCTTYPE>CHECKING</BANKACCTFROM>\n<BANKTRANLIST><DTSTART>20261101<DTEND>20261130\n");
+    for (id, date, amount, name) in rows {
+        let kind = if amount.starts_with('-') { "DEBIT" } else { "CREDIT" };
+        text.push_str(&format!(
+            "<STMTTRN>\n<TRNTYPE>{kind}\n<DTPOSTED>{date}\n<TRNAMT>{amount}\n<FITID>{id}\n<NAME>{name}\n<MEMO>card purchase\n</STMTTRN>\n"
+        ));
+    }
+    text.push_str(&format!(
+        "</BANKTRANLIST>\n<LEDGERBAL><BALAMT>{balance}<DTASOF>20261130120000.000[-5:EST]</LEDGERBAL>\n</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    ));
+    text.into_bytes()
+}
+
+/// The same statement as OFX 2.x XML.
+fn ofx_xml(rows: &[(&str, &str, &str, &str)], balance: &str) -> Vec<u8> {
+    let mut text = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?OFX OFXHEADER=\"200\" VERSION=\"220\" SECURITY=\"NONE\" OLDFILEUID=\"NONE\" NEWFILEUID=\"NONE\"?>\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD</CURDEF><BANKACCTFROM><BANKID>1</BANKID><ACCTID>{ACCOUNT}</ACCTID><ACCTTYPE>CHECKING</ACCTTYPE></BANKACCTFROM><BANKTRANLIST>\n"
+    );
+    for (id, date, amount, name) in rows {
+        text.push_str(&format!(
+            "<STMTTRN><TRNTYPE>POS</TRNTYPE><DTPOSTED>{date}</DTPOSTED><TRNAMT>{amount}</TRNAMT><FITID>{id}</FITID><NAME>{name}</NAME></STMTTRN>\n"
+        ));
+    }
+    text.push_str(&format!(
+        "</BANKTRANLIST><LEDGERBAL><BALAMT>{balance}</BALAMT><DTASOF>20261130</DTASOF></LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    ));
+    text.into_bytes()
+}
+
 /// A format's lines, a file of it, and the (amount, payee) read from it.
 type Case = (&'static str, Vec<u8>, Vec<(&'static str, &'static str)>);
 
@@ -128,9 +164,13 @@ async fn each_format_reads_amounts_with_their_signs() {
         ("2026-11-23 11:00:00", "超市", "支出", "55.00", "交易关闭", "A4"),
     ]);
     let csv_file = bank_csv(&["03.11.2026;Bäckerei;Brötchen;2,50;", "04.11.2026;Arbeitgeber;Gehalt;;2500,00"]);
-    let cases: [Case; 2] = [
+    let ofx_rows = [("F1", "20261103", "-42.10", "Hardware &amp; Co"), ("F2", "20261104120000", "1500.00", "Payroll")];
+    let ofx_want = vec![("-42.10", "Hardware & Co"), ("1500.00", "Payroll")];
+    let cases: [Case; 4] = [
         (r#"format = "alipay-csv""#, alipay_file, vec![("-9.90", "咖啡店"), ("5000.00", "工资")]),
         (CSV_MAPPING, csv_file, vec![("-2.50", "Bäckerei"), ("2500.00", "Arbeitgeber")]),
+        (r#"format = "ofx""#, ofx_sgml(&ofx_rows, "2457.90"), ofx_want.clone()),
+        (r#"format = "ofx""#, ofx_xml(&ofx_rows, "2457.90"), ofx_want),
     ];
     for (format, bytes, want) in cases {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -153,8 +193,11 @@ async fn a_bad_file_warns_once_naming_its_line_and_the_others_are_read() {
     let good_alipay = alipay(&[("2026-11-21 08:00:00", "书店", "支出", "30.00", "交易成功", "G1")]);
     let bad_csv = bank_csv(&["03.11.2026;Bäckerei;Brötchen;2,50;", "31.13.2026;Kiosk;Zeitung;1,80;"]);
     let good_csv = bank_csv(&["05.11.2026;Kiosk;Zeitung;1,80;"]);
+    let bad_ofx = ofx_sgml(&[("F1", "20261103", "-4O.00", "Typo")], "1.00");
+    let good_ofx = ofx_sgml(&[("F2", "20261104", "-7.00", "Deli")], "1.00");
     let cases = [
         (r#"format = "alipay-csv""#, bad_alipay, good_alipay, "line 6:", "书店"),
+        (r#"format = "ofx""#, bad_ofx, good_ofx, "line 20:", "Deli"),
         (CSV_MAPPING, bad_csv, good_csv, "line 5:", "Kiosk"),
     ];
     for (format, bad, good, line, payee) in cases {
@@ -212,6 +255,25 @@ async fn overlapping_exports_are_not_doubled_and_identical_rows_stay_two() {
     assert!(first.iter().all(|(id, ..)| ids.contains(id)), "the coffees keep their ids: {first:?} {ids:?}");
     let balance = second.accounts[0].1.as_ref().map(|o| o.snapshot.balance).expect("read");
     assert_eq!(balance, dec("-18.40"), "3.20 twice and 12.00, each once");
+}
+
+/// A format that names its account puts its transactions on that `[[account]]`, and its closing
+/// balance is the snapshot, dated when the file says; an account no file has named yet is missing.
+#[tokio::test]
+async fn a_closing_balance_is_the_snapshot_of_the_account_the_file_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = source(dir.path(), r#"format = "ofx""#);
+    let now = Utc::now();
+    let accounts = [ACCOUNT.to_owned(), "other".to_owned()];
+    std::fs::write(dir.path().join("nov.ofx"), ofx_sgml(&[("F1", "20261103", "-42.10", "Shop")], "2457.90"))
+        .expect("write");
+    let poll = source.poll(&accounts, now, now).await.expect("poll");
+    let observation = poll.accounts[0].1.as_ref().expect("the named account");
+    assert_eq!(observation.snapshot.balance, dec("2457.90"));
+    assert_eq!(observation.snapshot.currency, "USD");
+    assert_eq!(observation.snapshot.as_of.map(|t| t.to_rfc3339()), Some("2026-11-30T17:00:00+00:00".to_owned()));
+    assert_eq!(observation.transactions.len(), 1);
+    assert!(poll.accounts[1].1.is_err(), "no file named the other account yet");
 }
 
 /// A file-less format needs exactly one account to put its transactions on.

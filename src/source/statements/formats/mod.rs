@@ -4,6 +4,7 @@
 
 mod alipay;
 mod csv;
+mod ofx;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
@@ -16,6 +17,7 @@ use crate::model::parse_amount;
 pub enum Format {
     Alipay,
     Csv(Box<Mapping>),
+    Ofx,
 }
 
 impl Format {
@@ -23,17 +25,18 @@ impl Format {
         match self {
             Format::Alipay => "alipay-csv",
             Format::Csv(_) => "csv",
+            Format::Ofx => "ofx",
         }
     }
 
     /// Whether files of this format carry a closing balance.
     pub fn names_balance(&self) -> bool {
-        false
+        matches!(self, Format::Ofx)
     }
 
     /// Whether files of this format name their account (an IBAN, an account number).
     pub fn names_account(&self) -> bool {
-        false
+        matches!(self, Format::Ofx)
     }
 
     /// The currency of files that do not say theirs.
@@ -41,6 +44,8 @@ impl Format {
         match self {
             Format::Alipay => "CNY",
             Format::Csv(mapping) => &mapping.currency,
+            // Every OFX statement says its currency (CURDEF); this is for one that does not.
+            Format::Ofx => "XXX",
         }
     }
 
@@ -49,6 +54,7 @@ impl Format {
         match self {
             Format::Alipay => alipay::read(bytes),
             Format::Csv(mapping) => csv::read(bytes, mapping),
+            Format::Ofx => ofx::read(bytes),
         }
     }
 }
