@@ -150,6 +150,33 @@ fn ofx_xml(rows: &[(&str, &str, &str, &str)], balance: &str) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// A camt.053.001.08 statement of `ACCOUNT` (as its IBAN): `(reference, date, amount, name,
+/// status)` entries, amounts unsigned with `CdtDbtInd`, and a closing booked balance.
+fn camt(entries: &[(&str, &str, &str, &str, &str)], closing: &str) -> Vec<u8> {
+    let mut text = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
+<BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId><CreDtTm>2026-12-01T06:00:00+01:00</CreDtTm></GrpHdr>
+<Stmt><Id>S1</Id><CreDtTm>2026-12-01T06:00:00+01:00</CreDtTm>
+<Acct><Id><IBAN>{ACCOUNT}</IBAN></Id><Ccy>EUR</Ccy></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">100.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-01</Dt></Dt></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{closing}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-30</Dt></Dt></Bal>
+"#
+    );
+    for (reference, date, amount, name, status) in entries {
+        let (sign, party) = match amount.strip_prefix('-') {
+            Some(_) => ("DBIT", "Cdtr"),
+            None => ("CRDT", "Dbtr"),
+        };
+        text.push_str(&format!(
+            "<Ntry><Amt Ccy=\"EUR\">{}</Amt><CdtDbtInd>{sign}</CdtDbtInd><Sts><Cd>{status}</Cd></Sts>\n<BookgDt><Dt>{date}</Dt></BookgDt><ValDt><Dt>{date}</Dt></ValDt><AcctSvcrRef>{reference}</AcctSvcrRef>\n<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties><{party}><Pty><Nm>{name}</Nm></Pty></{party}></RltdPties><RmtInf><Ustrd>Rechnung 42</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n",
+            amount.trim_start_matches('-')
+        ));
+    }
+    text.push_str("</Stmt></BkToCstmrStmt></Document>\n");
+    text.into_bytes()
+}
+
 /// A format's lines, a file of it, and the (amount, payee) read from it.
 type Case = (&'static str, Vec<u8>, Vec<(&'static str, &'static str)>);
 
@@ -166,11 +193,19 @@ async fn each_format_reads_amounts_with_their_signs() {
     let csv_file = bank_csv(&["03.11.2026;Bäckerei;Brötchen;2,50;", "04.11.2026;Arbeitgeber;Gehalt;;2500,00"]);
     let ofx_rows = [("F1", "20261103", "-42.10", "Hardware &amp; Co"), ("F2", "20261104120000", "1500.00", "Payroll")];
     let ofx_want = vec![("-42.10", "Hardware & Co"), ("1500.00", "Payroll")];
-    let cases: [Case; 4] = [
+    let camt_file = camt(
+        &[
+            ("C1", "2026-11-03", "-42.10", "Strom &amp; Gas AG", "BOOK"),
+            ("C2", "2026-11-04", "1500.00", "Arbeitgeber", "BOOK"),
+        ],
+        "1557.90",
+    );
+    let cases: [Case; 5] = [
         (r#"format = "alipay-csv""#, alipay_file, vec![("-9.90", "咖啡店"), ("5000.00", "工资")]),
         (CSV_MAPPING, csv_file, vec![("-2.50", "Bäckerei"), ("2500.00", "Arbeitgeber")]),
         (r#"format = "ofx""#, ofx_sgml(&ofx_rows, "2457.90"), ofx_want.clone()),
         (r#"format = "ofx""#, ofx_xml(&ofx_rows, "2457.90"), ofx_want),
+        (r#"format = "camt053""#, camt_file, vec![("-42.10", "Strom & Gas AG"), ("1500.00", "Arbeitgeber")]),
     ];
     for (format, bytes, want) in cases {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -195,7 +230,11 @@ async fn a_bad_file_warns_once_naming_its_line_and_the_others_are_read() {
     let good_csv = bank_csv(&["05.11.2026;Kiosk;Zeitung;1,80;"]);
     let bad_ofx = ofx_sgml(&[("F1", "20261103", "-4O.00", "Typo")], "1.00");
     let good_ofx = ofx_sgml(&[("F2", "20261104", "-7.00", "Deli")], "1.00");
+    let bad_camt =
+        camt(&[("C1", "2026-11-03", "-42.10", "Shop", "BOOK"), ("C2", "2026-13-04", "-1.00", "Kiosk", "BOOK")], "1.00");
+    let good_camt = camt(&[("C3", "2026-11-05", "-9.00", "Bäcker", "BOOK")], "1.00");
     let cases = [
+        (r#"format = "camt053""#, bad_camt, good_camt, "line 12:", "Bäcker"),
         (r#"format = "alipay-csv""#, bad_alipay, good_alipay, "line 6:", "书店"),
         (r#"format = "ofx""#, bad_ofx, good_ofx, "line 20:", "Deli"),
         (CSV_MAPPING, bad_csv, good_csv, "line 5:", "Kiosk"),
@@ -262,18 +301,34 @@ async fn overlapping_exports_are_not_doubled_and_identical_rows_stay_two() {
 #[tokio::test]
 async fn a_closing_balance_is_the_snapshot_of_the_account_the_file_names() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let source = source(dir.path(), r#"format = "ofx""#);
+    let ofx_source = source(dir.path(), r#"format = "ofx""#);
     let now = Utc::now();
     let accounts = [ACCOUNT.to_owned(), "other".to_owned()];
     std::fs::write(dir.path().join("nov.ofx"), ofx_sgml(&[("F1", "20261103", "-42.10", "Shop")], "2457.90"))
         .expect("write");
-    let poll = source.poll(&accounts, now, now).await.expect("poll");
+    let poll = ofx_source.poll(&accounts, now, now).await.expect("poll");
     let observation = poll.accounts[0].1.as_ref().expect("the named account");
     assert_eq!(observation.snapshot.balance, dec("2457.90"));
     assert_eq!(observation.snapshot.currency, "USD");
     assert_eq!(observation.snapshot.as_of.map(|t| t.to_rfc3339()), Some("2026-11-30T17:00:00+00:00".to_owned()));
     assert_eq!(observation.transactions.len(), 1);
     assert!(poll.accounts[1].1.is_err(), "no file named the other account yet");
+
+    // camt.053: the CLBD balance (not the opening one), and a pending entry stays pending.
+    std::fs::write(
+        dir.path().join("nov.xml"),
+        camt(
+            &[("C1", "2026-11-03", "-42.10", "Shop", "BOOK"), ("C9", "2026-11-30", "-5.00", "Kiosk", "PDNG")],
+            "57.90",
+        ),
+    )
+    .expect("write");
+    let camt_source = source(dir.path(), r#"format = "camt053""#);
+    let poll = camt_source.poll(&accounts, now, now).await.expect("poll");
+    let observation = poll.accounts[0].1.as_ref().expect("the named account");
+    assert_eq!((observation.snapshot.balance, observation.snapshot.currency.as_str()), (dec("57.90"), "EUR"));
+    let pending: Vec<bool> = observation.transactions.iter().map(|t| t.pending).collect();
+    assert_eq!(pending, vec![false, true]);
 }
 
 /// A file-less format needs exactly one account to put its transactions on.

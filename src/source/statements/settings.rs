@@ -72,7 +72,7 @@ pub enum Amount {
     Split { debit: String, credit: String },
 }
 
-const FORMATS: &str = "alipay-csv, csv or ofx";
+const FORMATS: &str = "alipay-csv, csv, ofx or camt053";
 
 impl crate::config::Kind for StatementsConfig {
     type Raw = RawStatements;
@@ -94,6 +94,7 @@ impl crate::config::Kind for StatementsConfig {
         let format = match (format.get_ref().as_str(), raw.mapping) {
             ("alipay-csv", None) => Format::Alipay,
             ("ofx" | "qfx", None) => Format::Ofx,
+            ("camt053", None) => Format::Camt053,
             ("csv", Some(mapping)) => {
                 let span = mapping.span();
                 Format::Csv(Box::new(mapping_of(mapping.into_inner()).or_else(|e| entry.error(span, "mapping", e))?))
@@ -101,7 +102,7 @@ impl crate::config::Kind for StatementsConfig {
             ("csv", None) => {
                 return entry.missing("mapping", "format = \"csv\" needs a [source.mapping] table naming its columns (date, amount or debit and credit, payee)");
             }
-            ("alipay-csv" | "ofx" | "qfx", Some(mapping)) => {
+            ("alipay-csv" | "ofx" | "qfx" | "camt053", Some(mapping)) => {
                 return entry.error(
                     mapping.span(),
                     "mapping",

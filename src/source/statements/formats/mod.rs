@@ -3,6 +3,7 @@
 //! amounts and times from text.
 
 mod alipay;
+mod camt053;
 mod csv;
 mod ofx;
 
@@ -18,6 +19,7 @@ pub enum Format {
     Alipay,
     Csv(Box<Mapping>),
     Ofx,
+    Camt053,
 }
 
 impl Format {
@@ -26,17 +28,18 @@ impl Format {
             Format::Alipay => "alipay-csv",
             Format::Csv(_) => "csv",
             Format::Ofx => "ofx",
+            Format::Camt053 => "camt053",
         }
     }
 
     /// Whether files of this format carry a closing balance.
     pub fn names_balance(&self) -> bool {
-        matches!(self, Format::Ofx)
+        matches!(self, Format::Ofx | Format::Camt053)
     }
 
     /// Whether files of this format name their account (an IBAN, an account number).
     pub fn names_account(&self) -> bool {
-        matches!(self, Format::Ofx)
+        matches!(self, Format::Ofx | Format::Camt053)
     }
 
     /// The currency of files that do not say theirs.
@@ -45,7 +48,7 @@ impl Format {
             Format::Alipay => "CNY",
             Format::Csv(mapping) => &mapping.currency,
             // Every OFX statement says its currency (CURDEF); this is for one that does not.
-            Format::Ofx => "XXX",
+            Format::Ofx | Format::Camt053 => "XXX",
         }
     }
 
@@ -55,6 +58,7 @@ impl Format {
             Format::Alipay => alipay::read(bytes),
             Format::Csv(mapping) => csv::read(bytes, mapping),
             Format::Ofx => ofx::read(bytes),
+            Format::Camt053 => camt053::read(bytes),
         }
     }
 }
