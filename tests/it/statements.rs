@@ -177,6 +177,16 @@ fn camt(entries: &[(&str, &str, &str, &str, &str)], closing: &str) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// An MT940 statement of `ACCOUNT`: `(:61: line, :86: words)` entries and a closing balance.
+fn mt940(entries: &[(&str, &str)], closing: &str) -> Vec<u8> {
+    let mut text = format!(":20:STARTUMS\r\n:25:{ACCOUNT}\r\n:28C:0\r\n:60F:C261101EUR100,00\r\n");
+    for (entry, words) in entries {
+        text.push_str(&format!(":61:{entry}\r\n:86:{words}\r\n"));
+    }
+    text.push_str(&format!(":62F:{closing}\r\n-\r\n"));
+    encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
+}
+
 /// A format's lines, a file of it, and the (amount, payee) read from it.
 type Case = (&'static str, Vec<u8>, Vec<(&'static str, &'static str)>);
 
@@ -200,11 +210,23 @@ async fn each_format_reads_amounts_with_their_signs() {
         ],
         "1557.90",
     );
-    let cases: [Case; 5] = [
+    let mt940_file = mt940(
+        &[
+            ("2611031103DR42,10NTRFNONREF//B1", "105?00SEPA-LASTSCHRIFT?20Strom November?32Stadtwerke M\r\nünchen"),
+            ("261104C1500,00NTRFNONREF", "Gehalt November Arbeitgeber GmbH"),
+        ],
+        "C261130EUR1557,90",
+    );
+    let cases: [Case; 6] = [
         (r#"format = "alipay-csv""#, alipay_file, vec![("-9.90", "咖啡店"), ("5000.00", "工资")]),
         (CSV_MAPPING, csv_file, vec![("-2.50", "Bäckerei"), ("2500.00", "Arbeitgeber")]),
         (r#"format = "ofx""#, ofx_sgml(&ofx_rows, "2457.90"), ofx_want.clone()),
         (r#"format = "ofx""#, ofx_xml(&ofx_rows, "2457.90"), ofx_want),
+        (
+            r#"format = "mt940""#,
+            mt940_file,
+            vec![("-42.10", "Stadtwerke München"), ("1500.00", "Gehalt November Arbeitgeber GmbH")],
+        ),
         (r#"format = "camt053""#, camt_file, vec![("-42.10", "Strom & Gas AG"), ("1500.00", "Arbeitgeber")]),
     ];
     for (format, bytes, want) in cases {
@@ -233,7 +255,10 @@ async fn a_bad_file_warns_once_naming_its_line_and_the_others_are_read() {
     let bad_camt =
         camt(&[("C1", "2026-11-03", "-42.10", "Shop", "BOOK"), ("C2", "2026-13-04", "-1.00", "Kiosk", "BOOK")], "1.00");
     let good_camt = camt(&[("C3", "2026-11-05", "-9.00", "Bäcker", "BOOK")], "1.00");
+    let bad_mt940 = mt940(&[("261103D42,10NTRF", "Strom"), ("261104X1,00NTRF", "Kiosk")], "C261130EUR1,00");
+    let good_mt940 = mt940(&[("261105D9,00NTRF", "Bäcker")], "C261130EUR1,00");
     let cases = [
+        (r#"format = "mt940""#, bad_mt940, good_mt940, "line 7:", "Bäcker"),
         (r#"format = "camt053""#, bad_camt, good_camt, "line 12:", "Bäcker"),
         (r#"format = "alipay-csv""#, bad_alipay, good_alipay, "line 6:", "书店"),
         (r#"format = "ofx""#, bad_ofx, good_ofx, "line 20:", "Deli"),
@@ -329,6 +354,15 @@ async fn a_closing_balance_is_the_snapshot_of_the_account_the_file_names() {
     assert_eq!((observation.snapshot.balance, observation.snapshot.currency.as_str()), (dec("57.90"), "EUR"));
     let pending: Vec<bool> = observation.transactions.iter().map(|t| t.pending).collect();
     assert_eq!(pending, vec![false, true]);
+
+    // MT940: :25: names the account, :62F: is the closing balance (here a debit balance).
+    let mt940_dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(mt940_dir.path().join("nov.sta"), mt940(&[("261103D42,10NTRF", "Strom")], "D261130EUR12,34"))
+        .expect("write");
+    let poll = source(mt940_dir.path(), r#"format = "mt940""#).poll(&accounts, now, now).await.expect("poll");
+    let observation = poll.accounts[0].1.as_ref().expect("the named account");
+    assert_eq!((observation.snapshot.balance, observation.snapshot.currency.as_str()), (dec("-12.34"), "EUR"));
+    assert_eq!(observation.snapshot.as_of.map(|t| t.to_rfc3339()), Some("2026-11-30T00:00:00+00:00".to_owned()));
 }
 
 /// A file-less format needs exactly one account to put its transactions on.

@@ -72,7 +72,7 @@ pub enum Amount {
     Split { debit: String, credit: String },
 }
 
-const FORMATS: &str = "alipay-csv, csv, ofx or camt053";
+const FORMATS: &str = "alipay-csv, csv, ofx, camt053 or mt940";
 
 impl crate::config::Kind for StatementsConfig {
     type Raw = RawStatements;
@@ -95,6 +95,7 @@ impl crate::config::Kind for StatementsConfig {
             ("alipay-csv", None) => Format::Alipay,
             ("ofx" | "qfx", None) => Format::Ofx,
             ("camt053", None) => Format::Camt053,
+            ("mt940", None) => Format::Mt940,
             ("csv", Some(mapping)) => {
                 let span = mapping.span();
                 Format::Csv(Box::new(mapping_of(mapping.into_inner()).or_else(|e| entry.error(span, "mapping", e))?))
@@ -102,7 +103,7 @@ impl crate::config::Kind for StatementsConfig {
             ("csv", None) => {
                 return entry.missing("mapping", "format = \"csv\" needs a [source.mapping] table naming its columns (date, amount or debit and credit, payee)");
             }
-            ("alipay-csv" | "ofx" | "qfx" | "camt053", Some(mapping)) => {
+            ("alipay-csv" | "ofx" | "qfx" | "camt053" | "mt940", Some(mapping)) => {
                 return entry.error(
                     mapping.span(),
                     "mapping",

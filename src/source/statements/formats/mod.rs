@@ -5,6 +5,7 @@
 mod alipay;
 mod camt053;
 mod csv;
+mod mt940;
 mod ofx;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -20,6 +21,7 @@ pub enum Format {
     Csv(Box<Mapping>),
     Ofx,
     Camt053,
+    Mt940,
 }
 
 impl Format {
@@ -29,17 +31,18 @@ impl Format {
             Format::Csv(_) => "csv",
             Format::Ofx => "ofx",
             Format::Camt053 => "camt053",
+            Format::Mt940 => "mt940",
         }
     }
 
     /// Whether files of this format carry a closing balance.
     pub fn names_balance(&self) -> bool {
-        matches!(self, Format::Ofx | Format::Camt053)
+        matches!(self, Format::Ofx | Format::Camt053 | Format::Mt940)
     }
 
     /// Whether files of this format name their account (an IBAN, an account number).
     pub fn names_account(&self) -> bool {
-        matches!(self, Format::Ofx | Format::Camt053)
+        matches!(self, Format::Ofx | Format::Camt053 | Format::Mt940)
     }
 
     /// The currency of files that do not say theirs.
@@ -48,7 +51,7 @@ impl Format {
             Format::Alipay => "CNY",
             Format::Csv(mapping) => &mapping.currency,
             // Every OFX statement says its currency (CURDEF); this is for one that does not.
-            Format::Ofx | Format::Camt053 => "XXX",
+            Format::Ofx | Format::Camt053 | Format::Mt940 => "XXX",
         }
     }
 
@@ -59,6 +62,7 @@ impl Format {
             Format::Csv(mapping) => csv::read(bytes, mapping),
             Format::Ofx => ofx::read(bytes),
             Format::Camt053 => camt053::read(bytes),
+            Format::Mt940 => mt940::read(bytes),
         }
     }
 }
