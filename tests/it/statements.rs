@@ -187,6 +187,79 @@ fn mt940(entries: &[(&str, &str)], closing: &str) -> Vec<u8> {
     encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
 }
 
+/// WeChat Pay's 账单 preamble: 16 lines before the header.
+const WECHAT_PREAMBLE: [&str; 16] = [
+    "微信支付账单明细",
+    "微信昵称：[someone]",
+    "起始时间：[2026-11-01 00:00:00] 终止时间：[2026-12-01 00:00:00]",
+    "导出类型：[全部]",
+    "导出时间：[2026-12-01 10:00:00]",
+    "",
+    "共3笔记录",
+    "收入：1笔 5000.00元",
+    "支出：2笔 39.90元",
+    "中性交易：0笔 0.00元",
+    "注：",
+    "1. 充值/提现/理财通购买/零钱通存取/信用卡还款等交易，将计入中性交易",
+    "2. 本明细仅展示当前账单中的交易，不包括已删除的记录",
+    "3. 本明细仅供个人对账使用",
+    "",
+    "----------------------微信支付账单明细列表--------------------",
+];
+const WECHAT_HEADER: [&str; 11] = [
+    "交易时间",
+    "交易类型",
+    "交易对方",
+    "商品",
+    "收/支",
+    "金额(元)",
+    "支付方式",
+    "当前状态",
+    "交易单号",
+    "商户单号",
+    "备注",
+];
+
+/// `(time, payee, 收/支, amount, status, id)` rows as WeChat Pay's older CSV export.
+fn wechat_csv(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
+    let mut text = WECHAT_PREAMBLE.join("\n");
+    text.push('\n');
+    text.push_str(&WECHAT_HEADER.join(","));
+    text.push('\n');
+    for (time, payee, way, amount, status, id) in rows {
+        text.push_str(&format!(
+            "{time},商户消费,{payee},\"{payee}的商品\",{way},{amount},零钱,{status},{id}\t,M1\t,/\n"
+        ));
+    }
+    text.into_bytes()
+}
+
+/// The same rows as the xlsx export; an amount without `¥` is written as a number cell.
+fn wechat_xlsx(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (row, line) in WECHAT_PREAMBLE.iter().enumerate() {
+        sheet.write_string(row as u32, 0, *line).expect("write");
+    }
+    for (col, name) in WECHAT_HEADER.iter().enumerate() {
+        sheet.write_string(16, col as u16, *name).expect("write");
+    }
+    for (i, (time, payee, way, amount, status, id)) in rows.iter().enumerate() {
+        let row = 17 + i as u32;
+        let goods = format!("{payee}的商品");
+        for (col, cell) in
+            [*time, "商户消费", *payee, &goods, *way, *amount, "零钱", *status, *id, "M1", "/"].iter().enumerate()
+        {
+            match cell.parse::<f64>() {
+                Ok(number) if col == 5 => sheet.write_number(row, col as u16, number),
+                _ => sheet.write_string(row, col as u16, *cell),
+            }
+            .expect("write");
+        }
+    }
+    workbook.save_to_buffer().expect("an xlsx")
+}
+
 /// A format's lines, a file of it, and the (amount, payee) read from it.
 type Case = (&'static str, Vec<u8>, Vec<(&'static str, &'static str)>);
 
@@ -217,7 +290,16 @@ async fn each_format_reads_amounts_with_their_signs() {
         ],
         "C261130EUR1557,90",
     );
-    let cases: [Case; 6] = [
+    let wechat_rows = [
+        ("2026-11-20 08:00:00", "咖啡店", "支出", "¥9.90", "支付成功", "W1"),
+        ("2026-11-20 09:00:00", "书店", "支出", "30", "支付成功", "W2"),
+        ("2026-11-21 09:00:00", "工资", "收入", "¥5000.00", "已存入零钱", "W3"),
+        ("2026-11-22 10:00:00", "零钱通", "/", "¥800.00", "支付成功", "W4"),
+    ];
+    let wechat_want = vec![("-9.90", "咖啡店"), ("-30", "书店"), ("5000.00", "工资")];
+    let cases: [Case; 8] = [
+        (r#"format = "wechat-csv""#, wechat_csv(&wechat_rows), wechat_want.clone()),
+        (r#"format = "wechat-xlsx""#, wechat_xlsx(&wechat_rows), wechat_want),
         (r#"format = "alipay-csv""#, alipay_file, vec![("-9.90", "咖啡店"), ("5000.00", "工资")]),
         (CSV_MAPPING, csv_file, vec![("-2.50", "Bäckerei"), ("2500.00", "Arbeitgeber")]),
         (r#"format = "ofx""#, ofx_sgml(&ofx_rows, "2457.90"), ofx_want.clone()),
@@ -257,7 +339,14 @@ async fn a_bad_file_warns_once_naming_its_line_and_the_others_are_read() {
     let good_camt = camt(&[("C3", "2026-11-05", "-9.00", "Bäcker", "BOOK")], "1.00");
     let bad_mt940 = mt940(&[("261103D42,10NTRF", "Strom"), ("261104X1,00NTRF", "Kiosk")], "C261130EUR1,00");
     let good_mt940 = mt940(&[("261105D9,00NTRF", "Bäcker")], "C261130EUR1,00");
+    let bad_rows = [
+        ("2026-11-20 08:00:00", "店", "支出", "¥1.00", "支付成功", "X1"),
+        ("2026-11-20 08:00:00", "店", "支出", "¥一块", "支付成功", "X2"),
+    ];
+    let good_rows = [("2026-11-21 08:00:00", "花店", "支出", "¥20.00", "支付成功", "X3")];
     let cases = [
+        (r#"format = "wechat-csv""#, wechat_csv(&bad_rows), wechat_csv(&good_rows), "line 19:", "花店"),
+        (r#"format = "wechat-xlsx""#, wechat_xlsx(&bad_rows), wechat_xlsx(&good_rows), "line 19:", "花店"),
         (r#"format = "mt940""#, bad_mt940, good_mt940, "line 7:", "Bäcker"),
         (r#"format = "camt053""#, bad_camt, good_camt, "line 12:", "Bäcker"),
         (r#"format = "alipay-csv""#, bad_alipay, good_alipay, "line 6:", "书店"),

@@ -72,7 +72,7 @@ pub enum Amount {
     Split { debit: String, credit: String },
 }
 
-const FORMATS: &str = "alipay-csv, csv, ofx, camt053 or mt940";
+const FORMATS: &str = "alipay-csv, wechat-xlsx, wechat-csv, csv, ofx, camt053 or mt940";
 
 impl crate::config::Kind for StatementsConfig {
     type Raw = RawStatements;
@@ -96,6 +96,8 @@ impl crate::config::Kind for StatementsConfig {
             ("ofx" | "qfx", None) => Format::Ofx,
             ("camt053", None) => Format::Camt053,
             ("mt940", None) => Format::Mt940,
+            ("wechat-xlsx", None) => Format::WechatXlsx,
+            ("wechat-csv", None) => Format::WechatCsv,
             ("csv", Some(mapping)) => {
                 let span = mapping.span();
                 Format::Csv(Box::new(mapping_of(mapping.into_inner()).or_else(|e| entry.error(span, "mapping", e))?))
@@ -103,7 +105,7 @@ impl crate::config::Kind for StatementsConfig {
             ("csv", None) => {
                 return entry.missing("mapping", "format = \"csv\" needs a [source.mapping] table naming its columns (date, amount or debit and credit, payee)");
             }
-            ("alipay-csv" | "ofx" | "qfx" | "camt053" | "mt940", Some(mapping)) => {
+            ("alipay-csv" | "ofx" | "qfx" | "camt053" | "mt940" | "wechat-xlsx" | "wechat-csv", Some(mapping)) => {
                 return entry.error(
                     mapping.span(),
                     "mapping",

@@ -7,6 +7,7 @@ mod camt053;
 mod csv;
 mod mt940;
 mod ofx;
+mod wechat;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
@@ -22,6 +23,8 @@ pub enum Format {
     Ofx,
     Camt053,
     Mt940,
+    WechatXlsx,
+    WechatCsv,
 }
 
 impl Format {
@@ -32,6 +35,8 @@ impl Format {
             Format::Ofx => "ofx",
             Format::Camt053 => "camt053",
             Format::Mt940 => "mt940",
+            Format::WechatXlsx => "wechat-xlsx",
+            Format::WechatCsv => "wechat-csv",
         }
     }
 
@@ -48,7 +53,7 @@ impl Format {
     /// The currency of files that do not say theirs.
     pub fn currency(&self) -> &str {
         match self {
-            Format::Alipay => "CNY",
+            Format::Alipay | Format::WechatXlsx | Format::WechatCsv => "CNY",
             Format::Csv(mapping) => &mapping.currency,
             // Every OFX statement says its currency (CURDEF); this is for one that does not.
             Format::Ofx | Format::Camt053 | Format::Mt940 => "XXX",
@@ -63,6 +68,8 @@ impl Format {
             Format::Ofx => ofx::read(bytes),
             Format::Camt053 => camt053::read(bytes),
             Format::Mt940 => mt940::read(bytes),
+            Format::WechatXlsx => wechat::read_xlsx(bytes),
+            Format::WechatCsv => wechat::read_csv(bytes),
         }
     }
 }
