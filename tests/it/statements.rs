@@ -454,6 +454,61 @@ async fn a_closing_balance_is_the_snapshot_of_the_account_the_file_names() {
     assert_eq!(observation.snapshot.as_of.map(|t| t.to_rfc3339()), Some("2026-11-30T00:00:00+00:00".to_owned()));
 }
 
+/// `files` in a zip archive, AES-256 encrypted with `password`.
+fn zipped(files: &[(&str, Vec<u8>)], password: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, password);
+    for (name, bytes) in files {
+        writer.start_file(*name, options).expect("start a file");
+        writer.write_all(bytes).expect("write");
+    }
+    writer.finish().expect("finish").into_inner()
+}
+
+/// A password-protected zip, as Alipay mails its export, opens with `zip_password`; without it, or
+/// with a wrong one, it is one warning that says what to set, never the password.
+#[tokio::test]
+async fn zip_password_opens_a_protected_export() {
+    let export = alipay(&[("2026-11-20 08:00:00", "咖啡店", "支出", "9.90", "交易成功", "Z1")]);
+    let archive = zipped(&[("alipay_record_20261201.csv", export)], "s3cret-zip");
+    // WeChat Pay's workbook in a protected zip: the archive is opened, the workbook inside read.
+    let workbook = zipped(
+        &[("微信支付账单.xlsx", wechat_xlsx(&[("2026-11-20 08:00:00", "花店", "支出", "¥20.00", "支付成功", "W9")]))],
+        "s3cret-zip",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("wechat.zip"), &workbook).expect("write");
+    let poll_wechat = poll(&source(dir.path(), "format = \"wechat-xlsx\"\nzip_password = \"s3cret-zip\"")).await;
+    assert!(poll_wechat.warnings.is_empty(), "{:?}", poll_wechat.warnings);
+    assert_eq!(read(&poll_wechat).iter().map(|t| t.2.as_str()).collect::<Vec<_>>(), vec!["花店"]);
+    for (password, warning) in [
+        (Some("s3cret-zip"), None),
+        (None, Some("password-protected: set zip_password")),
+        (Some("wrong-guess"), Some("zip_password does not open it")),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("alipay.zip"), &archive).expect("write");
+        let line = password.map(|p| format!("zip_password = \"{p}\"")).unwrap_or_default();
+        let poll = poll(&source(dir.path(), &format!("format = \"alipay-csv\"\n{line}"))).await;
+        match warning {
+            None => {
+                assert!(poll.warnings.is_empty(), "{:?}", poll.warnings);
+                assert_eq!(read(&poll).len(), 1);
+            }
+            Some(says) => {
+                assert_eq!(poll.warnings.len(), 1, "{:?}", poll.warnings);
+                assert!(
+                    poll.warnings[0].contains("alipay.zip") && poll.warnings[0].contains(says),
+                    "{:?}",
+                    poll.warnings
+                );
+                assert!(!poll.warnings[0].contains("wrong-guess") && read(&poll).is_empty());
+            }
+        }
+    }
+}
+
 /// A file-less format needs exactly one account to put its transactions on.
 #[tokio::test]
 async fn a_format_without_account_numbers_needs_one_account() {

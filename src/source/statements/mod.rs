@@ -20,11 +20,12 @@
 //! moves by exactly what the files show, so `unexplained_change` stays quiet, `balance_drop`
 //! fires on what the files show leaving, and `low_balance` means nothing (`check` says so).
 
+mod archive;
 mod formats;
 mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -34,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Poll, Poller, SourceError};
 use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
-use formats::{Closing, Format, Statement};
+use formats::{Closing, Statement};
 
 pub use formats::FileError;
 pub use settings::{Amount, Mapping, StatementsConfig};
@@ -101,8 +102,8 @@ impl Statements {
             }
         };
         let known = self.state.lock().unwrap_or_else(PoisonError::into_inner).files.clone();
-        let (dir, format) = (self.config.dir.clone(), self.config.format.clone());
-        let read = tokio::task::spawn_blocking(move || read_new(&dir, &format, &known))
+        let config = self.config.clone();
+        let read = tokio::task::spawn_blocking(move || read_new(&config, &known))
             .await
             .map_err(|e| SourceError::Setup(format!("reading the statements folder stopped: {e}")))??;
         let mut poll = Poll::default();
@@ -205,8 +206,10 @@ fn transactions_of(statement: Statement) -> Vec<Transaction> {
     transactions
 }
 
-/// The files of `dir` not in `known`, oldest first, at most [`FILES_PER_POLL`], each read.
-fn read_new(dir: &Path, format: &Format, known: &BTreeSet<String>) -> Result<Vec<Read>, SourceError> {
+/// The files of `dir` not in `known`, oldest first, at most [`FILES_PER_POLL`], each read (a zip
+/// archive's files each, under the archive's hash).
+fn read_new(config: &StatementsConfig, known: &BTreeSet<String>) -> Result<Vec<Read>, SourceError> {
+    let dir = config.dir.as_path();
     let listing = std::fs::read_dir(dir).map_err(|e| {
         SourceError::Setup(format!(
             "cannot read the statements folder {}: {e} (check dir and its permissions)",
@@ -249,9 +252,25 @@ fn read_new(dir: &Path, format: &Format, known: &BTreeSet<String>) -> Result<Vec
         if known.contains(&hash) || read.iter().any(|r: &Read| r.hash == hash) {
             continue;
         }
-        read.push(Read { name, hash, statement: format.read(&bytes) });
+        if archive::is_archive(&bytes) {
+            read.extend(unzipped(&name, &hash, &bytes, config));
+        } else {
+            read.push(Read { name, hash, statement: config.format.read(&bytes) });
+        }
     }
     Ok(read)
+}
+
+/// Each file of the archive `name`, read as the source's format.
+fn unzipped(name: &str, hash: &str, bytes: &[u8], config: &StatementsConfig) -> Vec<Read> {
+    let read = |inner: String, statement| Read { name: inner, hash: hash.to_owned(), statement };
+    match archive::unpack(bytes, config.zip_password.as_ref()) {
+        Err(e) => vec![read(name.to_owned(), Err(e))],
+        Ok(files) => files
+            .into_iter()
+            .map(|(inner, bytes)| read(format!("{name}/{inner}"), bytes.and_then(|b| config.format.read(&b))))
+            .collect(),
+    }
 }
 
 fn sha256(bytes: &[u8]) -> String {

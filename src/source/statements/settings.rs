@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::Statements;
 use super::formats::Format;
-use crate::config::{ConfigError, Credentials, Entry, HttpLimits};
+use crate::config::{ConfigError, Credentials, Entry, HttpLimits, Secret};
 use crate::source::{Poller, SourceError};
 
 #[derive(Debug, Clone)]
@@ -14,6 +14,8 @@ pub struct StatementsConfig {
     /// The folder read; its files are never changed or deleted.
     pub dir: std::path::PathBuf,
     pub format: Format,
+    /// What opens password-protected zip exports.
+    pub zip_password: Option<Secret>,
 }
 
 #[derive(Deserialize)]
@@ -22,6 +24,7 @@ pub struct RawStatements {
     dir: Option<Spanned<String>>,
     format: Option<Spanned<String>>,
     mapping: Option<Spanned<RawMapping>>,
+    zip_password: Option<Secret>,
 }
 
 /// How a plain CSV export is read: `[source.mapping]`.
@@ -120,11 +123,14 @@ impl crate::config::Kind for StatementsConfig {
                 );
             }
         };
-        Ok(StatementsConfig { dir: dir.into_inner().into(), format })
+        Ok(StatementsConfig { dir: dir.into_inner().into(), format, zip_password: raw.zip_password })
     }
 
-    fn credentials<'a>(&'a self, _found: &mut Credentials<'a>) {
-        let StatementsConfig { dir: _, format: _ } = self;
+    fn credentials<'a>(&'a self, found: &mut Credentials<'a>) {
+        let StatementsConfig { dir: _, format: _, zip_password } = self;
+        if let Some(password) = zip_password {
+            found.token("zip_password", password);
+        }
     }
 
     /// The folder and format; files that name no balance leave the balance detectors a running
