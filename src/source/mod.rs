@@ -67,6 +67,12 @@ pub trait Kind {
         None
     }
 
+    /// Why all the source's data belongs to one `[[account]]`, when it names no account (a file
+    /// format without account numbers): the config then needs exactly one.
+    fn single_account(&self) -> Option<String> {
+        None
+    }
+
     /// The kind's poller for the source `name`, asking with `client`, which keeps `limits`.
     fn connect(&self, name: &str, client: reqwest::Client, limits: HttpLimits) -> Result<Box<dyn Poller>, SourceError>;
 }

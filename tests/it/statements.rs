@@ -509,14 +509,23 @@ async fn zip_password_opens_a_protected_export() {
     }
 }
 
-/// A file-less format needs exactly one account to put its transactions on.
+/// A format without account numbers needs exactly one account to put its transactions on: the
+/// config says so (and a poll asked for more refuses, should a caller skip the config).
 #[tokio::test]
 async fn a_format_without_account_numbers_needs_one_account() {
     let dir = tempfile::tempdir().expect("temp dir");
+    let two = config_text(&dir.path().join("state"), dir.path(), r#"format = "alipay-csv""#)
+        + "\n[[account]]\nsource = \"wallet\"\nid = \"second\"\n";
+    let error = Config::parse(&two, Path::new("test.toml")).map(drop).expect_err("two accounts");
+    let says =
+        "alipay-csv files do not name their account, so the source \"wallet\" needs exactly one [[account]] (it has 2)";
+    assert!(error.to_string().contains(says), "{error}");
+    let ofx = two.replace("alipay-csv", "ofx");
+    assert!(Config::parse(&ofx, Path::new("test.toml")).is_ok(), "OFX names its accounts");
+
     let source = source(dir.path(), r#"format = "alipay-csv""#);
     let now = Utc::now();
-    let two = [ACCOUNT.to_owned(), "other".to_owned()];
-    let error = source.poll(&two, now, now).await.expect_err("two accounts");
+    let error = source.poll(&[ACCOUNT.to_owned(), "other".to_owned()], now, now).await.expect_err("two accounts");
     assert!(error.to_string().contains("exactly one [[account]]"), "{error}");
 }
 

@@ -200,6 +200,10 @@ impl crate::source::Kind for StatementsConfig {
         0
     }
 
+    fn single_account(&self) -> Option<String> {
+        (!self.format.names_account()).then(|| format!("{} files do not name their account", self.format.name()))
+    }
+
     fn connect(
         &self,
         name: &str,
