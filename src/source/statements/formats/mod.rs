@@ -218,3 +218,50 @@ mod tests {
         assert_eq!(decode("\u{feff}abc".as_bytes(), encoding_rs::GB18030), "abc");
     }
 }
+
+/// Bank files are hostile input: a file cut anywhere, or with any byte changed, is read or refused,
+/// never a panic.
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    const OFX: &str = "OFXHEADER:100\n<OFX><STMTRS><CURDEF>EUR<BANKACCTFROM><ACCTID>1</BANKACCTFROM>\n<STMTTRN><DTPOSTED>20261103[+8:CST]<TRNAMT>-1.50<FITID>a<NAME>Caf&eacute; ü</STMTTRN>\n<LEDGERBAL><BALAMT>9<DTASOF>20261130</LEDGERBAL></STMTRS></OFX>\n";
+    const CAMT: &str = "<?xml version=\"1.0\"?><Document><BkToCstmrStmt><Stmt><Acct><Id><IBAN>DE1</IBAN></Id></Acct>\n<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt>1.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Dt><Dt>2026-11-30</Dt></Dt></Bal>\n<Ntry><Amt>2.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><BookgDt><Dt>2026-11-03</Dt></BookgDt><NtryDtls><TxDtls><RltdPties><Dbtr><Nm>Müller &amp; Söhne</Nm></Dbtr></RltdPties></TxDtls></NtryDtls></Ntry></Stmt></BkToCstmrStmt></Document>\n";
+    const MT940: &str = ":20:X\n:25:DE1/ü\n:60F:C261101EUR1,00\n:61:2611031103RD42,10NTRFü//B\n:86:?20Strom?32Stadtwerke ä\n:62F:D261130EUR1,00\n-\n";
+    const ALIPAY: &str = "x\n交易时间,交易分类,交易对方,对方账号,商品说明,收/支,金额,收/付款方式,交易状态,交易订单号,商家订单号,备注,\n2026-11-20 08:01:02 ,餐饮 ,店 , ,咖啡 ,支出 ,¥9.90 , ,交易成功 ,1\t , , ,\n";
+
+    fn formats() -> Vec<(Format, &'static str)> {
+        vec![
+            (Format::Ofx, OFX),
+            (Format::Camt053, CAMT),
+            (Format::Mt940, MT940),
+            (Format::Alipay, ALIPAY),
+            (Format::WechatCsv, ALIPAY),
+        ]
+    }
+
+    #[test]
+    fn the_samples_read() {
+        for (format, sample) in formats().into_iter().take(4) {
+            let read = format.read(sample.as_bytes());
+            assert!(read.as_ref().is_ok_and(|s| s.entries.len() == 1), "{}: {read:?}", format.name());
+        }
+    }
+
+    #[test]
+    fn every_cut_and_every_changed_byte_is_read_or_refused() {
+        for (format, sample) in formats() {
+            let bytes = sample.as_bytes();
+            for cut in 0..bytes.len() {
+                let _ = format.read(&bytes[..cut]);
+            }
+            for at in 0..bytes.len() {
+                for value in [b'<', b'>', b':', b'?', b',', b'\n', b'-', b'9', 0xE4, 0xFF] {
+                    let mut changed = bytes.to_vec();
+                    changed[at] = value;
+                    let _ = format.read(&changed);
+                }
+            }
+        }
+    }
+}
