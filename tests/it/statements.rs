@@ -54,9 +54,16 @@ fn source(dir: &Path, format: &str) -> Source {
     Source::new(&config.sources[0]).expect("source")
 }
 
-async fn poll(source: &Source) -> Poll {
+/// One poll, and what the source then keeps, taken as the engine takes it once the poll's
+/// results are stored.
+async fn poll_kept(source: &Source) -> (Poll, Option<Vec<u8>>) {
     let now = Utc::now();
-    source.poll(&[ACCOUNT.to_owned()], now - chrono::TimeDelta::days(5), now).await.expect("poll")
+    let poll = source.poll(&[ACCOUNT.to_owned()], now - chrono::TimeDelta::days(5), now).await.expect("poll");
+    (poll, source.kept())
+}
+
+async fn poll(source: &Source) -> Poll {
+    poll_kept(source).await.0
 }
 
 /// (id, amount, payee) of each transaction of the poll's one account.
@@ -368,18 +375,25 @@ async fn a_bad_file_warns_once_naming_its_line_and_the_others_are_read() {
 }
 
 /// A file is known by its bytes: the same export saved again under another name is not read
-/// again, in this run or after a restart (the hashes are kept and restored).
+/// again, in this run or after a restart (the hashes are kept and restored). What a poll read
+/// counts as read only once its results are stored (the engine takes `kept`): until then the
+/// next poll reads it again.
 #[tokio::test]
 async fn a_renamed_re_download_is_not_read_twice() {
     let dir = tempfile::tempdir().expect("temp dir");
     let export = alipay(&[("2026-11-20 08:00:00", "咖啡店", "支出", "9.90", "交易成功", "R1")]);
     std::fs::write(dir.path().join("alipay_record_20261201.csv"), &export).expect("write");
     let first = source(dir.path(), r#"format = "alipay-csv""#);
-    assert_eq!(read(&poll(&first).await).len(), 1);
+    let now = Utc::now();
+    let unstored = first.poll(&[ACCOUNT.to_owned()], now, now).await.expect("poll");
+    assert_eq!(read(&unstored).len(), 1);
+    let (again, kept) = poll_kept(&first).await;
+    assert_eq!(read(&again), read(&unstored), "not stored yet, so read again");
+    let kept = kept.expect("the files read are kept");
+
     std::fs::write(dir.path().join("alipay_record_20261201 (1).csv"), &export).expect("write");
     assert!(read(&poll(&first).await).is_empty(), "a copy under another name is not new");
 
-    let kept = first.kept().expect("the files read are kept");
     let restarted = source(dir.path(), r#"format = "alipay-csv""#);
     restarted.restore(&kept);
     let after = poll(&restarted).await;

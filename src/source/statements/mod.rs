@@ -26,7 +26,6 @@ mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
@@ -48,12 +47,15 @@ pub const FILES_PER_POLL: usize = 50;
 pub struct Statements {
     source: String,
     config: StatementsConfig,
+    /// What the store holds: the files read and the accounts' books.
     state: Mutex<State>,
-    /// What was read since the store last took the state.
-    changed: AtomicBool,
+    /// The state after the last poll, until the engine has stored what that poll read and takes
+    /// it (`kept`). A poll whose results were not stored is not taken, so the next poll starts
+    /// from `state` again and reads its files again: nothing is lost to a store that failed.
+    read: Mutex<Option<State>>,
 }
 
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct State {
     /// The SHA-256 of every file read (or found unreadable).
     files: BTreeSet<String>,
@@ -61,7 +63,7 @@ struct State {
 }
 
 /// What one account's files said so far.
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct Book {
     currency: String,
     /// The latest closing balance a file gave, and its date.
@@ -85,7 +87,7 @@ struct Read {
 
 impl Statements {
     pub fn new(source: &str, config: StatementsConfig) -> Self {
-        Self { source: source.to_owned(), config, state: Mutex::default(), changed: AtomicBool::new(false) }
+        Self { source: source.to_owned(), config, state: Mutex::default(), read: Mutex::default() }
     }
 
     async fn poll(&self, accounts: &[String], now: DateTime<Utc>) -> Result<Poll, SourceError> {
@@ -107,11 +109,11 @@ impl Statements {
             .await
             .map_err(|e| SourceError::Setup(format!("reading the statements folder stopped: {e}")))??;
         let mut poll = Poll::default();
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let changed = !read.is_empty();
         let mut found: BTreeMap<String, BTreeMap<String, Transaction>> = BTreeMap::new();
         for file in read {
             state.files.insert(file.hash);
-            self.changed.store(true, Ordering::Relaxed);
             let statement = match file.statement {
                 Ok(statement) => statement,
                 Err(e) => {
@@ -159,6 +161,9 @@ impl Statements {
                 None => Err(SourceError::MissingAccount(account.clone())),
             };
             poll.accounts.push((account.clone(), result));
+        }
+        if changed {
+            *self.read.lock().unwrap_or_else(PoisonError::into_inner) = Some(state);
         }
         Ok(poll)
     }
@@ -284,10 +289,10 @@ impl Poller for Statements {
     }
 
     fn kept(&self) -> Option<Vec<u8>> {
-        if !self.changed.swap(false, Ordering::Relaxed) {
-            return None;
-        }
-        serde_json::to_vec(&*self.state.lock().unwrap_or_else(PoisonError::into_inner)).ok()
+        let read = self.read.lock().unwrap_or_else(PoisonError::into_inner).take()?;
+        let bytes = serde_json::to_vec(&read).ok();
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = read;
+        bytes
     }
 
     fn restore(&self, kept: &[u8]) {
