@@ -192,6 +192,22 @@ impl Validator<'_> {
                 );
             }
         }
+        // A kind whose data names no account puts all of it on the source's one account.
+        for (i, source) in sources.iter().enumerate() {
+            let count = accounts.iter().filter(|(a, _)| a.account.source == source.source.name).count();
+            if let Some(why) = source.source.kind.get().single_account()
+                && count != 1
+            {
+                return self.error(
+                    source.name_span.clone(),
+                    format!("source[{i}].name"),
+                    format!(
+                        "{why}, so the source {:?} needs exactly one [[account]] (it has {count})",
+                        source.source.name
+                    ),
+                );
+            }
+        }
 
         let notices =
             entries.notices.into_iter().enumerate().map(|(i, n)| self.notice(i, n)).collect::<Result<Vec<_>, _>>()?;

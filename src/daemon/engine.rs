@@ -363,9 +363,10 @@ impl Engine {
                 run.error = Some(error);
             }
         }
-        if let Some(kept) = source.kept()
+        // What a kind keeps may say what it has read: kept only once that is stored.
+        if run.store_error.is_none()
+            && let Some(kept) = source.kept()
             && let Err(e) = self.store.set_kind_state(&config.name, &kept)
-            && run.store_error.is_none()
         {
             run.store_error = Some(e);
         }

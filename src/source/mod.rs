@@ -17,6 +17,7 @@ pub mod http_json;
 pub mod notices;
 mod paged;
 pub mod simplefin;
+pub mod statements;
 pub mod teller;
 pub mod up;
 mod values;
@@ -40,6 +41,7 @@ crate::config::kinds! {
         Up(up::UpConfig) = "up",
         Akahu(akahu::AkahuConfig) = "akahu",
         EnableBanking(enablebanking::EnableBankingConfig) = "enablebanking",
+        Statements(statements::StatementsConfig) = "statements",
     }
 }
 
@@ -62,6 +64,12 @@ pub trait Kind {
     /// How many polls a day the provider may allow at the least, when it limits them (`check`
     /// warns of a schedule that asks for more).
     fn polls_allowed_per_day(&self) -> Option<u32> {
+        None
+    }
+
+    /// Why all the source's data belongs to one `[[account]]`, when it names no account (a file
+    /// format without account numbers): the config then needs exactly one.
+    fn single_account(&self) -> Option<String> {
         None
     }
 

@@ -44,6 +44,7 @@ mod reload;
 mod security;
 mod service;
 mod simplefin;
+mod statements;
 mod store;
 mod teller;
 mod up;

@@ -1,0 +1,628 @@
+//! `kind = "statements"`: export files dropped into a folder, written here from each format's
+//! documented structure. Each format's reading and signs; a file read once however it is named;
+//! overlapping exports not doubled; a bad file warned about once while the others are read; and
+//! the theft scenario through an Alipay export, end to end with the real binary.
+
+use crate::support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{FixedOffset, Utc};
+use payguard::config::Config;
+use payguard::source::{Poll, Source};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+const ACCOUNT: &str = "6222021234567890";
+
+fn dec(s: &str) -> Decimal {
+    s.parse().expect("a decimal")
+}
+
+/// A config with one statements source on `dir` (its `format` line and any mapping in `format`).
+fn config_text(state: &Path, dir: &Path, format: &str) -> String {
+    format!(
+        r#"[daemon]
+state_dir = "{state}"
+
+[[source]]
+name = "wallet"
+kind = "statements"
+dir = "{dir}"
+schedule = "*/30 * * * *"
+{format}
+
+[[account]]
+source = "wallet"
+id = "{ACCOUNT}"
+large_debit = "1000.00"
+learning_period = "0s"
+
+[[channel]]
+name = "terminal"
+kind = "console"
+"#,
+        state = state.display(),
+        dir = dir.display(),
+    )
+}
+
+fn source(dir: &Path, format: &str) -> Source {
+    let text = config_text(&dir.join("state"), dir, format);
+    let config = Config::parse(&text, Path::new("test.toml")).expect("config");
+    Source::new(&config.sources[0]).expect("source")
+}
+
+/// One poll, and what the source then keeps, taken as the engine takes it once the poll's
+/// results are stored.
+async fn poll_kept(source: &Source) -> (Poll, Option<Vec<u8>>) {
+    let now = Utc::now();
+    let poll = source.poll(&[ACCOUNT.to_owned()], now - chrono::TimeDelta::days(5), now).await.expect("poll");
+    (poll, source.kept())
+}
+
+async fn poll(source: &Source) -> Poll {
+    poll_kept(source).await.0
+}
+
+/// (id, amount, payee) of each transaction of the poll's one account.
+fn read(poll: &Poll) -> Vec<(String, Decimal, String)> {
+    let observation = poll.accounts[0].1.as_ref().expect("the account was read");
+    let mut got: Vec<_> = observation.transactions.iter().map(|t| (t.id.clone(), t.amount, t.payee.clone())).collect();
+    got.sort();
+    got
+}
+
+/// An Alipay 交易明细 export in GBK: its preamble, the 12-column header, the rows (cells padded,
+/// ids followed by a tab, each line ending with a comma), and the closing rule.
+fn alipay(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
+    let mut text = String::from(
+        "支付宝交易记录明细查询\n账号:[someone@example.com]\n起始日期:[2026-11-01 00:00:00]    终止日期:[2026-12-01 00:00:00]\n---------------------------------交易记录明细列表------------------------------------\n交易时间,交易分类,交易对方,对方账号,商品说明,收/支,金额,收/付款方式,交易状态,交易订单号,商家订单号,备注,\n",
+    );
+    for (time, payee, way, amount, status, id) in rows {
+        text.push_str(&format!(
+            "{time} ,其他 ,{payee} , ,{payee}的商品 ,{way} ,{amount} ,余额 ,{status} ,{id}\t , , ,\n"
+        ));
+    }
+    text.push_str("------------------------------------------------------------------------------------\n");
+    encoding_rs::GBK.encode(&text).0.into_owned()
+}
+
+/// `hours` ago in Beijing time, as Alipay writes it.
+fn beijing_ago(hours: i64) -> String {
+    let zone = FixedOffset::east_opt(8 * 3600).expect("an offset");
+    (Utc::now() - chrono::TimeDelta::hours(hours)).with_timezone(&zone).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+const CSV_MAPPING: &str = r#"format = "csv"
+[source.mapping]
+delimiter = ";"
+encoding = "windows-1252"
+decimal_separator = ","
+header_line = 3
+date = "Buchungstag"
+date_format = "%d.%m.%Y"
+utc_offset = "+01:00"
+debit = "Soll"
+credit = "Haben"
+payee = "Empfänger"
+description = "Verwendungszweck"
+currency = "EUR""#;
+
+fn bank_csv(rows: &[&str]) -> Vec<u8> {
+    let mut text = String::from(
+        "Kontoauszug Girokonto\nZeitraum: 01.11.2026 - 30.11.2026\nBuchungstag;Empfänger;Verwendungszweck;Soll;Haben\n",
+    );
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
+}
+
+/// An OFX 1.x (SGML: leaf elements unclosed) statement of `ACCOUNT`: `(fitid, date, amount, name)`
+/// rows and the ledger balance.
+fn ofx_sgml(rows: &[(&str, &str, &str, &str)], balance: &str) -> Vec<u8> {
+    let mut text = String::from(
+        "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:USASCII\nCHARSET:1252\nCOMPRESSION:NONE\nOLDFILEUID:NONE\nNEWFILEUID:NONE\n\n<OFX>\n<SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS><DTSERVER>20261201120000<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1>\n<BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>\n<STMTRS><CURDEF>USD\n<BANKACCTFROM><BANKID>121000248<ACCTID>",
+    );
+    text.push_str(ACCOUNT);
+    text.push_str("<ACCTTYPE>CHECKING</BANKACCTFROM>\n<BANKTRANLIST><DTSTART>20261101<DTEND>20261130\n");
+    for (id, date, amount, name) in rows {
+        let kind = if amount.starts_with('-') { "DEBIT" } else { "CREDIT" };
+        text.push_str(&format!(
+            "<STMTTRN>\n<TRNTYPE>{kind}\n<DTPOSTED>{date}\n<TRNAMT>{amount}\n<FITID>{id}\n<NAME>{name}\n<MEMO>card purchase\n</STMTTRN>\n"
+        ));
+    }
+    text.push_str(&format!(
+        "</BANKTRANLIST>\n<LEDGERBAL><BALAMT>{balance}<DTASOF>20261130120000.000[-5:EST]</LEDGERBAL>\n</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    ));
+    text.into_bytes()
+}
+
+/// The same statement as OFX 2.x XML.
+fn ofx_xml(rows: &[(&str, &str, &str, &str)], balance: &str) -> Vec<u8> {
+    let mut text = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?OFX OFXHEADER=\"200\" VERSION=\"220\" SECURITY=\"NONE\" OLDFILEUID=\"NONE\" NEWFILEUID=\"NONE\"?>\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD</CURDEF><BANKACCTFROM><BANKID>1</BANKID><ACCTID>{ACCOUNT}</ACCTID><ACCTTYPE>CHECKING</ACCTTYPE></BANKACCTFROM><BANKTRANLIST>\n"
+    );
+    for (id, date, amount, name) in rows {
+        text.push_str(&format!(
+            "<STMTTRN><TRNTYPE>POS</TRNTYPE><DTPOSTED>{date}</DTPOSTED><TRNAMT>{amount}</TRNAMT><FITID>{id}</FITID><NAME>{name}</NAME></STMTTRN>\n"
+        ));
+    }
+    text.push_str(&format!(
+        "</BANKTRANLIST><LEDGERBAL><BALAMT>{balance}</BALAMT><DTASOF>20261130</DTASOF></LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    ));
+    text.into_bytes()
+}
+
+/// A camt.053.001.08 statement of `ACCOUNT` (as its IBAN): `(reference, date, amount, name,
+/// status)` entries, amounts unsigned with `CdtDbtInd`, and a closing booked balance.
+fn camt(entries: &[(&str, &str, &str, &str, &str)], closing: &str) -> Vec<u8> {
+    let mut text = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
+<BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId><CreDtTm>2026-12-01T06:00:00+01:00</CreDtTm></GrpHdr>
+<Stmt><Id>S1</Id><CreDtTm>2026-12-01T06:00:00+01:00</CreDtTm>
+<Acct><Id><IBAN>{ACCOUNT}</IBAN></Id><Ccy>EUR</Ccy></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">100.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-01</Dt></Dt></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{closing}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-30</Dt></Dt></Bal>
+"#
+    );
+    for (reference, date, amount, name, status) in entries {
+        let (sign, party) = match amount.strip_prefix('-') {
+            Some(_) => ("DBIT", "Cdtr"),
+            None => ("CRDT", "Dbtr"),
+        };
+        text.push_str(&format!(
+            "<Ntry><Amt Ccy=\"EUR\">{}</Amt><CdtDbtInd>{sign}</CdtDbtInd><Sts><Cd>{status}</Cd></Sts>\n<BookgDt><Dt>{date}</Dt></BookgDt><ValDt><Dt>{date}</Dt></ValDt><AcctSvcrRef>{reference}</AcctSvcrRef>\n<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties><{party}><Pty><Nm>{name}</Nm></Pty></{party}></RltdPties><RmtInf><Ustrd>Rechnung 42</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n",
+            amount.trim_start_matches('-')
+        ));
+    }
+    text.push_str("</Stmt></BkToCstmrStmt></Document>\n");
+    text.into_bytes()
+}
+
+/// An MT940 statement of `ACCOUNT`: `(:61: line, :86: words)` entries and a closing balance.
+fn mt940(entries: &[(&str, &str)], closing: &str) -> Vec<u8> {
+    let mut text = format!(":20:STARTUMS\r\n:25:{ACCOUNT}\r\n:28C:0\r\n:60F:C261101EUR100,00\r\n");
+    for (entry, words) in entries {
+        text.push_str(&format!(":61:{entry}\r\n:86:{words}\r\n"));
+    }
+    text.push_str(&format!(":62F:{closing}\r\n-\r\n"));
+    encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
+}
+
+/// WeChat Pay's 账单 preamble: 16 lines before the header.
+const WECHAT_PREAMBLE: [&str; 16] = [
+    "微信支付账单明细",
+    "微信昵称：[someone]",
+    "起始时间：[2026-11-01 00:00:00] 终止时间：[2026-12-01 00:00:00]",
+    "导出类型：[全部]",
+    "导出时间：[2026-12-01 10:00:00]",
+    "",
+    "共3笔记录",
+    "收入：1笔 5000.00元",
+    "支出：2笔 39.90元",
+    "中性交易：0笔 0.00元",
+    "注：",
+    "1. 充值/提现/理财通购买/零钱通存取/信用卡还款等交易，将计入中性交易",
+    "2. 本明细仅展示当前账单中的交易，不包括已删除的记录",
+    "3. 本明细仅供个人对账使用",
+    "",
+    "----------------------微信支付账单明细列表--------------------",
+];
+const WECHAT_HEADER: [&str; 11] = [
+    "交易时间",
+    "交易类型",
+    "交易对方",
+    "商品",
+    "收/支",
+    "金额(元)",
+    "支付方式",
+    "当前状态",
+    "交易单号",
+    "商户单号",
+    "备注",
+];
+
+/// `(time, payee, 收/支, amount, status, id)` rows as WeChat Pay's older CSV export.
+fn wechat_csv(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
+    let mut text = WECHAT_PREAMBLE.join("\n");
+    text.push('\n');
+    text.push_str(&WECHAT_HEADER.join(","));
+    text.push('\n');
+    for (time, payee, way, amount, status, id) in rows {
+        text.push_str(&format!(
+            "{time},商户消费,{payee},\"{payee}的商品\",{way},{amount},零钱,{status},{id}\t,M1\t,/\n"
+        ));
+    }
+    text.into_bytes()
+}
+
+/// The same rows as the xlsx export; an amount without `¥` is written as a number cell.
+fn wechat_xlsx(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (row, line) in WECHAT_PREAMBLE.iter().enumerate() {
+        sheet.write_string(row as u32, 0, *line).expect("write");
+    }
+    for (col, name) in WECHAT_HEADER.iter().enumerate() {
+        sheet.write_string(16, col as u16, *name).expect("write");
+    }
+    for (i, (time, payee, way, amount, status, id)) in rows.iter().enumerate() {
+        let row = 17 + i as u32;
+        let goods = format!("{payee}的商品");
+        for (col, cell) in
+            [*time, "商户消费", *payee, &goods, *way, *amount, "零钱", *status, *id, "M1", "/"].iter().enumerate()
+        {
+            match cell.parse::<f64>() {
+                Ok(number) if col == 5 => sheet.write_number(row, col as u16, number),
+                _ => sheet.write_string(row, col as u16, *cell),
+            }
+            .expect("write");
+        }
+    }
+    workbook.save_to_buffer().expect("an xlsx")
+}
+
+/// A format's lines, a file of it, and the (amount, payee) read from it.
+type Case = (&'static str, Vec<u8>, Vec<(&'static str, &'static str)>);
+
+/// Each format read with its signs: money out negative, money in positive, and what is no money
+/// (Alipay's 不计收支 and 交易关闭 rows) left out.
+#[tokio::test]
+async fn each_format_reads_amounts_with_their_signs() {
+    let alipay_file = alipay(&[
+        ("2026-11-20 08:00:00", "咖啡店", "支出", "9.90", "交易成功", "A1"),
+        ("2026-11-21 09:00:00", "工资", "收入", "5000.00", "交易成功", "A2"),
+        ("2026-11-22 10:00:00", "余额宝", "不计收支", "800.00", "交易成功", "A3"),
+        ("2026-11-23 11:00:00", "超市", "支出", "55.00", "交易关闭", "A4"),
+    ]);
+    let csv_file = bank_csv(&["03.11.2026;Bäckerei;Brötchen;2,50;", "04.11.2026;Arbeitgeber;Gehalt;;2500,00"]);
+    let ofx_rows = [("F1", "20261103", "-42.10", "Hardware &amp; Co"), ("F2", "20261104120000", "1500.00", "Payroll")];
+    let ofx_want = vec![("-42.10", "Hardware & Co"), ("1500.00", "Payroll")];
+    let camt_file = camt(
+        &[
+            ("C1", "2026-11-03", "-42.10", "Strom &amp; Gas AG", "BOOK"),
+            ("C2", "2026-11-04", "1500.00", "Arbeitgeber", "BOOK"),
+        ],
+        "1557.90",
+    );
+    let mt940_file = mt940(
+        &[
+            ("2611031103DR42,10NTRFNONREF//B1", "105?00SEPA-LASTSCHRIFT?20Strom November?32Stadtwerke M\r\nünchen"),
+            ("261104C1500,00NTRFNONREF", "Gehalt November Arbeitgeber GmbH"),
+        ],
+        "C261130EUR1557,90",
+    );
+    let wechat_rows = [
+        ("2026-11-20 08:00:00", "咖啡店", "支出", "¥9.90", "支付成功", "W1"),
+        ("2026-11-20 09:00:00", "书店", "支出", "30", "支付成功", "W2"),
+        ("2026-11-21 09:00:00", "工资", "收入", "¥5000.00", "已存入零钱", "W3"),
+        ("2026-11-22 10:00:00", "零钱通", "/", "¥800.00", "支付成功", "W4"),
+    ];
+    let wechat_want = vec![("-9.90", "咖啡店"), ("-30", "书店"), ("5000.00", "工资")];
+    let cases: [Case; 8] = [
+        (r#"format = "wechat-csv""#, wechat_csv(&wechat_rows), wechat_want.clone()),
+        (r#"format = "wechat-xlsx""#, wechat_xlsx(&wechat_rows), wechat_want),
+        (r#"format = "alipay-csv""#, alipay_file, vec![("-9.90", "咖啡店"), ("5000.00", "工资")]),
+        (CSV_MAPPING, csv_file, vec![("-2.50", "Bäckerei"), ("2500.00", "Arbeitgeber")]),
+        (r#"format = "ofx""#, ofx_sgml(&ofx_rows, "2457.90"), ofx_want.clone()),
+        (r#"format = "ofx""#, ofx_xml(&ofx_rows, "2457.90"), ofx_want),
+        (
+            r#"format = "mt940""#,
+            mt940_file,
+            vec![("-42.10", "Stadtwerke München"), ("1500.00", "Gehalt November Arbeitgeber GmbH")],
+        ),
+        (r#"format = "camt053""#, camt_file, vec![("-42.10", "Strom & Gas AG"), ("1500.00", "Arbeitgeber")]),
+    ];
+    for (format, bytes, want) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("export.csv"), bytes).expect("write");
+        let got = poll(&source(dir.path(), format)).await;
+        let mut amounts: Vec<(Decimal, String)> = read(&got).into_iter().map(|(_, a, p)| (a, p)).collect();
+        amounts.sort();
+        let mut want: Vec<(Decimal, String)> = want.iter().map(|(a, p)| (dec(a), p.to_string())).collect();
+        want.sort();
+        assert_eq!(amounts, want, "{format}: {:?}", got.warnings);
+        assert!(got.warnings.is_empty(), "{format}: {:?}", got.warnings);
+    }
+}
+
+/// A malformed file of each format is one warning naming the file and the line; the good file
+/// beside it is read, and the bad one is not warned about again.
+#[tokio::test]
+async fn a_bad_file_warns_once_naming_its_line_and_the_others_are_read() {
+    let bad_alipay = alipay(&[("2026-11-20 08:00:00", "咖啡店", "支出", "九块九", "交易成功", "B1")]);
+    let good_alipay = alipay(&[("2026-11-21 08:00:00", "书店", "支出", "30.00", "交易成功", "G1")]);
+    let bad_csv = bank_csv(&["03.11.2026;Bäckerei;Brötchen;2,50;", "31.13.2026;Kiosk;Zeitung;1,80;"]);
+    let good_csv = bank_csv(&["05.11.2026;Kiosk;Zeitung;1,80;"]);
+    let bad_ofx = ofx_sgml(&[("F1", "20261103", "-4O.00", "Typo")], "1.00");
+    let good_ofx = ofx_sgml(&[("F2", "20261104", "-7.00", "Deli")], "1.00");
+    let bad_camt =
+        camt(&[("C1", "2026-11-03", "-42.10", "Shop", "BOOK"), ("C2", "2026-13-04", "-1.00", "Kiosk", "BOOK")], "1.00");
+    let good_camt = camt(&[("C3", "2026-11-05", "-9.00", "Bäcker", "BOOK")], "1.00");
+    let bad_mt940 = mt940(&[("261103D42,10NTRF", "Strom"), ("261104X1,00NTRF", "Kiosk")], "C261130EUR1,00");
+    let good_mt940 = mt940(&[("261105D9,00NTRF", "Bäcker")], "C261130EUR1,00");
+    let bad_rows = [
+        ("2026-11-20 08:00:00", "店", "支出", "¥1.00", "支付成功", "X1"),
+        ("2026-11-20 08:00:00", "店", "支出", "¥一块", "支付成功", "X2"),
+    ];
+    let good_rows = [("2026-11-21 08:00:00", "花店", "支出", "¥20.00", "支付成功", "X3")];
+    let cases = [
+        (r#"format = "wechat-csv""#, wechat_csv(&bad_rows), wechat_csv(&good_rows), "line 19:", "花店"),
+        (r#"format = "wechat-xlsx""#, wechat_xlsx(&bad_rows), wechat_xlsx(&good_rows), "line 19:", "花店"),
+        (r#"format = "mt940""#, bad_mt940, good_mt940, "line 7:", "Bäcker"),
+        (r#"format = "camt053""#, bad_camt, good_camt, "line 12:", "Bäcker"),
+        (r#"format = "alipay-csv""#, bad_alipay, good_alipay, "line 6:", "书店"),
+        (r#"format = "ofx""#, bad_ofx, good_ofx, "line 20:", "Deli"),
+        (CSV_MAPPING, bad_csv, good_csv, "line 5:", "Kiosk"),
+    ];
+    for (format, bad, good, line, payee) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("a-bad.csv"), bad).expect("write");
+        std::fs::write(dir.path().join("b-good.csv"), good).expect("write");
+        let source = source(dir.path(), format);
+        let first = poll(&source).await;
+        assert_eq!(first.warnings.len(), 1, "{format}: {:?}", first.warnings);
+        assert!(first.warnings[0].contains("a-bad.csv") && first.warnings[0].contains(line), "{:?}", first.warnings);
+        assert_eq!(read(&first).iter().map(|t| t.2.as_str()).collect::<Vec<_>>(), vec![payee], "{format}");
+        let second = poll(&source).await;
+        assert!(second.warnings.is_empty() && read(&second).is_empty(), "{format}: {:?}", second.warnings);
+    }
+}
+
+/// A file is known by its bytes: the same export saved again under another name is not read
+/// again, in this run or after a restart (the hashes are kept and restored). What a poll read
+/// counts as read only once its results are stored (the engine takes `kept`): until then the
+/// next poll reads it again.
+#[tokio::test]
+async fn a_renamed_re_download_is_not_read_twice() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let export = alipay(&[("2026-11-20 08:00:00", "咖啡店", "支出", "9.90", "交易成功", "R1")]);
+    std::fs::write(dir.path().join("alipay_record_20261201.csv"), &export).expect("write");
+    let first = source(dir.path(), r#"format = "alipay-csv""#);
+    let now = Utc::now();
+    let unstored = first.poll(&[ACCOUNT.to_owned()], now, now).await.expect("poll");
+    assert_eq!(read(&unstored).len(), 1);
+    let (again, kept) = poll_kept(&first).await;
+    assert_eq!(read(&again), read(&unstored), "not stored yet, so read again");
+    let kept = kept.expect("the files read are kept");
+
+    std::fs::write(dir.path().join("alipay_record_20261201 (1).csv"), &export).expect("write");
+    assert!(read(&poll(&first).await).is_empty(), "a copy under another name is not new");
+
+    let restarted = source(dir.path(), r#"format = "alipay-csv""#);
+    restarted.restore(&kept);
+    let after = poll(&restarted).await;
+    assert!(read(&after).is_empty(), "nothing is read again after a restart");
+    let balance = after.accounts[0].1.as_ref().map(|o| o.snapshot.balance).expect("read");
+    assert_eq!(balance, dec("-9.90"), "the running sum is kept too");
+}
+
+/// Without ids (a plain CSV): two identical coffees in one file are two transactions, and the
+/// same coffee in a later, overlapping export is the same transaction, not a third.
+#[tokio::test]
+async fn overlapping_exports_are_not_doubled_and_identical_rows_stay_two() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = source(dir.path(), CSV_MAPPING);
+    let coffee = "03.11.2026;Café;Kaffee;3,20;";
+    std::fs::write(dir.path().join("november-1.csv"), bank_csv(&[coffee, coffee])).expect("write");
+    let first = read(&poll(&source).await);
+    assert_eq!(first.len(), 2, "two identical coffees in one file: {first:?}");
+    assert_ne!(first[0].0, first[1].0);
+
+    // The later export starts earlier: the coffees are on other lines there.
+    let later = bank_csv(&["04.11.2026;Kino;Film;12,00;", coffee, coffee]);
+    std::fs::write(dir.path().join("november-2.csv"), later).expect("write");
+    let second = poll(&source).await;
+    let ids: Vec<String> = read(&second).into_iter().map(|t| t.0).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(first.iter().all(|(id, ..)| ids.contains(id)), "the coffees keep their ids: {first:?} {ids:?}");
+    let balance = second.accounts[0].1.as_ref().map(|o| o.snapshot.balance).expect("read");
+    assert_eq!(balance, dec("-18.40"), "3.20 twice and 12.00, each once");
+}
+
+/// A format that names its account puts its transactions on that `[[account]]`, and its closing
+/// balance is the snapshot, dated when the file says; an account no file has named yet is missing.
+#[tokio::test]
+async fn a_closing_balance_is_the_snapshot_of_the_account_the_file_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ofx_source = source(dir.path(), r#"format = "ofx""#);
+    let now = Utc::now();
+    let accounts = [ACCOUNT.to_owned(), "other".to_owned()];
+    std::fs::write(dir.path().join("nov.ofx"), ofx_sgml(&[("F1", "20261103", "-42.10", "Shop")], "2457.90"))
+        .expect("write");
+    let poll = ofx_source.poll(&accounts, now, now).await.expect("poll");
+    let observation = poll.accounts[0].1.as_ref().expect("the named account");
+    assert_eq!(observation.snapshot.balance, dec("2457.90"));
+    assert_eq!(observation.snapshot.currency, "USD");
+    assert_eq!(observation.snapshot.as_of.map(|t| t.to_rfc3339()), Some("2026-11-30T17:00:00+00:00".to_owned()));
+    assert_eq!(observation.transactions.len(), 1);
+    assert!(poll.accounts[1].1.is_err(), "no file named the other account yet");
+
+    // camt.053: the CLBD balance (not the opening one), and a pending entry stays pending.
+    std::fs::write(
+        dir.path().join("nov.xml"),
+        camt(
+            &[("C1", "2026-11-03", "-42.10", "Shop", "BOOK"), ("C9", "2026-11-30", "-5.00", "Kiosk", "PDNG")],
+            "57.90",
+        ),
+    )
+    .expect("write");
+    let camt_source = source(dir.path(), r#"format = "camt053""#);
+    let poll = camt_source.poll(&accounts, now, now).await.expect("poll");
+    let observation = poll.accounts[0].1.as_ref().expect("the named account");
+    assert_eq!((observation.snapshot.balance, observation.snapshot.currency.as_str()), (dec("57.90"), "EUR"));
+    let pending: Vec<bool> = observation.transactions.iter().map(|t| t.pending).collect();
+    assert_eq!(pending, vec![false, true]);
+
+    // MT940: :25: names the account, :62F: is the closing balance (here a debit balance).
+    let mt940_dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(mt940_dir.path().join("nov.sta"), mt940(&[("261103D42,10NTRF", "Strom")], "D261130EUR12,34"))
+        .expect("write");
+    let poll = source(mt940_dir.path(), r#"format = "mt940""#).poll(&accounts, now, now).await.expect("poll");
+    let observation = poll.accounts[0].1.as_ref().expect("the named account");
+    assert_eq!((observation.snapshot.balance, observation.snapshot.currency.as_str()), (dec("-12.34"), "EUR"));
+    assert_eq!(observation.snapshot.as_of.map(|t| t.to_rfc3339()), Some("2026-11-30T00:00:00+00:00".to_owned()));
+}
+
+/// `files` in a zip archive, AES-256 encrypted with `password`.
+fn zipped(files: &[(&str, Vec<u8>)], password: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, password);
+    for (name, bytes) in files {
+        writer.start_file(*name, options).expect("start a file");
+        writer.write_all(bytes).expect("write");
+    }
+    writer.finish().expect("finish").into_inner()
+}
+
+/// A password-protected zip, as Alipay mails its export, opens with `zip_password`; without it, or
+/// with a wrong one, it is one warning that says what to set, never the password.
+#[tokio::test]
+async fn zip_password_opens_a_protected_export() {
+    let export = alipay(&[("2026-11-20 08:00:00", "咖啡店", "支出", "9.90", "交易成功", "Z1")]);
+    let archive = zipped(&[("alipay_record_20261201.csv", export)], "s3cret-zip");
+    // WeChat Pay's workbook in a protected zip: the archive is opened, the workbook inside read.
+    let workbook = zipped(
+        &[("微信支付账单.xlsx", wechat_xlsx(&[("2026-11-20 08:00:00", "花店", "支出", "¥20.00", "支付成功", "W9")]))],
+        "s3cret-zip",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("wechat.zip"), &workbook).expect("write");
+    let poll_wechat = poll(&source(dir.path(), "format = \"wechat-xlsx\"\nzip_password = \"s3cret-zip\"")).await;
+    assert!(poll_wechat.warnings.is_empty(), "{:?}", poll_wechat.warnings);
+    assert_eq!(read(&poll_wechat).iter().map(|t| t.2.as_str()).collect::<Vec<_>>(), vec!["花店"]);
+    for (password, warning) in [
+        (Some("s3cret-zip"), None),
+        (None, Some("password-protected: set zip_password")),
+        (Some("wrong-guess"), Some("zip_password does not open it")),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("alipay.zip"), &archive).expect("write");
+        let line = password.map(|p| format!("zip_password = \"{p}\"")).unwrap_or_default();
+        let poll = poll(&source(dir.path(), &format!("format = \"alipay-csv\"\n{line}"))).await;
+        match warning {
+            None => {
+                assert!(poll.warnings.is_empty(), "{:?}", poll.warnings);
+                assert_eq!(read(&poll).len(), 1);
+            }
+            Some(says) => {
+                assert_eq!(poll.warnings.len(), 1, "{:?}", poll.warnings);
+                assert!(
+                    poll.warnings[0].contains("alipay.zip") && poll.warnings[0].contains(says),
+                    "{:?}",
+                    poll.warnings
+                );
+                assert!(!poll.warnings[0].contains("wrong-guess") && read(&poll).is_empty());
+            }
+        }
+    }
+}
+
+/// A format without account numbers needs exactly one account to put its transactions on: the
+/// config says so (and a poll asked for more refuses, should a caller skip the config).
+#[tokio::test]
+async fn a_format_without_account_numbers_needs_one_account() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let two = config_text(&dir.path().join("state"), dir.path(), r#"format = "alipay-csv""#)
+        + "\n[[account]]\nsource = \"wallet\"\nid = \"second\"\n";
+    let error = Config::parse(&two, Path::new("test.toml")).map(drop).expect_err("two accounts");
+    let says =
+        "alipay-csv files do not name their account, so the source \"wallet\" needs exactly one [[account]] (it has 2)";
+    assert!(error.to_string().contains(says), "{error}");
+    let ofx = two.replace("alipay-csv", "ofx");
+    assert!(Config::parse(&ofx, Path::new("test.toml")).is_ok(), "OFX names its accounts");
+
+    let source = source(dir.path(), r#"format = "alipay-csv""#);
+    let now = Utc::now();
+    let error = source.poll(&[ACCOUNT.to_owned(), "other".to_owned()], now, now).await.expect_err("two accounts");
+    assert!(error.to_string().contains("exactly one [[account]]"), "{error}");
+}
+
+/// The theft scenario through Alipay exports and the real binary: a baseline export, then a later
+/// (overlapping) export with a large payment to a payee never seen before is `large_debit` and
+/// `new_payee`, and nothing else; `check`, `history` and `status` say what was read; `run` on a
+/// one-second schedule picks up a newly dropped file and stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread")]
+async fn payguard_once_finds_a_theft_in_an_alipay_export() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let drop_dir = dir.path().join("exports");
+    std::fs::create_dir(&drop_dir).expect("mkdir");
+    let config = dir.path().join("payguard.toml");
+    std::fs::write(&config, config_text(&dir.path().join("state"), &drop_dir, r#"format = "alipay-csv""#))
+        .expect("write the config");
+    let coffee = (beijing_ago(40), "咖啡店", "支出", "9.90", "交易成功", "2026-1");
+    let salary = (beijing_ago(30), "工资", "收入", "5000.00", "交易成功", "2026-2");
+    let rows = |list: &[(String, &'static str, &'static str, &'static str, &'static str, &'static str)]| {
+        alipay(&list.iter().map(|(t, p, w, a, s, i)| (t.as_str(), *p, *w, *a, *s, *i)).collect::<Vec<_>>())
+    };
+    std::fs::write(drop_dir.join("alipay_record_1.csv"), rows(&[coffee.clone(), salary.clone()])).expect("write");
+    let baseline = support::run(&config, &["once", "--json"]).await;
+    assert_eq!(support::stdout_of(&baseline), "", "a baseline raises nothing");
+
+    let theft = (beijing_ago(1), "陌生商户", "支出", "1800.00", "交易成功", "2026-3");
+    std::fs::write(drop_dir.join("alipay_record_2.csv"), rows(&[coffee, salary, theft])).expect("write");
+    let output = support::run(&config, &["once", "--json"]).await;
+    let findings: Vec<Value> =
+        support::stdout_of(&output).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let kinds: Vec<&str> = findings.iter().filter_map(|f| f["kind"].as_str()).collect();
+    assert!(kinds.contains(&"large_debit") && kinds.contains(&"new_payee"), "{kinds:?}");
+    assert!(!kinds.contains(&"unexplained_change"), "the running sum moves by what was read: {kinds:?}");
+    let debit = findings.iter().find(|f| f["kind"] == "large_debit").expect("large_debit");
+    assert_eq!((debit["source"].as_str(), debit["account"].as_str()), (Some("wallet"), Some(ACCOUNT)));
+    assert!(debit["title"].as_str().is_some_and(|t| t.contains("1800.00 CNY to 陌生商户")), "{debit}");
+
+    let check = support::stdout_of(&support::run(&config, &["check"]).await);
+    assert!(check.contains("alipay-csv in") && check.contains("low_balance means nothing"), "{check}");
+    let history = support::stdout_of(&support::run(&config, &["history", ACCOUNT]).await);
+    assert_eq!(history.matches("咖啡店").count(), 1, "the overlapping coffee is one: {history}");
+    assert!(history.contains("陌生商户"), "{history}");
+
+    // `run` on a one-second schedule reads a file dropped while it runs. The good file is written
+    // before the bad one, so when the bad one is warned about the good one has been read.
+    let every_second = std::fs::read_to_string(&config).expect("config").replace("*/30 * * * *", "* * * * * *");
+    std::fs::write(&config, every_second).expect("write the config");
+    let mut daemon = support::daemon_log::Logged::spawn(support::daemon(&config));
+    std::fs::write(
+        drop_dir.join("alipay_record_3.csv"),
+        rows(&[(beijing_ago(0), "书店", "支出", "30.00", "交易成功", "2026-4")]),
+    )
+    .expect("write");
+    std::fs::write(drop_dir.join("broken.csv"), b"not an export\n").expect("write");
+    let warned = daemon.wait_for(&["broken.csv"], Duration::from_secs(30));
+    assert!(warned.contains("cannot read the statement broken.csv"), "{warned}");
+    support::signal(&daemon.child, "TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(30)), Some(0));
+    let history = support::stdout_of(&support::run(&config, &["history", ACCOUNT]).await);
+    assert!(history.contains("书店"), "{history}");
+    let status = support::stdout_of(&support::run(&config, &["status"]).await);
+    assert!(status.contains("wallet (statements): ok") && status.contains("CNY"), "{status}");
+}
+
+/// `check` reads the kind's keys and refuses what it cannot use, saying how to fix it.
+#[test]
+fn config_mistakes_are_refused_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (format, says) in [
+        ("", "needs format"),
+        (r#"format = "qif""#, "unknown format \"qif\""),
+        (r#"format = "csv""#, "[source.mapping]"),
+        (
+            "format = \"csv\"\n[source.mapping]\ndate = \"d\"\namount = \"a\"\ndebit = \"s\"\ncurrency = \"EUR\"",
+            "either as amount",
+        ),
+        (
+            "format = \"csv\"\n[source.mapping]\ndate = \"d\"\namount = \"a\"\ncurrency = \"EUR\"\nencoding = \"klingon\"",
+            "unknown encoding",
+        ),
+    ] {
+        let text = config_text(&dir.path().join("state"), dir.path(), format);
+        let error = Config::parse(&text, Path::new("test.toml")).map(drop).expect_err(format);
+        assert!(error.to_string().contains(says), "{format}: {error}");
+    }
+}
