@@ -602,6 +602,23 @@ async fn payguard_once_finds_a_theft_in_an_alipay_export() {
     assert!(history.contains("书店"), "{history}");
     let status = support::stdout_of(&support::run(&config, &["status"]).await);
     assert!(status.contains("wallet (statements): ok") && status.contains("CNY"), "{status}");
+
+    // `export` hands over the exports themselves, byte for byte, as the record of the theft.
+    let out = dir.path().join("bundle");
+    let said = support::stdout_of(
+        &support::run(
+            &config,
+            &["export", "--account", ACCOUNT, "--since", "30d", "--out", &out.display().to_string()],
+        )
+        .await,
+    );
+    assert!(said.contains("record(s) the transactions came from in evidence/"), "{said}");
+    let original = std::fs::read(drop_dir.join("alipay_record_2.csv")).expect("the export");
+    let handed: Vec<Vec<u8>> = std::fs::read_dir(out.join("evidence"))
+        .expect("evidence/")
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("read"))
+        .collect();
+    assert!(handed.contains(&original), "the export with the theft is in the bundle");
 }
 
 /// `check` reads the kind's keys and refuses what it cannot use, saying how to fix it.

@@ -26,14 +26,14 @@ mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Poll, Poller, SourceError};
-use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{AccountRef, AccountStatus, Evidence, Observation, Snapshot, Transaction, derive_ids, payee_key};
 use formats::{Closing, Statement};
 
 pub use formats::FileError;
@@ -83,6 +83,8 @@ struct Read {
     name: String,
     hash: String,
     statement: Result<Statement, FileError>,
+    /// The file as it was dropped (an archive whole), kept as the record of what it holds.
+    record: Option<Arc<(String, Vec<u8>)>>,
 }
 
 impl Statements {
@@ -112,8 +114,10 @@ impl Statements {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let changed = !read.is_empty();
         let mut found: BTreeMap<String, BTreeMap<String, Transaction>> = BTreeMap::new();
+        // The files read, by hash, with the transactions each records.
+        let mut records: BTreeMap<String, Evidence> = BTreeMap::new();
         for file in read {
-            state.files.insert(file.hash);
+            state.files.insert(file.hash.clone());
             let statement = match file.statement {
                 Ok(statement) => statement,
                 Err(e) => {
@@ -142,8 +146,19 @@ impl Statements {
             {
                 book.closing = Some((balance, at));
             }
-            let transactions = found.entry(account).or_default();
+            let transactions = found.entry(account.clone()).or_default();
+            let mut cites = file.record.as_ref().map(|record| {
+                let kept = records.entry(file.hash.clone()).or_insert_with(|| Evidence {
+                    name: record.0.clone(),
+                    bytes: record.1.clone(),
+                    cites: Vec::new(),
+                });
+                &mut kept.cites
+            });
             for tx in transactions_of(statement) {
+                if let Some(cites) = cites.as_mut() {
+                    cites.push((account.clone(), tx.id.clone()));
+                }
                 if !tx.pending {
                     book.posted.insert(tx.id.clone(), tx.amount);
                 }
@@ -151,6 +166,7 @@ impl Statements {
                 transactions.insert(tx.id.clone(), tx);
             }
         }
+        poll.evidence = records.into_values().filter(|r| !r.cites.is_empty()).collect();
         for account in accounts {
             let result = match state.accounts.get(account) {
                 Some(book) => Ok(self.observation(account, book, found.remove(account), now)),
@@ -241,7 +257,7 @@ fn read_new(config: &StatementsConfig, known: &BTreeSet<String>) -> Result<Vec<R
             let hash = format!("large:{}", crate::model::short_hash(&format!("{name}|{size}")));
             if !known.contains(&hash) {
                 let reason = format!("it is {size} bytes, more than the {MAX_FILE} payguard reads: split the export");
-                read.push(Read { name, hash, statement: Err(FileError::whole(reason)) });
+                read.push(Read { name, hash, statement: Err(FileError::whole(reason)), record: None });
             }
             continue;
         }
@@ -257,19 +273,21 @@ fn read_new(config: &StatementsConfig, known: &BTreeSet<String>) -> Result<Vec<R
         if known.contains(&hash) || read.iter().any(|r: &Read| r.hash == hash) {
             continue;
         }
-        if archive::is_archive(&bytes) {
-            read.extend(unzipped(&name, &hash, &bytes, config));
-        } else {
-            read.push(Read { name, hash, statement: config.format.read(&bytes) });
+        let statement = (!archive::is_archive(&bytes)).then(|| config.format.read(&bytes));
+        let record = Arc::new((name.clone(), bytes));
+        match statement {
+            Some(statement) => read.push(Read { name, hash, statement, record: Some(record) }),
+            None => read.extend(unzipped(&name, &hash, record, config)),
         }
     }
     Ok(read)
 }
 
 /// Each file of the archive `name`, read as the source's format.
-fn unzipped(name: &str, hash: &str, bytes: &[u8], config: &StatementsConfig) -> Vec<Read> {
-    let read = |inner: String, statement| Read { name: inner, hash: hash.to_owned(), statement };
-    match archive::unpack(bytes, config.zip_password.as_ref()) {
+fn unzipped(name: &str, hash: &str, record: Arc<(String, Vec<u8>)>, config: &StatementsConfig) -> Vec<Read> {
+    let read =
+        |inner: String, statement| Read { name: inner, hash: hash.to_owned(), statement, record: Some(record.clone()) };
+    match archive::unpack(&record.1, config.zip_password.as_ref()) {
         Err(e) => vec![read(name.to_owned(), Err(e))],
         Ok(files) => files
             .into_iter()
