@@ -14,6 +14,7 @@ mod error;
 mod fetch;
 pub mod gocardless;
 pub mod http_json;
+pub mod imap;
 pub mod notices;
 mod paged;
 pub mod simplefin;
@@ -40,6 +41,7 @@ crate::config::kinds! {
         Up(up::UpConfig) = "up",
         Akahu(akahu::AkahuConfig) = "akahu",
         EnableBanking(enablebanking::EnableBankingConfig) = "enablebanking",
+        Imap(imap::ImapConfig) = "imap",
     }
 }
 

@@ -1,0 +1,359 @@
+//! `kind = "imap"`: transaction notices a bank (or an SMS forwarder) mails, read from one folder
+//! of a mailbox.
+//!
+//! A poll logs in, opens the folder with `EXAMINE` (read-only: no flag is set, nothing is moved or
+//! deleted), fetches the headers of the mail that arrived since the last UID read, then the whole
+//! mail only of those whose sender and subject a rule could match, in bounded batches and each at
+//! most `max_body` bytes. The first rule whose pattern matches turns a mail into a transaction of
+//! its account; mail no rule matches is counted, never an error.
+//!
+//! What was read is kept across restarts through [`Poller::kept`]: the folder's `UIDVALIDITY`, the
+//! last UID read, and each account's balance (see [`State`]). When `UIDVALIDITY` changes the old
+//! UIDs mean nothing: the mail then in the folder is taken as already read, never as new.
+
+mod notice;
+mod settings;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_imap::Session;
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::{Poll, PollFuture, Poller, SourceError, once_each};
+use crate::config::HttpLimits;
+use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, payee_key};
+
+pub use notice::{Headers, Mail, Reading, headers_match, read};
+pub use settings::{ImapConfig, MailRule, Tls};
+
+/// How many mails are fetched whole in one command.
+const BODY_BATCH: usize = 50;
+
+/// The byte stream a session runs over: TLS, or plain to this machine.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Stream for T {}
+
+pub type ImapSession = Session<Box<dyn Stream>>;
+
+/// What a poll leaves for the next one, kept in the store between runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// The folder's `UIDVALIDITY` when `last_uid` was read.
+    pub validity: u32,
+    pub last_uid: u32,
+    /// Each account's balance: the last one a notice stated, plus the amounts read since (from
+    /// zero while no notice has stated one), and its currency.
+    pub balances: BTreeMap<String, (Decimal, String)>,
+}
+
+pub struct Imap {
+    source: String,
+    config: ImapConfig,
+    limits: HttpLimits,
+    state: Mutex<(State, bool)>,
+}
+
+impl Imap {
+    pub fn new(source: &str, config: ImapConfig, limits: HttpLimits) -> Self {
+        Self { source: source.to_owned(), config, limits, state: Mutex::default() }
+    }
+
+    fn state(&self) -> State {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).0.clone()
+    }
+
+    async fn poll(&self, accounts: &[String], now: DateTime<Utc>) -> Result<Poll, SourceError> {
+        let seconds = self.limits.timeout.as_secs().max(1);
+        let timeout = self.limits.timeout.max(std::time::Duration::from_secs(1)) * 4;
+        let mut session = tokio::time::timeout(timeout, login(&self.config, &self.limits))
+            .await
+            .map_err(|_| SourceError::Timeout { host: self.config.host.clone(), seconds })??;
+        let read = tokio::time::timeout(timeout * 4, self.read_new(&mut session, now)).await;
+        // Logging out is a courtesy: what was read stands whether or not the server hears it.
+        let _ = tokio::time::timeout(timeout, session.logout()).await;
+        let (state, mails) =
+            read.map_err(|_| SourceError::Timeout { host: self.config.host.clone(), seconds: seconds * 4 })??;
+        Ok(self.observe(accounts, state, mails, now))
+    }
+
+    /// The notices that arrived since the state's last UID, with the state to keep after them.
+    async fn read_new(
+        &self,
+        session: &mut ImapSession,
+        now: DateTime<Utc>,
+    ) -> Result<(State, Vec<Reading>), SourceError> {
+        let mut state = self.state();
+        let folder = session.examine(&self.config.folder).await.map_err(|e| self.failed(&e))?;
+        let validity = folder.uid_validity.unwrap_or(0);
+        let next = folder.uid_next.unwrap_or(1);
+        if state.validity != validity {
+            if state.validity != 0 {
+                tracing::warn!(
+                    source = %self.source,
+                    folder = %self.config.folder,
+                    "the folder's UIDVALIDITY changed (it was rebuilt or restored): the mail in it now is taken as already read"
+                );
+                state.last_uid = next.saturating_sub(1);
+            }
+            state.validity = validity;
+        }
+        let candidates = self.candidates(session, state.last_uid).await?;
+        let mut readings = Vec::new();
+        let mut unmatched = 0usize;
+        let mut last = state.last_uid;
+        for batch in candidates.uids.chunks(BODY_BATCH) {
+            for (uid, raw) in self.bodies(session, batch).await? {
+                let Some(mail) = Mail::parse(&raw) else {
+                    tracing::warn!(source = %self.source, uid, "a mail could not be parsed; it is skipped");
+                    continue;
+                };
+                match read(&self.config.rules, &mail, now) {
+                    Ok(Some(reading)) => readings.push(reading),
+                    Ok(None) => unmatched += 1,
+                    Err(detail) => {
+                        tracing::warn!(source = %self.source, uid, %detail, "a notice matched a rule but could not be read");
+                        unmatched += 1;
+                    }
+                }
+                last = last.max(uid);
+            }
+        }
+        unmatched += candidates.others;
+        if unmatched > 0 || !readings.is_empty() {
+            tracing::info!(source = %self.source, matched = readings.len(), unmatched, "new mail read");
+        }
+        state.last_uid = last.max(candidates.highest);
+        Ok((state, readings))
+    }
+
+    /// The UIDs after `after` whose headers a rule could match, in order, and how many others.
+    async fn candidates(&self, session: &mut ImapSession, after: u32) -> Result<Candidates, SourceError> {
+        let query = "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE MESSAGE-ID)])";
+        let fetches: Vec<_> = session
+            .uid_fetch(format!("{}:*", after.saturating_add(1)), query)
+            .await
+            .map_err(|e| self.failed(&e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.failed(&e))?;
+        let mut found = Candidates::default();
+        for fetch in fetches {
+            // `n:*` names the last mail even when its UID is below n.
+            let Some(uid) = fetch.uid.filter(|uid| *uid > after) else { continue };
+            found.highest = found.highest.max(uid);
+            let headers = Headers::parse(fetch.header().unwrap_or_default());
+            let too_large = fetch.size.is_some_and(|size| u64::from(size) > self.limits.max_body);
+            if !self.config.rules.iter().any(|rule| headers_match(rule, &headers)) {
+                found.others += 1;
+            } else if too_large {
+                tracing::warn!(source = %self.source, uid, limit = self.limits.max_body, "a mail is larger than max_body; it is skipped");
+                found.others += 1;
+            } else {
+                found.uids.push(uid);
+            }
+        }
+        found.uids.sort_unstable();
+        Ok(found)
+    }
+
+    /// The whole mails of `uids`, by UID.
+    async fn bodies(&self, session: &mut ImapSession, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, SourceError> {
+        let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let fetches: Vec<_> = session
+            .uid_fetch(set, "(UID BODY.PEEK[])")
+            .await
+            .map_err(|e| self.failed(&e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.failed(&e))?;
+        let mut bodies: Vec<(u32, Vec<u8>)> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.body()?)))
+            .filter(|(_, body)| u64::try_from(body.len()).unwrap_or(u64::MAX) <= self.limits.max_body)
+            .map(|(uid, body)| (uid, body.to_vec()))
+            .collect();
+        bodies.sort_by_key(|(uid, _)| *uid);
+        Ok(bodies)
+    }
+
+    /// The observations of `accounts` after the notices read, and the state to keep if they are.
+    fn observe(&self, accounts: &[String], mut state: State, mails: Vec<Reading>, now: DateTime<Utc>) -> Poll {
+        let mut transactions: BTreeMap<String, Vec<Transaction>> = BTreeMap::new();
+        let mut unconfigured = Vec::new();
+        for reading in mails {
+            if !accounts.contains(&reading.account) {
+                if !unconfigured.contains(&reading.account) {
+                    unconfigured.push(reading.account.clone());
+                }
+                continue;
+            }
+            let entry = state.balances.entry(reading.account.clone()).or_default();
+            entry.0 = reading.balance.unwrap_or(entry.0 + reading.amount);
+            if let Some(currency) = &reading.currency {
+                entry.1.clone_from(currency);
+            }
+            transactions.entry(reading.account.clone()).or_default().push(reading.transaction());
+        }
+        let observations = accounts
+            .iter()
+            .map(|account| {
+                let (balance, currency) = state.balances.get(account).cloned().unwrap_or_default();
+                let listed = once_each(transactions.remove(account).unwrap_or_default())
+                    .map_err(|detail| SourceError::Malformed { host: self.config.host.clone(), detail });
+                let observation = listed.map(|transactions| Observation {
+                    account: AccountRef::new(self.source.clone(), account.clone()),
+                    name: None,
+                    snapshot: Snapshot {
+                        observed_at: now,
+                        as_of: None,
+                        balance,
+                        available: None,
+                        currency,
+                        status: AccountStatus::default(),
+                        card_expiry: None,
+                    },
+                    transactions,
+                });
+                (account.clone(), observation)
+            })
+            .collect();
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = (state, true);
+        Poll { accounts: observations, unconfigured, ..Poll::default() }
+    }
+
+    /// An IMAP failure after logging in, as the source's error.
+    fn failed(&self, error: &async_imap::error::Error) -> SourceError {
+        imap_error(&self.config.host, error)
+    }
+}
+
+#[derive(Default)]
+struct Candidates {
+    uids: Vec<u32>,
+    /// Mails after the last UID that no rule could match by their headers, or too large.
+    others: usize,
+    highest: u32,
+}
+
+impl Reading {
+    fn transaction(self) -> Transaction {
+        Transaction {
+            id: self.id,
+            posted: self.posted,
+            amount: self.amount,
+            payee_key: payee_key(&self.payee),
+            payee: self.payee,
+            description: self.description,
+            pending: false,
+        }
+    }
+}
+
+impl Poller for Imap {
+    fn poll<'a>(&'a self, accounts: &'a [String], _since: DateTime<Utc>, now: DateTime<Utc>) -> PollFuture<'a> {
+        Box::pin(self.poll(accounts, now))
+    }
+
+    fn kept(&self) -> Option<Vec<u8>> {
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if !guard.1 {
+            return None;
+        }
+        guard.1 = false;
+        serde_json::to_vec(&guard.0).ok()
+    }
+
+    fn restore(&self, kept: &[u8]) {
+        if let Ok(state) = serde_json::from_slice::<State>(kept) {
+            *self.state.lock().unwrap_or_else(PoisonError::into_inner) = (state, false);
+        }
+    }
+}
+
+/// Connects, encrypts as `tls` says, and logs in.
+pub async fn login(config: &ImapConfig, limits: &HttpLimits) -> Result<ImapSession, SourceError> {
+    let host = &config.host;
+    let unreachable = |reason: String| SourceError::Unreachable { host: host.clone(), reason };
+    let seconds = limits.connect_timeout.as_secs().max(1);
+    let tcp = tokio::time::timeout(limits.connect_timeout, TcpStream::connect((host.as_str(), config.port)))
+        .await
+        .map_err(|_| SourceError::Timeout { host: host.clone(), seconds })?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let stream: Box<dyn Stream> = match config.tls {
+        Tls::Implicit => Box::new(encrypt(host, tcp).await?),
+        Tls::None => Box::new(tcp),
+        Tls::Starttls => {
+            let mut client = async_imap::Client::new(tcp);
+            greeting(&mut client, host).await?;
+            client.run_command_and_check_ok("STARTTLS", None).await.map_err(|e| {
+                unreachable(format!("the server did not start TLS ({e}); check tls = \"starttls\" and the port"))
+            })?;
+            Box::new(encrypt(host, client.into_inner()).await?)
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if config.tls != Tls::Starttls {
+        greeting(&mut client, host).await?;
+    }
+    let password = config.password.expose()?;
+    match client.login(&config.username, password).await {
+        Ok(session) => Ok(session),
+        Err((async_imap::error::Error::No(_), _)) => Err(SourceError::Auth { host: host.clone(), status: 0 }),
+        Err((e, _)) => Err(imap_error(host, &e)),
+    }
+}
+
+async fn greeting<T: Stream>(client: &mut async_imap::Client<T>, host: &str) -> Result<(), SourceError> {
+    match client.read_response().await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(SourceError::Unreachable {
+            host: host.to_owned(),
+            reason: "it closed the connection before greeting".into(),
+        }),
+        Err(e) => Err(SourceError::Unreachable { host: host.to_owned(), reason: e.to_string() }),
+    }
+}
+
+/// TLS over `tcp`, the server verified against the system's CA certificates (`SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` are honoured, as for https).
+async fn encrypt(host: &str, tcp: TcpStream) -> Result<tokio_rustls::client::TlsStream<TcpStream>, SourceError> {
+    use tokio_rustls::rustls;
+    let unreachable = |reason: String| SourceError::Unreachable { host: host.to_owned(), reason };
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if added == 0 {
+        let missing =
+            crate::tls_roots::require().err().map_or_else(|| "no usable CA certificate".to_owned(), |e| e.to_string());
+        return Err(SourceError::Setup(missing));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SourceError::Setup(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| SourceError::Setup(format!("{host:?} is not a host name TLS can verify")))?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| unreachable(format!("TLS failed: {e}")))
+}
+
+fn imap_error(host: &str, error: &async_imap::error::Error) -> SourceError {
+    use async_imap::error::Error;
+    match error {
+        Error::Io(e) => SourceError::Unreachable { host: host.to_owned(), reason: e.to_string() },
+        Error::ConnectionLost => {
+            SourceError::Unreachable { host: host.to_owned(), reason: "the connection was lost".into() }
+        }
+        Error::No(text) | Error::Bad(text) => SourceError::Platform(format!("{host} refused: {text}")),
+        other => SourceError::Malformed { host: host.to_owned(), detail: other.to_string() },
+    }
+}
