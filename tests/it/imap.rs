@@ -336,3 +336,44 @@ async fn a_pattern_without_an_amount_or_not_a_regex_is_a_config_error_at_its_key
         assert!(stderr.contains("source[0].rule[0].pattern") && stderr.contains(says), "{stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imap_test_shows_what_each_rule_reads() {
+    let Some(server) = dovecot().await else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(&server, dir.path(), PASSWORD, "");
+    server.append(FOLDER, &newsletter()).await;
+    server
+        .append(FOLDER, &card_notice("c-1", "charged", "42.50", "Corner\u{202e}Cafe", "2026-11-30 09:15", "4,957.50"))
+        .await;
+    server.append(FOLDER, &gbk_notice()).await;
+    server.append(FOLDER, &statement_ready()).await;
+
+    let output = payguard(&server, &config, &["imap-test", "--source", "mail", "--limit", "3"]).await;
+    let shown = support::stdout_of(&output);
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 6, "the latest three mails, two lines each: {shown}");
+    assert!(
+        lines[0].starts_with("2026-11-30 09:30 +00:00  Example Bank <alerts@examplebank.com>  \"Card alert\""),
+        "{shown}"
+    );
+    assert_eq!(
+        lines[1],
+        "  rule[0] -> account card-1234: amount -42.50 USD, payee \"Corner\\u{202e}Cafe\", balance 4957.50, time 2026-11-30T09:15:00+00:00",
+        "the hidden character is shown, not obeyed"
+    );
+    assert!(lines[2].contains("招商银行 <95555@message.cmbchina.com>  \"招商银行交易提醒\""), "{shown}");
+    assert!(
+        lines[3].contains("rule[1] -> account cmb-5678: amount -1234.50 CNY, payee \"某某商店\", balance 8000.00"),
+        "{shown}"
+    );
+    assert!(lines[4].contains("\"Your statement is ready\""), "{shown}");
+    assert_eq!(lines[5], "  no rule matched (rule[0]: from and subject match, the pattern does not)");
+    // Read-only: the mails stay unread, and nothing is stored.
+    assert!(server.flags(FOLDER).await.iter().all(|f| f.iter().all(|flag| !flag.contains("Seen"))));
+    assert!(!dir.path().join("state").exists() || history(&server, &config, "card-1234").await.is_empty());
+
+    let wrong = payguard(&server, &config, &["imap-test", "--source", "nope"]).await;
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("no [[source]] is named \"nope\" (the sources are: mail)"));
+}

@@ -12,6 +12,7 @@
 //! UIDs mean nothing: the mail then in the folder is taken as already read, never as new.
 
 mod notice;
+pub mod probe;
 mod settings;
 
 use std::collections::BTreeMap;
