@@ -253,7 +253,7 @@ async fn a_theft_is_found_through_the_mailbox() {
 
     // `check` and `status` say where the mail is read, never the password.
     let check = support::stdout_of(&payguard(&server, &config, &["check"]).await);
-    assert!(check.contains(&format!("mail (imap, alice@localhost:{}, folder Bank)", server.port)), "{check}");
+    assert!(check.contains(&format!("mail (imap, localhost:{}, folder Bank, user alice)", server.port)), "{check}");
     let status = support::stdout_of(&payguard(&server, &config, &["status"]).await);
     assert!(status.contains("mail (imap): ok"), "{status}");
     assert!(!check.contains(PASSWORD) && !status.contains(PASSWORD), "{check}{status}");

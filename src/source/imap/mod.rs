@@ -98,7 +98,7 @@ impl Imap {
                 tracing::warn!(
                     source = %self.source,
                     folder = %self.config.folder,
-                    "the folder's UIDVALIDITY changed (it was rebuilt or restored): the mail in it now is taken as already read"
+                    "the folder's UIDVALIDITY changed (it was rebuilt or restored): the mail in it now is taken as already read, so a notice that arrived since the last poll is not read; look in the folder for one"
                 );
                 state.last_uid = next.saturating_sub(1);
             }

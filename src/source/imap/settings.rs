@@ -107,7 +107,7 @@ impl crate::config::Kind for ImapConfig {
     }
 
     fn describe(&self) -> String {
-        format!("{}@{}:{}, folder {}", self.username, self.host, self.port, self.folder)
+        format!("{}:{}, folder {}, user {}", self.host, self.port, self.folder, self.username)
     }
 }
 
