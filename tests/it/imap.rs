@@ -29,7 +29,7 @@ async fn dovecot() -> Option<Dovecot> {
     }
 }
 
-fn config(server: &Dovecot, dir: &Path, password: &str, rest: &str) -> PathBuf {
+fn config(port: u16, dir: &Path, password: &str, rest: &str) -> PathBuf {
     let text = format!(
         r#"[daemon]
 state_dir = "{state}"
@@ -70,7 +70,6 @@ id = "cmb-5678"
 learning_period = "0s"
 {rest}"#,
         state = dir.join("state").display(),
-        port = server.port,
     );
     let path = dir.join("payguard.toml");
     std::fs::write(&path, text).expect("write the config");
@@ -173,7 +172,7 @@ fn statement_ready() -> Vec<u8> {
 async fn notices_are_read_by_the_rules_once_each_and_left_unread() {
     let Some(server) = dovecot().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(&server, dir.path(), PASSWORD, "");
+    let config = config(server.port, dir.path(), PASSWORD, "");
     server.append(FOLDER, &card_notice("c-1", "charged", "42.50", "Corner Cafe", "2026-11-30 09:15", "4,957.50")).await;
     server.append(FOLDER, &gbk_notice()).await;
     server.append(FOLDER, &html_notice()).await;
@@ -209,7 +208,7 @@ async fn notices_are_read_by_the_rules_once_each_and_left_unread() {
 async fn a_changed_uidvalidity_does_not_make_old_mail_new() {
     let Some(server) = dovecot().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(&server, dir.path(), PASSWORD, "");
+    let config = config(server.port, dir.path(), PASSWORD, "");
     let coffee = card_notice("c-1", "charged", "4.50", "Corner Cafe", "2026-11-30 09:15", "4,995.50");
     server.append(FOLDER, &coffee).await;
     assert_eq!(read_counts(&payguard(&server, &config, &["once"]).await), Some((1, 0)));
@@ -239,7 +238,7 @@ async fn findings(server: &Dovecot, config: &Path) -> Vec<Value> {
 async fn a_theft_is_found_through_the_mailbox() {
     let Some(server) = dovecot().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(&server, dir.path(), PASSWORD, "");
+    let config = config(server.port, dir.path(), PASSWORD, "");
     server.append(FOLDER, &card_notice("c-1", "charged", "4.50", "Corner Cafe", "2026-11-30 09:15", "9,995.50")).await;
     assert_eq!(findings(&server, &config).await, Vec::<Value>::new(), "the first poll is the baseline");
 
@@ -263,7 +262,7 @@ async fn a_theft_is_found_through_the_mailbox() {
 async fn a_wrong_password_is_source_down_at_once() {
     let Some(server) = dovecot().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(&server, dir.path(), "not-the-password", "");
+    let config = config(server.port, dir.path(), "not-the-password", "");
     let output = payguard(&server, &config, &["once", "--json"]).await;
     let found: Vec<Value> =
         String::from_utf8_lossy(&output.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
@@ -280,7 +279,7 @@ async fn a_wrong_password_is_source_down_at_once() {
 async fn run_reads_new_mail_on_its_schedule_and_stops_on_sigterm() {
     let Some(server) = dovecot().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(&server, dir.path(), PASSWORD, "");
+    let config = config(server.port, dir.path(), PASSWORD, "");
     let every_second = std::fs::read_to_string(&config).expect("config").replace("0 * * * *", "* * * * * *");
     std::fs::write(&config, every_second).expect("write the config");
     server.append(FOLDER, &card_notice("c-1", "charged", "4.50", "Corner Cafe", "2026-11-30 09:15", "995.50")).await;
@@ -315,33 +314,72 @@ async fn run_reads_new_mail_on_its_schedule_and_stops_on_sigterm() {
     assert_eq!(history(&server, &config, "card-1234").await.len(), 2);
 }
 
+#[test]
+fn a_bad_pattern_or_clear_text_to_another_host_is_a_config_error_at_its_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(993, dir.path(), PASSWORD, "");
+    let good = std::fs::read_to_string(&config).expect("config");
+    let first_pattern = good.lines().find(|l| l.starts_with("pattern = ")).expect("a pattern").to_owned();
+    let cases = [
+        (
+            first_pattern.clone(),
+            "pattern = 'charged (?P<sum>[0-9.]+)'".to_owned(),
+            "source[0].rule[0].pattern",
+            "no (?P<amount>…) group",
+        ),
+        (
+            first_pattern,
+            "pattern = 'charged ([0-9.]+'".to_owned(),
+            "source[0].rule[0].pattern",
+            "not a regular expression",
+        ),
+        (
+            "host = \"localhost\"".to_owned(),
+            "host = \"imap.example.com\"\ntls = \"none\"".to_owned(),
+            "source[0].tls",
+            "clear text",
+        ),
+        ("host = \"localhost\"".to_owned(), "host = \"localhost\"\ntls = \"plain\"".to_owned(), "source[0]", "tls"),
+    ];
+    for (from, to, key, says) in cases {
+        std::fs::write(&config, good.replacen(&from, &to, 1)).expect("write the config");
+        let output = support::payguard(&config, &["check"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{to}: {stderr}");
+        assert!(stderr.contains(key) && stderr.contains(says), "{to}: {stderr}");
+    }
+    // On this machine, clear text is allowed.
+    std::fs::write(&config, good.replacen("host = \"localhost\"", "host = \"127.0.0.1\"\ntls = \"none\"", 1))
+        .expect("write");
+    support::stdout_of(&support::payguard(&config, &["check"]));
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_pattern_without_an_amount_or_not_a_regex_is_a_config_error_at_its_key() {
+async fn starttls_upgrades_before_the_password_is_sent() {
     let Some(server) = dovecot().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(&server, dir.path(), PASSWORD, "");
-    let good = std::fs::read_to_string(&config).expect("config");
-    for (pattern, says) in
-        [("'charged (?P<sum>[0-9.]+)'", "no (?P<amount>…) group"), ("'charged ([0-9.]+'", "not a regular expression")]
-    {
-        let bad = good.replacen(
-            &good[good.find("pattern = ").unwrap()..].lines().next().unwrap().to_owned(),
-            &format!("pattern = {pattern}"),
-            1,
-        );
-        std::fs::write(&config, bad).expect("write the config");
-        let output = payguard(&server, &config, &["check"]).await;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(78), "{stderr}");
-        assert!(stderr.contains("source[0].rule[0].pattern") && stderr.contains(says), "{stderr}");
-    }
+    let config = config(server.starttls_port, dir.path(), PASSWORD, "");
+    let text = std::fs::read_to_string(&config).expect("config").replacen(
+        "host = \"localhost\"",
+        "host = \"localhost\"\ntls = \"starttls\"",
+        1,
+    );
+    std::fs::write(&config, &text).expect("write the config");
+    server.append(FOLDER, &gbk_notice()).await;
+    let before = server.log().len();
+    assert_eq!(read_counts(&payguard(&server, &config, &["once"]).await), Some((1, 0)), "{}", server.log());
+    // Dovecot trusts clear text from this machine, so its log says whether the login was over TLS.
+    let logins: Vec<String> =
+        server.log()[before..].lines().filter(|l| l.contains("Login: user=<alice>")).map(str::to_owned).collect();
+    assert_eq!(logins.len(), 1, "{logins:?}");
+    assert!(logins[0].contains(", TLS"), "{logins:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn imap_test_shows_what_each_rule_reads() {
     let Some(server) = dovecot().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(&server, dir.path(), PASSWORD, "");
+    let config = config(server.port, dir.path(), PASSWORD, "");
     server.append(FOLDER, &newsletter()).await;
     server
         .append(FOLDER, &card_notice("c-1", "charged", "42.50", "Corner\u{202e}Cafe", "2026-11-30 09:15", "4,957.50"))

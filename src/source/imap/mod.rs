@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::{Poll, PollFuture, Poller, SourceError, once_each};
+use super::{Poll, PollFuture, Poller, SourceError};
 use crate::config::HttpLimits;
 use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, payee_key};
 
@@ -183,55 +183,71 @@ impl Imap {
         Ok(bodies)
     }
 
-    /// The observations of `accounts` after the notices read, and the state to keep if they are.
-    fn observe(&self, accounts: &[String], mut state: State, mails: Vec<Reading>, now: DateTime<Utc>) -> Poll {
-        let mut transactions: BTreeMap<String, Vec<Transaction>> = BTreeMap::new();
-        let mut unconfigured = Vec::new();
-        for reading in mails {
-            if !accounts.contains(&reading.account) {
-                if !unconfigured.contains(&reading.account) {
-                    unconfigured.push(reading.account.clone());
-                }
-                continue;
-            }
-            let entry = state.balances.entry(reading.account.clone()).or_default();
-            entry.0 = reading.balance.unwrap_or(entry.0 + reading.amount);
-            if let Some(currency) = &reading.currency {
-                entry.1.clone_from(currency);
-            }
-            transactions.entry(reading.account.clone()).or_default().push(reading.transaction());
-        }
-        let observations = accounts
-            .iter()
-            .map(|account| {
-                let (balance, currency) = state.balances.get(account).cloned().unwrap_or_default();
-                let listed = once_each(transactions.remove(account).unwrap_or_default())
-                    .map_err(|detail| SourceError::Malformed { host: self.config.host.clone(), detail });
-                let observation = listed.map(|transactions| Observation {
-                    account: AccountRef::new(self.source.clone(), account.clone()),
-                    name: None,
-                    snapshot: Snapshot {
-                        observed_at: now,
-                        as_of: None,
-                        balance,
-                        available: None,
-                        currency,
-                        status: AccountStatus::default(),
-                        card_expiry: None,
-                    },
-                    transactions,
-                });
-                (account.clone(), observation)
-            })
-            .collect();
+    /// The observations of `accounts` after the notices read; the state after them is kept.
+    fn observe(&self, accounts: &[String], state: State, mails: Vec<Reading>, now: DateTime<Utc>) -> Poll {
+        let (poll, state) = observe(&self.source, accounts, state, mails, now);
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = (state, true);
-        Poll { accounts: observations, unconfigured, ..Poll::default() }
+        poll
     }
 
     /// An IMAP failure after logging in, as the source's error.
     fn failed(&self, error: &async_imap::error::Error) -> SourceError {
         imap_error(&self.config.host, error)
     }
+}
+
+/// The observations of `accounts` after the notices `mails` (in the order they arrived), and the
+/// state after them. A mail whose Message-ID an earlier one in the poll had (delivered twice) is
+/// the same notice and is read once.
+fn observe(
+    source: &str,
+    accounts: &[String],
+    mut state: State,
+    mails: Vec<Reading>,
+    now: DateTime<Utc>,
+) -> (Poll, State) {
+    let mut transactions: BTreeMap<String, Vec<Transaction>> = BTreeMap::new();
+    let mut unconfigured = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for reading in mails {
+        if !accounts.contains(&reading.account) {
+            if !unconfigured.contains(&reading.account) {
+                unconfigured.push(reading.account.clone());
+            }
+            continue;
+        }
+        if !seen.insert(reading.id.clone()) {
+            continue;
+        }
+        let entry = state.balances.entry(reading.account.clone()).or_default();
+        entry.0 = reading.balance.unwrap_or(entry.0 + reading.amount);
+        if let Some(currency) = &reading.currency {
+            entry.1.clone_from(currency);
+        }
+        transactions.entry(reading.account.clone()).or_default().push(reading.transaction());
+    }
+    let observations = accounts
+        .iter()
+        .map(|account| {
+            let (balance, currency) = state.balances.get(account).cloned().unwrap_or_default();
+            let observation = Observation {
+                account: AccountRef::new(source, account.clone()),
+                name: None,
+                snapshot: Snapshot {
+                    observed_at: now,
+                    as_of: None,
+                    balance,
+                    available: None,
+                    currency,
+                    status: AccountStatus::default(),
+                    card_expiry: None,
+                },
+                transactions: transactions.remove(account).unwrap_or_default(),
+            };
+            (account.clone(), Ok(observation))
+        })
+        .collect();
+    (Poll { accounts: observations, unconfigured, ..Poll::default() }, state)
 }
 
 #[derive(Default)]
@@ -356,5 +372,95 @@ fn imap_error(host: &str, error: &async_imap::error::Error) -> SourceError {
         }
         Error::No(text) | Error::Bad(text) => SourceError::Platform(format!("{host} refused: {text}")),
         other => SourceError::Malformed { host: host.to_owned(), detail: other.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default()
+    }
+
+    fn reading(id: &str, account: &str, amount: i64, balance: Option<i64>) -> Reading {
+        Reading {
+            id: id.into(),
+            rule: 0,
+            account: account.into(),
+            amount: Decimal::new(amount, 2),
+            currency: Some("USD".into()),
+            payee: "Shop".into(),
+            description: String::new(),
+            balance: balance.map(|b| Decimal::new(b, 2)),
+            posted: at(),
+        }
+    }
+
+    fn balances(poll: &Poll) -> Vec<(String, String)> {
+        poll.accounts
+            .iter()
+            .map(|(a, o)| (a.clone(), o.as_ref().map(|o| o.snapshot.balance.to_string()).unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn a_balance_is_the_last_stated_one_plus_what_was_read_since() {
+        let accounts = ["card".to_owned(), "quiet".to_owned()];
+        let mails = vec![
+            reading("a", "card", -500, None),
+            reading("b", "card", -250, Some(10_000)),
+            reading("c", "card", -100, None),
+        ];
+        let (poll, state) = observe("mail", &accounts, State::default(), mails, at());
+        assert_eq!(balances(&poll), [("card".into(), "99.00".into()), ("quiet".into(), "0".into())]);
+        // A later poll goes on from what was kept; a notice for an account nobody names is not kept.
+        let (poll, state) = observe(
+            "mail",
+            &accounts,
+            state,
+            vec![reading("d", "card", -1_000, None), reading("e", "other", -1, None)],
+            at(),
+        );
+        assert_eq!(balances(&poll)[0], ("card".into(), "89.00".into()));
+        assert_eq!(poll.unconfigured, ["other"]);
+        assert!(!state.balances.contains_key("other"));
+        let restored = Imap::new(
+            "mail",
+            test_config(),
+            crate::config::HttpLimits {
+                connect_timeout: std::time::Duration::from_secs(1),
+                timeout: std::time::Duration::from_secs(1),
+                max_body: 1,
+                allow_insecure_http: false,
+            },
+        );
+        *restored.state.lock().unwrap_or_else(PoisonError::into_inner) = (state.clone(), true);
+        let kept = restored.kept().unwrap_or_default();
+        assert_eq!(restored.kept(), None, "kept once after each change");
+        let again = Imap::new("mail", test_config(), restored.limits);
+        again.restore(&kept);
+        assert_eq!(again.state(), state);
+    }
+
+    #[test]
+    fn a_notice_delivered_twice_is_read_once() {
+        let accounts = ["card".to_owned()];
+        let mails = vec![reading("a", "card", -500, None), reading("a", "card", -500, None)];
+        let (poll, _) = observe("mail", &accounts, State::default(), mails, at());
+        let listed = poll.accounts[0].1.as_ref().map(|o| o.transactions.len()).unwrap_or_default();
+        assert_eq!((listed, balances(&poll)[0].1.as_str()), (1, "-5.00"));
+    }
+
+    fn test_config() -> ImapConfig {
+        ImapConfig {
+            host: "localhost".into(),
+            port: 993,
+            tls: Tls::Implicit,
+            username: "u".into(),
+            password: crate::config::Secret::new("p".to_owned()),
+            folder: "INBOX".into(),
+            rules: Vec::new(),
+        }
     }
 }

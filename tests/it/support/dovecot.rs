@@ -19,7 +19,10 @@ pub const PASSWORD: &str = "imap-secret-7Q";
 pub struct Dovecot {
     dir: tempfile::TempDir,
     child: Child,
+    /// IMAPS: TLS from the first byte.
     pub port: u16,
+    /// IMAP with STARTTLS (required before logging in).
+    pub starttls_port: u16,
     ca: String,
 }
 
@@ -47,7 +50,7 @@ impl Dovecot {
             format!("{USER}:{{PLAIN}}{PASSWORD}:65534:65534::{}\n", home.display()),
         )
         .expect("passwd");
-        let port = free_port();
+        let (port, starttls_port) = (free_port(), free_port());
         let d = dir.path().display();
         let conf = format!(
             r#"base_dir = {d}/run
@@ -68,7 +71,7 @@ userdb {{
 }}
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    port = {starttls_port}
   }}
   inet_listener imaps {{
     port = {port}
@@ -87,9 +90,11 @@ service imap-login {{
             .stderr(Stdio::null())
             .spawn()
             .expect("start dovecot");
-        let dovecot = Dovecot { dir, child, port, ca };
+        let dovecot = Dovecot { dir, child, port, starttls_port, ca };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err()
+            || tokio::net::TcpStream::connect(("127.0.0.1", starttls_port)).await.is_err()
+        {
             assert!(Instant::now() < deadline, "dovecot did not listen: {}", dovecot.log());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
