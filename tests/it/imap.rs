@@ -415,3 +415,25 @@ async fn imap_test_shows_what_each_rule_reads() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("no [[source]] is named \"nope\" (the sources are: mail)"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_over_max_body_is_not_fetched() {
+    let Some(server) = dovecot().await else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(server.port, dir.path(), PASSWORD, "");
+    let capped = std::fs::read_to_string(&config).expect("config").replacen(
+        "schedule = ",
+        "max_body = \"2KiB\"\nschedule = ",
+        1,
+    );
+    std::fs::write(&config, capped).expect("write the config");
+    let mut huge = card_notice("big", "charged", "9.99", "Padding Inc", "2026-11-30 09:15", "1.00");
+    huge.extend(std::iter::repeat_n(b'x', 4096));
+    server.append(FOLDER, &huge).await;
+    server.append(FOLDER, &card_notice("c-1", "charged", "4.50", "Corner Cafe", "2026-11-30 09:16", "995.50")).await;
+    let output = payguard(&server, &config, &["once"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(read_counts(&output), Some((1, 1)), "{stderr}");
+    assert!(stderr.contains("a mail is larger than max_body; it is skipped"), "{stderr}");
+    assert_eq!(history(&server, &config, "card-1234").await, [("-4.50".into(), "Corner Cafe".into())]);
+}
