@@ -134,7 +134,7 @@ pub enum Command {
         /// The [[source]] name, of kind "imap".
         #[arg(long)]
         source: String,
-        /// How many of the latest mails.
+        /// How many of the latest mails (at most 500).
         #[arg(long, default_value_t = 10)]
         limit: u32,
     },

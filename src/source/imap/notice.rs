@@ -145,10 +145,26 @@ fn is_out(rule: &MailRule, direction: &str) -> bool {
     rule.out_words.iter().any(|word| direction.contains(word.as_str()))
 }
 
-/// An amount as notices write it: thousands separators, a currency sign or a space around it.
+/// An amount as notices write it: a currency sign or spaces around it, thousands separators, and
+/// a decimal comma where the last separator is a comma followed by one or two digits (`1.234,50`).
 fn money(text: &str) -> Option<Decimal> {
-    let cleaned: String = text.chars().filter(|c| c.is_ascii_digit() || matches!(c, '.' | '-')).collect();
-    cleaned.parse().ok()
+    let negative = text.trim_start().starts_with(['-', '\u{2212}']);
+    let kept: String = text.chars().filter(|c| c.is_ascii_digit() || matches!(c, '.' | ',')).collect();
+    let decimal_comma = kept.rfind(',').is_some_and(|at| {
+        let after = &kept[at + 1..];
+        kept.rfind('.').is_none_or(|dot| dot < at) && (1..=2).contains(&after.len())
+    });
+    let digits: String = kept
+        .chars()
+        .filter_map(|c| match c {
+            ',' if decimal_comma => Some('.'),
+            '.' if decimal_comma => None,
+            ',' => None,
+            c => Some(c),
+        })
+        .collect();
+    let amount: Decimal = digits.parse().ok()?;
+    Some(if negative { -amount } else { amount })
 }
 
 /// A time written in the notice, in the zone of the mail's Date.
@@ -219,6 +235,24 @@ mod tests {
         assert_eq!(read(&rules, &mail("shop@example.com", "amount 5"), at()), Ok(None), "the sender is not the bank's");
         let error = read(&rules, &mail("bank", "amount ..."), at()).err().unwrap_or_default();
         assert!(error.contains("not a number"), "{error}");
+    }
+
+    #[test]
+    fn amounts_are_read_as_notices_write_them() {
+        let cases = [
+            ("1,234.50", Some("1234.50")),
+            ("1.234,50", Some("1234.50")),
+            ("12,5", Some("12.5")),
+            ("1,234", Some("1234")),
+            ("¥ 88.00", Some("88.00")),
+            ("-42.10 USD", Some("-42.10")),
+            ("2026-11-30", Some("20261130")),
+            ("1.2.3", None),
+            ("abc", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(money(text).map(|m| m.to_string()).as_deref(), expected, "{text}");
+        }
     }
 
     #[test]

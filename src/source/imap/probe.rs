@@ -12,6 +12,9 @@ use crate::control::exit;
 use crate::source::SourceKind;
 use crate::text::escaped;
 
+/// The most mails one run fetches whole.
+const MAX_LIMIT: u32 = 500;
+
 /// Prints the latest `limit` mails of the source `name`; 75 when the mailbox cannot be read.
 pub async fn run(config: &Config, name: &str, limit: u32) -> anyhow::Result<u8> {
     let source = config.sources.iter().find(|s| s.name == name).ok_or_else(|| {
@@ -46,7 +49,7 @@ async fn latest(imap: &ImapConfig, source: &SourceConfig, limit: u32) -> Result<
     if folder.exists == 0 || limit == 0 {
         return Ok(Vec::new());
     }
-    let first = folder.exists.saturating_sub(limit.min(folder.exists)) + 1;
+    let first = folder.exists.saturating_sub(limit.min(MAX_LIMIT).min(folder.exists)) + 1;
     let fetches: Vec<_> = session
         .fetch(format!("{first}:{}", folder.exists), "(UID RFC822.SIZE BODY.PEEK[])")
         .await
