@@ -9,7 +9,9 @@
 //!
 //! What was read is kept across restarts through [`Poller::kept`]: the folder's `UIDVALIDITY`, the
 //! last UID read, and each account's balance (see [`State`]). When `UIDVALIDITY` changes the old
-//! UIDs mean nothing: the mail then in the folder is taken as already read, never as new.
+//! UIDs mean nothing: the mail then in the folder is taken as already read, never as new. The first
+//! poll reads all the folder's mail: its notices are the accounts' history, the baseline later
+//! polls are judged against.
 
 mod notice;
 pub mod probe;
@@ -35,6 +37,10 @@ pub use settings::{ImapConfig, MailRule, Tls};
 
 /// How many mails are fetched whole in one command.
 const BODY_BATCH: usize = 50;
+
+/// Logging in is bounded by the source's `timeout`; reading by this many times it, since a first
+/// poll of a large folder reads the headers of all its mail.
+const READING_TIMEOUTS: u32 = 10;
 
 /// The byte stream a session runs over: TLS, or plain to this machine.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
@@ -70,16 +76,18 @@ impl Imap {
     }
 
     async fn poll(&self, accounts: &[String], now: DateTime<Utc>) -> Result<Poll, SourceError> {
-        let seconds = self.limits.timeout.as_secs().max(1);
-        let timeout = self.limits.timeout.max(std::time::Duration::from_secs(1)) * 4;
-        let mut session = tokio::time::timeout(timeout, login(&self.config, &self.limits))
-            .await
-            .map_err(|_| SourceError::Timeout { host: self.config.host.clone(), seconds })??;
-        let read = tokio::time::timeout(timeout * 4, self.read_new(&mut session, now)).await;
+        let timed_out = |bound: std::time::Duration| SourceError::Timeout {
+            host: self.config.host.clone(),
+            seconds: bound.as_secs().max(1),
+        };
+        let bound = self.limits.timeout.max(std::time::Duration::from_secs(1));
+        let mut session =
+            tokio::time::timeout(bound, login(&self.config, &self.limits)).await.map_err(|_| timed_out(bound))??;
+        let reading = bound * READING_TIMEOUTS;
+        let read = tokio::time::timeout(reading, self.read_new(&mut session, now)).await;
         // Logging out is a courtesy: what was read stands whether or not the server hears it.
-        let _ = tokio::time::timeout(timeout, session.logout()).await;
-        let (state, mails) =
-            read.map_err(|_| SourceError::Timeout { host: self.config.host.clone(), seconds: seconds * 4 })??;
+        let _ = tokio::time::timeout(bound, session.logout()).await;
+        let (state, mails) = read.map_err(|_| timed_out(reading))??;
         Ok(self.observe(accounts, state, mails, now))
     }
 
@@ -112,6 +120,7 @@ impl Imap {
             for (uid, raw) in self.bodies(session, batch).await? {
                 let Some(mail) = Mail::parse(&raw) else {
                     tracing::warn!(source = %self.source, uid, "a mail could not be parsed; it is skipped");
+                    unmatched += 1;
                     continue;
                 };
                 match read(&self.config.rules, &mail, now) {
@@ -186,7 +195,10 @@ impl Imap {
     /// The observations of `accounts` after the notices read; the state after them is kept.
     fn observe(&self, accounts: &[String], state: State, mails: Vec<Reading>, now: DateTime<Utc>) -> Poll {
         let (poll, state) = observe(&self.source, accounts, state, mails, now);
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = (state, true);
+        let mut kept = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.0 != state {
+            *kept = (state, true);
+        }
         poll
     }
 
