@@ -437,3 +437,20 @@ async fn a_mail_over_max_body_is_not_fetched() {
     assert!(stderr.contains("a mail is larger than max_body; it is skipped"), "{stderr}");
     assert_eq!(history(&server, &config, "card-1234").await, [("-4.50".into(), "Corner Cafe".into())]);
 }
+
+/// An account no notice has been about is not reported: a balance of zero for it would be judged
+/// (`low_balance` at once, under `min_balance`) and would be the baseline its first real balance
+/// is compared with.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_is_reported_once_a_notice_is_about_it() {
+    let Some(server) = dovecot().await else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(server.port, dir.path(), PASSWORD, "min_balance = \"100.00\"\n");
+    server.append(FOLDER, &newsletter()).await;
+    assert_eq!(findings(&server, &config).await, Vec::<Value>::new());
+    // The first notice states a balance of 8,000.00: it is the account's baseline.
+    server.append(FOLDER, &gbk_notice()).await;
+    assert_eq!(findings(&server, &config).await, Vec::<Value>::new());
+    let status = support::stdout_of(&payguard(&server, &config, &["status"]).await);
+    assert!(status.contains("8000.00 CNY"), "{status}");
+}
