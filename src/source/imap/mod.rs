@@ -32,7 +32,7 @@ use super::{Poll, PollFuture, Poller, SourceError};
 use crate::config::HttpLimits;
 use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, payee_key};
 
-pub use notice::{Headers, Mail, Reading, headers_match, read};
+use notice::{Headers, Mail, Reading, headers_match, read};
 pub use settings::{ImapConfig, MailRule, Tls};
 
 /// How many mails are fetched whole in one command.
