@@ -37,7 +37,7 @@ impl Dovecot {
             return Err("dovecot is not installed (apt-get install dovecot-imapd)".into());
         };
         let dir = tempfile::tempdir().expect("temp dir");
-        // The auth process runs as `dovecot` and must reach the passwd file.
+        // The auth process runs as `dovecot` and must reach and read the passwd file.
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
         let (ca, cert, key) = certificates();
         std::fs::write(dir.path().join("cert.pem"), cert).expect("cert");
@@ -50,6 +50,9 @@ impl Dovecot {
             format!("{USER}:{{PLAIN}}{PASSWORD}:65534:65534::{}\n", home.display()),
         )
         .expect("passwd");
+        // Readable whatever the test process's umask (opening a store narrows it to 077).
+        std::fs::set_permissions(dir.path().join("passwd"), std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .expect("chmod passwd");
         let (port, starttls_port) = (free_port(), free_port());
         let d = dir.path().display();
         let conf = format!(
