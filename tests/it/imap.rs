@@ -454,3 +454,30 @@ async fn an_account_is_reported_once_a_notice_is_about_it() {
     let status = support::stdout_of(&payguard(&server, &config, &["status"]).await);
     assert!(status.contains("8000.00 CNY"), "{status}");
 }
+
+/// A server that accepts the connection and never greets: the poll fails within `timeout`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_never_answers_fails_the_poll_within_its_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = silent.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(port, dir.path(), PASSWORD, "");
+    let text = std::fs::read_to_string(&config).expect("config").replacen(
+        "host = \"localhost\"",
+        "host = \"127.0.0.1\"\ntls = \"none\"\ntimeout = \"1s\"",
+        1,
+    );
+    std::fs::write(&config, text).expect("write the config");
+    let started = Instant::now();
+    let output = support::run(&config, &["once"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("127.0.0.1 did not answer within 1s"), "{stderr}");
+    assert!(started.elapsed() < BOUND);
+}
