@@ -49,6 +49,9 @@ _payguard() {
             payguard,history)
                 cmd="payguard__subcmd__history"
                 ;;
+            payguard,imap-test)
+                cmd="payguard__subcmd__imap__subcmd__test"
+                ;;
             payguard,man)
                 cmd="payguard__subcmd__man"
                 ;;
@@ -114,6 +117,9 @@ _payguard() {
                 ;;
             payguard__subcmd__help,history)
                 cmd="payguard__subcmd__help__subcmd__history"
+                ;;
+            payguard__subcmd__help,imap-test)
+                cmd="payguard__subcmd__help__subcmd__imap__subcmd__test"
                 ;;
             payguard__subcmd__help,man)
                 cmd="payguard__subcmd__help__subcmd__man"
@@ -188,7 +194,7 @@ _payguard() {
 
     case "${cmd}" in
         payguard)
-            opts="-h -V --config --log-level --help --version check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim gocardless-link enablebanking-link completions man agent help"
+            opts="-h -V --config --log-level --help --version check once run reload demo notify-test silence status history export alerts payees imap-test trust ack verify simplefin-claim gocardless-link enablebanking-link completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -484,7 +490,7 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__help)
-            opts="check once run reload demo notify-test silence status history export alerts payees trust ack verify simplefin-claim gocardless-link enablebanking-link completions man agent help"
+            opts="check once run reload demo notify-test silence status history export alerts payees imap-test trust ack verify simplefin-claim gocardless-link enablebanking-link completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -638,6 +644,20 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        payguard__subcmd__help__subcmd__imap__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -868,6 +888,36 @@ _payguard() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "table csv json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        payguard__subcmd__imap__subcmd__test)
+            opts="-h --source --limit --config --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

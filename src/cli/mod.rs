@@ -128,6 +128,16 @@ pub enum Command {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Show which rule of an imap source matches each of the latest mails, and what it reads
+    /// (read-only; nothing is stored).
+    ImapTest {
+        /// The [[source]] name, of kind "imap".
+        #[arg(long)]
+        source: String,
+        /// How many of the latest mails (at most 500).
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
     /// Trust a payee of an account: payments to it never raise new_payee.
     Trust {
         account: String,
@@ -253,6 +263,9 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Alerts { all } => alerts::run(&cli.config, *all),
         Command::Payees { account, source } => payees::list(&cli.config, account, source.as_deref()),
+        Command::ImapTest { source, limit } => load_config(&cli.config, Secrets::Resolve).and_then(|config| {
+            runtime().and_then(|rt| rt.block_on(crate::source::imap::probe::run(&config, source, *limit)))
+        }),
         Command::Trust { account, payee, source } => payees::trust(&cli.config, account, payee, source.as_deref()),
         Command::SimplefinClaim { token, out, force } => runtime()
             .and_then(|rt| rt.block_on(crate::source::simplefin::claim::run(token, out, *force)))

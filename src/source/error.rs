@@ -8,8 +8,10 @@ pub enum SourceError {
     #[error("{host} did not answer within {seconds}s")]
     Timeout { host: String, seconds: u64 },
     #[error(
-        "{host} refused the credentials (HTTP {status}): they may have been revoked or changed; if you did not do that, someone else may have"
+        "{host} refused the credentials{}: they may have been revoked or changed; if you did not do that, someone else may have",
+        if *status == 0 { String::new() } else { format!(" (HTTP {status})") }
     )]
+    /// `status` 0: refused by a protocol other than HTTP (an IMAP login).
     Auth { host: String, status: u16 },
     /// The person's consent to read the accounts has run out or was withdrawn: only they can
     /// renew it at their bank, so this is said at once, with how.

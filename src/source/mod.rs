@@ -14,6 +14,7 @@ mod error;
 mod fetch;
 pub mod gocardless;
 pub mod http_json;
+pub mod imap;
 pub mod notices;
 mod paged;
 pub mod simplefin;
@@ -42,6 +43,7 @@ crate::config::kinds! {
         Akahu(akahu::AkahuConfig) = "akahu",
         EnableBanking(enablebanking::EnableBankingConfig) = "enablebanking",
         Statements(statements::StatementsConfig) = "statements",
+        Imap(imap::ImapConfig) = "imap",
     }
 }
 

@@ -32,6 +32,7 @@ mod fuzz_seeds;
 mod gocardless;
 mod hostile_text;
 mod http_json;
+mod imap;
 mod metrics;
 mod notices;
 mod once;

@@ -584,6 +584,17 @@ fn cases(fixture: &Fixture, closed: u16, sources_echo: bool) -> Vec<Case> {
         on_wire: vec![id.clone(), key.clone()],
     });
 
+    cases.push(Case {
+        kind: "imap",
+        part: Part::Source { name: "imap", account: "M1" },
+        toml: format!(
+            "[[source]]\nname = \"imap\"\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {closed}\ntls = \"none\"\nusername = \"me\"\npassword = \"{}\"\nschedule = \"0 * * * *\"\n[[source.rule]]\naccount = \"M1\"\npattern = \"(?P<amount>[0-9.]+)\"\n\n[[account]]\nsource = \"imap\"\nid = \"M1\"\n",
+            secret("imap")
+        ),
+        replies: vec![],
+        on_wire: vec![],
+    });
+
     let token = secret("notice-http-json");
     cases.push(Case {
         kind: "notice-http-json",

@@ -9,6 +9,7 @@ pub mod corpus;
 pub mod daemon_log;
 pub mod damage;
 pub mod dbus;
+pub mod dovecot;
 pub mod logs;
 pub mod notify_socket;
 pub mod records;
