@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 use tracing::Instrument as _;
 
 use super::metrics::{Metrics, PollOutcome};
-use super::{Clock, Deliverer, polling};
+use super::{Clock, Deliverer, parts, polling};
 use crate::alert::{self, Alert, AlertState, Delivery, NoticeEvent};
 use crate::config::{Config, NoticeConfig, SourceConfig};
 use crate::detect::{self, detect};
@@ -16,7 +16,7 @@ use crate::model::{AccountRef, Finding, Notice, Observation, SourceHealth};
 use crate::notify::{Channel, Stream};
 use crate::source::notices::NoticeSource;
 use crate::source::{Source, SourceError};
-use crate::store::{Ingest, Store, StoreError};
+use crate::store::{Ingest, IngestReport, Store, StoreError};
 
 /// How far back the first poll of an account reads: its baseline.
 const BASELINE: TimeDelta = TimeDelta::days(30);
@@ -35,6 +35,9 @@ const WRITE_GROUP: usize = 8;
 
 /// An account judged and waiting for its group's write.
 struct Judged {
+    /// The parts of an observation too large for one store transaction, before `observation`,
+    /// its last (see `parts`); empty for most.
+    earlier: Vec<Observation>,
     observation: Observation,
     plan: alert::Plan,
     owed: Vec<Delivery>,
@@ -472,6 +475,9 @@ impl Engine {
                 Err(e) => Err(e.to_string()),
             };
             match outcome {
+                Ok(Some(large)) if !large.earlier.is_empty() => {
+                    outcomes.push((account, self.write_in_parts(large, now)?))
+                }
                 Ok(Some(account_judged)) => {
                     judged.push((outcomes.len(), account_judged));
                     outcomes.push((account, Ok(Vec::new())));
@@ -698,7 +704,41 @@ impl Engine {
         let findings = detect(&account.rules, &history, &observation, now);
         let plan = self.plan(&observation.account, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
-        Ok(Some(Judged { observation, plan, owed }))
+        let (earlier, observation) = parts::split(observation, &history);
+        Ok(Some(Judged { earlier, observation, plan, owed }))
+    }
+
+    /// Writes a large observation part by part, its alerts with the first (see `parts`).
+    fn write_in_parts(&self, judged: Judged, now: DateTime<Utc>) -> Result<AccountOutcome, StoreError> {
+        let Judged { earlier, observation, plan, owed } = judged;
+        let mut alerts = (plan.changed.as_slice(), owed.as_slice());
+        let mut report = IngestReport::default();
+        let last = earlier.len();
+        for (at, part) in earlier.iter().chain([&observation]).enumerate() {
+            let written = match at == last {
+                true => self.store.ingest(part, alerts.0, alerts.1, now),
+                false => self.store.ingest_part(&Ingest { observation: part, alerts: alerts.0, owed: alerts.1 }),
+            };
+            match written {
+                Ok(part) => {
+                    report.new_transactions += part.new_transactions;
+                    report.updated_transactions += part.updated_transactions;
+                }
+                Err(e) if e.is_storage() => return Err(e),
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+            alerts = (&[], &[]);
+        }
+        tracing::debug!(
+            account = %observation.account,
+            new = report.new_transactions,
+            updated = report.updated_transactions,
+            parts = earlier.len() + 1,
+            notices = plan.notices.len(),
+            owed = owed.len(),
+            "ingested in parts"
+        );
+        Ok(Ok(plan.notices))
     }
 
     /// Where this poll's transaction window starts: the oldest of the accounts' last polls, less

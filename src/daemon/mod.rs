@@ -9,6 +9,7 @@ mod clock;
 mod delivery;
 mod engine;
 pub mod metrics;
+mod parts;
 pub mod polling;
 mod scheduler;
 pub mod service;

@@ -24,6 +24,7 @@ use crate::model::{Finding, FindingKind, Observation, Threshold, Transaction, sh
 
 pub use health::{accounts_unreadable, budget_exhausted, consent_expiry, source_down, store_failing};
 pub use notice::{maintenance_active, notices};
+pub use reconcile::posted;
 
 /// The thresholds of one account (`[[account]]` in the config). `None` switches a detector off.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 
 use rust_decimal::Decimal;
 
-use super::{Input, threshold};
-use crate::model::{Finding, FindingKind};
+use super::{History, Input, threshold};
+use crate::model::{Finding, FindingKind, Transaction};
 
 pub(super) fn unexplained_change(input: &Input) -> Option<Finding> {
     // The baseline has nothing to compare with; a change of currency is not a movement of money.
@@ -19,17 +19,7 @@ pub(super) fn unexplained_change(input: &Input) -> Option<Finding> {
     if previous.currency != now.currency {
         return None;
     }
-    let posted_now: Decimal = input
-        .observation
-        .transactions
-        .iter()
-        .filter(|tx| !tx.pending)
-        .map(|tx| match input.history.known.get(&tx.id) {
-            // Posted before: the balance moved since only by what the platform changed of it.
-            Some(known) if !known.pending => tx.amount - known.amount,
-            _ => tx.amount,
-        })
-        .sum();
+    let posted_now = posted(input.history, &input.observation.transactions);
     let actual = now.balance - previous.balance;
     let unexplained = actual - posted_now;
     if unexplained.abs() <= input.rules.tolerance {
@@ -51,6 +41,20 @@ pub(super) fn unexplained_change(input: &Input) -> Option<Finding> {
     finding.threshold = threshold("tolerance", input.rules.tolerance);
     finding.key = format!("{}..{}", previous.observed_at.timestamp(), now.observed_at.timestamp());
     Some(finding)
+}
+
+/// How far `transactions` move the balance from the last snapshot `history` holds: what posted
+/// since, less what had posted before.
+pub fn posted(history: &History, transactions: &[Transaction]) -> Decimal {
+    transactions
+        .iter()
+        .filter(|tx| !tx.pending)
+        .map(|tx| match history.known.get(&tx.id) {
+            // Posted before: the balance moved since only by what the platform changed of it.
+            Some(known) if !known.pending => tx.amount - known.amount,
+            _ => tx.amount,
+        })
+        .sum()
 }
 
 #[cfg(test)]

@@ -1,14 +1,20 @@
 //! The records transactions came from (a notification mail, an exported statement file), kept
 //! whole: `evidence` holds each record's bytes by their SHA-256, once however often it is cited;
-//! `cited` maps an account's transaction to the record it came from. Keeping a record appends its
-//! name and hash to the audit chain, so the bytes an export hands over can be tied to the chain.
+//! `cited` holds, per account and record, the ids of the account's transactions the record
+//! states. Keeping a record appends its name and hash to the audit chain, so the bytes an export
+//! hands over can be tied to the chain.
+//!
+//! One citation per record rather than one per transaction: a statement of 100,000 rows is one
+//! write, not 100,000 in one sled transaction, which held about 5 KiB a row (BENCHMARKS.md).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sled::Transactional;
 
 use super::audit::{self, AuditEvent};
-use super::{Store, StoreError, decode, encode, keys, unwrap_transaction};
+use super::{Store, StoreError, abort, decode, encode, keys, unwrap_transaction};
 use crate::model::{AccountRef, Evidence};
 
 /// A kept record as an export cites it.
@@ -19,16 +25,18 @@ pub struct Kept {
     pub bytes: Vec<u8>,
 }
 
-/// What `cited` holds for a transaction.
+/// What `cited` holds for an account and a record.
 #[derive(Serialize, Deserialize)]
 struct Citation {
-    sha256: String,
     name: String,
+    /// The account's transactions the record states, sorted.
+    ids: BTreeSet<String>,
 }
 
 impl Store {
     /// Keeps the records a poll of `source` read, with what each cites, in one transaction; a
-    /// record kept before is not kept or logged again.
+    /// record kept before is not kept or logged again, and what it cites now is added to what it
+    /// cited.
     pub fn keep_evidence(&self, source: &str, evidence: &[Evidence]) -> Result<(), StoreError> {
         if evidence.is_empty() {
             return Ok(());
@@ -39,9 +47,18 @@ impl Store {
                 let at = chrono::Utc::now();
                 for record in evidence {
                     let sha256 = hex(&Sha256::digest(&record.bytes));
-                    let citation = encode(&Citation { sha256: sha256.clone(), name: record.name.clone() })?;
+                    let mut by_account: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
                     for (account, id) in &record.cites {
-                        cited.insert(key(&AccountRef::new(source, account.as_str()), id), citation.clone())?;
+                        by_account.entry(account).or_default().insert(id.clone());
+                    }
+                    for (account, ids) in by_account {
+                        let key = key(&AccountRef::new(source, account), &sha256);
+                        let mut citation = match cited.get(&key)? {
+                            Some(bytes) => decode::<Citation>(&bytes, "evidence citation").map_err(abort)?,
+                            None => Citation { name: record.name.clone(), ids: BTreeSet::new() },
+                        };
+                        citation.ids.extend(ids);
+                        cited.insert(key, encode(&citation)?)?;
                     }
                     if kept.insert(sha256.as_bytes(), record.bytes.as_slice())?.is_some() {
                         continue;
@@ -68,28 +85,35 @@ impl Store {
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<Vec<Kept>, StoreError> {
         let t = self.trees()?;
+        // An account cites a record per mail or file read: few enough to hold while looking up.
+        let prefix = keys::account(account);
+        let mut citations = Vec::new();
+        for entry in t.cited.scan_prefix(&prefix) {
+            let (key, bytes) = entry?;
+            let sha256 = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            citations.push((sha256, decode::<Citation>(&bytes, "evidence citation")?));
+        }
         let mut found: Vec<Kept> = Vec::new();
         for id in ids {
-            let Some(bytes) = t.cited.get(key(account, id))? else { continue };
-            let citation: Citation = decode(&bytes, "evidence citation")?;
-            if found.iter().any(|k| k.sha256 == citation.sha256) {
+            let Some((sha256, citation)) = citations.iter().find(|(_, c)| c.ids.contains(id)) else { continue };
+            if found.iter().any(|k| k.sha256 == *sha256) {
                 continue;
             }
-            let Some(record) = t.evidence.get(citation.sha256.as_bytes())? else {
+            let Some(record) = t.evidence.get(sha256.as_bytes())? else {
                 return Err(StoreError::Corrupt {
                     what: "evidence",
-                    detail: format!("the record {} ({}) is cited but not kept", citation.name, citation.sha256),
+                    detail: format!("the record {} ({sha256}) is cited but not kept", citation.name),
                 });
             };
-            found.push(Kept { name: citation.name, sha256: citation.sha256, bytes: record.to_vec() });
+            found.push(Kept { name: citation.name.clone(), sha256: sha256.clone(), bytes: record.to_vec() });
         }
         Ok(found)
     }
 }
 
-fn key(account: &AccountRef, id: &str) -> Vec<u8> {
+fn key(account: &AccountRef, sha256: &str) -> Vec<u8> {
     let mut key = keys::account(account);
-    key.extend_from_slice(id.as_bytes());
+    key.extend_from_slice(sha256.as_bytes());
     key
 }
 

@@ -336,6 +336,16 @@ impl Store {
         result.map_err(unwrap_transaction)
     }
 
+    /// Writes part of an observation too large for one sled transaction (which holds every write
+    /// it makes in memory until it commits): as [`Store::ingest`], but the account's record is left
+    /// as it was. Until the last part is written with [`Store::ingest`], the account's last poll is
+    /// the one before, so a poll cut short is read again, and its baseline is still a baseline.
+    pub fn ingest_part(&self, write: &Ingest<'_>) -> Result<IngestReport, StoreError> {
+        let t = self.trees()?;
+        let trees = (&t.snapshots, &t.transactions, &t.tx_ids, &t.payees, &t.accounts, &t.alerts, &t.outbox, &t.audit);
+        trees.transaction(|trees| write_part(trees, write)).map_err(unwrap_transaction)
+    }
+
     /// Makes everything written so far durable. A poll counts as done only after this returns.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let store = self.clone();
@@ -642,13 +652,38 @@ type Trees = (
     TransactionalTree,
 );
 
-/// One observation's part of an ingest transaction.
+/// One observation's part of an ingest transaction: what [`write_part`] writes, and the
+/// account's record, which says it was polled.
 fn write_observation(
     trees: &Trees,
     write: &Ingest<'_>,
     now: DateTime<Utc>,
 ) -> Result<IngestReport, ConflictableTransactionError<StoreError>> {
-    let (snapshots, transactions, tx_ids, payees, accounts, alerts_tree, outbox, audit) = trees;
+    let observation = write.observation;
+    let accounts = &trees.4;
+    let prefix = keys::account(&observation.account);
+    let mut report = write_part(trees, write)?;
+    let record = match accounts.get(&prefix)? {
+        Some(bytes) => codec::read_account(&bytes).map_err(abort)?,
+        None => {
+            report.first_poll = true;
+            AccountRecord { first_poll_at: now, last_poll_at: now, name: None, currency: String::new() }
+        }
+    };
+    let record = AccountRecord {
+        last_poll_at: now,
+        name: observation.name.clone().or(record.name),
+        currency: observation.snapshot.currency.clone(),
+        ..record
+    };
+    accounts.insert(prefix.as_slice(), codec::account(&record))?;
+    Ok(report)
+}
+
+/// An observation's snapshot and transactions (the payees counted, the id index kept), the alerts
+/// it changed and the deliveries they owe, with their audit entries.
+fn write_part(trees: &Trees, write: &Ingest<'_>) -> Result<IngestReport, ConflictableTransactionError<StoreError>> {
+    let (snapshots, transactions, tx_ids, payees, _, alerts_tree, outbox, audit) = trees;
     let Ingest { observation, alerts, owed } = *write;
     let prefix = keys::account(&observation.account);
     let at = Utc::now();
@@ -726,20 +761,6 @@ fn write_observation(
             (true, false) => drop(transactions.insert(key.as_slice(), codec::bucket(list))?),
         }
     }
-    let record = match accounts.get(&prefix)? {
-        Some(bytes) => codec::read_account(&bytes).map_err(abort)?,
-        None => {
-            report.first_poll = true;
-            AccountRecord { first_poll_at: now, last_poll_at: now, name: None, currency: String::new() }
-        }
-    };
-    let record = AccountRecord {
-        last_poll_at: now,
-        name: observation.name.clone().or(record.name),
-        currency: snapshot.currency.clone(),
-        ..record
-    };
-    accounts.insert(prefix.as_slice(), codec::account(&record))?;
     let event = AuditEvent::Ingest {
         account: observation.account.clone(),
         new_transactions: new_ids,

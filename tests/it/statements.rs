@@ -643,3 +643,40 @@ fn config_mistakes_are_refused_clearly() {
         assert!(error.to_string().contains(says), "{format}: {error}");
     }
 }
+
+/// A statement too large for one store transaction is written in parts: every transaction is
+/// stored once, the theft among them and the drop it made are said, and the parts' balances keep
+/// it reconciled, so nothing is "unexplained".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_statement_is_stored_whole_and_judged_once() {
+    use payguard::daemon::{Clock, Engine};
+    use payguard::model::{AccountRef, FindingKind};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    let text = config_text(&state, dir.path(), r#"format = "camt053""#);
+    let config = Config::parse(&text, Path::new("test.toml")).expect("config");
+    std::fs::create_dir_all(&state).expect("state dir");
+    let store = payguard::store::Store::open(&state).expect("store");
+    let engine = Engine::new(config, store.clone(), payguard::notify::Stream::Stderr, Clock::System).expect("engine");
+    std::fs::write(dir.path().join("oct.xml"), camt(&[("B1", "2026-10-03", "-4.00", "Shop", "BOOK")], "10000.00"))
+        .expect("write");
+    let (_, runs) = engine.poll_all().await;
+    assert!(runs[0].succeeded(), "the baseline: {:?}", runs[0].error);
+
+    let coffees: Vec<String> = (0..4_500).map(|i| format!("N{i}")).collect();
+    let mut entries: Vec<(&str, &str, &str, &str, &str)> =
+        coffees.iter().map(|id| (id.as_str(), "2026-11-03", "-1.00", "Shop", "BOOK")).collect();
+    entries.push(("THEFT", "2026-11-20", "-1600.00", "Thief Ltd", "BOOK"));
+    std::fs::write(dir.path().join("nov.xml"), camt(&entries, "3900.00")).expect("write");
+    let (_, runs) = engine.poll_all().await;
+    assert!(runs[0].succeeded(), "the large statement: {:?} {:?}", runs[0].error, runs[0].store_error);
+    let mut kinds: Vec<FindingKind> = runs[0].notices.iter().map(|(alert, _)| alert.finding.kind).collect();
+    kinds.sort_by_key(|k| k.as_str());
+    assert_eq!(kinds, vec![FindingKind::BalanceDrop, FindingKind::LargeDebit, FindingKind::NewPayee]);
+    let account = AccountRef::new("wallet", ACCOUNT);
+    let stored = store.transactions_between(&account, Utc::now() - chrono::TimeDelta::days(3650), None).expect("read");
+    assert_eq!(stored.len(), 4_502);
+    let record = store.account(&account).expect("read").expect("the account's record");
+    assert!(record.last_poll_at > record.first_poll_at, "the last part says the account was polled");
+    assert!(store.verify_audit().expect("verify").is_intact());
+}

@@ -268,3 +268,18 @@ fn everything_since(
         store.payees(&account()).expect("payees"),
     )
 }
+
+/// A part of a large observation is stored and audited, but the account is not yet polled: a poll
+/// cut short after it is read again, and a baseline cut short is a baseline again.
+#[test]
+fn a_part_stores_its_transactions_and_leaves_the_account_unpolled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("open");
+    let part = observation(account(), now(), "100", vec![tx("a", 30, "-5", "Shop"), tx("b", 20, "-7", "Shop")]);
+    let report = store.ingest_part(&Ingest { observation: &part, alerts: &[], owed: &[] }).expect("part");
+    assert_eq!(report.new_transactions, 2);
+    assert!(store.account(&account()).expect("read").is_none(), "no part but the last says the account was polled");
+    let history = store.history(&part, TimeDelta::days(30), now()).expect("history");
+    assert_eq!((history.first_poll_at, history.known.len()), (None, 2));
+    assert!(store.verify_audit().expect("verify").is_intact());
+}
