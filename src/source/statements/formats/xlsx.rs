@@ -8,8 +8,8 @@
 //!
 //! A workbook is hostile input: each part is unpacked to at most `MAX_FILE` bytes (a zip bomb is
 //! cut off there), a sheet gives at most [`MAX_CELLS`] cells and [`MAX_TEXT`] bytes of text (a
-//! shared string repeated a million times is not copied a million times), and what does not read
-//! is a `FileError` naming the part.
+//! long shared string named by a million cells is copied only until then), and what does not
+//! read is a `FileError` naming the part.
 
 use std::io::Read as _;
 
@@ -289,12 +289,15 @@ impl Text {
 fn date_styles(xml: &str) -> Result<Vec<bool>, Problem> {
     let mut custom: Vec<(String, bool)> = Vec::new();
     let mut styles: Vec<String> = Vec::new();
-    let mut in_cell_xfs = false;
+    // `numFmt`s also sit in `dxfs` (conditional formats) and `xf`s in `cellStyleXfs`: only
+    // those of `numFmts` and `cellXfs` count.
+    let (mut in_num_fmts, mut in_cell_xfs) = (false, false);
     let mut events = Events::new(xml);
     while let Some(event) = events.next()? {
         match event {
             Xml::Start(element) => match element.local_name().as_ref() {
-                "numFmt" => {
+                "numFmts" => in_num_fmts = true,
+                "numFmt" if in_num_fmts => {
                     if let Some(id) = attribute(&element, "numFmtId")? {
                         let code = attribute(&element, "formatCode")?.unwrap_or_default();
                         custom.push((id, is_date_code(&code)));
@@ -309,6 +312,7 @@ fn date_styles(xml: &str) -> Result<Vec<bool>, Problem> {
                 }
                 _ => {}
             },
+            Xml::End(name) if name == "numFmts" => in_num_fmts = false,
             Xml::End(name) if name == "cellXfs" => in_cell_xfs = false,
             _ => {}
         }
@@ -352,7 +356,9 @@ fn is_date_code(code: &str) -> bool {
 }
 
 /// An Excel date serial (days since `epoch`, the fraction the time of day) as
-/// `YYYY-MM-DD HH:MM:SS`, rounded to the second; `None` when it is no time.
+/// `YYYY-MM-DD HH:MM:SS`, rounded to the second; `None` when it is no time. (Excel takes 1900
+/// for a leap year, so its serials before March 1900 are a day off from these; no export is that
+/// old.)
 fn serial_time(serial: &str, epoch: NaiveDate) -> Option<String> {
     let days = parse_amount(serial).ok()?;
     let seconds =
@@ -527,9 +533,10 @@ mod tests {
     const RELS: &str = r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId3" Type="worksheet" Target="/xl/worksheets/../worksheets/ledger.xml"/></Relationships>"#;
     const STRINGS: &str = r#"<sst count="3"><si><t>Tom &amp; Jerry &lt;店&gt;</t></si><si><r><rPr><b/></rPr><t>瑞幸</t></r><r><t xml:space="preserve"> 咖啡</t></r><rPh sb="0" eb="2"><t>ルイ</t></rPh></si><si><t/></si></sst>"#;
     // The first style is the default, the second a custom date-time, the third a plain number
-    // (its `cellStyleXfs` sibling, which is not a cell style, shows a date).
-    const STYLES: &str = r##"<styleSheet><numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy&quot;年&quot;m&quot;月&quot;d&quot;日&quot; hh:mm:ss"/><numFmt numFmtId="165" formatCode="#,##0.00&quot;m&quot;"/></numFmts><cellStyleXfs><xf numFmtId="14"/></cellStyleXfs><cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="164" applyNumberFormat="1"><alignment horizontal="left"/></xf><xf numFmtId="165"/><xf numFmtId="31"/></cellXfs></styleSheet>"##;
-    const SHEET: &str = r#"<worksheet><sheetData><row r="3"><c r="A3" t="s"><v>0</v></c><c r="C3" t="s"><v>1</v></c><c r="D3" t="inlineStr"><is><t>a&#x4E2D;b</t></is></c></row><row r="9"><c r="B9" s="1"><v>46346.5</v></c><c r="C9" s="2"><v>0.30000000000000004</v></c><c r="D9" t="str"><f>A1&amp;B1</f><v>x&gt;y</v></c><c r="E9" t="b"><v>1</v></c><c r="F9" s="3"><v>46346</v></c><c r="G9" t="e"><v>#DIV/0!</v></c></row><row><c><v>1234.56</v></c><c/><c><v>7E-2</v></c></row></sheetData></worksheet>"#;
+    // (its `cellStyleXfs` sibling is no cell style), the fourth the Chinese built-in date 31, the
+    // fifth a number format no `numFmts` defines (the one in `dxfs` is a conditional format's).
+    const STYLES: &str = r##"<styleSheet><numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy&quot;年&quot;m&quot;月&quot;d&quot;日&quot; hh:mm:ss"/><numFmt numFmtId="165" formatCode="#,##0.00&quot;m&quot;"/></numFmts><cellStyleXfs><xf numFmtId="14"/></cellStyleXfs><cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="164" applyNumberFormat="1"><alignment horizontal="left"/></xf><xf numFmtId="165"/><xf numFmtId="31"/><xf numFmtId="166"/></cellXfs><dxfs><dxf><numFmt numFmtId="166" formatCode="yyyy"/></dxf></dxfs></styleSheet>"##;
+    const SHEET: &str = r#"<worksheet><sheetData><row r="3"><c r="A3" t="s"><v>0</v></c><c r="C3" t="s"><v>1</v></c><c r="D3" t="inlineStr"><is><t>a&#x4E2D;b</t></is></c></row><row r="9"><c r="B9" s="1"><v>46346.5</v></c><c r="C9" s="2"><v>0.30000000000000004</v></c><c r="D9" t="str"><f>A1&amp;B1</f><v>x&gt;y</v></c><c r="E9" t="b"><v>1</v></c><c r="F9" s="3"><v>46346</v></c><c r="G9" t="e"><v>#DIV/0!</v></c><c r="H9" s="4"><v>46346</v></c></row><row><c><v>1234.56</v></c><c/><c><v>7E-2</v></c></row></sheetData></worksheet>"#;
 
     /// A package of `parts`, deflated.
     fn package(parts: &[(&str, &str)]) -> Vec<u8> {
@@ -564,7 +571,7 @@ mod tests {
             rows,
             vec![
                 (3, strings(&["Tom & Jerry <店>", "", "瑞幸 咖啡", "a中b"])),
-                (9, strings(&["", "2026-11-20 12:00:00", "0.3", "x>y", "TRUE", "2026-11-20 00:00:00", ""])),
+                (9, strings(&["", "2026-11-20 12:00:00", "0.3", "x>y", "TRUE", "2026-11-20 00:00:00", "", "46346"])),
                 (10, strings(&["1234.56", "", "0.07"])),
             ]
         );
@@ -744,7 +751,8 @@ mod tests {
             ("xl/styles.xml", STYLES),
             ("xl/worksheets/ledger.xml", SHEET),
         ];
-        let cells = Cells { strings: &strings(&["a", "b"]), dates: &[false, true, false, true], epoch: NaiveDate::MIN };
+        let cells =
+            Cells { strings: &strings(&["a", "b"]), dates: &[false, true, false, true, false], epoch: NaiveDate::MIN };
         for (name, text) in parts {
             let mut variants: Vec<String> =
                 (0..text.len()).filter_map(|cut| text.get(..cut).map(str::to_owned)).collect();
