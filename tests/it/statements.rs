@@ -524,6 +524,117 @@ async fn zip_password_opens_a_protected_export() {
     }
 }
 
+/// WeChat Pay's workbook as a spreadsheet program keeps it: amounts as number cells (one a sum a
+/// writer worked out in binary floating point), times as date cells in Beijing time, a payee
+/// whose `&` and `<` the XML escapes, goods in rich text. Every amount reads as the decimal the
+/// sheet shows, every time as the Beijing time it shows.
+#[tokio::test]
+async fn a_wechat_workbook_of_number_and_date_cells_reads_exact_amounts_and_times() {
+    use rust_xlsxwriter::{ExcelDateTime, Format};
+    let rows = [
+        ("2026-11-20 08:01:02", "Tom & Jerry <店>", "支出", 8.8, "N1"),
+        ("2026-11-20 23:59:59", "书店", "支出", 1234.56, "N2"),
+        ("2026-11-21 00:00:00", "红包", "收入", 0.07, "N3"),
+        ("2026-11-21 12:30:00", "超市", "支出", 0.1 + 0.2, "N4"),
+    ];
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (row, line) in WECHAT_PREAMBLE.iter().enumerate() {
+        sheet.write_string(row as u32, 0, *line).expect("write");
+    }
+    for (col, name) in WECHAT_HEADER.iter().enumerate() {
+        sheet.write_string(16, col as u16, *name).expect("write");
+    }
+    let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let (bold, plain) = (Format::new().set_bold(), Format::new());
+    for (i, (time, payee, way, amount, id)) in rows.iter().enumerate() {
+        let row = 17 + i as u32;
+        let time = ExcelDateTime::parse_from_str(time).expect("a time");
+        sheet.write_datetime_with_format(row, 0, &time, &date).expect("write");
+        sheet.write_rich_string(row, 3, &[(&bold, "瑞幸"), (&plain, "咖啡")]).expect("write");
+        for (col, text) in [(1, "商户消费"), (2, *payee), (4, *way), (6, "零钱"), (7, "支付成功"), (8, *id)] {
+            sheet.write_string(row, col, text).expect("write");
+        }
+        sheet.write_number(row, 5, *amount).expect("write");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("微信支付账单.xlsx"), workbook.save_to_buffer().expect("an xlsx")).expect("write");
+    let got = poll(&source(dir.path(), r#"format = "wechat-xlsx""#)).await;
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+    let observation = got.accounts[0].1.as_ref().expect("the account was read");
+    let mut read: Vec<_> = observation
+        .transactions
+        .iter()
+        .map(|t| (t.id.clone(), t.amount.to_string(), t.payee.clone(), t.description.clone(), t.posted.to_rfc3339()))
+        .collect();
+    read.sort();
+    let want = [
+        ("N1", "-8.8", "Tom & Jerry <店>", "2026-11-20T00:01:02+00:00"),
+        ("N2", "-1234.56", "书店", "2026-11-20T15:59:59+00:00"),
+        ("N3", "0.07", "红包", "2026-11-20T16:00:00+00:00"),
+        ("N4", "-0.3", "超市", "2026-11-21T04:30:00+00:00"),
+    ];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(id, amount, payee, posted)| {
+            (id.to_string(), amount.to_string(), payee.to_string(), "瑞幸咖啡".to_string(), posted.to_string())
+        })
+        .collect();
+    assert_eq!(read, want);
+}
+
+/// A package of `parts` as written, uncompressed and unencrypted.
+fn package(parts: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in parts {
+        writer.start_file(*name, zip::write::SimpleFileOptions::default()).expect("start a part");
+        writer.write_all(bytes).expect("write");
+    }
+    writer.finish().expect("finish").into_inner()
+}
+
+/// A workbook with one part cut to half its length.
+fn with_part_cut(workbook: &[u8], cut: &str) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(workbook)).expect("a zip");
+    let mut parts = Vec::new();
+    for index in 0..archive.len() {
+        let mut part = archive.by_index(index).expect("a part");
+        let name = part.name().expect("a name").into_owned();
+        let mut bytes = Vec::new();
+        part.read_to_end(&mut bytes).expect("read");
+        if name == cut {
+            bytes.truncate(bytes.len() / 2);
+        }
+        parts.push((name, bytes));
+    }
+    package(&parts.iter().map(|(name, bytes)| (name.as_str(), bytes.as_slice())).collect::<Vec<_>>())
+}
+
+/// What is no WeChat workbook is one warning that names the file and says what is wrong with it:
+/// not a zip, a zip without the sheet, a sheet or its strings cut off.
+#[tokio::test]
+async fn a_malformed_workbook_is_one_warning_naming_what_is_wrong() {
+    let good = wechat_xlsx(&[("2026-11-20 08:00:00", "花店", "支出", "20.00", "支付成功", "W1")]);
+    let no_sheet = package(&[("[Content_Types].xml", b"<Types/>"), ("xl/workbook.xml", b"<workbook/>")]);
+    let cases = [
+        // The older CSV export, saved under the workbook's name.
+        (wechat_csv(&[("2026-11-20 08:00:00", "花店", "支出", "20.00", "支付成功", "W1")]), "not an xlsx workbook ("),
+        (no_sheet, "the first sheet cannot be read (the workbook has no xl/worksheets/sheet1.xml"),
+        (with_part_cut(&good, "xl/worksheets/sheet1.xml"), "the first sheet cannot be read (xl/worksheets/sheet1.xml"),
+        (with_part_cut(&good, "xl/sharedStrings.xml"), "the first sheet cannot be read (xl/sharedStrings.xml"),
+    ];
+    for (bytes, says) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("账单.xlsx"), bytes).expect("write");
+        let got = poll(&source(dir.path(), r#"format = "wechat-xlsx""#)).await;
+        assert_eq!(got.warnings.len(), 1, "{says}: {:?}", got.warnings);
+        assert!(got.warnings[0].contains("账单.xlsx") && got.warnings[0].contains(says), "{:?}", got.warnings);
+        assert!(read(&got).is_empty());
+    }
+}
+
 /// A format without account numbers needs exactly one account to put its transactions on: the
 /// config says so (and a poll asked for more refuses, should a caller skip the config).
 #[tokio::test]

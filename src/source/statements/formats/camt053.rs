@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use quick_xml::events::Event;
 use rust_decimal::Decimal;
 
-use super::{Closing, Entry, FileError, Statement, decode, money};
+use super::{Closing, Entry, FileError, Statement, decode, money, push_text};
 
 /// What is being read of one `Ntry` or `Bal`.
 #[derive(Default)]
@@ -56,19 +56,7 @@ pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
                 path.push(name);
                 value.clear();
             }
-            Event::Text(t) => value.push_str(&t.xml10_content()),
-            Event::CData(t) => value.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) => match r.resolve_char_ref() {
-                Ok(Some(c)) => value.push(c),
-                _ => value.push_str(match r.xml10_content().as_ref() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                }),
-            },
+            text @ (Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)) => push_text(&mut value, &text),
             Event::End(_) => {
                 let line = lines.of(at);
                 let leaf = std::mem::take(&mut value);

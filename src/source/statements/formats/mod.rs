@@ -8,6 +8,7 @@ mod csv;
 mod mt940;
 mod ofx;
 mod wechat;
+mod xlsx;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
@@ -187,6 +188,28 @@ fn time_in(text: &str, formats: &[&str], zone: FixedOffset, line: usize) -> Resu
         .single()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| FileError::at(line, format!("{text:?} is not a time")))
+}
+
+/// Appends the text an XML event stands for. quick-xml reports an entity (`&amp;`, `&#20013;`) as
+/// an event of its own, between the text events around it; an entity a DTD would define is dropped.
+fn push_text(value: &mut String, event: &quick_xml::events::Event) {
+    use quick_xml::events::Event;
+    match event {
+        Event::Text(t) => value.push_str(&t.xml10_content()),
+        Event::CData(t) => value.push_str(&t.xml10_content()),
+        Event::GeneralRef(r) => match r.resolve_char_ref() {
+            Ok(Some(c)) => value.push(c),
+            _ => value.push_str(match r.xml10_content().as_ref() {
+                "amp" => "&",
+                "lt" => "<",
+                "gt" => ">",
+                "quot" => "\"",
+                "apos" => "'",
+                _ => "",
+            }),
+        },
+        _ => {}
+    }
 }
 
 /// Beijing time, in which Alipay and WeChat Pay write their exports.

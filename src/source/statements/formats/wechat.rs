@@ -4,17 +4,11 @@
 //! 交易单号, 商户单号, 备注. Amounts are unsigned (older files write them `¥12.00`), 收/支 gives the
 //! direction (`/` for neither), times are Beijing time: the same ledger shape as Alipay's.
 //!
-//! The workbook is read by `calamine` (well kept, reads xlsx without a spreadsheet program). A
-//! number cell comes from it as an `f64`; it is turned back into the decimal text it was stored
-//! as (Rust prints the shortest text that reads back to the same `f64`, which for an amount of
-//! money is the text written) and read as a `Decimal` from there.
-
-use std::io::Cursor;
-
-use calamine::{Data, Reader, Xlsx};
+//! The workbook is read by our own `xlsx` reader: a number cell is the decimal text it stores and a
+//! date cell is turned into Beijing wall-clock text, so an amount never passes through a float.
 
 use super::alipay::{Ledger, ledger};
-use super::{FileError, Statement, decode, rows};
+use super::{FileError, Statement, decode, rows, xlsx};
 
 const WECHAT: Ledger = Ledger {
     time: "交易时间",
@@ -49,38 +43,10 @@ pub fn read_csv(bytes: &[u8]) -> Result<Statement, FileError> {
 }
 
 pub fn read_xlsx(bytes: &[u8]) -> Result<Statement, FileError> {
-    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
-        .map_err(|e| FileError::whole(format!("not an xlsx workbook ({e})")))?;
-    let sheet = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| FileError::whole("the workbook has no sheet"))?
-        .map_err(|e| FileError::whole(format!("the first sheet cannot be read ({e})")))?;
-    let first_row = sheet.start().map_or(0, |(row, _)| usize::try_from(row).unwrap_or(0));
-    let all: Vec<(usize, Vec<String>)> =
-        sheet.rows().enumerate().map(|(i, row)| (first_row + i + 1, row.iter().map(text).collect())).collect();
-    let header = all.iter().position(|(_, cells)| is_header(cells)).ok_or_else(no_header)?;
-    ledger(all.into_iter().skip(header).map(Ok), &WECHAT).map(statement)
-}
-
-/// A cell as the text it shows.
-fn text(cell: &Data) -> String {
-    match cell {
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => super::cell(s),
-        Data::Float(f) => f.to_string(),
-        Data::Int(i) => i.to_string(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) => serial_time(d.as_f64()),
-        Data::Error(_) | Data::Empty => String::new(),
-    }
-}
-
-/// An Excel date serial (days since 1899-12-30) as `YYYY-MM-DD HH:MM:SS`.
-fn serial_time(serial: f64) -> String {
-    let seconds = (serial * 86_400.0).round();
-    let base = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).and_then(|d| d.and_hms_opt(0, 0, 0));
-    // Out of i64's range only for a nonsense serial; it then fails as a time, naming its line.
-    let seconds = if seconds.is_finite() && seconds.abs() < 1e15 { seconds as i64 } else { i64::MAX };
-    base.and_then(|b| b.checked_add_signed(chrono::TimeDelta::try_seconds(seconds)?))
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| serial.to_string())
+    let rows: Vec<(usize, Vec<String>)> = xlsx::first_sheet(bytes)?
+        .into_iter()
+        .map(|(line, cells)| (line, cells.iter().map(|c| super::cell(c)).collect()))
+        .collect();
+    let header = rows.iter().position(|(_, cells)| is_header(cells)).ok_or_else(no_header)?;
+    ledger(rows.into_iter().skip(header).map(Ok), &WECHAT).map(statement)
 }
