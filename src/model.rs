@@ -116,6 +116,16 @@ pub struct Evidence {
     pub cites: Vec<(String, String)>,
 }
 
+/// A record a source could not read (a statement file, a notification mail that matched a rule):
+/// what it states is not watched, so a person must look at it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnreadRecord {
+    /// How a person finds it: the file's name, or the mail's date and subject.
+    pub record: String,
+    /// Why, naming the line when one is to blame.
+    pub reason: String,
+}
+
 /// What a platform's status page or feed announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

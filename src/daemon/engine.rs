@@ -12,11 +12,12 @@ use super::{Clock, Deliverer, parts, polling};
 use crate::alert::{self, Alert, AlertState, Delivery, NoticeEvent};
 use crate::config::{Config, NoticeConfig, SourceConfig};
 use crate::detect::{self, detect};
-use crate::model::{AccountRef, Finding, Notice, Observation, SourceHealth};
+use crate::model::{AccountRef, Finding, Notice, Observation, SourceHealth, UnreadRecord};
 use crate::notify::{Channel, Stream};
 use crate::source::notices::NoticeSource;
 use crate::source::{Source, SourceError};
 use crate::store::{Ingest, IngestReport, Store, StoreError};
+use crate::text;
 
 /// How far back the first poll of an account reads: its baseline.
 const BASELINE: TimeDelta = TimeDelta::days(30);
@@ -71,6 +72,8 @@ pub struct SourceRun {
     pub store_error: Option<StoreError>,
     /// Not polled, to stay within the budget or to wait as the platform asked.
     pub skipped: Option<polling::Skip>,
+    /// Records the poll could not read, each said as an `unreadable_record`.
+    pub unreadable: Vec<UnreadRecord>,
 }
 
 /// What one poll of one notice source did.
@@ -349,6 +352,10 @@ impl Engine {
                 polling::record_success(&mut health, now);
                 polling::record_access(&mut health, poll.consent_until, &poll.quotas);
                 let evidence = std::mem::take(&mut poll.evidence);
+                run.unreadable = std::mem::take(&mut poll.unreadable);
+                for unreadable in &run.unreadable {
+                    tracing::warn!(source = %config.name, record = %text::escaped(&unreadable.record), reason = %text::escaped(&unreadable.reason), "a record could not be read; what it states is not watched");
+                }
                 let ingested = tracing::debug_span!("accounts")
                     .in_scope(|| blocking(|| self.ingest_poll(config, poll, now, &mut run)));
                 // The records after what they record: a record never cites what was not stored.
@@ -393,7 +400,7 @@ impl Engine {
         run: &mut SourceRun,
     ) {
         if run.store_error.is_none() {
-            match self.judge_health(config, health, now) {
+            match self.judge_health(config, health, &run.unreadable, now) {
                 Ok(notices) => run.notices.extend(notices),
                 Err(e) if e.is_storage() => run.store_error = Some(e),
                 Err(e) => tracing::error!(source = %config.name, error = %e, "cannot record the source's health"),
@@ -527,6 +534,7 @@ impl Engine {
         &self,
         config: &SourceConfig,
         health: &SourceHealth,
+        unreadable: &[UnreadRecord],
         now: DateTime<Utc>,
     ) -> Result<Vec<(Alert, NoticeEvent)>, StoreError> {
         let inhibited = match &config.polling.notice {
@@ -540,6 +548,7 @@ impl Engine {
         findings.extend(detect::budget_exhausted(&config.name, health, now));
         let renewal = config.kind.get().renewal();
         findings.extend(detect::consent_expiry(&config.name, health, config.polling.consent_warning, renewal, now));
+        findings.extend(detect::unreadable_records(&config.name, unreadable, now));
         let scope = AccountRef::new(config.name.clone(), "");
         let plan = self.plan(&scope, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);

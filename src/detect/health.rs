@@ -1,6 +1,6 @@
 //! `source_down`: a source that keeps failing, or that refused our credentials; `budget_exhausted`:
-//! a source not polled because its daily request budget is spent; `store_failing`: payguard
-//! cannot write its own store.
+//! a source not polled because its daily request budget is spent; `unreadable_record`: a file or
+//! mail it could not read; `store_failing`: payguard cannot write its own store.
 //!
 //! Refused credentials fire at once: revoked credentials can mean someone else took the account
 //! over. Other failures fire after `down_after` in a row, unless the platform's announced
@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{AccountRef, Finding, FindingKind, SourceHealth, Threshold};
+use crate::model::{AccountRef, Finding, FindingKind, SourceHealth, Threshold, UnreadRecord};
 
 pub fn source_down(
     source: &str,
@@ -95,6 +95,29 @@ pub fn consent_expiry(
     })
 }
 
+/// Each record the poll could not read, said once: the money it states is not watched, so a person
+/// must look at it. Known by the record and the reason, so a record read again after a fix that
+/// still fails for another reason is said again.
+pub fn unreadable_records(source: &str, unreadable: &[UnreadRecord], now: DateTime<Utc>) -> Vec<Finding> {
+    unreadable
+        .iter()
+        .map(|u| Finding {
+            detail: format!(
+                "{source} could not read {}: {}. Nothing it states was judged: look at it yourself.",
+                u.record, u.reason
+            ),
+            about: Some(u.record.clone()),
+            key: format!("unreadable:{}", crate::model::short_hash(&format!("{}|{}", u.record, u.reason))),
+            ..Finding::new(
+                FindingKind::UnreadableRecord,
+                AccountRef::new(source, ""),
+                format!("{source}: cannot read {}", u.record),
+                now,
+            )
+        })
+        .collect()
+}
+
 /// While the daily request budget is spent: polls are skipped until it frees, so nothing on the
 /// source is watched meanwhile. Resolves once a poll is made again.
 pub fn budget_exhausted(source: &str, health: &SourceHealth, now: DateTime<Utc>) -> Option<Finding> {
@@ -167,6 +190,23 @@ pub fn accounts_unreadable(source: &str, health: &SourceHealth, down_after: u32,
 mod tests {
     use super::*;
     use crate::detect::fixtures::now;
+
+    #[test]
+    fn each_unreadable_record_is_its_own_event_known_by_record_and_reason() {
+        let record = |name: &str, reason: &str| UnreadRecord { record: name.into(), reason: reason.into() };
+        let found = unreadable_records(
+            "wallet",
+            &[record("nov.csv", "line 7: not a number"), record("nov.csv", "line 9: not a time")],
+            now(),
+        );
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|f| f.kind == FindingKind::UnreadableRecord && f.account.account.is_empty()));
+        assert_ne!(found[0].key, found[1].key, "another reason in the same file is another alert");
+        assert_eq!(found[0].title, "wallet: cannot read nov.csv");
+        assert!(found[0].detail.contains("line 7: not a number"), "{}", found[0].detail);
+        let again = unreadable_records("wallet", &[record("nov.csv", "line 7: not a number")], now());
+        assert_eq!(again[0].key, found[0].key, "the same record and reason is the same alert");
+    }
 
     #[test]
     fn an_ending_consent_is_warned_then_critical_on_its_last_day() {

@@ -22,7 +22,9 @@ use rust_decimal::Decimal;
 
 use crate::model::{Finding, FindingKind, Observation, Threshold, Transaction, short_hash};
 
-pub use health::{accounts_unreadable, budget_exhausted, consent_expiry, source_down, store_failing};
+pub use health::{
+    accounts_unreadable, budget_exhausted, consent_expiry, source_down, store_failing, unreadable_records,
+};
 pub use notice::{maintenance_active, notices};
 pub use reconcile::posted;
 
@@ -172,7 +174,7 @@ fn rule(kind: FindingKind, rules: &Rules) -> Option<String> {
         // Always on; `check` does not show their `tolerance`, `pending_max_age`, `card_expiry_warn`.
         UnexplainedChange | StuckPending | AccountStatus | CardExpiry => None,
         // Not an account's: they follow the source's, the notices' and the store's settings.
-        SourceDown | ConsentExpiry | Maintenance | Incident | BudgetExhausted | StoreFailing => None,
+        SourceDown | ConsentExpiry | UnreadableRecord | Maintenance | Incident | BudgetExhausted | StoreFailing => None,
     }
 }
 

@@ -241,6 +241,19 @@ finding_kinds! {
             advice: "在恢复之前 payguard 无法监控该账户：请查看平台状态页；如果凭证被拒绝而您并未修改过，请立即修改密码。",
         },
     }
+    /// A record a source reads (a statement file, a bank's notification mail) could not be read:
+    /// the money it states is not watched.
+    UnreadableRecord {
+        name: "unreadable_record",
+        severity: Warning,
+        nature: Event,
+        advice_en: "open the record named and check what it shows yourself: payguard could not read it, so nothing it states was judged. A new export or a fixed rule is read at the next poll.",
+        zh_cn: Words {
+            headline: |f| format!("{} 有一份记录无法读取", f.account.source),
+            why: |f| format!("payguard 无法读取 {}，其中的交易未经检查。", f.about.as_deref().unwrap_or("该记录")),
+            advice: "请打开该记录自行核对：payguard 无法读取它，其中的款项未经检查。重新导出的文件或修正后的规则会在下次轮询时读取。",
+        },
+    }
     /// The person's consent to read the accounts ends soon; only they can renew it, at their bank.
     ConsentExpiry {
         name: "consent_expiry",

@@ -118,6 +118,8 @@ pub struct Poll {
     pub quotas: Vec<(String, crate::model::Quota)>,
     /// The records the transactions came from (mails, files), for kinds that read such records.
     pub evidence: Vec<crate::model::Evidence>,
+    /// Records read for the first time that could not be read: each is one `unreadable_record`.
+    pub unreadable: Vec<crate::model::UnreadRecord>,
 }
 
 /// A configured source, ready to poll.
@@ -179,6 +181,7 @@ fn bounded(mut poll: Poll, secrets: &[crate::config::Secret]) -> Poll {
         .iter_mut()
         .chain(&mut poll.unconfigured)
         .chain(poll.evidence.iter_mut().map(|e| &mut e.name))
+        .chain(poll.unreadable.iter_mut().flat_map(|u| [&mut u.record, &mut u.reason]))
         .for_each(|t| {
             text::cut(t, text::STORED);
         });

@@ -270,6 +270,31 @@ async fn a_theft_is_found_through_the_mailbox() {
     assert!(handed.contains(&theft), "the notice of the theft is in the bundle, byte for byte");
 }
 
+/// A notice a rule matches but whose amount is no number is money payguard cannot judge: one
+/// `unreadable_record` naming the mail, said once; the notices beside it are read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notice_that_cannot_be_read_is_one_alert_naming_the_mail() {
+    let Some(server) = dovecot().await else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(server.port, dir.path(), PASSWORD, "");
+    server.append(FOLDER, &card_notice("c-1", "charged", "4.50", "Corner Cafe", "2026-11-30 09:15", "9,995.50")).await;
+    assert_eq!(findings(&server, &config).await, Vec::<Value>::new(), "the first poll is the baseline");
+
+    server
+        .append(FOLDER, &card_notice("u-1", "charged", "1.6.00", "Quick Cash Ltd", "2026-11-30 09:40", "8,395.50"))
+        .await;
+    server.append(FOLDER, &card_notice("c-2", "charged", "3.00", "Corner Cafe", "2026-11-30 09:50", "9,992.50")).await;
+    let found = findings(&server, &config).await;
+    let unread: Vec<&Value> = found.iter().filter(|f| f["kind"] == "unreadable_record").collect();
+    assert_eq!(unread.len(), 1, "{found:?}");
+    let title = unread[0]["title"].as_str().unwrap_or_default();
+    assert!(title.contains("Card alert") && title.contains("examplebank.com"), "{title}");
+    let detail = unread[0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("\"1.6.00\", which is not a number"), "{detail}");
+    assert_eq!(history(&server, &config, "card-1234").await.len(), 2, "the notices beside it are read");
+    assert_eq!(findings(&server, &config).await, Vec::<Value>::new(), "said once");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_is_source_down_at_once() {
     let Some(server) = dovecot().await else { return };

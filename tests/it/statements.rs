@@ -74,6 +74,11 @@ fn read(poll: &Poll) -> Vec<(String, Decimal, String)> {
     got
 }
 
+/// Each record the poll could not read, as "record: reason".
+fn unread(poll: &Poll) -> Vec<String> {
+    poll.unreadable.iter().map(|u| format!("{}: {}", u.record, u.reason)).collect()
+}
+
 /// An Alipay 交易明细 export in GBK: its preamble, the 12-column header, the rows (cells padded,
 /// ids followed by a tab, each line ending with a comma), and the closing rule.
 fn alipay(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
@@ -326,8 +331,8 @@ async fn each_format_reads_amounts_with_their_signs() {
         amounts.sort();
         let mut want: Vec<(Decimal, String)> = want.iter().map(|(a, p)| (dec(a), p.to_string())).collect();
         want.sort();
-        assert_eq!(amounts, want, "{format}: {:?}", got.warnings);
-        assert!(got.warnings.is_empty(), "{format}: {:?}", got.warnings);
+        assert_eq!(amounts, want, "{format}: {:?}", unread(&got));
+        assert!(got.warnings.is_empty() && got.unreadable.is_empty(), "{format}: {:?}", unread(&got));
     }
 }
 
@@ -366,11 +371,11 @@ async fn a_bad_file_warns_once_naming_its_line_and_the_others_are_read() {
         std::fs::write(dir.path().join("b-good.csv"), good).expect("write");
         let source = source(dir.path(), format);
         let first = poll(&source).await;
-        assert_eq!(first.warnings.len(), 1, "{format}: {:?}", first.warnings);
-        assert!(first.warnings[0].contains("a-bad.csv") && first.warnings[0].contains(line), "{:?}", first.warnings);
+        assert_eq!(unread(&first).len(), 1, "{format}: {:?}", unread(&first));
+        assert!(unread(&first)[0].contains("a-bad.csv") && unread(&first)[0].contains(line), "{:?}", unread(&first));
         assert_eq!(read(&first).iter().map(|t| t.2.as_str()).collect::<Vec<_>>(), vec![payee], "{format}");
         let second = poll(&source).await;
-        assert!(second.warnings.is_empty() && read(&second).is_empty(), "{format}: {:?}", second.warnings);
+        assert!(unread(&second).is_empty() && read(&second).is_empty(), "{format}: {:?}", unread(&second));
     }
 }
 
@@ -495,7 +500,7 @@ async fn zip_password_opens_a_protected_export() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("wechat.zip"), &workbook).expect("write");
     let poll_wechat = poll(&source(dir.path(), "format = \"wechat-xlsx\"\nzip_password = \"s3cret-zip\"")).await;
-    assert!(poll_wechat.warnings.is_empty(), "{:?}", poll_wechat.warnings);
+    assert!(unread(&poll_wechat).is_empty(), "{:?}", unread(&poll_wechat));
     assert_eq!(read(&poll_wechat).iter().map(|t| t.2.as_str()).collect::<Vec<_>>(), vec!["花店"]);
     for (password, warning) in [
         (Some("s3cret-zip"), None),
@@ -508,17 +513,17 @@ async fn zip_password_opens_a_protected_export() {
         let poll = poll(&source(dir.path(), &format!("format = \"alipay-csv\"\n{line}"))).await;
         match warning {
             None => {
-                assert!(poll.warnings.is_empty(), "{:?}", poll.warnings);
+                assert!(unread(&poll).is_empty(), "{:?}", unread(&poll));
                 assert_eq!(read(&poll).len(), 1);
             }
             Some(says) => {
-                assert_eq!(poll.warnings.len(), 1, "{:?}", poll.warnings);
+                assert_eq!(unread(&poll).len(), 1, "{:?}", unread(&poll));
                 assert!(
-                    poll.warnings[0].contains("alipay.zip") && poll.warnings[0].contains(says),
+                    unread(&poll)[0].contains("alipay.zip") && unread(&poll)[0].contains(says),
                     "{:?}",
-                    poll.warnings
+                    unread(&poll)
                 );
-                assert!(!poll.warnings[0].contains("wrong-guess") && read(&poll).is_empty());
+                assert!(!unread(&poll)[0].contains("wrong-guess") && read(&poll).is_empty());
             }
         }
     }
@@ -560,7 +565,7 @@ async fn a_wechat_workbook_of_number_and_date_cells_reads_exact_amounts_and_time
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("微信支付账单.xlsx"), workbook.save_to_buffer().expect("an xlsx")).expect("write");
     let got = poll(&source(dir.path(), r#"format = "wechat-xlsx""#)).await;
-    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+    assert!(unread(&got).is_empty(), "{:?}", unread(&got));
     let observation = got.accounts[0].1.as_ref().expect("the account was read");
     let mut read: Vec<_> = observation
         .transactions
@@ -629,8 +634,8 @@ async fn a_malformed_workbook_is_one_warning_naming_what_is_wrong() {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("账单.xlsx"), bytes).expect("write");
         let got = poll(&source(dir.path(), r#"format = "wechat-xlsx""#)).await;
-        assert_eq!(got.warnings.len(), 1, "{says}: {:?}", got.warnings);
-        assert!(got.warnings[0].contains("账单.xlsx") && got.warnings[0].contains(says), "{:?}", got.warnings);
+        assert_eq!(unread(&got).len(), 1, "{says}: {:?}", unread(&got));
+        assert!(unread(&got)[0].contains("账单.xlsx") && unread(&got)[0].contains(says), "{:?}", unread(&got));
         assert!(read(&got).is_empty());
     }
 }
@@ -706,13 +711,17 @@ async fn payguard_once_finds_a_theft_in_an_alipay_export() {
     .expect("write");
     std::fs::write(drop_dir.join("broken.csv"), b"not an export\n").expect("write");
     let warned = daemon.wait_for(&["broken.csv"], Duration::from_secs(30));
-    assert!(warned.contains("cannot read the statement broken.csv"), "{warned}");
+    assert!(warned.contains("a record could not be read"), "{warned}");
     support::signal(&daemon.child, "TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(30)), Some(0));
     let history = support::stdout_of(&support::run(&config, &["history", ACCOUNT]).await);
     assert!(history.contains("书店"), "{history}");
     let status = support::stdout_of(&support::run(&config, &["status"]).await);
     assert!(status.contains("wallet (statements): ok") && status.contains("CNY"), "{status}");
+    let alerts = support::stdout_of(&support::run(&config, &["alerts"]).await);
+    let unread: Vec<&str> = alerts.lines().filter(|l| l.contains("unreadable_record")).collect();
+    assert_eq!(unread.len(), 1, "one alert for the broken file: {alerts}");
+    assert!(unread[0].contains("broken.csv"), "{alerts}");
 
     // `export` hands over the exports themselves, byte for byte, as the record of the theft.
     let out = dir.path().join("bundle");

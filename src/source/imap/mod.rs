@@ -30,7 +30,7 @@ use tokio::net::TcpStream;
 
 use super::{Poll, PollFuture, Poller, SourceError};
 use crate::config::HttpLimits;
-use crate::model::{AccountRef, AccountStatus, Evidence, Observation, Snapshot, Transaction, payee_key};
+use crate::model::{AccountRef, AccountStatus, Evidence, Observation, Snapshot, Transaction, UnreadRecord, payee_key};
 
 use notice::{Headers, Mail, Reading, headers_match, read};
 pub use settings::{ImapConfig, MailRule, Tls};
@@ -57,6 +57,17 @@ pub struct State {
     /// Each account's balance: the last one a notice stated, plus the amounts read since (from
     /// zero while no notice has stated one), and its currency.
     pub balances: BTreeMap<String, (Decimal, String)>,
+}
+
+/// What a poll read of the mail that arrived since the last.
+struct NewMail {
+    /// The state to keep once what was read is stored.
+    state: State,
+    readings: Vec<Reading>,
+    /// Each notice's mail as it arrived, by the notice's id, with a name a person finds it by.
+    raw: HashMap<String, (String, Vec<u8>)>,
+    /// Mail a rule matched that could not be read: a notice of money whose amount is not known.
+    unreadable: Vec<UnreadRecord>,
 }
 
 pub struct Imap {
@@ -87,18 +98,15 @@ impl Imap {
         let read = tokio::time::timeout(reading, self.read_new(&mut session, now)).await;
         // Logging out is a courtesy: what was read stands whether or not the server hears it.
         let _ = tokio::time::timeout(bound, session.logout()).await;
-        let (state, mails, raw) = read.map_err(|_| timed_out(reading))??;
-        let mut poll = self.observe(accounts, state, mails, now);
+        let NewMail { state, readings, raw, unreadable } = read.map_err(|_| timed_out(reading))??;
+        let mut poll = self.observe(accounts, state, readings, now);
         poll.evidence = records(&poll, raw);
+        poll.unreadable = unreadable;
         Ok(poll)
     }
 
     /// The notices that arrived since the state's last UID, with the state to keep after them.
-    async fn read_new(
-        &self,
-        session: &mut ImapSession,
-        now: DateTime<Utc>,
-    ) -> Result<(State, Vec<Reading>, HashMap<String, (String, Vec<u8>)>), SourceError> {
+    async fn read_new(&self, session: &mut ImapSession, now: DateTime<Utc>) -> Result<NewMail, SourceError> {
         let mut state = self.state();
         let folder = session.examine(&self.config.folder).await.map_err(|e| self.failed(&e))?;
         let validity = folder.uid_validity.unwrap_or(0);
@@ -116,8 +124,8 @@ impl Imap {
         }
         let candidates = self.candidates(session, state.last_uid).await?;
         let mut readings = Vec::new();
-        // Each notice's mail as it arrived, by the notice's id, with a name a person finds it by.
         let mut raw_mails = HashMap::new();
+        let mut unreadable = Vec::new();
         let mut unmatched = 0usize;
         let mut last = state.last_uid;
         for batch in candidates.uids.chunks(BODY_BATCH) {
@@ -134,8 +142,16 @@ impl Imap {
                         readings.push(reading);
                     }
                     Ok(None) => unmatched += 1,
-                    Err(detail) => {
-                        tracing::warn!(source = %self.source, uid, %detail, "a notice matched a rule but could not be read");
+                    Err(reason) => {
+                        let date = mail.headers.date.map(|d| d.format("%Y-%m-%d %H:%M %:z").to_string());
+                        let record = format!(
+                            "the mail of {} from {}, \"{}\" (UID {uid} in {})",
+                            date.as_deref().unwrap_or("no date"),
+                            mail.headers.from,
+                            mail.headers.subject,
+                            self.config.folder
+                        );
+                        unreadable.push(UnreadRecord { record, reason });
                         unmatched += 1;
                     }
                 }
@@ -147,7 +163,7 @@ impl Imap {
             tracing::info!(source = %self.source, matched = readings.len(), unmatched, "new mail read");
         }
         state.last_uid = last.max(candidates.highest);
-        Ok((state, readings, raw_mails))
+        Ok(NewMail { state, readings, raw: raw_mails, unreadable })
     }
 
     /// The UIDs after `after` whose headers a rule could match, in order, and how many others.

@@ -7,8 +7,8 @@
 //! read is remembered between runs through [`Poller::kept`]: the hashes, and per account the
 //! closing balance or the running sum (below).
 //!
-//! A file that cannot be read is one warning naming it and the line, remembered as read (a fixed
-//! export has other bytes, so it is read); the other files are read as usual.
+//! A file that cannot be read is one `unreadable_record` alert naming it and the line, remembered
+//! as read (a fixed export has other bytes, so it is read); the other files are read as usual.
 //!
 //! Overlapping exports: a transaction keeps the platform's id where the format has one (Alipay's
 //! 交易订单号); otherwise its id is derived from its time, amount, payee and description and its
@@ -33,7 +33,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Poll, Poller, SourceError};
-use crate::model::{AccountRef, AccountStatus, Evidence, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{
+    AccountRef, AccountStatus, Evidence, Observation, Snapshot, Transaction, UnreadRecord, derive_ids, payee_key,
+};
 use formats::{Closing, Statement};
 
 pub use formats::FileError;
@@ -121,7 +123,7 @@ impl Statements {
             let statement = match file.statement {
                 Ok(statement) => statement,
                 Err(e) => {
-                    poll.warnings.push(format!("cannot read the statement {}: {e}", file.name));
+                    poll.unreadable.push(UnreadRecord { record: file.name, reason: e.to_string() });
                     continue;
                 }
             };
@@ -134,7 +136,8 @@ impl Statements {
                 (None, _) => match &single {
                     Some(only) => only.clone(),
                     None => {
-                        poll.warnings.push(format!("the statement {} names no account: it was not read", file.name));
+                        let reason = "it names no account, and the source has more than one".to_owned();
+                        poll.unreadable.push(UnreadRecord { record: file.name, reason });
                         continue;
                     }
                 },
