@@ -207,6 +207,18 @@ impl Validator<'_> {
                     ),
                 );
             }
+            let name = &source.source.name;
+            for (key, id) in source.source.kind.get().named_accounts() {
+                if !accounts.iter().any(|(a, _)| a.account.source == *name && a.account.account == id) {
+                    return self.error(
+                        source.name_span.clone(),
+                        format!("source[{i}].{key}"),
+                        format!(
+                            "{key} is {id:?}, which is no [[account]] of the source {name:?}, so what it reads would not be watched: add [[account]] with source = {name:?} and id = {id:?}, or correct the rule"
+                        ),
+                    );
+                }
+            }
         }
 
         let notices =

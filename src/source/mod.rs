@@ -75,6 +75,12 @@ pub trait Kind {
         None
     }
 
+    /// The accounts the kind's own keys name (a mail rule's `account`), each with its key: each
+    /// must be an `[[account]]` of the source, or what it feeds would go unwatched.
+    fn named_accounts(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// The kind's poller for the source `name`, asking with `client`, which keeps `limits`.
     fn connect(&self, name: &str, client: reqwest::Client, limits: HttpLimits) -> Result<Box<dyn Poller>, SourceError>;
 }

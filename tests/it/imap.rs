@@ -352,7 +352,7 @@ async fn run_reads_new_mail_on_its_schedule_and_stops_on_sigterm() {
 }
 
 #[test]
-fn a_bad_pattern_or_clear_text_to_another_host_is_a_config_error_at_its_key() {
+fn a_bad_pattern_a_rule_for_no_account_or_clear_text_to_another_host_is_a_config_error_at_its_key() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config(993, dir.path(), PASSWORD, "");
     let good = std::fs::read_to_string(&config).expect("config");
@@ -377,6 +377,13 @@ fn a_bad_pattern_or_clear_text_to_another_host_is_a_config_error_at_its_key() {
             "clear text",
         ),
         ("host = \"localhost\"".to_owned(), "host = \"localhost\"\ntls = \"plain\"".to_owned(), "source[0]", "tls"),
+        // A typo in a rule's account would leave every notice it reads unwatched.
+        (
+            "account = \"cmb-5678\"\nfrom".to_owned(),
+            "account = \"cmb-5687\"\nfrom".to_owned(),
+            "source[0].rule[1].account",
+            "\"cmb-5687\", which is no [[account]] of the source \"mail\"",
+        ),
     ];
     for (from, to, key, says) in cases {
         std::fs::write(&config, good.replacen(&from, &to, 1)).expect("write the config");

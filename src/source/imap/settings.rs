@@ -154,6 +154,16 @@ impl crate::source::Kind for ImapConfig {
         1
     }
 
+    /// A rule whose pattern reads the account from the mail names none here.
+    fn named_accounts(&self) -> Vec<(String, String)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| !rule.pattern.capture_names().any(|name| name == Some("account")))
+            .map(|(i, rule)| (format!("rule[{i}].account"), rule.account.clone()))
+            .collect()
+    }
+
     fn connect(
         &self,
         name: &str,
