@@ -10,9 +10,11 @@ use serde::de::IgnoredAny;
 use toml::de::{DeTable, DeValue};
 
 use super::alerting::{RawAlerts, RawQuietHours, RawRoute};
-use super::values::{Amount, Count, Duration, Percent, TimeZone};
+use super::values::{Amount, Count, DayOfMonth, Duration, Percent, SignedAmount, TimeZone};
 use super::*;
+use crate::detect::Expected;
 use crate::model::payee_key;
+use chrono::TimeDelta;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +73,20 @@ struct RawAccount {
     card_expiry_warn: Option<Duration>,
     tolerance: Option<Amount>,
     pending_max_age: Option<Duration>,
+    #[serde(default)]
+    expected: Vec<Spanned<RawExpected>>,
+}
+
+/// `[[account.expected]]`: a monthly payment the account expects.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpected {
+    name: String,
+    payee: Option<String>,
+    day: DayOfMonth,
+    amount: SignedAmount,
+    late: Option<Duration>,
+    change: Option<Percent>,
 }
 
 /// The `[[source]]`, `[[notice]]` and `[[channel]]` tables, taken out of the document to be read
@@ -356,12 +372,53 @@ impl Validator<'_> {
             card_expiry_warn: raw.card_expiry_warn.map_or(defaults.card_expiry_warn, |d| d.0),
             tolerance: raw.tolerance.map_or(defaults.tolerance, |a| a.0),
             pending_max_age: raw.pending_max_age.map_or(defaults.pending_max_age, |d| d.0),
+            expected: Vec::new(),
         };
+        let mut rules = rules;
+        for (j, expected) in raw.expected.into_iter().enumerate() {
+            let span = expected.span();
+            rules.expected.push(self.expected(i, j, expected.into_inner(), span)?);
+        }
         let id_span = raw.id.span();
         let id = raw.id.into_inner();
         let account = AccountRef::new(raw.source.into_inner(), id.clone());
         let name = raw.name.unwrap_or(id);
         Ok((AccountConfig { account, name, rules }, id_span))
+    }
+}
+
+impl Validator<'_> {
+    /// One `[[account.expected]]`. Money out needs a payee: an amount alone matches too much.
+    fn expected(
+        &self,
+        i: usize,
+        j: usize,
+        raw: RawExpected,
+        span: std::ops::Range<usize>,
+    ) -> Result<Expected, ConfigError> {
+        let key = |field: &str| format!("account[{i}].expected[{j}].{field}");
+        if raw.name.trim().is_empty() {
+            return self.error(span, key("name"), "an expected payment needs a name, like \"salary\" or \"rent\"");
+        }
+        let payee = raw.payee.filter(|p| !payee_key(p).is_empty()).map(|p| (payee_key(&p), p));
+        if raw.amount.0.is_sign_negative() && payee.is_none() {
+            return self.error(
+                span,
+                key("payee"),
+                format!(
+                    "{:?} is money out, so it needs the payee it goes to (payee = \"Landlord Co\"): an amount alone matches too much",
+                    raw.name
+                ),
+            );
+        }
+        Ok(Expected {
+            name: raw.name,
+            payee,
+            day: raw.day.0,
+            amount: raw.amount.0,
+            late: raw.late.map_or(TimeDelta::days(3), |d| d.0),
+            change: raw.change.map(|c| c.0),
+        })
     }
 }
 

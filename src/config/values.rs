@@ -90,6 +90,37 @@ impl FromStr for Count {
     }
 }
 
+/// An amount with its sign: positive for money in, negative for money out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedAmount(pub Decimal);
+
+impl FromStr for SignedAmount {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match parse_amount(text) {
+            Ok(value) if value.is_zero() => {
+                Err(format!("{text:?} is zero: expected money in (\"3000.00\") or out (\"-1200.00\")"))
+            }
+            Ok(value) => Ok(SignedAmount(value)),
+            Err(e) => Err(format!("{e}: expected an amount like \"3000.00\" (in) or \"-1200.00\" (out)")),
+        }
+    }
+}
+
+/// A day of the month, 1 to 31.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayOfMonth(pub u32);
+
+impl FromStr for DayOfMonth {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().parse::<u32>() {
+            Ok(day @ 1..=31) => Ok(DayOfMonth(day)),
+            _ => Err(format!("{text:?} is not a day of the month: expected 1 to 31 (31 is each month's last day)")),
+        }
+    }
+}
+
 /// An IANA time zone name such as `Europe/Berlin` or `Asia/Shanghai`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeZone(pub chrono_tz::Tz);
@@ -122,6 +153,8 @@ from_text! {
     ByteSize => "a size like \"16MiB\"",
     TimeZone => "a time zone name like \"Europe/Berlin\"",
     Count => "a whole number, at least 1",
+    SignedAmount => "an amount as a string, like \"3000.00\" or \"-1200.00\"",
+    DayOfMonth => "a day of the month, 1 to 31",
 }
 
 struct TextVisitor<T> {

@@ -8,6 +8,7 @@ mod account;
 mod balance;
 mod debit;
 mod duplicate;
+mod expected;
 mod health;
 mod notice;
 mod payee;
@@ -22,6 +23,7 @@ use rust_decimal::Decimal;
 
 use crate::model::{Finding, FindingKind, Observation, Threshold, Transaction, short_hash};
 
+pub use expected::Expected;
 pub use health::{
     accounts_unreadable, budget_exhausted, consent_expiry, source_down, store_failing, unreadable_records,
 };
@@ -49,6 +51,8 @@ pub struct Rules {
     pub tolerance: Decimal,
     /// `stuck_pending` fires for a pending debit older than this.
     pub pending_max_age: TimeDelta,
+    /// Monthly payments the account expects (`missing_payment`, `amount_changed`).
+    pub expected: Vec<Expected>,
 }
 
 impl Default for Rules {
@@ -68,6 +72,7 @@ impl Default for Rules {
             card_expiry_warn: TimeDelta::days(30),
             tolerance: Decimal::new(1, 2),
             pending_max_age: TimeDelta::days(5),
+            expected: Vec::new(),
         }
     }
 }
@@ -75,7 +80,8 @@ impl Default for Rules {
 impl Rules {
     /// How far back the detectors look: the history the daemon must load.
     pub fn lookback(&self) -> TimeDelta {
-        self.drop_window.max(self.velocity_window).max(self.duplicate_window)
+        let expected = self.expected.iter().map(Expected::lookback).max().unwrap_or_default();
+        self.drop_window.max(self.velocity_window).max(self.duplicate_window).max(expected)
     }
 }
 
@@ -171,6 +177,8 @@ fn rule(kind: FindingKind, rules: &Rules) -> Option<String> {
         NewPayee => Some(payee::new_payee_rule(rules)),
         Velocity => Some(velocity::velocity_rule(rules)),
         DuplicateCharge => Some(duplicate::duplicate_charge_rule(rules)),
+        MissingPayment => Some(expected::missing_payment_rule(rules)),
+        AmountChanged => Some(expected::amount_changed_rule(rules)),
         // Always on; `check` does not show their `tolerance`, `pending_max_age`, `card_expiry_warn`.
         UnexplainedChange | StuckPending | AccountStatus | CardExpiry => None,
         // Not an account's: they follow the source's, the notices' and the store's settings.
@@ -202,6 +210,8 @@ pub fn detect(rules: &Rules, history: &History, observation: &Observation, now: 
     findings.extend(pending::stuck_pending(&input));
     findings.extend(account::account_status(&input));
     findings.extend(account::card_expiry(&input));
+    findings.extend(expected::missing_payment(&input));
+    findings.extend(expected::amount_changed(&input));
     findings
 }
 
@@ -281,6 +291,8 @@ mod tests {
                 "new_payee: after a learning period of 0s",
                 "velocity: off",
                 "duplicate_charge: same payee and amount within 1d",
+                "missing_payment: off",
+                "amount_changed: off",
             ]
         );
         let on = super::Rules {
@@ -295,6 +307,24 @@ mod tests {
             velocity_sum: Some(dec("2000.00")),
             velocity_window: chrono::TimeDelta::minutes(90),
             duplicate_window: chrono::TimeDelta::hours(2),
+            expected: vec![
+                super::Expected {
+                    name: "salary".into(),
+                    payee: None,
+                    day: 25,
+                    amount: dec("3000.00"),
+                    late: chrono::TimeDelta::days(3),
+                    change: None,
+                },
+                super::Expected {
+                    name: "rent".into(),
+                    payee: Some(("landlord co".into(), "Landlord Co".into())),
+                    day: 1,
+                    amount: dec("-1200.00"),
+                    late: chrono::TimeDelta::days(2),
+                    change: Some(dec("5")),
+                },
+            ],
             ..rules()
         };
         assert_eq!(
@@ -306,6 +336,8 @@ mod tests {
                 "new_payee: after a learning period of 7d, 2 trusted",
                 "velocity: 5 debits or 2000.00 out within 90m",
                 "duplicate_charge: same payee and amount within 2h",
+                "missing_payment: salary: 3000.00 or more in around day 25 (3d late); rent: 1200.00 out to Landlord Co around day 1 (2d late)",
+                "amount_changed: rent: beyond 5% of 1200.00",
             ]
         );
     }

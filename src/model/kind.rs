@@ -169,6 +169,30 @@ finding_kinds! {
             advice: "请联系商户退还重复扣除的款项；如商户拒绝，请向平台或银行提出争议。",
         },
     }
+    /// A monthly payment the account expects (a salary, the rent) did not post by its day.
+    MissingPayment {
+        name: "missing_payment",
+        severity: Warning,
+        nature: Event,
+        advice_en: "check with the payer (or your bank, for a payment out) why it did not go through: a salary not paid, or a standing order that stopped, shows here first.",
+        zh_cn: Words {
+            headline: |f| format!("预期款项 {} 未到账", amount(f)),
+            why: |f| format!("一笔每月固定的款项（{}）在 {} 前后没有入账或扣款。", amount(f), date(f.when)),
+            advice: "请向付款方（或就扣款向银行）核实原因：工资未发或自动转账中止会首先在这里显示。",
+        },
+    }
+    /// A recurring payment posted for another amount than expected (a subscription's price rise).
+    AmountChanged {
+        name: "amount_changed",
+        severity: Info,
+        nature: Event,
+        advice_en: "if you did not agree to the new amount, contact the merchant or cancel the subscription.",
+        zh_cn: Words {
+            headline: |f| format!("固定款项金额变为 {}", amount(f)),
+            why: |f| format!("一笔每月固定的款项金额变为 {}，超出了您设定的幅度{}。", amount(f), threshold(f)),
+            advice: "如果您未同意新的金额，请联系商户或取消订阅。",
+        },
+    }
     /// The balance moved by more than the transactions that posted explain.
     UnexplainedChange {
         name: "unexplained_change",
