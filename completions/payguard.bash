@@ -1006,7 +1006,7 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__payees)
-            opts="-h --source --config --log-level --help"
+            opts="-h --source --recurring --config --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

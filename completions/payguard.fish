@@ -125,6 +125,7 @@ complete -c payguard -n "__fish_payguard_using_subcommand alerts" -s h -l help -
 complete -c payguard -n "__fish_payguard_using_subcommand payees" -l source -r
 complete -c payguard -n "__fish_payguard_using_subcommand payees" -l config -d 'The configuration file' -r -F
 complete -c payguard -n "__fish_payguard_using_subcommand payees" -l log-level -d 'Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG also works' -r
+complete -c payguard -n "__fish_payguard_using_subcommand payees" -l recurring -d 'Instead, the payments seen monthly in the last year, as [[account.expected]] rules to paste under the account (missing_payment, amount_changed)'
 complete -c payguard -n "__fish_payguard_using_subcommand payees" -s h -l help -d 'Print help'
 complete -c payguard -n "__fish_payguard_using_subcommand imap-test" -l source -d 'The [[source]] name, of kind "imap"' -r
 complete -c payguard -n "__fish_payguard_using_subcommand imap-test" -l limit -d 'How many of the latest mails (at most 500)' -r

@@ -127,6 +127,10 @@ pub enum Command {
         account: String,
         #[arg(long)]
         source: Option<String>,
+        /// Instead, the payments seen monthly in the last year, as [[account.expected]] rules to
+        /// paste under the account (missing_payment, amount_changed).
+        #[arg(long)]
+        recurring: bool,
     },
     /// Show which rule of an imap source matches each of the latest mails, and what it reads
     /// (read-only; nothing is stored).
@@ -262,7 +266,9 @@ pub fn main(cli: Cli) -> ExitCode {
             export::run(&cli.config, account, source.as_deref(), since, until.as_deref(), out)
         }
         Command::Alerts { all } => alerts::run(&cli.config, *all),
-        Command::Payees { account, source } => payees::list(&cli.config, account, source.as_deref()),
+        Command::Payees { account, source, recurring } => {
+            payees::list(&cli.config, account, source.as_deref(), *recurring)
+        }
         Command::ImapTest { source, limit } => load_config(&cli.config, Secrets::Resolve).and_then(|config| {
             runtime().and_then(|rt| rt.block_on(crate::source::imap::probe::run(&config, source, *limit)))
         }),

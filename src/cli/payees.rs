@@ -6,8 +6,8 @@ use super::load_config;
 use crate::config::Secrets;
 use crate::control::{Request, ask_or_answer};
 
-pub fn list(path: &Path, account: &str, source: Option<&str>) -> anyhow::Result<u8> {
-    let request = Request::Payees { account: account.to_owned(), source: source.map(str::to_owned) };
+pub fn list(path: &Path, account: &str, source: Option<&str>, recurring: bool) -> anyhow::Result<u8> {
+    let request = Request::Payees { account: account.to_owned(), source: source.map(str::to_owned), recurring };
     Ok(ask_or_answer(&load_config(path, Secrets::Skip)?, request)?.print())
 }
 

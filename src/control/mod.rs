@@ -46,6 +46,9 @@ pub enum Request {
     Payees {
         account: String,
         source: Option<String>,
+        /// Suggest `[[account.expected]]` rules instead of listing the payees.
+        #[serde(default)]
+        recurring: bool,
     },
     Trust {
         account: String,

@@ -154,6 +154,69 @@ pub(super) fn amount_changed(input: &Input) -> Vec<Finding> {
     findings
 }
 
+/// A payment seen on about the same day of at least [`MONTHS_SEEN`] months, and how it was seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recurring {
+    pub rule: Expected,
+    pub months: usize,
+    /// The earliest and latest day of the month it posted on.
+    pub days: (u32, u32),
+}
+
+/// The fewest months a payment must be seen in to be suggested as recurring.
+pub const MONTHS_SEEN: usize = 3;
+
+/// Rules for the payments `transactions` show recurring: to or from one payee, one way, in at
+/// least [`MONTHS_SEEN`] months, on days of the month at most a week apart. Money in is suggested
+/// as "at least the smallest seen", money out as its latest amount with a 10 % `change`.
+pub fn suggest(transactions: &[Transaction]) -> Vec<Recurring> {
+    use std::collections::BTreeMap;
+    /// The first payment of each (year, month).
+    type ByMonth<'a> = BTreeMap<(i32, u32), &'a Transaction>;
+    // (payee key, money in) → its payments by month.
+    let mut groups: BTreeMap<(&str, bool), ByMonth> = BTreeMap::new();
+    for tx in transactions.iter().filter(|tx| !tx.pending && !tx.amount.is_zero() && !tx.payee_key.is_empty()) {
+        let month = (tx.posted.year(), tx.posted.month());
+        let first =
+            groups.entry((tx.payee_key.as_str(), tx.amount.is_sign_positive())).or_default().entry(month).or_insert(tx);
+        if tx.posted < first.posted {
+            *first = tx;
+        }
+    }
+    let mut found: Vec<Recurring> = groups
+        .into_values()
+        .filter(|months| months.len() >= MONTHS_SEEN)
+        .filter_map(|months| {
+            let payments: Vec<&Transaction> = months.into_values().collect();
+            let mut days: Vec<u32> = payments.iter().map(|tx| tx.posted.day()).collect();
+            days.sort_unstable();
+            let (first, last) = (*days.first()?, *days.last()?);
+            if last - first > 7 {
+                return None;
+            }
+            let day = days[days.len() / 2];
+            let latest = payments.iter().max_by_key(|tx| tx.posted)?;
+            let money_in = latest.amount.is_sign_positive();
+            let amount = match money_in {
+                true => payments.iter().map(|tx| tx.amount).min()?,
+                false => latest.amount,
+            };
+            let spread = i64::from((day - first).max(last - day));
+            let rule = Expected {
+                name: latest.payee.clone(),
+                payee: Some((latest.payee_key.clone(), latest.payee.clone())),
+                day,
+                amount,
+                late: TimeDelta::days(spread.max(2) + 1),
+                change: (!money_in).then_some(Decimal::TEN),
+            };
+            Some(Recurring { rule, months: payments.len(), days: (first, last) })
+        })
+        .collect();
+    found.sort_by(|a, b| b.months.cmp(&a.months).then_with(|| a.rule.name.cmp(&b.rule.name)));
+    found
+}
+
 /// `salary: 3000.00 or more in around day 25 (3d late)`, one per rule, or `off`.
 pub(super) fn missing_payment_rule(rules: &super::Rules) -> String {
     if rules.expected.is_empty() {
@@ -333,6 +396,48 @@ mod tests {
         assert_eq!(due_in(2026, 2, 31), NaiveDate::from_ymd_opt(2026, 2, 28));
         assert_eq!(due_in(2028, 2, 30), NaiveDate::from_ymd_opt(2028, 2, 29));
         assert_eq!(due_in(2026, 4, 31), NaiveDate::from_ymd_opt(2026, 4, 30));
+    }
+
+    #[test]
+    fn monthly_payments_are_suggested_and_the_rest_is_not() {
+        let mut seen = Vec::new();
+        for (month, day, coffee) in [(8, 24, 3), (9, 25, 17), (10, 27, 9), (11, 25, 28)] {
+            seen.push(paid(
+                &format!("s{month}"),
+                &format!("2026-{month:02}-{day:02}T08:00:00Z"),
+                "3000.00",
+                "ACME GmbH",
+            ));
+            seen.push(paid(&format!("r{month}"), &format!("2026-{month:02}-01T06:00:00Z"), "-1200.00", "Landlord Co"));
+            // The same shop on scattered days is not a monthly payment.
+            seen.push(paid(&format!("c{month}"), &format!("2026-{month:02}-{coffee:02}T06:00:00Z"), "-4.50", "Cafe"));
+        }
+        // A raise: money in is suggested at the smallest seen, money out at its latest amount.
+        seen.push(paid("s12", "2026-12-25T08:00:00Z", "3100.00", "ACME GmbH"));
+        seen.push(paid("r12", "2026-12-01T06:00:00Z", "-1250.00", "Landlord Co"));
+        // Twice is not yet recurring.
+        seen.push(paid("g1", "2026-11-10T06:00:00Z", "-30.00", "Gym"));
+        seen.push(paid("g2", "2026-12-10T06:00:00Z", "-30.00", "Gym"));
+        let found = suggest(&seen);
+        let got: Vec<String> = found
+            .iter()
+            .map(|r| {
+                let rule = &r.rule;
+                let change = rule.change.map(|c| format!(" change {c}")).unwrap_or_default();
+                format!(
+                    "{} day {} {} late {}{change}, {} months",
+                    rule.name,
+                    rule.day,
+                    rule.amount,
+                    rule.late.num_days(),
+                    r.months
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            ["ACME GmbH day 25 3000.00 late 3, 5 months", "Landlord Co day 1 -1250.00 late 3 change 10, 5 months"]
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use rust_decimal::Decimal;
 
 use crate::model::{Finding, FindingKind, Observation, Threshold, Transaction, short_hash};
 
-pub use expected::Expected;
+pub use expected::{Expected, Recurring, suggest};
 pub use health::{
     accounts_unreadable, budget_exhausted, consent_expiry, source_down, store_failing, unreadable_records,
 };

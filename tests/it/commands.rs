@@ -229,3 +229,50 @@ fn only_the_commands_that_send_need_the_secrets() {
     // And the commands that do not send still work.
     assert_eq!(shell(&["status"]).status.code(), Some(0));
 }
+
+/// `payees --recurring` turns a year of history into `[[account.expected]]` rules; pasted under
+/// the account as printed, they are a config `check` accepts and states. A payee named to break
+/// out of its TOML string stays inside it.
+#[test]
+fn payees_recurring_suggests_rules_the_config_takes() {
+    use chrono::{Datelike, TimeDelta, Utc};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), "https://bridge.example.com/simplefin", "");
+    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+    let account = payguard::model::AccountRef::new("sim-bank", "ACT-1");
+    let today = Utc::now().date_naive();
+    let mut seen = Vec::new();
+    for back in 1..=5 {
+        let month = today.checked_sub_months(chrono::Months::new(back)).expect("a month");
+        let on = |day: u32| month.with_day(day).expect("a day").and_hms_opt(8, 0, 0).expect("a time").and_utc();
+        let payment = |id: String, day: u32, amount: &str, payee: &str| payguard::model::Transaction {
+            posted: on(day),
+            ..support::records::tx(&id, 0, amount, payee)
+        };
+        seen.push(payment(format!("s{back}"), 25, "3000.00", "ACME GmbH"));
+        seen.push(payment(format!("r{back}"), 1, "-1200.00", "Evil\" = 1\n[x]"));
+    }
+    let observation = payguard::model::Observation {
+        account: account.clone(),
+        name: None,
+        snapshot: support::records::observation(account.clone(), Utc::now(), "100", vec![]).snapshot,
+        transactions: seen,
+    };
+    store.ingest(&observation, &[], &[], Utc::now() - TimeDelta::days(200)).expect("ingest");
+    drop(store);
+
+    let output = payguard(&config, &["payees", "ACT-1", "--recurring"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let said = text(&output.stdout);
+    assert!(said.starts_with("sim-bank/ACT-1: 2 payment(s) seen monthly"), "{said}");
+    let rules: String = said.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    assert!(rules.contains("day = 25\namount = \"3000.00\""), "{said}");
+    let mut text_of_config = std::fs::read_to_string(&config).expect("config");
+    text_of_config.push_str(&rules);
+    std::fs::write(&config, text_of_config).expect("write");
+    let check = payguard(&config, &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}{}", text(&check.stdout), text(&check.stderr));
+    let stated = text(&check.stdout);
+    assert!(stated.contains("missing_payment: ACME GmbH: 3000.00 in from ACME GmbH around day 25"), "{stated}");
+    assert!(stated.contains("amount_changed: Evil"), "{stated}");
+}

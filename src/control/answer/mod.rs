@@ -44,7 +44,12 @@ pub fn answer(config: &Config, store: &Store, request: &Request) -> Reply {
         Request::Status { json } => status::status(config, store, &mut out, *json),
         Request::History(query) => history::history(config, store, &mut out, query),
         Request::Alerts { all } => alerts::alerts(config, store, &mut out, *all),
-        Request::Payees { account, source } => payees::payees(config, store, &mut out, account, source.as_deref()),
+        Request::Payees { account, source, recurring: false } => {
+            payees::payees(config, store, &mut out, account, source.as_deref())
+        }
+        Request::Payees { account, source, recurring: true } => {
+            payees::recurring(config, store, &mut out, account, source.as_deref())
+        }
         Request::Trust { account, payee, source } => {
             payees::trust(config, store, &mut out, account, payee, source.as_deref())
         }

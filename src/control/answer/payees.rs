@@ -36,6 +36,46 @@ pub fn payees(config: &Config, store: &Store, out: &mut Out, id: &str, source: O
     Ok(exit::OK)
 }
 
+/// How far back `--recurring` looks for monthly payments.
+const RECURRING_LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::days(400);
+
+/// The payments seen monthly, as `[[account.expected]]` rules a person can paste. Payee names are
+/// the bank's text: shown escaped, then quoted as TOML strings, so none can end the string or hide.
+pub fn recurring(config: &Config, store: &Store, out: &mut Out, id: &str, source: Option<&str>) -> anyhow::Result<u8> {
+    let account = account_named(config, id, source)?;
+    let seen = store.transactions_between(&account, Utc::now() - RECURRING_LOOKBACK, None)?;
+    let found = crate::detect::suggest(&seen);
+    say!(
+        out,
+        "{account}: {} payment(s) seen monthly in the last {} days; paste the ones you expect under its [[account]]:",
+        found.len(),
+        RECURRING_LOOKBACK.num_days()
+    );
+    for recurring in found {
+        let rule = &recurring.rule;
+        let quoted = |text: &str| toml_string(&text::clipped(text, text::LINE));
+        let (from, to) = recurring.days;
+        say!(out, "");
+        say!(out, "[[account.expected]]");
+        say!(out, "name = {}  # seen in {} months, on days {from} to {to}", quoted(&rule.name), recurring.months);
+        if let Some((_, payee)) = &rule.payee {
+            say!(out, "payee = {}", quoted(payee));
+        }
+        say!(out, "day = {}", rule.day);
+        say!(out, "amount = \"{}\"", rule.amount);
+        say!(out, "late = \"{}\"", crate::model::Duration(rule.late));
+        if let Some(change) = rule.change {
+            say!(out, "change = {change}");
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
 pub fn trust(
     config: &Config,
     store: &Store,
