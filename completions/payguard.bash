@@ -52,6 +52,9 @@ _payguard() {
             payguard,imap-test)
                 cmd="payguard__subcmd__imap__subcmd__test"
                 ;;
+            payguard,init)
+                cmd="payguard__subcmd__init"
+                ;;
             payguard,man)
                 cmd="payguard__subcmd__man"
                 ;;
@@ -120,6 +123,9 @@ _payguard() {
                 ;;
             payguard__subcmd__help,imap-test)
                 cmd="payguard__subcmd__help__subcmd__imap__subcmd__test"
+                ;;
+            payguard__subcmd__help,init)
+                cmd="payguard__subcmd__help__subcmd__init"
                 ;;
             payguard__subcmd__help,man)
                 cmd="payguard__subcmd__help__subcmd__man"
@@ -194,7 +200,7 @@ _payguard() {
 
     case "${cmd}" in
         payguard)
-            opts="-h -V --config --log-level --help --version check once run reload demo notify-test silence status history export alerts payees imap-test trust ack verify simplefin-claim gocardless-link enablebanking-link completions man agent help"
+            opts="-h -V --config --log-level --help --version check once run reload demo notify-test silence status history export alerts payees imap-test trust ack verify init simplefin-claim gocardless-link enablebanking-link completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -490,7 +496,7 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__help)
-            opts="check once run reload demo notify-test silence status history export alerts payees imap-test trust ack verify simplefin-claim gocardless-link enablebanking-link completions man agent help"
+            opts="check once run reload demo notify-test silence status history export alerts payees imap-test trust ack verify init simplefin-claim gocardless-link enablebanking-link completions man agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -658,6 +664,20 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__help__subcmd__imap__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        payguard__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -917,6 +937,32 @@ _payguard() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        payguard__subcmd__init)
+            opts="-h --simplefin --config --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --simplefin)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -8,6 +8,7 @@ mod completions;
 mod demo;
 mod export;
 pub(crate) mod history;
+mod init;
 mod logging;
 mod man;
 mod notify_test;
@@ -157,6 +158,14 @@ pub enum Command {
     /// Check that the store's audit log is intact: every entry hashes right and links to the last,
     /// and no entry its anchor recorded is missing (exit 1 at a broken link, 65 for lost entries).
     Verify,
+    /// Write a first config where --config points (mode 0600; never overwrites): a SimpleFIN
+    /// source, its accounts, a console and a desktop channel. With --simplefin, claim the setup
+    /// token into a file beside it and list the accounts the bridge reads.
+    Init {
+        /// A SimpleFIN setup token (it works once).
+        #[arg(long, value_name = "TOKEN")]
+        simplefin: Option<String>,
+    },
     /// Exchange a SimpleFIN setup token for its access URL, written to a file only you can read.
     /// Needs no config: this is the step before writing one.
     SimplefinClaim {
@@ -273,6 +282,7 @@ pub fn main(cli: Cli) -> ExitCode {
             runtime().and_then(|rt| rt.block_on(crate::source::imap::probe::run(&config, source, *limit)))
         }),
         Command::Trust { account, payee, source } => payees::trust(&cli.config, account, payee, source.as_deref()),
+        Command::Init { simplefin } => init::run(&cli.config, simplefin.as_deref()),
         Command::SimplefinClaim { token, out, force } => runtime()
             .and_then(|rt| rt.block_on(crate::source::simplefin::claim::run(token, out, *force)))
             .map(|()| exit::OK),

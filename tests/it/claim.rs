@@ -180,3 +180,47 @@ async fn other_failures_name_the_host_only() {
     assert!(stderr.contains(&format!("cannot reach 127.0.0.1:{port}")) && !stderr.contains("/claim"), "{stderr}");
     assert!(entries(dir.path()).is_empty(), "no file for a failed claim");
 }
+
+/// `payguard init --simplefin TOKEN` claims the token into a file beside the config, lists the
+/// accounts the bridge reads, and writes a 0600 config that `check` passes, naming them; a second
+/// `init` never overwrites it. No output shows the access URL's password.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_writes_a_config_check_passes_with_the_bridges_accounts() {
+    let (fixture, token, _) = bridge(|url| Reply::status(200, url)).await;
+    fixture.reply(
+        "/simplefin/accounts",
+        Reply::json(
+            r#"{"errors": [], "accounts": [
+                {"id": "ACT-1", "name": "Checking", "currency": "USD", "balance": "10.00", "balance-date": 1789990000},
+                {"id": "ACT-2", "name": "Savings", "currency": "USD", "balance": "20.00", "balance-date": 1789990000}]}"#,
+        ),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("etc").join("payguard.toml");
+    let run = |args: Vec<String>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_payguard"));
+        command.env_remove("PAYGUARD_CONFIG").arg("--config").arg(&config).args(args);
+        tokio::task::spawn_blocking(move || command.output().expect("run payguard"))
+    };
+    let init = run(vec!["init".into(), "--simplefin".into(), token.clone()]).await.expect("join");
+    let said = format!("{}{}", text(&init.stdout), text(&init.stderr));
+    assert_eq!(init.status.code(), Some(0), "{said}");
+    assert!(said.contains("with the 2 account(s) the bridge lists"), "{said}");
+    assert_eq!(mode(&config), 0o600);
+    assert_eq!(mode(&dir.path().join("etc").join("simplefin-access-url")), 0o600);
+    let written = std::fs::read_to_string(&config).expect("the config");
+    assert!(!written.contains(PASSWORD), "the config names the file, never the access URL: {written}");
+
+    let check = run(vec!["check".into()]).await.expect("join");
+    let checked = format!("{}{}", text(&check.stdout), text(&check.stderr));
+    assert_eq!(check.status.code(), Some(0), "{checked}");
+    assert!(checked.contains("ACT-1") && checked.contains("ACT-2"), "{checked}");
+    for shown in [&said, &checked] {
+        assert!(!shown.contains(PASSWORD) && !shown.contains(token.trim_end_matches('=')), "{shown}");
+    }
+
+    let again = run(vec!["init".into()]).await.expect("join");
+    assert_ne!(again.status.code(), Some(0));
+    assert!(text(&again.stderr).contains("init never overwrites a config"), "{}", text(&again.stderr));
+    assert_eq!(std::fs::read_to_string(&config).expect("the config"), written);
+}

@@ -31,6 +31,22 @@ const LIMITS: HttpLimits = HttpLimits {
 const MODE: u32 = 0o600;
 
 pub async fn run(token: &str, out: &Path, force: bool) -> anyhow::Result<()> {
+    claim(token, out, force).await?;
+    println!("wrote the access URL to {} (mode 0600)", out.display());
+    println!("next: in the [[source]] with kind = \"simplefin\" of your config, set");
+    println!("  access_url = {}", file_reference(out));
+    Ok(())
+}
+
+/// `"${file:/absolute/path}"`: the access URL file as a config value, quoted for TOML.
+pub fn file_reference(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let quoted = absolute.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"${{file:{quoted}}}\"")
+}
+
+/// Claims `token` and writes the access URL to `out` (mode 0600), saying nothing on success.
+pub async fn claim(token: &str, out: &Path, force: bool) -> anyhow::Result<()> {
     let claim_url = claim_url(token)?;
     let host = host_of(&claim_url);
     let target = Target::reserve(out, force)?;
@@ -44,11 +60,6 @@ pub async fn run(token: &str, out: &Path, force: bool) -> anyhow::Result<()> {
             out.display()
         )
     })?;
-    let absolute = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
-    let quoted = absolute.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"");
-    println!("wrote the access URL to {} (mode 0600)", out.display());
-    println!("next: in the [[source]] with kind = \"simplefin\" of your config, set");
-    println!("  access_url = \"${{file:{quoted}}}\"");
     Ok(())
 }
 

@@ -53,6 +53,19 @@ impl SimpleFin {
         Self::new(&config.name, &settings.access_url, super::fetch::client(&config.http)?, config.http)
     }
 
+    /// The ids of the accounts `access_url` reads, by one request (`payguard init`).
+    pub async fn account_ids(access_url: &Secret) -> Result<Vec<String>, SourceError> {
+        let limits = HttpLimits {
+            connect_timeout: std::time::Duration::from_secs(10),
+            timeout: std::time::Duration::from_secs(60),
+            max_body: 16 * 1024 * 1024,
+            allow_insecure_http: false,
+        };
+        let reader = Self::new("simplefin", access_url, super::fetch::client(&limits)?, limits)?;
+        let now = Utc::now();
+        Ok(reader.poll(&[], now - chrono::TimeDelta::days(1), now).await?.unconfigured)
+    }
+
     async fn poll(&self, accounts: &[String], since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Poll, SourceError> {
         let url = format!("{}/accounts", self.base.as_str().trim_end_matches('/'));
         let request = self
