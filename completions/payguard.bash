@@ -292,7 +292,7 @@ _payguard() {
             return 0
             ;;
         payguard__subcmd__check)
-            opts="-h --config --log-level --help"
+            opts="-h --offline --config --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

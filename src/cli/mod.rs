@@ -51,7 +51,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the configuration and show what would be watched, and when.
-    Check,
+    Check {
+        /// Read no secret (`${file:…}`, `${env:…}`, `${credential:…}`): check the rest, as on a
+        /// machine that does not hold them, such as the example config's.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Poll every source once, store, detect, print and send what fired.
     Once {
         /// Print findings as JSON lines on stdout; everything else goes to stderr.
@@ -256,7 +261,7 @@ pub fn main(cli: Cli) -> ExitCode {
     };
     let journal = logging::init(cli.log_level.as_deref(), default_level);
     let result = match &cli.command {
-        Command::Check => check::run(&cli.config),
+        Command::Check { offline } => check::run(&cli.config, *offline),
         Command::Once { json } => runtime().and_then(|rt| rt.block_on(once::run(&cli.config, *json))),
         Command::Run => runtime().and_then(|rt| rt.block_on(run::run(&cli.config))),
         Command::Reload => reload::run(&cli.config),

@@ -195,6 +195,25 @@ kind = "console"
     assert!(!stderr.contains(PASSWORD), "stderr shows the password: {stderr}");
 }
 
+/// A newcomer's first `check` of the example is green: `--offline` reads none of its secrets
+/// (no credentials directory, no environment) and checks everything else.
+#[test]
+fn the_example_config_passes_check_offline_out_of_the_box() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(env!("CARGO_BIN_EXE_payguard"))
+        .arg("--config")
+        .arg(root.join("config/payguard.example.toml"))
+        .args(["check", "--offline"])
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("WALLET_API_TOKEN")
+        .env_remove("PAYGUARD_SMTP_PASSWORD")
+        .output()
+        .expect("run payguard check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("bank/ACT-1") && stdout.contains("secrets were not read (--offline)"), "{stdout}");
+}
+
 /// The shipped example config is valid, shows every detector, and `check` prints no secret.
 #[test]
 fn the_example_config_passes_check() {
