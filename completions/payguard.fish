@@ -54,7 +54,7 @@ complete -c payguard -n "__fish_payguard_needs_command" -f -a "agent" -d 'Show a
 complete -c payguard -n "__fish_payguard_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c payguard -n "__fish_payguard_using_subcommand check" -l config -d 'The configuration file' -r -F
 complete -c payguard -n "__fish_payguard_using_subcommand check" -l log-level -d 'Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG also works' -r
-complete -c payguard -n "__fish_payguard_using_subcommand check" -l offline -d 'Read no secret (`${file:…}`, `${env:…}`, `${credential:…}`): check the rest, as on a machine that does not hold them, such as the example config\'s'
+complete -c payguard -n "__fish_payguard_using_subcommand check" -l offline -d 'Read no secret (no `${file:...}`, `${env:...}` or `${credential:...}`): check the rest, as on a machine that does not hold them, such as the example config\'s'
 complete -c payguard -n "__fish_payguard_using_subcommand check" -s h -l help -d 'Print help'
 complete -c payguard -n "__fish_payguard_using_subcommand once" -l config -d 'The configuration file' -r -F
 complete -c payguard -n "__fish_payguard_using_subcommand once" -l log-level -d 'Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG also works' -r

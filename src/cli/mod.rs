@@ -52,7 +52,7 @@ pub struct Cli {
 pub enum Command {
     /// Validate the configuration and show what would be watched, and when.
     Check {
-        /// Read no secret (`${file:…}`, `${env:…}`, `${credential:…}`): check the rest, as on a
+        /// Read no secret (no `${file:...}`, `${env:...}` or `${credential:...}`): check the rest, as on a
         /// machine that does not hold them, such as the example config's.
         #[arg(long)]
         offline: bool,
