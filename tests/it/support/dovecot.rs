@@ -115,6 +115,22 @@ service imap-login {{
         std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
     }
 
+    /// What the last session to end fetched, by Dovecot's own count in its logout line: the
+    /// mails whose headers only, and the mails whose bodies, it sent. Waits (bounded) until every
+    /// session that logged in has ended and been logged.
+    pub async fn last_session_fetched(&self) -> (u64, u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = self.log();
+            let ended: Vec<&str> = log.lines().filter(|l| l.contains("hdr_count=")).collect();
+            if let Some(line) = ended.last().filter(|_| ended.len() == log.matches("Login: user=").count()) {
+                return (count_in(line, "hdr_count="), count_in(line, "body_count="));
+            }
+            assert!(Instant::now() < deadline, "a session's end was not logged: {log}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// A logged-in session, trusting the test CA.
     pub async fn session(&self) -> ImapSession {
         let mut roots = rustls::RootCertStore::empty();
@@ -172,6 +188,12 @@ impl Drop for Dovecot {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
+}
+
+/// The number after `key` in a log line.
+fn count_in(line: &str, key: &str) -> u64 {
+    let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
+    line[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("a count")
 }
 
 /// A port nothing listens on now.
