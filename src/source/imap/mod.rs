@@ -175,15 +175,11 @@ impl Imap {
     /// The UIDs after `after` whose headers a rule could match, in order, and how many others.
     async fn candidates(&self, session: &mut ImapSession, after: u32) -> Result<Candidates, SourceError> {
         let query = "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE MESSAGE-ID)])";
-        let fetches: Vec<_> = session
-            .uid_fetch(format!("{}:*", after.saturating_add(1)), query)
-            .await
-            .map_err(|e| self.failed(&e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.failed(&e))?;
+        // Read as they stream in: a first poll's answer is every mail's headers.
+        let mut fetches =
+            session.uid_fetch(format!("{}:*", after.saturating_add(1)), query).await.map_err(|e| self.failed(&e))?;
         let mut found = Candidates::default();
-        for fetch in fetches {
+        while let Some(fetch) = fetches.try_next().await.map_err(|e| self.failed(&e))? {
             // `n:*` names the last mail even when its UID is below n.
             let Some(uid) = fetch.uid.filter(|uid| *uid > after) else { continue };
             found.highest = found.highest.max(uid);
