@@ -9,6 +9,8 @@
 // A benchmark is test code: a failed unwrap ends the run with its reason, which is what it should do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
@@ -19,6 +21,7 @@ use payguard::daemon::{Clock, Engine};
 use payguard::model::AccountRef;
 use payguard::notify::Stream;
 use payguard::store::Store;
+use support::status_kib;
 
 const IBAN: &str = "DE89370400440532013000";
 
@@ -119,13 +122,4 @@ fn camt(bytes: usize) -> (Vec<u8>, usize) {
     }
     text.push_str("</Stmt></BkToCstmrStmt></Document>\n");
     (text.into_bytes(), rows)
-}
-
-/// A field of `/proc/self/status` in KiB.
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse().ok())
-        .unwrap_or(0)
 }

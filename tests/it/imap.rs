@@ -205,6 +205,27 @@ async fn notices_are_read_by_the_rules_once_each_and_left_unread() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_poll_fetches_headers_of_new_mail_and_bodies_of_candidates_only() {
+    let Some(server) = dovecot().await else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(server.port, dir.path(), PASSWORD, "");
+    server.append(FOLDER, &card_notice("c-1", "charged", "42.50", "Corner Cafe", "2026-11-30 09:15", "4,957.50")).await;
+    server.append(FOLDER, &newsletter()).await;
+    server.append(FOLDER, &statement_ready()).await;
+    payguard(&server, &config, &["once"]).await;
+    // Dovecot's count: three mails' headers; the bodies of the two from the bank.
+    assert_eq!(server.last_session_fetched().await, (3, 2), "{}", server.log());
+
+    server.append(FOLDER, &newsletter()).await;
+    payguard(&server, &config, &["once"]).await;
+    assert_eq!(server.last_session_fetched().await, (1, 0), "only the new mail's headers");
+
+    // Nothing new: the folder's UIDNEXT says so, and nothing is fetched.
+    payguard(&server, &config, &["once"]).await;
+    assert_eq!(server.last_session_fetched().await, (0, 0), "{}", server.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_changed_uidvalidity_does_not_make_old_mail_new() {
     let Some(server) = dovecot().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
