@@ -129,6 +129,72 @@ fn payguard_check(config: &Path) -> Output {
         .expect("the payguard binary should start")
 }
 
+/// Every command that reads the config, with the arguments it needs to get that far.
+const CONFIG_COMMANDS: [&[&str]; 15] = [
+    &["check"],
+    &["once"],
+    &["run"],
+    &["reload"],
+    &["notify-test"],
+    &["silence", "list"],
+    &["status"],
+    &["history", "ACT-1"],
+    &["export", "--account", "ACT-1", "--since", "7d", "--out", "evidence"],
+    &["alerts"],
+    &["payees", "ACT-1"],
+    &["imap-test", "--source", "mail"],
+    &["trust", "ACT-1", "Landlord"],
+    &["ack", "a1b2c3d4e5f6"],
+    &["verify"],
+];
+
+/// The commands that need no config: the steps before writing one, and the ones about payguard.
+const NO_CONFIG_COMMANDS: [&str; 8] =
+    ["demo", "simplefin-claim", "gocardless-link", "enablebanking-link", "completions", "man", "agent", "help"];
+
+/// `payguard ARGS…` in an empty directory, with `env` as the only payguard variables.
+fn payguard_in(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_payguard"));
+    command.args(args).current_dir(dir).env_remove("PAYGUARD_CONFIG").env_remove("RUNTIME_DIRECTORY");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("the payguard binary should start")
+}
+
+#[test]
+fn with_no_config_every_command_says_where_it_looked_and_where_to_start() {
+    use clap::CommandFactory as _;
+    let listed: Vec<&str> = CONFIG_COMMANDS.iter().map(|args| args[0]).chain(NO_CONFIG_COMMANDS).collect();
+    for command in payguard::cli::Cli::command().get_subcommands() {
+        assert!(listed.contains(&command.get_name()), "is `{}` a command that reads the config?", command.get_name());
+    }
+    let dir = tempfile::TempDir::new().expect("a temporary directory");
+    let missing = dir.path().join("nowhere").join("payguard.toml");
+    for args in CONFIG_COMMANDS {
+        let flag = payguard_in(dir.path(), &[&["--config", missing.to_str().expect("UTF-8")], args].concat(), &[]);
+        let from_env = payguard_in(dir.path(), args, &[("PAYGUARD_CONFIG", &missing)]);
+        for (output, origin) in [(flag, "(named by --config)"), (from_env, "(named by $PAYGUARD_CONFIG")] {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(78), "payguard {args:?} should exit 78 (EX_CONFIG): {stderr}");
+            let looked = format!("payguard: no config file at {} {origin}", missing.display());
+            assert!(stderr.starts_with(&looked), "payguard {args:?} should say {looked:?}; it said: {stderr}");
+            assert!(stderr.contains("Start from config/payguard.example.toml"), "{args:?}: {stderr}");
+        }
+    }
+    // The default path is what it looks at with neither; unless payguard is installed with a config
+    // on this machine, it says so there.
+    if !Path::new(payguard::config::DEFAULT_PATH).exists() {
+        let output = payguard_in(dir.path(), &["check"], &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{stderr}");
+        assert!(
+            stderr.contains("no config file at /etc/payguard/payguard.toml (the default, as neither --config nor $PAYGUARD_CONFIG was given)"),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn check_exits_with_ex_config_and_names_the_place_of_the_mistake() {
     // A mistake next to a password, so the test also sees that stderr keeps it hidden.
