@@ -50,6 +50,10 @@ fn mismatches(path: &Path) -> Vec<String> {
     compare("line", &expect.line, &error.line, expect.line == error.line);
     compare("column", &expect.column, &error.column, expect.column == error.column);
     compare("key", &expect.key, &error.key, expect.key == error.key);
+    // One mistake per file: anything more is a mistake made up by another (a cascade).
+    for other in &error.more {
+        problems.push(format!("reported a second mistake: {other}"));
+    }
     for needle in &expect.contains {
         if !error.message.contains(needle.as_str()) {
             problems.push(format!("message should contain {needle:?}"));
@@ -207,6 +211,29 @@ fn check_exits_with_ex_config_and_names_the_place_of_the_mistake() {
     assert!(stderr.contains(&place), "stderr should name {place}; it was: {stderr}");
     assert!(stderr.contains(&expect.key), "stderr should name the key {}; it was: {stderr}", expect.key);
     assert!(!stderr.contains(CORPUS_PASSWORD), "stderr shows the password: {stderr}");
+}
+
+/// Three tables with a mistake each: one run of `check` names all three, in file order.
+#[test]
+fn check_lists_every_mistake_in_file_order() {
+    let dir = tempfile::TempDir::new().expect("a temporary directory");
+    let path = dir.path().join("payguard.toml");
+    let text = "[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"https://user:hunter2@bridge.example.com/simplefin\"\nschedule = \"0 * * *\"\n\n\
+                [[channel]]\nname = \"mail\"\nkind = \"email\"\nsmtp_url = \"smtp://smtp.example.com\"\nfrom = \"payguard\"\nto = [\"me@example.com\"]\n\n\
+                [[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://hooks.example.com/x\"\n";
+    std::fs::write(&path, text).expect("write the config");
+    let output = payguard_check(&path);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    let places: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("payguard: {}:", path.display())))
+        .map(|rest| rest.split(": ").next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(places, ["5:12", "11:8", "17:7"], "{stderr}");
+    assert!(stderr.contains("`source[0].schedule`") && stderr.contains("`channel[0].from`"), "{stderr}");
+    assert!(stderr.contains("`channel[1].url`") && stderr.ends_with("3 mistakes in the config\n"), "{stderr}");
+    assert!(!stderr.contains(CORPUS_PASSWORD), "{stderr}");
 }
 
 #[test]
