@@ -1,8 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = payguard::cli::Cli::parse();
+    let cli = payguard::cli::Cli::from_args();
     payguard::cli::main(cli)
 }

@@ -261,6 +261,16 @@ pub struct Threshold {
     pub value: String,
 }
 
+/// What fired a finding that no configured limit did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The platform refused the credentials: said at once, as someone else may have changed them.
+    CredentialsRefused,
+    /// The platform said the person's consent to read the accounts has ended.
+    ConsentEnded,
+}
+
 /// Something a detector found wrong, with the facts that show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -278,6 +288,10 @@ pub struct Finding {
     pub payees: Vec<String>,
     pub transaction_ids: Vec<String>,
     pub threshold: Option<Threshold>,
+    /// What fired it when no threshold did. Left out of the stored JSON when absent, so alerts
+    /// written before it read and hash the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
     /// The moment the finding is about, when not now: a card's expiry, a maintenance window's start.
     #[serde(default)]
     pub when: Option<DateTime<Utc>>,
@@ -306,6 +320,7 @@ impl Finding {
             payees: Vec::new(),
             transaction_ids: Vec::new(),
             threshold: None,
+            cause: None,
             when: None,
             about: None,
             observed_at: now,

@@ -5,13 +5,25 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use super::{exit, load_config};
+use super::exit;
 use crate::config::{Config, Duration, Secrets};
 use crate::daemon::polling;
 use crate::detect;
 
 pub fn run(path: &Path, offline: bool) -> anyhow::Result<u8> {
-    let config = load_config(path, if offline { Secrets::Skip } else { Secrets::Check })?;
+    let secrets = if offline { Secrets::Skip } else { Secrets::Check };
+    let config = match Config::load_with(path, secrets) {
+        Ok(config) => config,
+        // Several mistakes: every one, in file order, so one run of `check` finds them all.
+        Err(error) if !error.more.is_empty() => {
+            for mistake in error.all() {
+                eprintln!("payguard: {mistake}");
+            }
+            eprintln!("payguard: {} mistakes in the config", error.all().count());
+            return Ok(exit::CONFIG);
+        }
+        Err(error) => return Err(error.into()),
+    };
     print!("{}", summary(&config));
     if offline {
         println!("\nsecrets were not read (--offline): check again where payguard runs to test them");

@@ -81,10 +81,56 @@ pub async fn run() -> anyhow::Result<u8> {
         let parts: Vec<String> = counts.iter().map(|(kind, n)| format!("{kind} ×{n}")).collect();
         println!("payguard detected: {}", parts.join(", "));
     }
-    println!("Run `payguard check --config config/payguard.example.toml` to see how to watch a real account.");
+    println!("{}", next_step(std::env::current_exe().ok().as_deref()));
     Ok(exit::OK)
+}
+
+/// The demo's last line: how to go on to a real account with the binary that ran it. After
+/// `cargo run` that binary is in the checkout's `target/` and `payguard` is not on PATH, so the
+/// line says how to run it from there.
+fn next_step(exe: Option<&Path>) -> String {
+    let profile = exe
+        .and_then(Path::parent)
+        .filter(|dir| dir.parent().and_then(Path::file_name).is_some_and(|n| n == "target"))
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .filter(|n| matches!(*n, "debug" | "release"));
+    match profile {
+        Some(profile) => {
+            let flag = if profile == "release" { "--release " } else { "" };
+            format!(
+                "To watch a real account, start from config/payguard.example.toml. `payguard` is not on your PATH \
+                 after `cargo run`: in this checkout, run `cargo run {flag}-- check --config config/payguard.example.toml` \
+                 (or `target/{profile}/payguard check --config config/payguard.example.toml`)."
+            )
+        }
+        None => format!(
+            "Run `payguard check --config {}` to see how to watch a real account.",
+            super::no_config::INSTALLED_EXAMPLE
+        ),
+    }
 }
 
 fn toml_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_line_says_how_to_run_payguard_where_the_demo_ran() {
+        let release = next_step(Some(Path::new("/home/me/payguard/target/release/payguard")));
+        assert!(release.contains("`cargo run --release -- check --config config/payguard.example.toml`"), "{release}");
+        assert!(release.contains("`target/release/payguard check --config config/payguard.example.toml`"), "{release}");
+        let debug = next_step(Some(Path::new("/home/me/payguard/target/debug/payguard")));
+        assert!(debug.contains("`cargo run -- check") && debug.contains("`target/debug/payguard check"), "{debug}");
+        let installed = next_step(Some(Path::new("/usr/bin/payguard")));
+        assert_eq!(
+            installed,
+            "Run `payguard check --config /usr/share/doc/payguard/payguard.example.toml` to see how to watch a real account."
+        );
+        assert_eq!(next_step(None), installed, "an unknown binary is taken as installed");
+    }
 }

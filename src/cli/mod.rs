@@ -11,6 +11,7 @@ pub(crate) mod history;
 mod init;
 mod logging;
 mod man;
+mod no_config;
 mod notify_test;
 mod once;
 mod payees;
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::config::{Config, DEFAULT_PATH, Secrets};
 use crate::store::Store;
@@ -41,6 +42,9 @@ pub struct Cli {
     /// The configuration file.
     #[arg(long, global = true, env = "PAYGUARD_CONFIG", default_value = DEFAULT_PATH)]
     pub config: PathBuf,
+    /// What chose `config`, so a missing file can be explained.
+    #[arg(skip)]
+    pub config_origin: no_config::Origin,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG also works.
     #[arg(long, global = true)]
     pub log_level: Option<String>,
@@ -253,6 +257,19 @@ pub enum Command {
     },
 }
 
+impl Cli {
+    /// The command line of this process; on a usage error, clap's message and exit.
+    pub fn from_args() -> Cli {
+        Cli::from_matches(&Cli::command().get_matches()).unwrap_or_else(|e| e.exit())
+    }
+
+    fn from_matches(matches: &clap::ArgMatches) -> Result<Cli, clap::Error> {
+        let mut cli = Cli::from_arg_matches(matches)?;
+        cli.config_origin = no_config::Origin::of(matches.value_source("config"));
+        Ok(cli)
+    }
+}
+
 pub fn main(cli: Cli) -> ExitCode {
     let default_level = match cli.command {
         // Both run for a long time under a service manager, whose journal wants their progress.
@@ -334,7 +351,10 @@ pub fn main(cli: Cli) -> ExitCode {
         Err(error) => {
             // Under journald the line needs its priority, or it is filed as info.
             let priority = if journal { logging::ERROR_PRIORITY } else { "" };
-            eprintln!("{priority}payguard: {error:#}");
+            match no_config::explain(&error, &cli.config, cli.config_origin) {
+                Some(explained) => eprintln!("{priority}payguard: {explained}"),
+                None => eprintln!("{priority}payguard: {error:#}"),
+            }
             ExitCode::from(exit::code(&error))
         }
     }

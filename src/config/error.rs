@@ -14,7 +14,14 @@ pub struct ConfigError {
     /// The dotted key, like `source[0].schedule`; empty for syntax errors outside any key.
     pub key: String,
     pub message: String,
+    /// The file's other mistakes, in file order, when it has several: one for each table that
+    /// cannot be read, at most [`MAX_SHOWN`] in all. `Display` shows only this one (a log line, a
+    /// reload's answer); `payguard check` lists them all.
+    pub more: Vec<ConfigError>,
 }
+
+/// The most mistakes of one file that are reported at once.
+pub const MAX_SHOWN: usize = 20;
 
 impl ConfigError {
     pub fn at(
@@ -25,11 +32,33 @@ impl ConfigError {
         message: impl Into<String>,
     ) -> Self {
         let (line, column) = span.map(|s| line_column(text, s.start)).unwrap_or((0, 0));
-        Self { path: path.to_owned(), line, column, key: key.into(), message: message.into() }
+        Self { path: path.to_owned(), line, column, key: key.into(), message: message.into(), more: Vec::new() }
     }
 
     pub fn unplaced(path: &Path, message: impl Into<String>) -> Self {
-        Self { path: path.to_owned(), line: 0, column: 0, key: String::new(), message: message.into() }
+        Self {
+            path: path.to_owned(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: message.into(),
+            more: Vec::new(),
+        }
+    }
+
+    /// The first of `errors` in file order (those with no place first), carrying the rest, at
+    /// most [`MAX_SHOWN`] in all; `None` when there are none.
+    pub fn gather(mut errors: Vec<ConfigError>) -> Option<ConfigError> {
+        errors.sort_by_key(|e| (e.line, e.column));
+        errors.truncate(MAX_SHOWN);
+        let mut errors = errors.into_iter();
+        let first = errors.next()?;
+        Some(ConfigError { more: errors.collect(), ..first })
+    }
+
+    /// This mistake and the file's others, in file order.
+    pub fn all(&self) -> impl Iterator<Item = &ConfigError> {
+        std::iter::once(self).chain(&self.more)
     }
 }
 

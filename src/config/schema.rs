@@ -128,8 +128,19 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let mut document = document.into_inner();
     let entries = Entries::take(&mut document);
     let validator = Validator { text, path, warnings: Default::default() };
-    let raw: RawConfig = validator.deserialize("", toml::Deserializer::from(Spanned::new(span, document)))?;
-    validator.config(raw, entries)
+    let raw = validator.deserialize("", toml::Deserializer::from(Spanned::new(span, document)));
+    validator.config(raw, entries).map_err(|errors| {
+        ConfigError::gather(errors).unwrap_or_else(|| ConfigError::unplaced(path, "the config is not valid"))
+    })
+}
+
+/// Reads each of `tables` with `read`: what reads, in order; each mistake goes to `errors`.
+fn read_each<'i, T>(
+    tables: Vec<Spanned<DeValue<'i>>>,
+    errors: &mut Vec<ConfigError>,
+    read: impl Fn(usize, Spanned<DeValue<'i>>) -> Result<T, ConfigError>,
+) -> Vec<T> {
+    tables.into_iter().enumerate().filter_map(|(i, table)| read(i, table).map_err(|e| errors.push(e)).ok()).collect()
 }
 
 /// serde_path_to_error spells the inside of `Spanned` values; people only need the key.
@@ -179,15 +190,44 @@ impl Validator<'_> {
         Err(ConfigError::at(self.path, self.text, Some(span), key, message))
     }
 
-    fn config(&self, raw: RawConfig, entries: Entries<'_>) -> Result<Config, ConfigError> {
-        if entries.sources.is_empty() && entries.notices.is_empty() {
-            return Err(ConfigError::unplaced(
+    /// Reads every table on its own, so that one mistake does not hide the next: each table that
+    /// cannot be read is one error. What looks across tables (names, references) is judged only
+    /// once they all read, as a table that did not would make it report mistakes that are not there.
+    fn config(&self, raw: Result<RawConfig, ConfigError>, entries: Entries<'_>) -> Result<Config, Vec<ConfigError>> {
+        let nothing_to_watch = entries.sources.is_empty() && entries.notices.is_empty();
+        let mut errors = Vec::new();
+        let sources = read_each(entries.sources, &mut errors, |i, s| self.source(i, s));
+        let notices = read_each(entries.notices, &mut errors, |i, n| self.notice(i, n));
+        let channels = read_each(entries.channels, &mut errors, |i, c| self.channel(i, c));
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => {
+                errors.push(e);
+                return Err(errors);
+            }
+        };
+        // Only when the rest of the file reads: `[source]` written with single brackets is no list,
+        // and its own error says so.
+        if nothing_to_watch {
+            errors.push(ConfigError::unplaced(
                 self.path,
                 "no [[source]] is configured (and no [[notice]]): there is nothing to watch",
             ));
         }
-        let sources =
-            entries.sources.into_iter().enumerate().map(|(i, s)| self.source(i, s)).collect::<Result<Vec<_>, _>>()?;
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.across(raw, sources, notices, channels).map_err(|e| vec![e])
+    }
+
+    /// The config of tables that each read, checked across them.
+    fn across(
+        &self,
+        raw: RawConfig,
+        sources: Vec<super::source::Read>,
+        notices: Vec<(NoticeConfig, std::ops::Range<usize>)>,
+        channels: Vec<(ChannelConfig, std::ops::Range<usize>)>,
+    ) -> Result<Config, ConfigError> {
         self.unique("source", sources.iter().map(|s| (s.source.name.as_str(), s.name_span.clone())))?;
         let source_names: Vec<&str> = sources.iter().map(|s| s.source.name.as_str()).collect();
 
@@ -237,8 +277,6 @@ impl Validator<'_> {
             }
         }
 
-        let notices =
-            entries.notices.into_iter().enumerate().map(|(i, n)| self.notice(i, n)).collect::<Result<Vec<_>, _>>()?;
         self.unique("notice", notices.iter().map(|(n, span)| (n.name.as_str(), span.clone())))?;
         // Sources and notices both name alert scopes: one name for two things would merge their alerts.
         for (i, (notice, span)) in notices.iter().enumerate() {
@@ -266,8 +304,6 @@ impl Validator<'_> {
             }
         }
 
-        let channels =
-            entries.channels.into_iter().enumerate().map(|(i, c)| self.channel(i, c)).collect::<Result<Vec<_>, _>>()?;
         self.unique("channel", channels.iter().map(|(c, span)| (c.name.as_str(), span.clone())))?;
 
         let daemon = DaemonConfig {
@@ -436,6 +472,54 @@ mod tests {
             "[daemon]\ncontrol_group = \"{group}\"\n\n[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"https://u:p@bridge.example.com/simplefin\"\nschedule = \"0 * * * *\"\n"
         );
         parse(&text, Path::new("payguard.toml"))
+    }
+
+    const SOURCE: &str = "[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"https://u:p@bridge.example.com/simplefin\"\nschedule = \"0 * * * *\"\n";
+
+    fn channel(name: &str, extra: &str) -> String {
+        format!(
+            "\n[[channel]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"https://hooks.example.com/{name}\"\n{extra}"
+        )
+    }
+
+    #[test]
+    fn every_table_that_cannot_be_read_is_its_own_mistake_in_file_order() {
+        let text = format!(
+            "{}{}{}{}[daemon]\ntimezone = \"Mars/Olympus\"\n",
+            SOURCE.replace("0 * * * *", "0 * * *"),
+            channel("ok", ""),
+            channel("hook", "max_per_hour = 0\n"),
+            channel("chat", "colour = \"red\"\n"),
+        );
+        let error = parse(&text, Path::new("payguard.toml")).expect_err("four mistakes");
+        let found: Vec<(usize, &str)> = error.all().map(|e| (e.line, e.key.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (5, "source[0].schedule"),
+                (12, "channel[1].max_per_hour"),
+                (22, "channel[2].colour"),
+                (24, "daemon.timezone")
+            ],
+            "{error}"
+        );
+        assert_eq!(error.to_string().lines().count(), 1, "Display is the first alone: {error}");
+    }
+
+    #[test]
+    fn what_looks_across_tables_waits_until_every_table_reads() {
+        // A broken source and an account of it: the account's source is not reported missing.
+        let text = format!("{}overlap = \"1000d\"\n\n[[account]]\nsource = \"bank\"\nid = \"A\"\n", SOURCE);
+        let error = parse(&text, Path::new("payguard.toml")).expect_err("a mistake");
+        assert_eq!((error.key.as_str(), error.more.len()), ("source[0].overlap", 0), "{error}");
+    }
+
+    #[test]
+    fn at_most_twenty_mistakes_are_reported() {
+        let channels: String = (0..25).map(|i| channel(&format!("c{i}"), "max_per_hour = 0\n")).collect();
+        let error = parse(&format!("{SOURCE}{channels}"), Path::new("payguard.toml")).expect_err("25 mistakes");
+        assert_eq!(error.all().count(), 20);
+        assert_eq!(error.more.last().map(|e| e.key.as_str()), Some("channel[19].max_per_hour"), "the first twenty");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{AccountRef, Finding, FindingKind, SourceHealth, Threshold, UnreadRecord};
+use crate::model::{AccountRef, Cause, Finding, FindingKind, SourceHealth, Threshold, UnreadRecord};
+
+const SOMEONE_ELSE: &str = "someone else may have";
 
 pub fn source_down(
     source: &str,
@@ -24,17 +26,24 @@ pub fn source_down(
     }
     let error = health.last_error.clone().unwrap_or_default();
     let since = health.last_success.map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
-    let (title, detail) = if health.consent_ended {
+    let (title, detail, cause) = if health.consent_ended {
         (
             format!("{source}: access to the accounts has ended"),
             format!("{error}. Until it is renewed, nothing on {source} is watched."),
+            Some(Cause::ConsentEnded),
         )
     } else if health.auth_refused {
+        // An HTTP or IMAP refusal already says that someone else may have changed them; a
+        // platform's own auth error code does not. Either way it is said once.
+        let warning = if error.contains(SOMEONE_ELSE) {
+            String::new()
+        } else {
+            format!(" If you did not revoke or change them, {SOMEONE_ELSE}.")
+        };
         (
             format!("{source} refused payguard's credentials"),
-            format!(
-                "{source} refused the credentials payguard uses ({error}). If you did not revoke or change them, someone else may have."
-            ),
+            format!("{error}.{warning} Until they work again, nothing on {source} is watched."),
+            Some(Cause::CredentialsRefused),
         )
     } else {
         (
@@ -42,11 +51,14 @@ pub fn source_down(
             format!(
                 "payguard could not read {source}{since}: {error}. Until it answers again, nothing on it is watched."
             ),
+            None,
         )
     };
     Some(Finding {
         detail,
-        threshold: Some(Threshold { key: "down_after".into(), value: down_after.to_string() }),
+        // Refused credentials and an ended consent fire at once: `down_after` did not fire them.
+        threshold: cause.is_none().then(|| Threshold { key: "down_after".into(), value: down_after.to_string() }),
+        cause,
         when: health.last_success,
         about: Some(error),
         key: "down".to_owned(),

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, Severity};
+use super::{Cause, Finding, Severity};
 
 /// How a finding lasts, and so how it is said.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,13 +254,25 @@ finding_kinds! {
         nature: Condition,
         advice_en: "payguard cannot watch this account until it answers again: check the platform's status page; if the credentials were refused and you did not change them, change your password now.",
         zh_cn: Words {
-            headline: |f| format!("无法获取 {} 的账户数据", f.account.source),
-            why: |f| {
-                format!(
+            headline: |f| match f.cause {
+                Some(Cause::CredentialsRefused) => format!("{} 拒绝了 payguard 的凭证", f.account.source),
+                Some(Cause::ConsentEnded) => format!("{} 的账户访问授权已结束", f.account.source),
+                None => format!("无法获取 {} 的账户数据", f.account.source),
+            },
+            why: |f| match f.cause {
+                Some(Cause::CredentialsRefused) => format!(
+                    "{} 拒绝了 payguard 使用的凭证：凭证可能已被撤销或修改，如果不是您本人所为，可能是他人所为；在恢复之前，payguard 无法发现异常。",
+                    f.account.source
+                ),
+                Some(Cause::ConsentEnded) => format!(
+                    "{} 的账户访问授权已结束；在重新授权之前，payguard 无法发现异常。",
+                    f.account.source
+                ),
+                None => format!(
                     "连续多次无法从 {} 获取数据{}；在恢复之前，payguard 无法发现异常。",
                     f.account.source,
                     threshold(f)
-                )
+                ),
             },
             advice: "在恢复之前 payguard 无法监控该账户：请查看平台状态页；如果凭证被拒绝而您并未修改过，请立即修改密码。",
         },

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::alert::{Alert, NoticeEvent};
 use crate::config::{Language, Support};
-use crate::model::{AccountRef, Finding, FindingKind, Severity};
+use crate::model::{AccountRef, Cause, Finding, FindingKind, Severity};
 use crate::text;
 
 /// A message ready for any channel.
@@ -205,6 +205,8 @@ fn body(alert: &Alert, event: NoticeEvent, language: Language, support: &Support
     }
     if let Some(t) = &f.threshold {
         let _ = writeln!(text, "{}: {} = {}", w.fired_by, t.key, t.value);
+    } else if let Some(cause) = f.cause {
+        let _ = writeln!(text, "{}: {}", w.fired_by, (w.cause)(cause));
     }
     if event != NoticeEvent::Resolved {
         let _ = writeln!(text, "{}: {}", w.what_to_do, advice(f.kind, language));
@@ -296,6 +298,7 @@ struct Words {
     payees: &'static str,
     transactions: &'static str,
     fired_by: &'static str,
+    cause: fn(Cause) -> &'static str,
     what_to_do: &'static str,
     alert: &'static str,
     resolved_note: &'static str,
@@ -329,6 +332,10 @@ static EN: Words = Words {
     payees: "Payees",
     transactions: "Transactions",
     fired_by: "Fired by",
+    cause: |c| match c {
+        Cause::CredentialsRefused => "the platform refused the credentials",
+        Cause::ConsentEnded => "the platform said access to the accounts has ended",
+    },
     what_to_do: "What to do",
     alert: "Alert",
     resolved_note: "This problem has cleared.",
@@ -361,6 +368,10 @@ static ZH_CN: Words = Words {
     payees: "收款方",
     transactions: "交易编号",
     fired_by: "触发条件",
+    cause: |c| match c {
+        Cause::CredentialsRefused => "平台拒绝了凭证",
+        Cause::ConsentEnded => "平台表示账户访问授权已结束",
+    },
     what_to_do: "建议操作",
     alert: "警报",
     resolved_note: "该问题已解除。",
@@ -410,6 +421,38 @@ mod tests {
             assert_ne!(advice(kind, Language::En), advice(kind, Language::ZhCn));
             assert!(zh.text.contains(advice(kind, Language::ZhCn)) && en.text.contains(advice(kind, Language::En)));
             assert!(!zh.subject.is_empty() && zh.subject != en.subject, "{kind}");
+        }
+    }
+
+    /// The message of a source that refused the credentials, as `detect::source_down` makes it.
+    fn refused(error: &crate::source::SourceError, language: Language) -> Message {
+        let health = crate::model::SourceHealth {
+            consecutive_failures: 1,
+            auth_refused: true,
+            last_error: Some(error.to_string()),
+            ..crate::model::SourceHealth::default()
+        };
+        let now = crate::detect::fixtures::now();
+        let finding = crate::detect::source_down("bank", &health, 3, false, now).expect("refused credentials fire");
+        let alert = Alert { id: "a1".into(), ..Alert::firing(finding, now) };
+        alert_message("m", &alert, NoticeEvent::Firing, language, &Support::default())
+    }
+
+    #[test]
+    fn refused_credentials_say_what_fired_them_and_their_warning_once() {
+        use crate::source::SourceError;
+        let http = SourceError::Auth { host: "bank.example".into(), status: 403 };
+        let platform = SourceError::Platform("gen.auth: Authentication failed".into());
+        for (error, said) in [(http, "bank.example refused the credentials (HTTP 403)"), (platform, "gen.auth")] {
+            let en = refused(&error, Language::En).text;
+            assert_eq!(en.matches("someone else may have").count(), 1, "{en}");
+            assert!(en.contains(said), "{en}");
+            assert!(en.contains("\nFired by: the platform refused the credentials\n"), "{en}");
+            assert!(!en.contains("down_after"), "they fire at once, not after down_after polls: {en}");
+            let zh = refused(&error, Language::ZhCn);
+            assert!(zh.subject.contains("bank 拒绝了 payguard 的凭证"), "{}", zh.subject);
+            assert!(zh.text.contains("\n触发条件: 平台拒绝了凭证\n"), "{}", zh.text);
+            assert!(!zh.text.contains("down_after") && !zh.text.contains("连续多次"), "{}", zh.text);
         }
     }
 

@@ -50,6 +50,10 @@ fn mismatches(path: &Path) -> Vec<String> {
     compare("line", &expect.line, &error.line, expect.line == error.line);
     compare("column", &expect.column, &error.column, expect.column == error.column);
     compare("key", &expect.key, &error.key, expect.key == error.key);
+    // One mistake per file: anything more is a mistake made up by another (a cascade).
+    for other in &error.more {
+        problems.push(format!("reported a second mistake: {other}"));
+    }
     for needle in &expect.contains {
         if !error.message.contains(needle.as_str()) {
             problems.push(format!("message should contain {needle:?}"));
@@ -129,6 +133,74 @@ fn payguard_check(config: &Path) -> Output {
         .expect("the payguard binary should start")
 }
 
+/// Every command that reads the config, with the arguments it needs to get that far.
+const CONFIG_COMMANDS: [&[&str]; 15] = [
+    &["check"],
+    &["once"],
+    &["run"],
+    &["reload"],
+    &["notify-test"],
+    &["silence", "list"],
+    &["status"],
+    &["history", "ACT-1"],
+    &["export", "--account", "ACT-1", "--since", "7d", "--out", "evidence"],
+    &["alerts"],
+    &["payees", "ACT-1"],
+    &["imap-test", "--source", "mail"],
+    &["trust", "ACT-1", "Landlord"],
+    &["ack", "a1b2c3d4e5f6"],
+    &["verify"],
+];
+
+/// The commands that need no config: the steps before writing one (`init` writes it), and the ones
+/// about payguard.
+const NO_CONFIG_COMMANDS: [&str; 9] =
+    ["demo", "init", "simplefin-claim", "gocardless-link", "enablebanking-link", "completions", "man", "agent", "help"];
+
+/// `payguard ARGS…` in an empty directory, with `env` as the only payguard variables.
+fn payguard_in(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_payguard"));
+    command.args(args).current_dir(dir).env_remove("PAYGUARD_CONFIG").env_remove("RUNTIME_DIRECTORY");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("the payguard binary should start")
+}
+
+#[test]
+fn with_no_config_every_command_says_where_it_looked_and_where_to_start() {
+    use clap::CommandFactory as _;
+    let listed: Vec<&str> = CONFIG_COMMANDS.iter().map(|args| args[0]).chain(NO_CONFIG_COMMANDS).collect();
+    for command in payguard::cli::Cli::command().get_subcommands() {
+        assert!(listed.contains(&command.get_name()), "is `{}` a command that reads the config?", command.get_name());
+    }
+    let dir = tempfile::TempDir::new().expect("a temporary directory");
+    let missing = dir.path().join("nowhere").join("payguard.toml");
+    for args in CONFIG_COMMANDS {
+        let flag = payguard_in(dir.path(), &[&["--config", missing.to_str().expect("UTF-8")], args].concat(), &[]);
+        let from_env = payguard_in(dir.path(), args, &[("PAYGUARD_CONFIG", &missing)]);
+        for (output, origin) in [(flag, "(named by --config)"), (from_env, "(named by $PAYGUARD_CONFIG")] {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(78), "payguard {args:?} should exit 78 (EX_CONFIG): {stderr}");
+            let looked = format!("payguard: no config file at {} {origin}", missing.display());
+            assert!(stderr.starts_with(&looked), "payguard {args:?} should say {looked:?}; it said: {stderr}");
+            assert!(stderr.contains("Start from config/payguard.example.toml"), "{args:?}: {stderr}");
+            assert!(stderr.contains("`payguard init` write a first one there"), "{args:?}: {stderr}");
+        }
+    }
+    // The default path is what it looks at with neither; unless payguard is installed with a config
+    // on this machine, it says so there.
+    if !Path::new(payguard::config::DEFAULT_PATH).exists() {
+        let output = payguard_in(dir.path(), &["check"], &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{stderr}");
+        assert!(
+            stderr.contains("no config file at /etc/payguard/payguard.toml (the default, as neither --config nor $PAYGUARD_CONFIG was given)"),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn check_exits_with_ex_config_and_names_the_place_of_the_mistake() {
     // A mistake next to a password, so the test also sees that stderr keeps it hidden.
@@ -141,6 +213,29 @@ fn check_exits_with_ex_config_and_names_the_place_of_the_mistake() {
     assert!(stderr.contains(&place), "stderr should name {place}; it was: {stderr}");
     assert!(stderr.contains(&expect.key), "stderr should name the key {}; it was: {stderr}", expect.key);
     assert!(!stderr.contains(CORPUS_PASSWORD), "stderr shows the password: {stderr}");
+}
+
+/// Three tables with a mistake each: one run of `check` names all three, in file order.
+#[test]
+fn check_lists_every_mistake_in_file_order() {
+    let dir = tempfile::TempDir::new().expect("a temporary directory");
+    let path = dir.path().join("payguard.toml");
+    let text = "[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"https://user:hunter2@bridge.example.com/simplefin\"\nschedule = \"0 * * *\"\n\n\
+                [[channel]]\nname = \"mail\"\nkind = \"email\"\nsmtp_url = \"smtp://smtp.example.com\"\nfrom = \"payguard\"\nto = [\"me@example.com\"]\n\n\
+                [[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://hooks.example.com/x\"\n";
+    std::fs::write(&path, text).expect("write the config");
+    let output = payguard_check(&path);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    let places: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("payguard: {}:", path.display())))
+        .map(|rest| rest.split(": ").next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(places, ["5:12", "11:8", "17:7"], "{stderr}");
+    assert!(stderr.contains("`source[0].schedule`") && stderr.contains("`channel[0].from`"), "{stderr}");
+    assert!(stderr.contains("`channel[1].url`") && stderr.ends_with("3 mistakes in the config\n"), "{stderr}");
+    assert!(!stderr.contains(CORPUS_PASSWORD), "{stderr}");
 }
 
 #[test]

@@ -78,6 +78,16 @@ fn the_demo_plays_its_incident_and_says_each_problem_once() {
     let unique: HashSet<&&str> = ids.iter().collect();
     assert_eq!(ids.len(), unique.len(), "{stdout}");
     assert!(ids.len() >= 7, "{stdout}");
+    // This binary is a build in the checkout's target/, not on PATH: the last line says how to run
+    // it from the checkout.
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_payguard"));
+    let profile = exe.parent().and_then(|p| p.file_name()).and_then(|p| p.to_str()).expect("target/<profile>/");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.contains("`cargo run ") && last.contains("-- check --config config/payguard.example.toml`"), "{last}");
+    assert!(
+        last.contains(&format!("`target/{profile}/payguard check --config config/payguard.example.toml`")),
+        "{last}"
+    );
 }
 
 /// The alert ids in the webhook bodies of `requests`.

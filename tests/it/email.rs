@@ -243,6 +243,31 @@ async fn an_alert_arrives_as_text_and_html_with_its_id_in_a_header() {
     assert!(html.contains("a1b2c3d4e5f6") && html.contains("<"), "the alert id in the HTML: {html}");
 }
 
+/// A sender and a recipient written with display names (RFC 5322 mailboxes) arrive with the names
+/// in the headers, encoded where they are not ASCII, and the bare addresses in the SMTP envelope.
+#[tokio::test(flavor = "multi_thread")]
+async fn display_names_in_from_and_to_reach_the_headers_and_not_the_envelope() {
+    let smtp = Smtp::start();
+    let config = EmailConfig {
+        from: "Payguard 警报 <payguard@example.org>".into(),
+        to: vec!["Li Wei <me@example.org>".into()],
+        ..config(smtp.port, false)
+    };
+    let email = Email::new(&config).expect("channel");
+
+    send(&email, &firing("m1", "d1d1d1d1d1d1", FindingKind::BalanceDrop)).await.expect("delivered");
+
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "one message");
+    assert_eq!(received[0].from, "payguard@example.org", "the envelope has the bare address");
+    assert_eq!(received[0].to, ["me@example.org"]);
+    let mail = Mail::parse(&received[0].data);
+    let from = mail.header("from").expect("a From header");
+    assert!(from.contains("Payguard 警报") && from.ends_with("<payguard@example.org>"), "{from}");
+    let to = mail.header("to").expect("a To header");
+    assert!(to.contains("Li Wei") && to.ends_with("<me@example.org>"), "{to}");
+}
+
 /// A payee that clears a terminal, reverses text and runs on for a megabyte (RFC 5322 allows a
 /// line of 998 bytes) arrives escaped and clipped in the subject, the text and the HTML.
 #[tokio::test(flavor = "multi_thread")]

@@ -168,6 +168,24 @@ fn every_packaged_file_exists() {
     }
 }
 
+/// With no config, payguard points at the example where the package installs it.
+#[test]
+fn the_missing_config_message_names_where_the_package_installs_the_example() {
+    let deb = deb_metadata();
+    let assets = deb.get("assets").and_then(toml::Value::as_array).expect("assets");
+    let target = assets
+        .iter()
+        .filter_map(|a| a.as_array())
+        .find(|a| a.first().and_then(toml::Value::as_str) == Some("config/payguard.example.toml"))
+        .and_then(|a| a.get(1)?.as_str())
+        .expect("the example config is packaged");
+    let installed = format!("/{target}payguard.example.toml");
+    let output = payguard(&["--config", "/nonexistent/payguard.toml", "check"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains(&format!("installed by the package as {installed}")), "{installed}: {stderr}");
+}
+
 /// A `payguard.toml` whose one source is a port nothing listens on: every poll fails, which
 /// payguard logs as a warning.
 fn failing_config(dir: &Path) -> PathBuf {

@@ -14,6 +14,9 @@ pub struct EmailConfig {
     pub tls: Tls,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// RFC 5322 mailboxes, checked by lettre's parser: `me@example.com` or
+    /// `payguard <me@example.com>`. lettre encodes a display name when it writes the header, so the
+    /// text never shapes one.
     pub from: String,
     pub to: Vec<String>,
     pub timeout: std::time::Duration,
@@ -38,8 +41,8 @@ pub struct RawEmail {
     allow_insecure: Option<bool>,
     username: Option<String>,
     password: Option<Secret>,
-    from: Option<String>,
-    to: Option<Vec<String>>,
+    from: Option<Spanned<String>>,
+    to: Option<Vec<Spanned<String>>>,
     timeout: Option<Duration>,
 }
 
@@ -75,10 +78,16 @@ impl crate::config::Kind for EmailConfig {
         if to.is_empty() {
             return missing("to", "a list of recipient addresses");
         }
-        for address in std::iter::once(&from).chain(&to) {
-            if address.parse::<lettre::Address>().is_err() {
-                let field = if address == &from { "from" } else { "to" };
-                return entry.missing(field, format!("{address:?} is not an e-mail address"));
+        for (field, address) in std::iter::once(("from", &from)).chain(to.iter().map(|a| ("to", a))) {
+            if address.get_ref().parse::<lettre::message::Mailbox>().is_err() {
+                return entry.error(
+                    address.span(),
+                    field,
+                    format!(
+                        "{:?} is not an e-mail address: write \"me@example.com\" or, with a name, \"payguard <me@example.com>\"",
+                        address.get_ref()
+                    ),
+                );
             }
         }
         Ok(EmailConfig {
@@ -87,8 +96,8 @@ impl crate::config::Kind for EmailConfig {
             tls,
             username: raw.username,
             password: raw.password,
-            from,
-            to,
+            from: from.into_inner(),
+            to: to.into_iter().map(Spanned::into_inner).collect(),
             timeout: raw.timeout.map_or(std::time::Duration::from_secs(30), Duration::to_std),
         })
     }
@@ -127,4 +136,48 @@ fn parse_smtp_url(text: &str, tls: Tls) -> Result<(String, u16), String> {
         Tls::None => 25,
     };
     Ok((host.trim_matches(['[', ']']).to_owned(), url.port().unwrap_or(default_port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::notify::ChannelKind;
+
+    fn email(from: &str, to: &str) -> Result<EmailConfig, ConfigError> {
+        let text = format!(
+            "[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"https://u:p@bridge.example.com/simplefin\"\nschedule = \"0 * * * *\"\n\n\
+             [[channel]]\nname = \"mail\"\nkind = \"email\"\nsmtp_url = \"smtp://smtp.example.com\"\nfrom = {from:?}\nto = [{to}]\n"
+        );
+        let config = Config::parse(&text, Path::new("payguard.toml"))?;
+        match &config.channel("mail").expect("the mail channel").kind {
+            ChannelKind::Email(email) => Ok((**email).clone()),
+            other => panic!("not an email channel: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bare_addresses_and_mailboxes_with_a_display_name_are_both_accepted() {
+        let config = email("payguard <alerts@example.com>", r#""me@example.com", "Li Wei <li@example.com>""#)
+            .expect("both forms are addresses");
+        assert_eq!(config.from, "payguard <alerts@example.com>");
+        assert_eq!(config.to, ["me@example.com", "Li Wei <li@example.com>"]);
+        let quoted = email(r#""Payguard, home" <alerts@example.com>"#, r#""我 <me@example.com>""#)
+            .expect("a quoted name with a comma, and a name in Chinese");
+        assert_eq!(quoted.to, ["我 <me@example.com>"]);
+    }
+
+    #[test]
+    fn a_bad_address_is_placed_where_it_is_written() {
+        let error = email("payguard@example.com", r#""me@example.com", "Li Wei li@example.com""#)
+            .expect_err("a name without angle brackets is not a mailbox");
+        assert_eq!((error.line, error.column, error.key.as_str()), (12, 25, "channel[0].to"));
+        assert!(error.message.contains("\"Li Wei li@example.com\" is not an e-mail address"), "{error}");
+        assert!(error.message.contains("payguard <me@example.com>"), "says how to write one: {error}");
+        let newline = email("payguard\r\nBcc: x@example.com <alerts@example.com>", r#""me@example.com""#)
+            .expect_err("a line break cannot be in a name");
+        assert_eq!((newline.line, newline.column, newline.key.as_str()), (11, 8, "channel[0].from"));
+    }
 }
