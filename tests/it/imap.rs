@@ -255,13 +255,19 @@ async fn findings(server: &Dovecot, config: &Path) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_theft_is_found_through_the_mailbox() {
-    let Some(server) = dovecot().await else { return };
+/// A config on `server` whose first poll, a coffee, has been read as the accounts' baseline.
+async fn after_a_baseline(server: &Dovecot) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config(server.port, dir.path(), PASSWORD, "");
     server.append(FOLDER, &card_notice("c-1", "charged", "4.50", "Corner Cafe", "2026-11-30 09:15", "9,995.50")).await;
-    assert_eq!(findings(&server, &config).await, Vec::<Value>::new(), "the first poll is the baseline");
+    assert_eq!(findings(server, &config).await, Vec::<Value>::new(), "the first poll is the baseline");
+    (dir, config)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_theft_is_found_through_the_mailbox() {
+    let Some(server) = dovecot().await else { return };
+    let (dir, config) = after_a_baseline(&server).await;
 
     server
         .append(FOLDER, &card_notice("t-1", "charged", "1,600.00", "Quick Cash Ltd", "2026-11-30 09:40", "8,395.50"))
@@ -296,10 +302,7 @@ async fn a_theft_is_found_through_the_mailbox() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_notice_that_cannot_be_read_is_one_alert_naming_the_mail() {
     let Some(server) = dovecot().await else { return };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(server.port, dir.path(), PASSWORD, "");
-    server.append(FOLDER, &card_notice("c-1", "charged", "4.50", "Corner Cafe", "2026-11-30 09:15", "9,995.50")).await;
-    assert_eq!(findings(&server, &config).await, Vec::<Value>::new(), "the first poll is the baseline");
+    let (_dir, config) = after_a_baseline(&server).await;
 
     server
         .append(FOLDER, &card_notice("u-1", "charged", "1.6.00", "Quick Cash Ltd", "2026-11-30 09:40", "8,395.50"))

@@ -246,9 +246,8 @@ fn wechat_csv(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// The same rows as the xlsx export; an amount without `¥` is written as a number cell.
-fn wechat_xlsx(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
-    let mut workbook = rust_xlsxwriter::Workbook::new();
+/// The first sheet of a WeChat Pay workbook with its preamble and header written; rows from 17 on.
+fn wechat_sheet(workbook: &mut rust_xlsxwriter::Workbook) -> &mut rust_xlsxwriter::Worksheet {
     let sheet = workbook.add_worksheet();
     for (row, line) in WECHAT_PREAMBLE.iter().enumerate() {
         sheet.write_string(row as u32, 0, *line).expect("write");
@@ -256,6 +255,13 @@ fn wechat_xlsx(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
     for (col, name) in WECHAT_HEADER.iter().enumerate() {
         sheet.write_string(16, col as u16, *name).expect("write");
     }
+    sheet
+}
+
+/// The same rows as the xlsx export; an amount without `¥` is written as a number cell.
+fn wechat_xlsx(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = wechat_sheet(&mut workbook);
     for (i, (time, payee, way, amount, status, id)) in rows.iter().enumerate() {
         let row = 17 + i as u32;
         let goods = format!("{payee}的商品");
@@ -543,13 +549,7 @@ async fn a_wechat_workbook_of_number_and_date_cells_reads_exact_amounts_and_time
         ("2026-11-21 12:30:00", "超市", "支出", 0.1 + 0.2, "N4"),
     ];
     let mut workbook = rust_xlsxwriter::Workbook::new();
-    let sheet = workbook.add_worksheet();
-    for (row, line) in WECHAT_PREAMBLE.iter().enumerate() {
-        sheet.write_string(row as u32, 0, *line).expect("write");
-    }
-    for (col, name) in WECHAT_HEADER.iter().enumerate() {
-        sheet.write_string(16, col as u16, *name).expect("write");
-    }
+    let sheet = wechat_sheet(&mut workbook);
     let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
     let (bold, plain) = (Format::new().set_bold(), Format::new());
     for (i, (time, payee, way, amount, id)) in rows.iter().enumerate() {
