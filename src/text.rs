@@ -62,6 +62,16 @@ pub fn is_hidden(c: char) -> bool {
     c.is_control() || INVISIBLE.iter().any(|(low, high)| (*low..=*high).contains(&c))
 }
 
+/// A moment as a person reads it: on the configured clock (`[daemon] timezone`), to the minute,
+/// with its offset, so it is never taken for another zone's (`2026-11-20 08:01 +08:00`); on UTC it
+/// says `UTC`. What payguard prints as JSON or CSV keeps RFC 3339 in UTC instead.
+pub fn time(at: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    match zone {
+        chrono_tz::Tz::UTC => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        zone => at.with_timezone(&zone).format("%Y-%m-%d %H:%M %:z").to_string(),
+    }
+}
+
 /// `text` with every hidden character written visibly; printable text is returned as it is.
 pub fn escaped(text: &str) -> Cow<'_, str> {
     clipped(text, usize::MAX)
@@ -179,6 +189,14 @@ pub fn csv(field: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_time_is_shown_on_the_configured_clock_with_its_offset() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-20T00:01:30Z").expect("a time").to_utc();
+        assert_eq!(super::time(at, chrono_tz::Tz::UTC), "2026-11-20 00:01 UTC");
+        assert_eq!(super::time(at, chrono_tz::Asia::Shanghai), "2026-11-20 08:01 +08:00");
+        assert_eq!(super::time(at, chrono_tz::America::New_York), "2026-11-19 19:01 -05:00");
+    }
+
     use proptest::prelude::*;
 
     use super::*;

@@ -276,3 +276,30 @@ fn payees_recurring_suggests_rules_the_config_takes() {
     assert!(stated.contains("missing_payment: ACME GmbH: 3000.00 in from ACME GmbH around day 25"), "{stated}");
     assert!(stated.contains("amount_changed: Evil"), "{stated}");
 }
+
+/// On a `[daemon] timezone` other than UTC, the tables show each time on that clock with its
+/// offset; the JSON keeps RFC 3339 in UTC.
+#[test]
+fn tables_show_times_on_the_configured_clock() {
+    use chrono::Utc;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shanghai = support::sim_config_text(dir.path(), "https://bridge.example.com/simplefin", "0 * * * *", "")
+        .replacen("[daemon]\n", "[daemon]\ntimezone = \"Asia/Shanghai\"\n", 1);
+    let config = dir.path().join("payguard.toml");
+    std::fs::write(&config, shanghai).expect("write the config");
+    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+    let account = payguard::model::AccountRef::new("sim-bank", "ACT-1");
+    // 16:30 UTC two days ago: half past midnight the next day in Shanghai.
+    let day = (Utc::now() - chrono::TimeDelta::days(2)).date_naive();
+    let posted = day.and_hms_opt(16, 30, 0).expect("a time").and_utc();
+    let coffee = payguard::model::Transaction { posted, ..support::records::tx("t1", 0, "-4.50", "Corner Cafe") };
+    let observation = support::records::observation(account, Utc::now(), "100", vec![coffee]);
+    store.ingest(&observation, &[], &[], Utc::now()).expect("ingest");
+    drop(store);
+
+    let table = text(&payguard(&config, &["history", "ACT-1"]).stdout);
+    let local = (posted + chrono::TimeDelta::hours(8)).format("%Y-%m-%d 00:30 +08:00").to_string();
+    assert!(table.contains(&local), "{local} in: {table}");
+    let json = text(&payguard(&config, &["history", "ACT-1", "--format", "json"]).stdout);
+    assert!(json.contains(&posted.format("%Y-%m-%dT16:30:00").to_string()), "{json}");
+}

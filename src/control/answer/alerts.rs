@@ -7,7 +7,7 @@ use crate::control::exit;
 use crate::store::Store;
 use crate::text;
 
-pub fn alerts(_config: &Config, store: &Store, out: &mut Out, all: bool) -> anyhow::Result<u8> {
+pub fn alerts(config: &Config, store: &Store, out: &mut Out, all: bool) -> anyhow::Result<u8> {
     let mut alerts = store.all_alerts()?;
     alerts.retain(|a| all || a.state == AlertState::Firing);
     alerts.sort_by_key(|a| std::cmp::Reverse(a.last_seen));
@@ -40,7 +40,7 @@ pub fn alerts(_config: &Config, store: &Store, out: &mut Out, all: bool) -> anyh
             f.severity,
             f.kind,
             text::clipped(f.subject(), text::LINE),
-            a.first_fired.format("%Y-%m-%d %H:%M"),
+            text::time(a.first_fired, config.daemon.timezone),
             text::clipped(&f.title, text::LINE)
         );
     }

@@ -61,6 +61,7 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
     let until = until.map(|t| parse_time(t, now)).transpose().context("--until")?;
     let snapshots = store.snapshots_between(&account, since, until)?;
     let transactions = store.transactions_between(&account, since, until)?;
+    let zone = config.daemon.timezone;
     let text = &mut out.stdout;
     match format {
         Format::Table => {
@@ -69,14 +70,14 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
                 "{account}: {} balance(s), {} transaction(s) since {}",
                 snapshots.len(),
                 transactions.len(),
-                since.format("%Y-%m-%d %H:%M UTC")
+                crate::text::time(since, zone)
             )?;
             writeln!(text, "\nbalances:")?;
             for s in &snapshots {
                 writeln!(
                     text,
                     "  {}  {:>14} {}",
-                    s.observed_at.format("%Y-%m-%d %H:%M"),
+                    crate::text::time(s.observed_at, zone),
                     s.balance,
                     shown(&s.currency)
                 )?;
@@ -87,7 +88,7 @@ pub fn history(config: &Config, store: &Store, out: &mut Out, query: &HistoryQue
                 writeln!(
                     text,
                     "  {}  {:>14}  {}{pending}  [{}]",
-                    t.posted.format("%Y-%m-%d %H:%M"),
+                    crate::text::time(t.posted, zone),
                     t.amount,
                     shown(&t.payee),
                     shown(&t.id)

@@ -55,9 +55,10 @@ pub fn answer(config: &Config, store: &Store, request: &Request) -> Reply {
         }
         Request::Ack { alert_id } => ack::ack(store, &mut out, alert_id),
         Request::SilenceAdd { account, source, kind, duration, comment } => {
-            silence::add(store, &mut out, account.as_deref(), source.as_deref(), kind.as_deref(), duration, comment)
+            let matchers = (account.as_deref(), source.as_deref(), kind.as_deref());
+            silence::add(store, &mut out, matchers, duration, comment, config.daemon.timezone)
         }
-        Request::SilenceList { all } => silence::list(store, &mut out, *all),
+        Request::SilenceList { all } => silence::list(store, &mut out, *all, config.daemon.timezone),
         Request::SilenceExpire { id } => silence::expire(store, &mut out, id),
         Request::Verify => verify::verify(store, &mut out),
         // A stream needs the daemon's alerts as they happen; a store cannot give them.

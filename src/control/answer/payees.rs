@@ -28,8 +28,8 @@ pub fn payees(config: &Config, store: &Store, out: &mut Out, id: &str, source: O
             out,
             "  {:<32} {:<16} {:<16} {:>6}  {trusted}",
             text::clipped(&p.name, text::LINE),
-            p.first_seen.format("%Y-%m-%d %H:%M"),
-            p.last_seen.format("%Y-%m-%d %H:%M"),
+            text::time(p.first_seen, config.daemon.timezone),
+            text::time(p.last_seen, config.daemon.timezone),
             p.count
         );
     }

@@ -10,14 +10,14 @@ use crate::model::{FindingKind, short_hash};
 use crate::store::Store;
 use crate::text;
 
+/// Adds a silence on `(account, source, kind)`, any of which may be left out but not all.
 pub fn add(
     store: &Store,
     out: &mut Out,
-    account: Option<&str>,
-    source: Option<&str>,
-    kind: Option<&str>,
+    (account, source, kind): (Option<&str>, Option<&str>, Option<&str>),
     duration: &str,
     comment: &str,
+    zone: chrono_tz::Tz,
 ) -> anyhow::Result<u8> {
     if account.is_none() && source.is_none() && kind.is_none() {
         bail!("say what to silence: give at least one of --account, --source or --kind");
@@ -38,11 +38,11 @@ pub fn add(
         expired_at: None,
     };
     store.save_silence(&silence)?;
-    say!(out, "silence {} added, until {}", silence.id, silence.ends_at.format("%Y-%m-%d %H:%M UTC"));
+    say!(out, "silence {} added, until {}", silence.id, text::time(silence.ends_at, zone));
     Ok(exit::OK)
 }
 
-pub fn list(store: &Store, out: &mut Out, all: bool) -> anyhow::Result<u8> {
+pub fn list(store: &Store, out: &mut Out, all: bool, zone: chrono_tz::Tz) -> anyhow::Result<u8> {
     let now = Utc::now();
     let mut silences = store.silences()?;
     silences.retain(|s| all || s.is_active(now));
@@ -65,7 +65,7 @@ pub fn list(store: &Store, out: &mut Out, all: bool) -> anyhow::Result<u8> {
             "{}  {state}  {}  until {}  {}",
             s.id,
             matchers.join(" "),
-            s.expired_at.unwrap_or(s.ends_at).format("%Y-%m-%d %H:%M UTC"),
+            text::time(s.expired_at.unwrap_or(s.ends_at), zone),
             text::clipped(&s.comment, text::LINE)
         );
     }

@@ -26,7 +26,7 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
                 "request budget spent ({} of max_requests_per_day = {}), no polls until {}",
                 spent.used,
                 spent.max,
-                spent.until.with_timezone(&tz).format("%Y-%m-%d %H:%M")
+                text::time(spent.until, tz)
             ),
             (None, _, None) => "never polled".to_owned(),
             (Some(_), 0, None) => "ok".to_owned(),
@@ -87,7 +87,7 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
         say!(
             out,
             "store: FAILING since {}: {}\n  polls are not kept and nothing is watched until the store can be written again\n",
-            f.since.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            text::time(f.since, tz),
             f.error
         );
     }
@@ -149,7 +149,5 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
 
 /// An RFC 3339 time from the answer, on the configured wall clock, to the minute.
 fn local(time: &str, tz: chrono_tz::Tz) -> String {
-    chrono::DateTime::parse_from_rfc3339(time)
-        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|_| "-".to_owned())
+    chrono::DateTime::parse_from_rfc3339(time).map(|t| text::time(t.to_utc(), tz)).unwrap_or_else(|_| "-".to_owned())
 }
