@@ -66,9 +66,21 @@ pub fn is_hidden(c: char) -> bool {
 /// with its offset, so it is never taken for another zone's (`2026-11-20 08:01 +08:00`); on UTC it
 /// says `UTC`. What payguard prints as JSON or CSV keeps RFC 3339 in UTC instead.
 pub fn time(at: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    on_clock(at, zone, "%Y-%m-%d %H:%M")
+}
+
+/// [`time`] to the second, for evidence.
+pub fn time_to_the_second(at: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    on_clock(at, zone, "%Y-%m-%d %H:%M:%S")
+}
+
+fn on_clock(at: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz, format: &str) -> String {
     match zone {
-        chrono_tz::Tz::UTC => at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        zone => at.with_timezone(&zone).format("%Y-%m-%d %H:%M %:z").to_string(),
+        chrono_tz::Tz::UTC => format!("{} UTC", at.format(format)),
+        zone => {
+            let local = at.with_timezone(&zone);
+            format!("{} {}", local.format(format), local.format("%:z"))
+        }
     }
 }
 

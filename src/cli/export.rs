@@ -31,7 +31,7 @@ pub fn run(
     }
     export::check_target(out)?;
     let store = open_store(&config)?;
-    let bundle = Bundle::gather(&store, &account, since, until, now)?;
+    let bundle = Bundle::gather(&store, &account, since, until, now, config.daemon.timezone)?;
     drop(store);
     let names = export::write(&bundle, out).with_context(|| format!("cannot write the export to {}", out.display()))?;
     let evidence_dir = format!("{}/", export::EVIDENCE_DIR);

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 
 pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     let config = load_config(path, Secrets::Resolve)?;
+    let zone = config.daemon.timezone;
     crate::tls_roots::require()?;
     let store = open_store(&config)?;
     let console_stream = if json { Stream::Stderr } else { Stream::Stdout };
@@ -23,7 +24,7 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
         .find_map(Option::take);
     if let Some(error) = store_error {
         // Nothing the polls learned was kept, and nothing can be sent without recording it.
-        report(&notice_runs, &runs, &RoundReport::default());
+        report(&notice_runs, &runs, &RoundReport::default(), zone);
         let dir = engine.store().path().display().to_string();
         return Err(anyhow::Error::from(error).context(format!("the poll could not be stored in {dir}")));
     }
@@ -40,7 +41,7 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<u8> {
     }
     let deliveries = engine.deliverer().round(engine.store(), engine.clock().now(), true).await?;
     engine.store().flush().await.context("cannot flush the delivery outcomes")?;
-    report(&notice_runs, &runs, &deliveries);
+    report(&notice_runs, &runs, &deliveries, zone);
     let all_good = runs.iter().all(SourceRun::succeeded) && notice_runs.iter().all(|r| r.error.is_none());
     Ok(if all_good { exit::OK } else { exit::TEMPFAIL })
 }
@@ -51,7 +52,7 @@ fn shown(what: &impl std::fmt::Display) -> String {
 }
 
 /// A closing summary on stderr: what was checked, what failed and why.
-fn report(notice_runs: &[NoticeRun], runs: &[SourceRun], deliveries: &RoundReport) {
+fn report(notice_runs: &[NoticeRun], runs: &[SourceRun], deliveries: &RoundReport, zone: chrono_tz::Tz) {
     let notices: usize = runs.iter().map(|r| r.notices.len()).sum::<usize>()
         + notice_runs.iter().map(|r| r.notices.len()).sum::<usize>();
     for run in notice_runs {
@@ -81,7 +82,7 @@ fn report(notice_runs: &[NoticeRun], runs: &[SourceRun], deliveries: &RoundRepor
             line.push_str(&format!(
                 ", {} still owed (next try {}; the daemon or the next `payguard once` sends them)",
                 deliveries.pending,
-                due.format("%Y-%m-%d %H:%M:%S UTC")
+                text::time_to_the_second(due, zone)
             ));
         }
         eprintln!("{line}");

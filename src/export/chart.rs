@@ -27,7 +27,12 @@ pub struct Marker<'a> {
 }
 
 /// The chart: `points` are (observed_at, balance), oldest first; `markers` the alerts.
-pub fn balance_chart(points: &[(DateTime<Utc>, Decimal)], markers: &[Marker<'_>], currency: &str) -> String {
+pub fn balance_chart(
+    points: &[(DateTime<Utc>, Decimal)],
+    markers: &[Marker<'_>],
+    currency: &str,
+    zone: chrono_tz::Tz,
+) -> String {
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let mut svg = String::new();
@@ -96,7 +101,7 @@ pub fn balance_chart(points: &[(DateTime<Utc>, Decimal)], markers: &[Marker<'_>]
                 r##"<circle class="balance-point" cx="{}" cy="{}" r="3" fill="#1f5fa8"><title>{} {} {}</title></circle>"##,
                 x_of(*t),
                 fixed(y_of(*b)),
-                escape(&t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                escape(&crate::text::time(*t, zone)),
                 b,
                 escape(currency)
             );
@@ -128,14 +133,13 @@ pub fn balance_chart(points: &[(DateTime<Utc>, Decimal)], markers: &[Marker<'_>]
             svg,
             r##"<line class="alert-marker" x1="{x}" y1="{TOP}" x2="{x}" y2="{}" stroke="#c0392b" stroke-width="2" stroke-dasharray="4 3"><title>{} {}</title></line>"##,
             TOP + plot_h,
-            escape(&marker.at.format("%Y-%m-%d %H:%M UTC").to_string()),
+            escape(&crate::text::time(marker.at, zone)),
             escape(marker.label)
         );
     }
 
     // The time axis: its two ends, since every other tick would be a guess at what matters.
-    let fmt =
-        |s: i64| DateTime::from_timestamp(s, 0).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+    let fmt = |s: i64| DateTime::from_timestamp(s, 0).map(|t| crate::text::time(t, zone)).unwrap_or_default();
     let _ = write!(
         svg,
         r#"<text class="axis" x="{LEFT}" y="{}" font-size="11">{}</text><text class="axis" x="{}" y="{}" text-anchor="end" font-size="11">{}</text>"#,
@@ -189,18 +193,18 @@ mod tests {
 
     #[test]
     fn no_points_is_a_valid_empty_chart() {
-        let svg = balance_chart(&[], &[], "USD");
+        let svg = balance_chart(&[], &[], "USD", chrono_tz::Tz::UTC);
         assert_valid(&svg);
         assert!(svg.contains("No balances"));
         let marker = [Marker { at: now(), label: "balance_drop" }];
-        let svg = balance_chart(&[], &marker, "USD");
+        let svg = balance_chart(&[], &marker, "USD", chrono_tz::Tz::UTC);
         assert_valid(&svg);
         assert_eq!(svg.matches("class=\"alert-marker\"").count(), 1);
     }
 
     #[test]
     fn one_point_sits_mid_plot() {
-        let svg = balance_chart(&[(now(), dec("100.00"))], &[], "USD");
+        let svg = balance_chart(&[(now(), dec("100.00"))], &[], "USD", chrono_tz::Tz::UTC);
         assert_valid(&svg);
         assert_eq!(svg.matches("<circle").count(), 1);
         assert!(svg.contains(r#"cx="435" cy="140.0""#), "{svg}");
@@ -215,7 +219,7 @@ mod tests {
             Marker { at: now() + TimeDelta::hours(3), label: "<script>alert(1)</script>" },
             Marker { at: now() + TimeDelta::hours(9), label: "velocity" },
         ];
-        let svg = balance_chart(&points, &markers, "USD");
+        let svg = balance_chart(&points, &markers, "USD", chrono_tz::Tz::UTC);
         assert_valid(&svg);
         assert_eq!(svg.matches("<circle").count(), 10);
         assert_eq!(svg.matches("class=\"alert-marker\"").count(), 2);
@@ -230,6 +234,6 @@ mod tests {
     #[test]
     fn huge_balances_stay_finite() {
         let points = [(now(), Decimal::MAX), (now() + TimeDelta::hours(1), Decimal::MIN)];
-        assert_valid(&balance_chart(&points, &[], "USD"));
+        assert_valid(&balance_chart(&points, &[], "USD", chrono_tz::Tz::UTC));
     }
 }

@@ -52,6 +52,8 @@ pub struct Bundle {
     pub evidence: Vec<Kept>,
     pub audit_head: AuditHead,
     pub audit: AuditReport,
+    /// The clock the report shows times on (`[daemon] timezone`).
+    pub zone: chrono_tz::Tz,
 }
 
 impl Bundle {
@@ -63,6 +65,7 @@ impl Bundle {
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        zone: chrono_tz::Tz,
     ) -> Result<Bundle, StoreError> {
         let until = until.unwrap_or(now);
         let snapshots = store.snapshots_between(account, since, Some(until))?;
@@ -94,6 +97,7 @@ impl Bundle {
             evidence,
             audit_head,
             audit,
+            zone,
         })
     }
 

@@ -23,11 +23,11 @@ pub fn escape(text: &str) -> String {
     crate::text::html(&crate::text::escaped(text))
 }
 
-fn when(t: DateTime<Utc>) -> String {
+fn when(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
     format!(
         r#"<time datetime="{}">{}</time>"#,
         escape(&t.to_rfc3339()),
-        escape(&t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        escape(&crate::text::time_to_the_second(t, zone))
     )
 }
 
@@ -39,8 +39,8 @@ li.alert{color:#a02c1c;font-weight:bold}li{margin:.3em 0}.note{color:#666}";
 /// The whole page.
 pub fn render(bundle: &Bundle) -> String {
     let account = &bundle.account;
-    let range =
-        format!("{} to {}", bundle.since.format("%Y-%m-%d %H:%M UTC"), bundle.until.format("%Y-%m-%d %H:%M UTC"));
+    let zone = bundle.zone;
+    let range = format!("{} to {}", crate::text::time(bundle.since, zone), crate::text::time(bundle.until, zone));
     let title = format!("payguard evidence: account {} of {}, {range}", account.account, account.source);
     let currency = escape(&bundle.currency);
     let mut html = String::new();
@@ -57,7 +57,7 @@ pub fn render(bundle: &Bundle) -> String {
         "<p>Exported {} by payguard {}. Audit chain at export: <strong>{}</strong>. \
 The files beside this page (transactions.csv, balances.csv, alerts.json) hold the same data; \
 MANIFEST.txt gives each file's SHA-256.</p>",
-        when(bundle.exported_at),
+        when(bundle.exported_at, zone),
         escape(&bundle.version),
         escape(&bundle.audit_status())
     );
@@ -88,13 +88,13 @@ MANIFEST.txt gives each file's SHA-256.</p>",
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}<br><span class=\"note\">{}</span></td>\
 <td class=\"num\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                when(a.first_fired),
+                when(a.first_fired, bundle.zone),
                 escape(a.kind().as_str()),
                 escape(a.severity().as_str()),
                 escape(&a.finding.title),
                 escape(&a.finding.detail),
                 escape(&amount),
-                escape(&state(a)),
+                escape(&state(a, zone)),
                 escape(&a.id)
             );
         }
@@ -108,7 +108,7 @@ MANIFEST.txt gives each file's SHA-256.</p>",
     let points: Vec<_> = bundle.snapshots.iter().map(|s| (s.observed_at, s.balance)).collect();
     let markers: Vec<Marker<'_>> =
         bundle.alerts.iter().map(|a| Marker { at: a.first_fired, label: a.finding.title.as_str() }).collect();
-    html.push_str(&balance_chart(&points, &markers, &bundle.currency));
+    html.push_str(&balance_chart(&points, &markers, &bundle.currency, zone));
     html.push_str("\n<p class=\"note\">The line is the balance at each poll; dashed red lines mark when each alert first fired.</p>\n");
 
     html.push_str("<h2>Transactions</h2>\n");
@@ -123,7 +123,7 @@ MANIFEST.txt gives each file's SHA-256.</p>",
             let _ = writeln!(
                 html,
                 "<tr><td>{}</td><td class=\"num\">{} {currency}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                when(t.posted),
+                when(t.posted, bundle.zone),
                 t.amount,
                 escape(&t.payee),
                 escape(&t.description),
@@ -137,13 +137,13 @@ MANIFEST.txt gives each file's SHA-256.</p>",
     html
 }
 
-fn state(alert: &Alert) -> String {
+fn state(alert: &Alert, zone: chrono_tz::Tz) -> String {
     let state = match alert.state {
         AlertState::Firing => "firing",
         AlertState::Resolved => "resolved",
     };
     match alert.acknowledged_at {
-        Some(at) => format!("{state}, acknowledged {}", at.format("%Y-%m-%d %H:%M UTC")),
+        Some(at) => format!("{state}, acknowledged {}", crate::text::time(at, zone)),
         None => state.to_owned(),
     }
 }
@@ -182,7 +182,7 @@ fn timeline(bundle: &Bundle) -> String {
             Event::Alert(a) => writeln!(
                 html,
                 "<li class=\"alert\">{} alert <code>{}</code> fired: {} ({}, {})</li>",
-                when(a.first_fired),
+                when(a.first_fired, bundle.zone),
                 escape(&a.id),
                 escape(&a.finding.title),
                 escape(a.kind().as_str()),
@@ -191,7 +191,7 @@ fn timeline(bundle: &Bundle) -> String {
             Event::Transaction(t, by) => writeln!(
                 html,
                 "<li class=\"transaction\">{} {} {} to/from {} ({}) <code>{}</code>; cited by alert {}</li>",
-                when(t.posted),
+                when(t.posted, bundle.zone),
                 t.amount,
                 escape(&bundle.currency),
                 escape(&t.payee),
@@ -218,6 +218,15 @@ mod tests {
     use crate::model::{AccountRef, Finding, FindingKind, Snapshot};
     use crate::store::{AuditHead, AuditReport};
     use chrono::TimeDelta;
+
+    #[test]
+    fn times_are_shown_on_the_configured_clock() {
+        let shanghai = Bundle { zone: chrono_tz::Asia::Shanghai, ..bundle() };
+        let html = render(&shanghai);
+        let local = crate::text::time_to_the_second(shanghai.exported_at, chrono_tz::Asia::Shanghai);
+        assert!(local.ends_with("+08:00") && html.contains(&local), "{local} in the report");
+        assert!(html.contains(&shanghai.exported_at.to_rfc3339()), "the machine-readable time stays UTC");
+    }
 
     fn bundle() -> Bundle {
         let account = AccountRef::new("bank<b>", "A\"1");
@@ -261,6 +270,7 @@ mod tests {
             evidence: Vec::new(),
             audit_head: AuditHead { seq: 7, hash: "abc".into() },
             audit: AuditReport { entries: 7, head: "abc".into(), broken: None },
+            zone: chrono_tz::Tz::UTC,
         }
     }
 
