@@ -88,7 +88,7 @@ async fn a_flood_of_idle_connections_leaves_status_polls_and_the_log_intact() {
     // A quarter of the 64 descriptors at most, whatever the flood.
     assert!((1..=16).contains(&idle), "{idle} connections were held at once");
     let status = support::run(&config, &["status"]).await;
-    assert!(support::stdout_of(&status).contains("ACT-1"));
+    assert!(support::status_report(&status).contains("ACT-1"));
     let before = *requests.borrow();
     tokio::time::timeout(BOUND, requests.wait_for(|n| *n >= before + 2))
         .await
@@ -109,7 +109,7 @@ async fn a_flood_of_idle_connections_leaves_status_polls_and_the_log_intact() {
     set_open_files(pid, NOFILE);
     until_closed(waiting).await;
     let status = support::run(&config, &["status", "--json"]).await;
-    support::stdout_of(&status);
+    support::status_report(&status);
 
     support::signal(&daemon.child, "TERM");
     assert_eq!(daemon.wait_exit(BOUND), Some(0));

@@ -17,8 +17,12 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
     let now = Utc::now();
     let tz = config.daemon.timezone;
     let mut sources = Vec::new();
+    // A source whose last poll failed, or with an account whose data is unusable, is not watched
+    // as it should be: said in the exit code, so a script or a monitor can tell.
+    let mut failing = false;
     for source in &config.sources {
         let health = store.source_health(&source.name)?;
+        failing |= health.consecutive_failures > 0 || !health.unreadable.is_empty();
         let used = health.requests.iter().filter(|t| **t > now - TimeDelta::hours(24)).count();
         let left = source.polling.max_requests_per_day.map(|max| (max as usize).saturating_sub(used));
         let state = match (health.last_attempt, health.consecutive_failures, &health.budget_spent) {
@@ -66,7 +70,11 @@ pub fn status(config: &Config, store: &Store, out: &mut Out, as_json: bool) -> a
     let pending = store.pending_deliveries()?;
     // A store that cannot be written means nothing is watched: said first, and in the exit code.
     let failure = store.failure();
-    let code = if failure.is_some() { exit::IO } else { exit::OK };
+    let code = match (&failure, failing) {
+        (Some(_), _) => exit::IO,
+        (None, true) => exit::TEMPFAIL,
+        (None, false) => exit::OK,
+    };
     let store_json = match &failure {
         Some(f) => json!({ "state": "failing", "since": f.since, "error": f.error }),
         None => json!({ "state": "ok" }),
