@@ -180,25 +180,30 @@ impl<'a> Listing<'a> {
         Ok(listing)
     }
 
-    /// The listed account `id`, or that the provider does not list it.
-    pub fn get(&self, id: &str) -> Result<&'a Value, SourceError> {
-        self.by_id.get(id).copied().ok_or_else(|| SourceError::MissingAccount(id.to_owned()))
-    }
-
-    /// Records how reading account `id` went. Refused credentials or a rate limit are the whole
-    /// source's, returned to end the poll; anything else fails only the account.
-    pub fn record(&mut self, id: &str, result: Result<Observation, SourceError>) -> Result<(), SourceError> {
-        if let Err(e) = &result
-            && is_the_sources(e)
-        {
-            return Err(e.clone());
+    /// Reads each `wanted` account, in order, with `read` (given its id and its listing). One the
+    /// provider does not list fails alone; refused credentials or a rate limit are the whole
+    /// source's and end the poll; anything else fails only the account.
+    pub async fn read_each<'w, Reading>(
+        mut self,
+        wanted: &'w [String],
+        read: impl Fn(&'w str, &'a Value) -> Reading,
+    ) -> Result<Poll, SourceError>
+    where
+        Reading: Future<Output = Result<Observation, SourceError>>,
+    {
+        for id in wanted {
+            let result = match self.by_id.get(id.as_str()).copied() {
+                Some(account) => read(id, account).await,
+                None => Err(SourceError::MissingAccount(id.clone())),
+            };
+            if let Err(e) = &result
+                && is_the_sources(e)
+            {
+                return Err(e.clone());
+            }
+            self.poll.accounts.push((id.clone(), result));
         }
-        self.poll.accounts.push((id.to_owned(), result));
-        Ok(())
-    }
-
-    pub fn into_poll(self) -> Poll {
-        self.poll
+        Ok(self.poll)
     }
 }
 

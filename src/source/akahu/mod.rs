@@ -50,15 +50,8 @@ impl Akahu {
     async fn poll(&self, wanted: &[String], since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Poll, SourceError> {
         let answer = self.ask(self.api.url(&["accounts"])).await?;
         let listed = items(&answer, "items").map_err(|e| self.api.malformed(format!("the accounts: {e}")))?;
-        let mut listing = Listing::new(&self.api, listed, "_id", wanted)?;
-        for id in wanted {
-            let result = match listing.get(id) {
-                Ok(account) => self.account(id, account, since, now).await,
-                Err(missing) => Err(missing),
-            };
-            listing.record(id, result)?;
-        }
-        Ok(listing.into_poll())
+        let listing = Listing::new(&self.api, listed, "_id", wanted)?;
+        listing.read_each(wanted, |id, account| self.account(id, account, since, now)).await
     }
 
     /// One account: its settled transactions since `since` and its pending ones. An account Akahu

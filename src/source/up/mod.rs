@@ -50,15 +50,8 @@ impl Up {
     async fn poll(&self, wanted: &[String], since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Poll, SourceError> {
         let first = with_query(self.api.url(&["accounts"]), &[("page[size]", PAGE_SIZE)]);
         let listed = &self.list(first, "accounts").await?;
-        let mut listing = Listing::new(&self.api, listed, "id", wanted)?;
-        for id in wanted {
-            let result = match listing.get(id) {
-                Ok(account) => self.account(id, account, since, now).await,
-                Err(missing) => Err(missing),
-            };
-            listing.record(id, result)?;
-        }
-        Ok(listing.into_poll())
+        let listing = Listing::new(&self.api, listed, "id", wanted)?;
+        listing.read_each(wanted, |id, account| self.account(id, account, since, now)).await
     }
 
     /// One account: its settled transactions since `since`, and every held one, however old: the
