@@ -191,20 +191,37 @@ impl<'a> Listing<'a> {
     where
         Reading: Future<Output = Result<Observation, SourceError>>,
     {
-        for id in wanted {
-            let result = match self.by_id.get(id.as_str()).copied() {
-                Some(account) => read(id, account).await,
-                None => Err(SourceError::MissingAccount(id.clone())),
-            };
-            if let Err(e) = &result
-                && is_the_sources(e)
-            {
-                return Err(e.clone());
-            }
-            self.poll.accounts.push((id.clone(), result));
-        }
+        let by_id = &self.by_id;
+        self.poll.accounts = read_accounts(wanted, |id| by_id.get(id).copied(), read).await?;
         Ok(self.poll)
     }
+}
+
+/// Reads each `wanted` account, in order: `listed` finds what the provider says of it, `read`
+/// reads it from that. One the provider does not list fails alone; an error that is the whole
+/// source's (see [`is_the_sources`]) ends the poll, since the other accounts would meet it too.
+pub(super) async fn read_accounts<'w, Listed, Reading>(
+    wanted: &'w [String],
+    listed: impl Fn(&str) -> Option<Listed>,
+    read: impl Fn(&'w str, Listed) -> Reading,
+) -> Result<Vec<(String, Result<Observation, SourceError>)>, SourceError>
+where
+    Reading: Future<Output = Result<Observation, SourceError>>,
+{
+    let mut accounts = Vec::with_capacity(wanted.len());
+    for id in wanted {
+        let result = match listed(id) {
+            Some(account) => read(id, account).await,
+            None => Err(SourceError::MissingAccount(id.clone())),
+        };
+        if let Err(e) = &result
+            && is_the_sources(e)
+        {
+            return Err(e.clone());
+        }
+        accounts.push((id.clone(), result));
+    }
+    Ok(accounts)
 }
 
 /// Whether an error met while reading one account is the whole source's: refused credentials,

@@ -24,7 +24,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::fetch::{Answer, send};
-use super::paged::{Api, Pages, items, next_of};
+use super::paged::{Api, Pages, items, next_of, read_accounts};
 use super::values::{amount, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
@@ -67,27 +67,10 @@ impl EnableBanking {
 
     async fn poll(&self, wanted: &[String], since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Poll, SourceError> {
         let (linked, consent_until) = self.session(now).await?;
-        let mut poll = Poll {
-            unconfigured: linked.iter().filter(|a| !wanted.contains(a)).cloned().collect(),
-            consent_until,
-            ..Poll::default()
-        };
-        for uid in wanted {
-            let result = if linked.contains(uid) {
-                self.account(uid, since, now).await
-            } else {
-                Err(SourceError::MissingAccount(uid.clone()))
-            };
-            // The whole session is refused, or the bank's quota is spent: the other accounts would be too.
-            if let Err(
-                e @ (SourceError::Auth { .. } | SourceError::ConsentExpired { .. } | SourceError::RateLimited { .. }),
-            ) = &result
-            {
-                return Err(e.clone());
-            }
-            poll.accounts.push((uid.clone(), result));
-        }
-        Ok(poll)
+        let is_linked = |uid: &str| linked.iter().any(|l| l == uid).then_some(());
+        let accounts = read_accounts(wanted, is_linked, |uid, ()| self.account(uid, since, now)).await?;
+        let unconfigured = linked.iter().filter(|a| !wanted.contains(a)).cloned().collect();
+        Ok(Poll { accounts, unconfigured, consent_until, ..Poll::default() })
     }
 
     /// The session's accounts and when its access ends, or why it can no longer be read.

@@ -27,6 +27,7 @@ use reqwest::{Client, StatusCode, Url};
 use serde_json::Value;
 
 use super::fetch::{Answer, check_url, host_of, segment, send};
+use super::paged::read_accounts;
 use super::values::{amount, kind, not_json, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
@@ -80,21 +81,8 @@ impl GoCardless {
             },
             ..Poll::default()
         };
-        for account in accounts {
-            let result = if linked.contains(account) {
-                self.account(account, since, now).await
-            } else {
-                Err(SourceError::MissingAccount(account.clone()))
-            };
-            // The whole link is refused, or the bank's quota is spent: the other accounts would be too.
-            if let Err(
-                e @ (SourceError::Auth { .. } | SourceError::ConsentExpired { .. } | SourceError::RateLimited { .. }),
-            ) = &result
-            {
-                return Err(e.clone());
-            }
-            poll.accounts.push((account.clone(), result));
-        }
+        let is_linked = |id: &str| linked.iter().any(|l| l == id).then_some(());
+        poll.accounts = read_accounts(accounts, is_linked, |id, ()| self.account(id, since, now)).await?;
         let quotas = self.quotas.lock().unwrap_or_else(PoisonError::into_inner);
         poll.quotas = accounts.iter().filter_map(|a| Some((a.clone(), *quotas.get(a)?))).collect();
         Ok(poll)
