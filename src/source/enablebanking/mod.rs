@@ -219,12 +219,22 @@ pub fn observation(
         None => None,
     };
     let mut read = Vec::new();
+    let mut undated = Vec::new();
     for (i, item) in transactions.iter().enumerate() {
-        if let Some(transaction) = transaction(item, now).map_err(|e| format!("transactions[{i}]: {e}"))? {
+        if let Some((transaction, dated)) = transaction(item).map_err(|e| format!("transactions[{i}]: {e}"))? {
+            if !dated {
+                undated.push(read.len());
+            }
             read.push(transaction);
         }
     }
+    // An id is derived from the time among the rest; a pending item without a date has none of its
+    // own, so its id is derived without one, and the same hold is the same transaction in every
+    // poll. It is then dated by the poll: it is happening now.
     derive_ids(&mut read);
+    for at in undated {
+        read[at].posted = now;
+    }
     Ok(Observation {
         account,
         name: None,
@@ -249,8 +259,10 @@ fn money(value: Option<&Value>, what: &str) -> Result<(Decimal, String), String>
     Ok((sum, currency))
 }
 
-/// One transaction, or `None` for one that moved no money (cancelled or rejected).
-fn transaction(item: &Value, now: DateTime<Utc>) -> Result<Option<Transaction>, String> {
+/// One transaction and whether the bank dated it, or `None` for one that moved no money
+/// (cancelled or rejected). An undated one (pending only) is dated at the epoch for the caller
+/// to date.
+fn transaction(item: &Value) -> Result<Option<(Transaction, bool)>, String> {
     let field = |name: &str| item.get(name).filter(|v| !v.is_null());
     let pending = match field("status").and_then(Value::as_str) {
         None | Some("BOOK") => false,
@@ -264,10 +276,10 @@ fn transaction(item: &Value, now: DateTime<Utc>) -> Result<Option<Transaction>, 
         Some(id) => text(id, "entry_reference")?,
         None => String::new(),
     };
-    let posted = match ["booking_date", "value_date", "transaction_date"].into_iter().find_map(field) {
-        Some(value) => time(value, "booking_date")?,
-        // A pending item may carry no date yet: it is happening now.
-        None if pending => now,
+    let (posted, dated) = match ["booking_date", "value_date", "transaction_date"].into_iter().find_map(field) {
+        Some(value) => (time(value, "booking_date")?, true),
+        // A pending item may carry no date yet.
+        None if pending => (DateTime::UNIX_EPOCH, false),
         None => return Err("a booked transaction without booking_date or value_date".to_owned()),
     };
     let description = match field("remittance_information") {
@@ -280,7 +292,8 @@ fn transaction(item: &Value, now: DateTime<Utc>) -> Result<Option<Transaction>, 
         Some(name) => text(name, &format!("{counterpart}.name"))?,
         None => description.clone(),
     };
-    Ok(Some(Transaction { id, posted, amount, payee_key: payee_key(&payee), payee, description, pending }))
+    let transaction = Transaction { id, posted, amount, payee_key: payee_key(&payee), payee, description, pending };
+    Ok(Some((transaction, dated)))
 }
 
 /// An unsigned amount as money in (positive) or out (negative), by the indicator the API always
@@ -362,6 +375,12 @@ mod tests {
         assert_eq!((read[2].1.as_str(), read[2].2, read[2].4), ("-3.20", "Coffee Shop", true));
         assert_eq!(read.len(), 3, "a rejected transaction moved no money");
         assert!(!read[2].0.is_empty(), "an id is derived where the bank gives none");
+        assert_eq!(seen.transactions[2].posted, at(), "an undated hold is dated by the poll");
+        // The same undated hold an hour later is the same transaction, not a second charge.
+        let later =
+            observation(AccountRef::new("eb", "acc"), &balances, &transactions, at() + chrono::TimeDelta::hours(1))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(later.transactions[2].id, seen.transactions[2].id);
     }
 
     #[test]
