@@ -5,7 +5,10 @@
 //! What "moved" is known from: the balance date the platform reports (`Snapshot::as_of`,
 //! SimpleFIN's `balance-date`), its own word for when its data was current, and the newest
 //! transaction posted, among those read now and those kept from recent polls. The data last moved
-//! at the later of the two, and is stale once that is more than `stale_after` ago. Without a
+//! at the later of the two, and is stale once that is more than `stale_after` ago. Pending
+//! transactions do not count: a source dates an undated pending charge by the poll itself
+//! (SimpleFIN, Enable Banking), which would make any standstill look fresh, and a dead connection
+//! keeps listing the holds it last saw. Without a
 //! balance date nothing fires: from transactions alone a quiet account (no payment for a week) and
 //! a dead connection look the same, and the quiet account is the common case. With a fresh balance
 //! date, no new transactions is a quiet account too; and a transaction newer than the balance date
@@ -23,7 +26,8 @@ use crate::model::{Duration, Finding, FindingKind};
 pub(super) fn stale_data(input: &Input) -> Option<Finding> {
     let stale_after = input.rules.stale_after?;
     let as_of = input.observation.snapshot.as_of?;
-    let newest = input.history.recent.iter().chain(&input.observation.transactions).map(|tx| tx.posted).max();
+    let booked = input.history.recent.iter().chain(&input.observation.transactions).filter(|tx| !tx.pending);
+    let newest = booked.map(|tx| tx.posted).max();
     let moved = newest.map_or(as_of, |posted| posted.max(as_of));
     let still = input.now - moved;
     if still <= stale_after {
@@ -31,7 +35,7 @@ pub(super) fn stale_data(input: &Input) -> Option<Finding> {
     }
     let transaction = match newest {
         Some(posted) => format!("its newest transaction posted {}", day(posted)),
-        None => "it lists no recent transaction".to_owned(),
+        None => "it lists no recent booked transaction".to_owned(),
     };
     let mut finding = input.finding(
         FindingKind::StaleData,
@@ -117,6 +121,17 @@ mod tests {
             let found = judged(&learned_history(), *as_of, posted);
             assert_eq!(found.is_some(), *fires, "as_of {as_of:?}, posted {posted:?}: {found:?}");
         }
+    }
+
+    /// A pending charge the source had to date by the poll (posted = now) proves nothing moved.
+    #[test]
+    fn a_pending_charge_dated_by_the_poll_does_not_count() {
+        let mut hold = tx("hold", 0, "-12.00", "Metro");
+        hold.pending = true;
+        let mut obs = observation("100", vec![hold]);
+        obs.snapshot.as_of = Some(now() - TimeDelta::days(4));
+        let findings = run(&stale_rules(), &learned_history(), obs);
+        assert!(of_kind(&findings, FindingKind::StaleData).is_some(), "{findings:?}");
     }
 
     #[test]
