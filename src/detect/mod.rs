@@ -54,7 +54,8 @@ pub struct Rules {
     pub pending_max_age: TimeDelta,
     /// Monthly payments the account expects (`missing_payment`, `amount_changed`).
     pub expected: Vec<Expected>,
-    /// `stale_data` fires when the platform's balance date and newest transaction are older than this.
+    /// `stale_data` fires when the platform's balance date and newest booked transaction are older
+    /// than this.
     pub stale_after: Option<TimeDelta>,
 }
 
@@ -346,7 +347,7 @@ mod tests {
                 "duplicate_charge: same payee and amount within 2h",
                 "missing_payment: salary: 3000.00 or more in around day 25 (3d late); rent: 1200.00 out to Landlord Co around day 1 (2d late)",
                 "amount_changed: rent: beyond 5% of 1200.00",
-                "stale_data: the balance date and newest transaction older than 3d",
+                "stale_data: the balance date and newest booked transaction older than 3d",
             ]
         );
     }

@@ -3,17 +3,17 @@
 //! succeeds and says the same, so nothing else fires while payments go unseen.
 //!
 //! What "moved" is known from: the balance date the platform reports (`Snapshot::as_of`,
-//! SimpleFIN's `balance-date`), its own word for when its data was current, and the newest
-//! transaction posted, among those read now and those kept from recent polls. The data last moved
-//! at the later of the two, and is stale once that is more than `stale_after` ago. Pending
-//! transactions do not count: a source dates an undated pending charge by the poll itself
-//! (SimpleFIN, Enable Banking), which would make any standstill look fresh, and a dead connection
-//! keeps listing the holds it last saw. Without a
-//! balance date nothing fires: from transactions alone a quiet account (no payment for a week) and
-//! a dead connection look the same, and the quiet account is the common case. With a fresh balance
-//! date, no new transactions is a quiet account too; and a transaction newer than the balance date
-//! shows data still arriving, whatever the date says. A date ahead of `now` (the platform's clock)
-//! counts as fresh.
+//! SimpleFIN's `balance-date`), its own word for when its data was current, and the newest booked
+//! transaction, among those read now and those kept from recent polls. The data last moved at the
+//! later of the two, and is stale once that is more than `stale_after` ago.
+//!
+//! Without a balance date nothing fires: from transactions alone a quiet account (no payment for a
+//! week) and a dead connection look the same, and the quiet account is the common case. With a
+//! fresh balance date, no new transactions is a quiet account too; and a booked transaction newer
+//! than the balance date shows data still arriving, whatever the date says. Pending transactions do
+//! not count: a source dates an undated pending charge by the poll itself (SimpleFIN, Enable
+//! Banking), which would make any standstill look fresh, and a dead connection keeps listing the
+//! holds it last saw. A date ahead of `now` (the platform's clock) counts as fresh.
 //!
 //! A condition with one alert per account: it is resolved by the first poll whose data moved.
 
@@ -34,7 +34,7 @@ pub(super) fn stale_data(input: &Input) -> Option<Finding> {
         return None;
     }
     let transaction = match newest {
-        Some(posted) => format!("its newest transaction posted {}", day(posted)),
+        Some(posted) => format!("its newest booked transaction posted {}", day(posted)),
         None => "it lists no recent booked transaction".to_owned(),
     };
     let mut finding = input.finding(
@@ -55,7 +55,7 @@ pub(super) fn stale_data(input: &Input) -> Option<Finding> {
 pub(super) fn stale_data_rule(rules: &Rules) -> String {
     rules.stale_after.map_or_else(
         || OFF.to_owned(),
-        |after| format!("the balance date and newest transaction older than {}", Duration(after)),
+        |after| format!("the balance date and newest booked transaction older than {}", Duration(after)),
     )
 }
 
@@ -140,7 +140,9 @@ mod tests {
         assert_eq!(found.when, Some(now() - TimeDelta::days(4)));
         assert_eq!(found.threshold.as_ref().map(|t| (t.key.as_str(), t.value.as_str())), Some(("stale_after", "3d")));
         assert_eq!(found.title, "No new data from the platform since 2026-09-17 (4 days)");
-        assert!(found.detail.contains("balance is dated 2026-09-17 and its newest transaction posted 2026-09-16"));
+        assert!(
+            found.detail.contains("balance is dated 2026-09-17 and its newest booked transaction posted 2026-09-16")
+        );
         // One alert per account: the key does not follow the dates, so a longer standstill is the
         // same alert, not a new one.
         assert_eq!(found.key, judged(&learned_history(), Some(9 * DAY), &[]).expect("stale").key);
