@@ -10,7 +10,7 @@ use serde::de::IgnoredAny;
 use toml::de::{DeTable, DeValue};
 
 use super::alerting::{RawAlerts, RawQuietHours, RawRoute};
-use super::values::{Amount, Count, DayOfMonth, Duration, Percent, SignedAmount, TimeZone};
+use super::values::{Amount, Count, DayOfMonth, Duration, DurationOrOff, Percent, SignedAmount, TimeZone};
 use super::*;
 use crate::detect::Expected;
 use crate::model::payee_key;
@@ -73,6 +73,7 @@ struct RawAccount {
     card_expiry_warn: Option<Duration>,
     tolerance: Option<Amount>,
     pending_max_age: Option<Duration>,
+    stale_after: Option<DurationOrOff>,
     #[serde(default)]
     expected: Vec<Spanned<RawExpected>>,
 }
@@ -233,7 +234,7 @@ impl Validator<'_> {
 
         let mut accounts = Vec::new();
         for (i, account) in raw.accounts.into_iter().enumerate() {
-            accounts.push(self.account(i, account, &source_names)?);
+            accounts.push(self.account(i, account, &sources)?);
         }
         let mut seen = HashSet::new();
         for (i, (account, span)) in accounts.iter().enumerate() {
@@ -382,16 +383,17 @@ impl Validator<'_> {
         &self,
         i: usize,
         raw: Spanned<RawAccount>,
-        sources: &[&str],
+        sources: &[super::source::Read],
     ) -> Result<(AccountConfig, std::ops::Range<usize>), ConfigError> {
         let raw = raw.into_inner();
-        if !sources.contains(&raw.source.get_ref().as_str()) {
+        let Some(source) = sources.iter().map(|s| &s.source).find(|s| s.name == *raw.source.get_ref()) else {
+            let names: Vec<&str> = sources.iter().map(|s| s.source.name.as_str()).collect();
             return self.error(
                 raw.source.span(),
                 format!("account[{i}].source"),
-                format!("no [[source]] is named {:?}: expected one of {}", raw.source.get_ref(), sources.join(", ")),
+                format!("no [[source]] is named {:?}: expected one of {}", raw.source.get_ref(), names.join(", ")),
             );
-        }
+        };
         let defaults = Rules::default();
         let rules = Rules {
             min_balance: raw.min_balance.map(|a| a.0),
@@ -409,6 +411,10 @@ impl Validator<'_> {
             tolerance: raw.tolerance.map_or(defaults.tolerance, |a| a.0),
             pending_max_age: raw.pending_max_age.map_or(defaults.pending_max_age, |d| d.0),
             expected: Vec::new(),
+            stale_after: match raw.stale_after {
+                Some(DurationOrOff(after)) => after,
+                None => defaults.stale_after.filter(|_| source.kind.get().stays_current()),
+            },
         };
         let mut rules = rules;
         for (j, expected) in raw.expected.into_iter().enumerate() {
@@ -520,6 +526,23 @@ mod tests {
         let error = parse(&format!("{SOURCE}{channels}"), Path::new("payguard.toml")).expect_err("25 mistakes");
         assert_eq!(error.all().count(), 20);
         assert_eq!(error.more.last().map(|e| e.key.as_str()), Some("channel[19].max_per_hour"), "the first twenty");
+    }
+
+    /// `stale_after` is on by default where the platform keeps its data current, off for a folder
+    /// of statements (as old as the last export), and what an account sets wins either way.
+    #[test]
+    fn stale_after_defaults_by_kind_of_source() {
+        let text = |bank: &str, folder: &str| {
+            format!(
+                "[[source]]\nname = \"bank\"\nkind = \"simplefin\"\naccess_url = \"https://u:p@bridge.example.com/simplefin\"\nschedule = \"0 * * * *\"\n\n[[source]]\nname = \"folder\"\nkind = \"statements\"\ndir = \"/tmp\"\nformat = \"alipay-csv\"\nschedule = \"0 * * * *\"\n\n[[account]]\nsource = \"bank\"\nid = \"ACT-1\"\n{bank}\n[[account]]\nsource = \"folder\"\nid = \"alipay\"\n{folder}\n"
+            )
+        };
+        let stale_after = |bank: &str, folder: &str| {
+            let config = parse(&text(bank, folder), Path::new("payguard.toml")).expect("a config");
+            config.accounts.iter().map(|a| a.rules.stale_after.map(|d| d.num_days())).collect::<Vec<_>>()
+        };
+        assert_eq!(stale_after("", ""), [Some(3), None]);
+        assert_eq!(stale_after("stale_after = \"off\"", "stale_after = \"35d\""), [None, Some(35)]);
     }
 
     #[test]

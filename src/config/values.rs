@@ -121,6 +121,24 @@ impl FromStr for DayOfMonth {
     }
 }
 
+/// A duration, or `"off"` to switch a rule off (`stale_after`). Zero is refused: it is no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DurationOrOff(pub Option<chrono::TimeDelta>);
+
+impl FromStr for DurationOrOff {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim() == "off" {
+            return Ok(DurationOrOff(None));
+        }
+        let Duration(span) = text.parse().map_err(|e| format!("{e}; or \"off\" to switch it off"))?;
+        if span.is_zero() {
+            return Err(format!("{text:?} is no limit: write a duration like \"3d\", or \"off\" to switch it off"));
+        }
+        Ok(DurationOrOff(Some(span)))
+    }
+}
+
 /// An IANA time zone name such as `Europe/Berlin` or `Asia/Shanghai`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeZone(pub chrono_tz::Tz);
@@ -148,6 +166,7 @@ macro_rules! from_text {
 
 from_text! {
     Duration => "a duration string like \"15m\"",
+    DurationOrOff => "a duration string like \"3d\", or \"off\"",
     Amount => "an amount as a string, like \"100.00\"",
     Percent => "a percentage like 20 or \"12.5\"",
     ByteSize => "a size like \"16MiB\"",
@@ -228,5 +247,15 @@ mod tests {
         assert!("0".parse::<Percent>().is_err());
         assert!("101".parse::<Percent>().is_err());
         assert!("-5.00".parse::<Amount>().is_err());
+    }
+
+    #[test]
+    fn a_duration_or_off() {
+        assert_eq!("off".parse::<DurationOrOff>(), Ok(DurationOrOff(None)));
+        assert_eq!("3d".parse::<DurationOrOff>(), Ok(DurationOrOff(Some(chrono::TimeDelta::days(3)))));
+        let zero = "0s".parse::<DurationOrOff>().err().unwrap_or_default();
+        assert!(zero.contains("is no limit") && zero.contains("\"off\""), "{zero}");
+        let bad = "never".parse::<DurationOrOff>().err().unwrap_or_default();
+        assert!(bad.contains("is not a duration") && bad.ends_with("or \"off\" to switch it off"), "{bad}");
     }
 }

@@ -18,7 +18,13 @@ pub fn dec(s: &str) -> Decimal {
 
 /// Rules with every detector off except those a test switches on.
 pub fn rules() -> Rules {
-    Rules { drop_pct: None, velocity_count: None, learning_period: TimeDelta::zero(), ..Rules::default() }
+    Rules {
+        drop_pct: None,
+        velocity_count: None,
+        learning_period: TimeDelta::zero(),
+        stale_after: None,
+        ..Rules::default()
+    }
 }
 
 pub fn snapshot(minutes_ago: i64, balance: &str) -> Snapshot {

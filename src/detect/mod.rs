@@ -14,6 +14,7 @@ mod notice;
 mod payee;
 mod pending;
 mod reconcile;
+mod stale;
 mod velocity;
 
 use std::collections::{HashMap, HashSet};
@@ -53,6 +54,9 @@ pub struct Rules {
     pub pending_max_age: TimeDelta,
     /// Monthly payments the account expects (`missing_payment`, `amount_changed`).
     pub expected: Vec<Expected>,
+    /// `stale_data` fires when the platform's balance date and newest booked transaction are older
+    /// than this.
+    pub stale_after: Option<TimeDelta>,
 }
 
 impl Default for Rules {
@@ -73,6 +77,7 @@ impl Default for Rules {
             tolerance: Decimal::new(1, 2),
             pending_max_age: TimeDelta::days(5),
             expected: Vec::new(),
+            stale_after: Some(TimeDelta::days(3)),
         }
     }
 }
@@ -179,6 +184,7 @@ fn rule(kind: FindingKind, rules: &Rules) -> Option<String> {
         DuplicateCharge => Some(duplicate::duplicate_charge_rule(rules)),
         MissingPayment => Some(expected::missing_payment_rule(rules)),
         AmountChanged => Some(expected::amount_changed_rule(rules)),
+        StaleData => Some(stale::stale_data_rule(rules)),
         // Always on; `check` does not show their `tolerance`, `pending_max_age`, `card_expiry_warn`.
         UnexplainedChange | StuckPending | AccountStatus | CardExpiry => None,
         // Not an account's: they follow the source's, the notices' and the store's settings.
@@ -212,6 +218,7 @@ pub fn detect(rules: &Rules, history: &History, observation: &Observation, now: 
     findings.extend(account::card_expiry(&input));
     findings.extend(expected::missing_payment(&input));
     findings.extend(expected::amount_changed(&input));
+    findings.extend(stale::stale_data(&input));
     findings
 }
 
@@ -293,6 +300,7 @@ mod tests {
                 "duplicate_charge: same payee and amount within 1d",
                 "missing_payment: off",
                 "amount_changed: off",
+                "stale_data: off",
             ]
         );
         let on = super::Rules {
@@ -325,6 +333,7 @@ mod tests {
                     change: Some(dec("5")),
                 },
             ],
+            stale_after: Some(chrono::TimeDelta::days(3)),
             ..rules()
         };
         assert_eq!(
@@ -338,6 +347,7 @@ mod tests {
                 "duplicate_charge: same payee and amount within 2h",
                 "missing_payment: salary: 3000.00 or more in around day 25 (3d late); rent: 1200.00 out to Landlord Co around day 1 (2d late)",
                 "amount_changed: rent: beyond 5% of 1200.00",
+                "stale_data: the balance date and newest booked transaction older than 3d",
             ]
         );
     }

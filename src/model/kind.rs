@@ -247,6 +247,25 @@ finding_kinds! {
             advice: "请尽快办理新卡并在平台上更新，以免付款失败。",
         },
     }
+    /// The platform still answers, but the account's data stopped moving: a bank connection that
+    /// silently stopped updating.
+    StaleData {
+        name: "stale_data",
+        severity: Warning,
+        nature: Condition,
+        advice_en: "log in to the platform (or the service that links your bank, such as SimpleFIN Bridge) and check the bank connection; reconnect the bank if it asks. Until the data moves again, payments are not seen: check the account at your bank yourself.",
+        zh_cn: Words {
+            headline: |f| format!("账户数据自 {} 起没有更新", date(f.when)),
+            why: |f| {
+                format!(
+                    "平台仍有响应，但该账户的余额日期和最新交易自 {} 起都没有变化{}：银行连接可能已停止同步，此后的交易无法发现。",
+                    date(f.when),
+                    threshold(f)
+                )
+            },
+            advice: "请登录平台（或连接银行的服务，如 SimpleFIN Bridge）检查银行连接，如有提示请重新连接银行；在数据恢复更新之前，付款无法被发现，请自行在银行查看账户。",
+        },
+    }
     /// A source keeps failing or refused the credentials; or an account's data stays unusable.
     SourceDown {
         name: "source_down",
@@ -473,6 +492,7 @@ mod tests {
                 StuckPending,
                 AccountStatus,
                 CardExpiry,
+                StaleData,
                 SourceDown,
                 ConsentExpiry,
                 Incident,

@@ -75,6 +75,12 @@ pub trait Kind {
         None
     }
 
+    /// Whether the platform keeps the data current by itself, so data that stops moving means a
+    /// broken connection: `stale_data` is then on unless the account's `stale_after` says "off".
+    fn stays_current(&self) -> bool {
+        true
+    }
+
     /// The accounts the kind's own keys name (a mail rule's `account`), each with its key: each
     /// must be an `[[account]]` of the source, or what it feeds would go unwatched.
     fn named_accounts(&self) -> Vec<(String, String)> {

@@ -31,11 +31,12 @@ fn long_payee() -> String {
     format!("{HOSTILE}{}", "Z".repeat(1 << 20))
 }
 
-/// A SimpleFIN answer for account ACT-1.
+/// A SimpleFIN answer for account ACT-1, its balance dated now, as a bridge that is up to date.
 fn answer(balance: &str, transactions: Value) -> Reply {
     Reply::json(
         &json!({ "errors": [], "accounts": [{
-            "id": "ACT-1", "name": "Checking", "currency": "USD", "balance": balance, "balance-date": 1_789_990_000,
+            "id": "ACT-1", "name": "Checking", "currency": "USD", "balance": balance,
+            "balance-date": chrono::Utc::now().timestamp(),
             "transactions": transactions,
         }]})
         .to_string(),

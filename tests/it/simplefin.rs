@@ -316,3 +316,58 @@ async fn text_longer_than_payguard_keeps_is_cut_without_merging_transactions() {
     }
     assert!(!logs.text().contains("xxxxxxxx") && !logs.text().contains("éééé"), "no content in the log");
 }
+
+/// A bridge that still answers while its bank connection stopped updating: the account's
+/// `balance-date` stands still. Through the engine, its store and a webhook on loopback, with the
+/// default `stale_after` (3d): `stale_data` fires once when the date is more than three days old,
+/// is not said again by the next poll, and is resolved by the first poll whose date moved.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_balance_date_that_stands_still_fires_stale_data_once_and_resolves_when_it_moves() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bank = support::Fixture::start().await;
+    let receiver = support::Fixture::start().await;
+    receiver.reply("/hook", Reply::json("{}"));
+    let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n", receiver.url("/hook"));
+    let access = bank.url_with_credentials("u", "p", "/simplefin");
+    let text = support::sim_config_text(dir.path(), &access, "0 * * * *", &hook);
+    // Whole seconds, as SimpleFIN dates are: "exactly three days" must be exact.
+    let start = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("a valid time");
+    let clock = payguard::daemon::Clock::manual(start);
+    let engine = support::engine(&text, clock.clone());
+    let answer = |dated: DateTime<Utc>| {
+        let account = serde_json::json!({
+            "id": "ACT-1", "name": "Checking", "currency": "USD", "balance": "100.00",
+            "balance-date": dated.timestamp(), "transactions": [],
+        });
+        bank.reply(PATH, Reply::json(&serde_json::json!({ "errors": [], "accounts": [account] }).to_string()));
+    };
+    let hours = |h: i64| start + chrono::TimeDelta::hours(h);
+    // Polls a bridge whose balance is dated `dated`, at `at`; what the poll made owed, by kind.
+    let poll = |dated: DateTime<Utc>, at: DateTime<Utc>| {
+        answer(dated);
+        let (engine, clock) = (engine.clone(), clock.clone());
+        async move {
+            clock.set(at);
+            let run = engine.poll_source(0, at).await;
+            assert!(run.succeeded(), "{run:?}");
+            engine.deliverer().round(engine.store(), at, false).await.expect("a delivery round");
+            run.notices.iter().map(|(alert, event)| format!("{} {event:?}", alert.kind())).collect::<Vec<_>>()
+        }
+    };
+    let said = || {
+        let bodies = receiver.seen().into_iter().filter(|r| r.path == "/hook");
+        let bodies = bodies.filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok());
+        bodies.filter(|b| b["kind"] == "stale_data").map(|b| b["event"].as_str().unwrap_or_default().to_owned())
+    };
+
+    let last_update = hours(23);
+    assert!(poll(hours(-1), hours(0)).await.is_empty(), "the baseline, fresh");
+    assert!(poll(last_update, hours(24)).await.is_empty(), "fresh");
+    assert!(poll(last_update, hours(48)).await.is_empty());
+    assert!(poll(last_update, hours(23 + 72)).await.is_empty(), "exactly stale_after old is not stale yet");
+    assert_eq!(poll(last_update, hours(24 + 72)).await, ["stale_data Firing"]);
+    assert!(poll(last_update, hours(25 + 72)).await.is_empty(), "one alert, not one per poll");
+    assert_eq!(poll(hours(26 + 72), hours(26 + 72)).await, ["stale_data Resolved"], "the date moved");
+    assert!(poll(hours(27 + 72), hours(27 + 72)).await.is_empty());
+    assert_eq!(said().collect::<Vec<_>>(), ["firing", "resolved"]);
+}

@@ -200,6 +200,12 @@ impl crate::source::Kind for StatementsConfig {
         0
     }
 
+    /// A statement's closing date is as old as the last export a person made: it stands still
+    /// between exports by design, so `stale_data` is on only where `stale_after` is set.
+    fn stays_current(&self) -> bool {
+        false
+    }
+
     fn single_account(&self) -> Option<String> {
         (!self.format.names_account()).then(|| format!("{} files do not name their account", self.format.name()))
     }
