@@ -130,6 +130,9 @@ impl Store {
     fn behind_anchor(&self, head: &AuditHead) -> Result<Option<Rollback>, StoreError> {
         let Some(anchored) = read_json::<AuditHead>(&self.path.join(ANCHOR))? else { return Ok(None) };
         let kept = match anchored.seq {
+            // The empty chain's head, anchored when a new store first opened: every chain starts
+            // there. A crash after the first flush and before the anchor caught up leaves it so.
+            0 => anchored.hash == super::audit::GENESIS,
             seq if seq > head.seq => false,
             seq if seq == head.seq => anchored.hash == head.hash,
             seq => self.audit_entry(seq)?.is_some_and(|entry| entry.hash == anchored.hash),
@@ -245,6 +248,21 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rollback.missing(), 0);
         assert!(found[0].rollback.to_string().starts_with("the store's history was replaced"), "{}", found[0].rollback);
+    }
+
+    /// A new store anchors the empty chain when it first opens. Killed after its first flush and
+    /// before the anchor caught up, it opens with entries past an anchor at entry 0: that is no
+    /// rollback.
+    #[test]
+    fn a_store_ahead_of_an_anchor_at_its_empty_start_is_intact() {
+        let dir = tempfile::tempdir().expect("dir");
+        drop(Store::open(dir.path()).expect("open"));
+        let at_start: AuditHead = read_json(&dir.path().join(ANCHOR)).expect("read").expect("the first anchor");
+        assert_eq!(at_start, AuditHead::empty());
+        drop(store_with(dir.path(), 3));
+        write_atomically(dir.path(), ANCHOR, &at_start).expect("the anchor as the crash left it");
+        let store = reopen(dir.path());
+        assert!(store.rollbacks().expect("read").is_empty(), "{:?}", store.rollbacks());
     }
 
     #[test]

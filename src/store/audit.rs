@@ -139,7 +139,7 @@ pub struct AuditHead {
 }
 
 impl AuditHead {
-    fn empty() -> AuditHead {
+    pub(super) fn empty() -> AuditHead {
         AuditHead { seq: 0, hash: GENESIS.to_owned() }
     }
 }
