@@ -68,6 +68,22 @@ pub struct Snapshot {
     pub card_expiry: Option<NaiveDate>,
 }
 
+impl Snapshot {
+    /// A balance seen by the poll at `now`, and nothing more about it: no date of its own, no
+    /// available balance, status unknown, no card. Sources set what they know on top.
+    pub fn seen(balance: Decimal, currency: String, now: DateTime<Utc>) -> Snapshot {
+        Snapshot {
+            observed_at: now,
+            as_of: None,
+            balance,
+            available: None,
+            currency,
+            status: AccountStatus::Unknown,
+            card_expiry: None,
+        }
+    }
+}
+
 /// One movement of money. Negative amounts leave the account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transaction {

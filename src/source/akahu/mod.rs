@@ -149,15 +149,7 @@ fn observation(
     Ok(Observation {
         account: account_ref,
         name: account.get("name").and_then(Value::as_str).map(str::to_owned),
-        snapshot: Snapshot {
-            observed_at: now,
-            as_of: None,
-            balance: current,
-            available,
-            currency,
-            status,
-            card_expiry: None,
-        },
+        snapshot: Snapshot { available, status, ..Snapshot::seen(current, currency, now) },
         transactions,
     })
 }

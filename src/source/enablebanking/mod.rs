@@ -238,15 +238,7 @@ pub fn observation(
     Ok(Observation {
         account,
         name: None,
-        snapshot: Snapshot {
-            observed_at: now,
-            as_of: None,
-            balance,
-            available,
-            currency,
-            status: AccountStatus::Active,
-            card_expiry: None,
-        },
+        snapshot: Snapshot { available, status: AccountStatus::Active, ..Snapshot::seen(balance, currency, now) },
         transactions: once_each(read)?,
     })
 }

@@ -131,15 +131,7 @@ pub fn map_account(
     Ok(Observation {
         account: account.clone(),
         name: None,
-        snapshot: Snapshot {
-            observed_at: now,
-            balance,
-            available,
-            currency,
-            status: status.unwrap_or(AccountStatus::Unknown),
-            card_expiry: None,
-            as_of: None,
-        },
+        snapshot: Snapshot { available, status: status.unwrap_or_default(), ..Snapshot::seen(balance, currency, now) },
         transactions,
     })
 }

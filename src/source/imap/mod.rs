@@ -30,7 +30,7 @@ use tokio::net::TcpStream;
 
 use super::{Poll, PollFuture, Poller, SourceError};
 use crate::config::HttpLimits;
-use crate::model::{AccountRef, AccountStatus, Evidence, Observation, Snapshot, Transaction, UnreadRecord, payee_key};
+use crate::model::{AccountRef, Evidence, Observation, Snapshot, Transaction, UnreadRecord, payee_key};
 
 use notice::{Headers, Mail, Reading, headers_match, read};
 pub use settings::{ImapConfig, MailRule, Tls};
@@ -273,15 +273,7 @@ fn observe(
             let observation = Observation {
                 account: AccountRef::new(source, account.clone()),
                 name: None,
-                snapshot: Snapshot {
-                    observed_at: now,
-                    as_of: None,
-                    balance,
-                    available: None,
-                    currency,
-                    status: AccountStatus::default(),
-                    card_expiry: None,
-                },
+                snapshot: Snapshot::seen(balance, currency, now),
                 transactions: transactions.remove(account).unwrap_or_default(),
             };
             Some((account.clone(), Ok(observation)))

@@ -33,9 +33,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Poll, Poller, SourceError};
-use crate::model::{
-    AccountRef, AccountStatus, Evidence, Observation, Snapshot, Transaction, UnreadRecord, derive_ids, payee_key,
-};
+use crate::model::{AccountRef, Evidence, Observation, Snapshot, Transaction, UnreadRecord, derive_ids, payee_key};
 use formats::{Closing, Statement};
 
 pub use formats::FileError;
@@ -198,13 +196,8 @@ impl Statements {
             account: AccountRef::new(self.source.clone(), account),
             name: None,
             snapshot: Snapshot {
-                observed_at: now,
                 as_of: book.closing.map(|(_, at)| at),
-                balance: book.balance(),
-                available: None,
-                currency: book.currency.clone(),
-                status: AccountStatus::Unknown,
-                card_expiry: None,
+                ..Snapshot::seen(book.balance(), book.currency.clone(), now)
             },
             transactions: transactions.map(|t| t.into_values().collect()).unwrap_or_default(),
         }

@@ -127,15 +127,7 @@ impl Teller {
         Ok(Observation {
             account: AccountRef::new(self.source.clone(), id),
             name: field(listing, "name").and_then(|v| v.as_str().map(str::to_owned)),
-            snapshot: Snapshot {
-                observed_at: now,
-                as_of: None,
-                balance,
-                available,
-                currency,
-                status,
-                card_expiry: None,
-            },
+            snapshot: Snapshot { available, status, ..Snapshot::seen(balance, currency, now) },
             transactions,
         })
     }

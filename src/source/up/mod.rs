@@ -23,7 +23,7 @@ use super::paged::{Api, Listing, Pages, items, next_of};
 use super::values::{amount, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
-use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{AccountRef, Observation, Snapshot, Transaction, derive_ids, payee_key};
 
 pub use settings::{API_BASE, UpConfig};
 
@@ -131,16 +131,8 @@ fn observation(
     Ok(Observation {
         account: account_ref,
         name: attributes.get("displayName").and_then(Value::as_str).map(str::to_owned),
-        snapshot: Snapshot {
-            observed_at: now,
-            as_of: None,
-            balance,
-            available: Some(available),
-            currency,
-            // Up lists open accounts and says nothing more of their state.
-            status: AccountStatus::Unknown,
-            card_expiry: None,
-        },
+        // Up lists open accounts and says nothing more of their state.
+        snapshot: Snapshot { available: Some(available), ..Snapshot::seen(balance, currency, now) },
         transactions,
     })
 }
