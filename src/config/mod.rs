@@ -137,6 +137,17 @@ pub struct HttpLimits {
     pub allow_insecure_http: bool,
 }
 
+impl HttpLimits {
+    /// For the setup commands a person runs before any config exists (linking a bank, `init`):
+    /// a few requests, each allowed a generous answer.
+    pub const SETUP: HttpLimits = HttpLimits {
+        connect_timeout: std::time::Duration::from_secs(10),
+        timeout: std::time::Duration::from_secs(30),
+        max_body: 16 << 20,
+        allow_insecure_http: false,
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct AccountConfig {
     pub account: AccountRef,

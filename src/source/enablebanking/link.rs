@@ -11,7 +11,6 @@
 
 use std::io::{BufRead as _, Read as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration as StdDuration;
 
 use anyhow::{Context as _, anyhow, bail};
 use chrono::{TimeDelta, Utc};
@@ -23,13 +22,6 @@ use crate::config::{HttpLimits, Secret};
 use crate::source::fetch::client;
 use crate::source::simplefin::claim::Target;
 use crate::text;
-
-const LIMITS: HttpLimits = HttpLimits {
-    connect_timeout: StdDuration::from_secs(10),
-    timeout: StdDuration::from_secs(30),
-    max_body: 16 << 20,
-    allow_insecure_http: false,
-};
 
 /// What the person asked for.
 pub struct Request<'a> {
@@ -132,7 +124,7 @@ fn connect(request: &Request<'_>) -> anyhow::Result<EnableBanking> {
         key: Some(Secret::new(pem)),
         session_id: Secret::new(""),
     };
-    let limits = HttpLimits { allow_insecure_http: loopback(request.api_base), ..LIMITS };
+    let limits = HttpLimits { allow_insecure_http: loopback(request.api_base), ..HttpLimits::SETUP };
     Ok(EnableBanking::new("enablebanking-link", &config, client(&limits)?, limits)?)
 }
 

@@ -28,13 +28,6 @@ const PATIENCE: StdDuration = StdDuration::from_secs(15 * 60);
 /// How often the requisition is asked whether it is linked yet.
 const EVERY: StdDuration = StdDuration::from_secs(5);
 
-const LIMITS: HttpLimits = HttpLimits {
-    connect_timeout: StdDuration::from_secs(10),
-    timeout: StdDuration::from_secs(30),
-    max_body: 16 << 20,
-    allow_insecure_http: false,
-};
-
 /// What the person asked for.
 pub struct Request<'a> {
     pub api_base: &'a str,
@@ -57,7 +50,7 @@ pub async fn run(request: &Request<'_>) -> anyhow::Result<()> {
         secret_key: secret(SECRET_KEY_VAR)?,
         requisition_id: String::new(),
     };
-    let limits = HttpLimits { allow_insecure_http: loopback(request.api_base), ..LIMITS };
+    let limits = HttpLimits { allow_insecure_http: loopback(request.api_base), ..HttpLimits::SETUP };
     let provider = GoCardless::new("gocardless-link", config, client(&limits)?, limits)?;
     let Some(institution) = request.institution else {
         let country =

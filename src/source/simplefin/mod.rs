@@ -55,12 +55,7 @@ impl SimpleFin {
 
     /// The ids of the accounts `access_url` reads, by one request (`payguard init`).
     pub async fn account_ids(access_url: &Secret) -> Result<Vec<String>, SourceError> {
-        let limits = HttpLimits {
-            connect_timeout: std::time::Duration::from_secs(10),
-            timeout: std::time::Duration::from_secs(60),
-            max_body: 16 * 1024 * 1024,
-            allow_insecure_http: false,
-        };
+        let limits = HttpLimits::SETUP;
         let reader = Self::new("simplefin", access_url, super::fetch::client(&limits)?, limits)?;
         let now = Utc::now();
         Ok(reader.poll(&[], now - chrono::TimeDelta::days(1), now).await?.unconfigured)
