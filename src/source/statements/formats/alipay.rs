@@ -7,7 +7,7 @@
 //! and the amount is unsigned: 收/支 says the direction. 不计收支 (between the person's own
 //! accounts) and 交易关闭 (closed, no money moved) rows are not money in or out and are left out.
 
-use super::{Entry, FileError, Statement, beijing, cell, columns, decode, money, rows, time_in};
+use super::{Emit, Entry, FileError, Statement, beijing, cell, columns, decode, money, rows, time_in};
 
 /// The columns read, as the header names them.
 pub(super) struct Ledger {
@@ -33,7 +33,7 @@ const ALIPAY: Ledger = Ledger {
 /// How the exports write times (a file re-saved by a spreadsheet loses the seconds and the dashes).
 const TIMES: &[&str] = &["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M"];
 
-pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
+pub fn read(bytes: &[u8], emit: Emit<'_>) -> Result<Statement, FileError> {
     let text = decode(bytes, encoding_rs::GB18030);
     let header = text
         .lines()
@@ -44,8 +44,8 @@ pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
         .ok_or_else(|| {
             FileError::whole("no header line naming 交易时间, 收/支 and 金额: is this an Alipay 交易明细 export?")
         })?;
-    let entries = ledger(rows(&text, header + 1, b','), &ALIPAY)?;
-    Ok(Statement { currency: Some("CNY".into()), entries, ..Statement::default() })
+    ledger(rows(&text, header + 1, b','), &ALIPAY, emit)?;
+    Ok(Statement { currency: Some("CNY".into()), ..Statement::default() })
 }
 
 /// The entries of an Alipay or WeChat Pay ledger: its header row first, then one row per
@@ -53,9 +53,10 @@ pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
 pub(super) fn ledger(
     mut rows: impl Iterator<Item = Result<(usize, Vec<String>), FileError>>,
     names: &Ledger,
-) -> Result<Vec<Entry>, FileError> {
+    emit: Emit<'_>,
+) -> Result<(), FileError> {
     let Some((line, header)) = rows.next().transpose()? else {
-        return Ok(Vec::new());
+        return Ok(());
     };
     let [time, payee, goods, direction, amount, status, id] = columns(
         &header,
@@ -63,7 +64,6 @@ pub(super) fn ledger(
         line,
     )?;
     let width = [time, payee, goods, direction, amount, status, id].into_iter().max().unwrap_or(0);
-    let mut entries = Vec::new();
     for row in rows {
         let (line, cells) = row?;
         if cells.iter().all(String::is_empty) {
@@ -95,7 +95,7 @@ pub(super) fn ledger(
         }
         let goods = cells[goods].clone();
         let payee = if cells[payee].is_empty() || cells[payee] == "/" { goods.clone() } else { cells[payee].clone() };
-        entries.push(Entry {
+        emit(Entry {
             line,
             id: Some(cells[id].clone()).filter(|id| !id.is_empty()),
             time: time_in(&cells[time], TIMES, beijing(), line)?,
@@ -103,14 +103,14 @@ pub(super) fn ledger(
             payee,
             description: goods,
             pending: state.contains("等待") || state.contains("处理中"),
-        });
+        })?;
     }
-    Ok(entries)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::Format;
     use rust_decimal::Decimal;
 
     fn export(rows: &[&str]) -> Vec<u8> {
@@ -135,7 +135,7 @@ mod tests {
             "------------------------------------------------------------------------------------",
             "共4笔记录",
         ]);
-        let statement = read(&file).expect("reads");
+        let statement = Format::Alipay.read(&file).expect("reads");
         let got: Vec<(Option<&str>, Decimal, &str, i64)> = statement
             .entries
             .iter()
@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn a_bad_row_names_its_line() {
         let file = export(&["2026-11-20 08:01:02,餐饮,店,,咖啡,支出,九块,,交易成功,1,,,"]);
-        assert_eq!(read(&file).map(drop).map_err(|e| e.line), Err(Some(6)));
-        assert!(read(b"just some text\n").is_err_and(|e| e.line.is_none()));
+        assert_eq!(Format::Alipay.read(&file).map(drop).map_err(|e| e.line), Err(Some(6)));
+        assert!(Format::Alipay.read(b"just some text\n").is_err_and(|e| e.line.is_none()));
     }
 }

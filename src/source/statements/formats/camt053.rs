@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use quick_xml::events::Event;
 use rust_decimal::Decimal;
 
-use super::{Closing, Entry, FileError, Statement, decode, money, push_text};
+use super::{Closing, Emit, Entry, FileError, Statement, decode, money, push_text};
 
 /// What is being read of one `Ntry` or `Bal`.
 #[derive(Default)]
@@ -31,7 +31,7 @@ struct Part {
     kind: String,
 }
 
-pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
+pub fn read(bytes: &[u8], emit: Emit<'_>) -> Result<Statement, FileError> {
     let text = decode(bytes, encoding_rs::UTF_8);
     let mut reader = quick_xml::Reader::from_str(&text);
     let mut path: Vec<String> = Vec::new();
@@ -109,7 +109,7 @@ pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
                 match path.pop().as_deref() {
                     Some("Ntry") => {
                         if let Some(part) = entry.take() {
-                            statement.entries.push(to_entry(part)?);
+                            emit(to_entry(part)?)?;
                         }
                     }
                     Some("Bal") => {

@@ -2,10 +2,10 @@
 //! encoding, which line is the header, the date column and its format, the amount as one signed
 //! column or as debit and credit columns, and the payee, description and id columns).
 
-use super::{Entry, FileError, Statement, columns, decode, rows, time_in};
+use super::{Emit, Entry, FileError, Statement, columns, decode, rows, time_in};
 use crate::source::statements::settings::{Amount, Mapping};
 
-pub fn read(bytes: &[u8], mapping: &Mapping) -> Result<Statement, FileError> {
+pub fn read(bytes: &[u8], mapping: &Mapping, emit: Emit<'_>) -> Result<Statement, FileError> {
     let text = decode(bytes, mapping.encoding);
     let mut rows = rows(&text, mapping.header_line, mapping.delimiter);
     let Some((line, header)) = rows.next().transpose()? else {
@@ -30,7 +30,6 @@ pub fn read(bytes: &[u8], mapping: &Mapping) -> Result<Statement, FileError> {
             super::money(text, line)
         }
     };
-    let mut entries = Vec::new();
     for row in rows {
         let (line, cells) = row?;
         if cells.iter().all(String::is_empty) {
@@ -53,7 +52,7 @@ pub fn read(bytes: &[u8], mapping: &Mapping) -> Result<Statement, FileError> {
         };
         let description = optional(description);
         let payee = Some(optional(payee)).filter(|p| !p.is_empty()).unwrap_or_else(|| description.clone());
-        entries.push(Entry {
+        emit(Entry {
             line,
             id: Some(optional(id)).filter(|id| !id.is_empty()),
             time: time_in(at(date), &[mapping.date_format.as_str()], mapping.offset, line)?,
@@ -61,7 +60,7 @@ pub fn read(bytes: &[u8], mapping: &Mapping) -> Result<Statement, FileError> {
             payee,
             description,
             pending: false,
-        });
+        })?;
     }
-    Ok(Statement { currency: Some(mapping.currency.clone()), entries, ..Statement::default() })
+    Ok(Statement { currency: Some(mapping.currency.clone()), ..Statement::default() })
 }

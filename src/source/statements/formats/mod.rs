@@ -61,19 +61,33 @@ impl Format {
         }
     }
 
-    /// Reads one file.
-    pub fn read(&self, bytes: &[u8]) -> Result<Statement, FileError> {
+    /// Reads one file, handing each entry to `emit` as it is read: the statement returned has
+    /// the file's facts and no entries. A file of any length costs one entry's memory.
+    pub fn stream(&self, bytes: &[u8], emit: Emit<'_>) -> Result<Statement, FileError> {
         match self {
-            Format::Alipay => alipay::read(bytes),
-            Format::Csv(mapping) => csv::read(bytes, mapping),
-            Format::Ofx => ofx::read(bytes),
-            Format::Camt053 => camt053::read(bytes),
-            Format::Mt940 => mt940::read(bytes),
-            Format::WechatXlsx => wechat::read_xlsx(bytes),
-            Format::WechatCsv => wechat::read_csv(bytes),
+            Format::Alipay => alipay::read(bytes, emit),
+            Format::Csv(mapping) => csv::read(bytes, mapping, emit),
+            Format::Ofx => ofx::read(bytes, emit),
+            Format::Camt053 => camt053::read(bytes, emit),
+            Format::Mt940 => mt940::read(bytes, emit),
+            Format::WechatXlsx => wechat::read_xlsx(bytes, emit),
+            Format::WechatCsv => wechat::read_csv(bytes, emit),
         }
     }
+
+    /// Reads one file whole, its entries in the statement.
+    pub fn read(&self, bytes: &[u8]) -> Result<Statement, FileError> {
+        let mut entries = Vec::new();
+        let statement = self.stream(bytes, &mut |entry| {
+            entries.push(entry);
+            Ok(())
+        })?;
+        Ok(Statement { entries, ..statement })
+    }
 }
+
+/// What a reader hands each entry to, in file order; an error from it stops the reading.
+pub type Emit<'a> = &'a mut dyn FnMut(Entry) -> Result<(), FileError>;
 
 /// One export, whatever its format.
 #[derive(Debug, Default)]
@@ -126,11 +140,12 @@ impl FileError {
 }
 
 /// The file as text: UTF-8 (its byte-order mark dropped) when it is, otherwise `fallback`.
-/// Chinese exports are GBK, which GB18030 decodes as a superset.
-fn decode(bytes: &[u8], fallback: &'static encoding_rs::Encoding) -> String {
+/// Chinese exports are GBK, which GB18030 decodes as a superset. UTF-8 is read in place: a file
+/// is not held twice.
+fn decode<'a>(bytes: &'a [u8], fallback: &'static encoding_rs::Encoding) -> std::borrow::Cow<'a, str> {
     match std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)) {
-        Ok(text) => text.to_owned(),
-        Err(_) => fallback.decode(bytes).0.into_owned(),
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => fallback.decode(bytes).0,
     }
 }
 

@@ -14,12 +14,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use super::{Closing, Entry, FileError, Statement, decode, money};
+use super::{Closing, Emit, Entry, FileError, Statement, decode, money};
 
-pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
+pub fn read(bytes: &[u8], emit: Emit<'_>) -> Result<Statement, FileError> {
     let text = decode(bytes, encoding_rs::WINDOWS_1252);
     let mut statement = Statement::default();
-    let mut last_entry: Option<usize> = None;
+    // The last entry read, handed on when the next field shows that no `:86:` will amend it.
+    let mut last_entry: Option<Entry> = None;
     for (line, tag, value) in fields(&text) {
         match tag {
             "25" => {
@@ -33,18 +34,23 @@ pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
                 }
             }
             "61" => {
-                statement.entries.push(entry(&value, line)?);
-                last_entry = Some(statement.entries.len() - 1);
+                if let Some(done) = last_entry.replace(entry(&value, line)?) {
+                    emit(done)?;
+                }
             }
             "86" => {
-                if let Some(entry) = last_entry.take().and_then(|i| statement.entries.get_mut(i)) {
+                if let Some(mut entry) = last_entry.take() {
                     let (payee, description) = words(&value);
                     entry.payee = if payee.is_empty() { description.clone() } else { payee };
                     entry.description = description;
+                    emit(entry)?;
                 }
             }
             _ => {}
         }
+    }
+    if let Some(done) = last_entry {
+        emit(done)?;
     }
     if statement.account.is_none() {
         return Err(FileError::whole("no :25: account field: is this an MT940 statement?"));

@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
-use super::{Closing, Entry, FileError, Statement, decode, money};
+use super::{Closing, Emit, Entry, FileError, Statement, decode, money};
 
 /// One start tag with the text after it, or an end tag.
 enum Token<'a> {
@@ -63,7 +63,7 @@ struct Pending {
     memo: String,
 }
 
-pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
+pub fn read(bytes: &[u8], emit: Emit<'_>) -> Result<Statement, FileError> {
     let text = decode(bytes, encoding_rs::WINDOWS_1252);
     if !text.contains("<OFX>") {
         return Err(FileError::whole("no <OFX> element: is this an OFX, QFX or QBO file?"));
@@ -76,7 +76,7 @@ pub fn read(bytes: &[u8]) -> Result<Statement, FileError> {
             Token::Start { name: "STMTTRN", line, .. } => transaction = Some(Pending { line, ..Pending::default() }),
             Token::End { name: "STMTTRN" } => {
                 if let Some(t) = transaction.take() {
-                    statement.entries.push(entry(t)?);
+                    emit(entry(t)?)?;
                 }
             }
             Token::Start { name: "LEDGERBAL", .. } => in_ledger = true,

@@ -8,7 +8,7 @@
 //! date cell is turned into Beijing wall-clock text, so an amount never passes through a float.
 
 use super::alipay::{Ledger, ledger};
-use super::{FileError, Statement, decode, rows, xlsx};
+use super::{Emit, FileError, Statement, decode, rows, xlsx};
 
 const WECHAT: Ledger = Ledger {
     time: "交易时间",
@@ -25,28 +25,28 @@ fn is_header(cells: &[String]) -> bool {
     [WECHAT.time, WECHAT.amount, WECHAT.direction].iter().all(|name| cells.iter().any(|c| c == name))
 }
 
-fn statement(entries: Vec<super::Entry>) -> Statement {
-    Statement { currency: Some("CNY".into()), entries, ..Statement::default() }
+fn statement() -> Statement {
+    Statement { currency: Some("CNY".into()), ..Statement::default() }
 }
 
 fn no_header() -> FileError {
     FileError::whole("no header row naming 交易时间, 收/支 and 金额(元): is this a WeChat Pay 账单 export?")
 }
 
-pub fn read_csv(bytes: &[u8]) -> Result<Statement, FileError> {
+pub fn read_csv(bytes: &[u8], emit: Emit<'_>) -> Result<Statement, FileError> {
     let text = decode(bytes, encoding_rs::GB18030);
     let header = text
         .lines()
         .position(|line| is_header(&line.split(',').map(super::cell).collect::<Vec<_>>()))
         .ok_or_else(no_header)?;
-    ledger(rows(&text, header + 1, b','), &WECHAT).map(statement)
+    ledger(rows(&text, header + 1, b','), &WECHAT, emit).map(|()| statement())
 }
 
-pub fn read_xlsx(bytes: &[u8]) -> Result<Statement, FileError> {
+pub fn read_xlsx(bytes: &[u8], emit: Emit<'_>) -> Result<Statement, FileError> {
     let rows: Vec<(usize, Vec<String>)> = xlsx::first_sheet(bytes)?
         .into_iter()
         .map(|(line, cells)| (line, cells.iter().map(|c| super::cell(c)).collect()))
         .collect();
     let header = rows.iter().position(|(_, cells)| is_header(cells)).ok_or_else(no_header)?;
-    ledger(rows.into_iter().skip(header).map(Ok), &WECHAT).map(statement)
+    ledger(rows.into_iter().skip(header).map(Ok), &WECHAT, emit).map(|()| statement())
 }
