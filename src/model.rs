@@ -118,6 +118,23 @@ pub struct Observation {
     pub name: Option<String>,
     pub snapshot: Snapshot,
     pub transactions: Vec<Transaction>,
+    /// Whether the snapshot's balance is the platform's, or one the engine carries forward.
+    #[serde(default)]
+    pub balance: BalanceSource,
+}
+
+/// Where an observation's balance comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BalanceSource {
+    /// The platform stated it.
+    #[default]
+    Platform,
+    /// The source states none (an export without a balance): the balance is the one stored last
+    /// (for an account's first, the snapshot's) moved by what the observation posts.
+    Carried,
+    /// Carried, and the observation is a part of a read too large for one poll, which the next poll
+    /// goes on with at once: the account's record, and its conditions, wait for the last part.
+    CarriedPart,
 }
 
 /// The record transactions came from, as the platform wrote it: a notification mail, an exported
@@ -127,9 +144,18 @@ pub struct Observation {
 pub struct Evidence {
     /// How a person finds it again: the file's name, or the mail's date and subject.
     pub name: String,
-    pub bytes: Vec<u8>,
+    /// The SHA-256 of `bytes` ([`sha256_hex`]), the record's name in the store and the audit log.
+    pub sha256: String,
+    /// Shared: a file read in parts is cited by each part.
+    pub bytes: std::sync::Arc<[u8]>,
     /// The transactions it records: (account id, transaction id).
     pub cites: Vec<(String, String)>,
+}
+
+impl Evidence {
+    pub fn new(name: String, bytes: std::sync::Arc<[u8]>, cites: Vec<(String, String)>) -> Evidence {
+        Evidence { name, sha256: sha256_hex(&bytes), bytes, cites }
+    }
 }
 
 /// A record a source could not read (a statement file, a notification mail that matched a rule):
@@ -441,14 +467,38 @@ fn strip_sign(text: &str) -> (bool, &str) {
 /// Two identical transactions in one answer are two transactions (a double charge looks exactly like
 /// that), so the n-th repeat of the same fields gets `#n` appended rather than collapsing into one.
 pub fn derive_ids(transactions: &mut [Transaction]) {
-    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
-    for tx in transactions.iter_mut().filter(|tx| tx.id.is_empty()) {
+    let mut ids = DerivedIds::default();
+    transactions.iter_mut().for_each(|tx| ids.give(tx));
+}
+
+/// [`derive_ids`] one transaction at a time, for an answer read as a stream.
+#[derive(Default)]
+pub struct DerivedIds {
+    seen: std::collections::HashMap<String, u32>,
+}
+
+impl DerivedIds {
+    /// Gives `tx` its derived id, when it has no id of its own.
+    pub fn give(&mut self, tx: &mut Transaction) {
+        if !tx.id.is_empty() {
+            return;
+        }
         let basis = format!("{}|{}|{}|{}", tx.posted.timestamp(), tx.amount.normalize(), tx.payee, tx.description);
         let digest = short_hash(&basis);
-        let n = seen.entry(digest.clone()).or_insert(0);
+        let n = self.seen.entry(digest.clone()).or_insert(0);
         *n += 1;
         tx.id = if *n == 1 { format!("derived:{digest}") } else { format!("derived:{digest}#{n}") };
     }
+}
+
+/// The SHA-256 of `bytes` in lower-case hex: how records and files are known.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut hex, b| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 /// A short, stable hex digest (the first 16 hex digits of SHA-256).

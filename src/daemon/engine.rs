@@ -12,7 +12,7 @@ use super::{Clock, Deliverer, parts, polling};
 use crate::alert::{self, Alert, AlertState, Delivery, NoticeEvent};
 use crate::config::{Config, NoticeConfig, SourceConfig};
 use crate::detect::{self, detect};
-use crate::model::{AccountRef, Finding, Notice, Observation, SourceHealth, UnreadRecord};
+use crate::model::{AccountRef, BalanceSource, Finding, Notice, Observation, SourceHealth, UnreadRecord};
 use crate::notify::{Channel, Stream};
 use crate::source::notices::NoticeSource;
 use crate::source::{Source, SourceError};
@@ -346,39 +346,46 @@ impl Engine {
             tracing::info!(source = %config.name, "the request budget has room again; polling resumes");
         }
         polling::record_attempt(&mut health, cost, now);
-        let fetch = source.poll(accounts, since, now).instrument(tracing::debug_span!("fetch", source = %config.name));
-        match fetch.await {
-            Ok(mut poll) => {
-                polling::record_success(&mut health, now);
-                polling::record_access(&mut health, poll.consent_until, &poll.quotas);
-                let evidence = std::mem::take(&mut poll.evidence);
-                run.unreadable = std::mem::take(&mut poll.unreadable);
-                for unreadable in &run.unreadable {
-                    tracing::warn!(source = %config.name, record = %text::escaped(&unreadable.record), reason = %text::escaped(&unreadable.reason), "a record could not be read; what it states is not watched");
+        let fetch =
+            || source.poll(accounts, since, now).instrument(tracing::debug_span!("fetch", source = %config.name));
+        let mut fetched = fetch().await;
+        let mut parts = 0;
+        loop {
+            match fetched {
+                Ok(poll) => {
+                    polling::record_success(&mut health, now);
+                    polling::record_access(&mut health, poll.consent_until, &poll.quotas);
+                    let more = poll.more;
+                    self.store_poll(config, poll, now, &mut run);
+                    // A part stored and its progress kept, after it in sled's log, so a crash
+                    // never keeps progress past the parts it kept: the read goes on at once.
+                    if more && run.store_error.is_none() && self.keep_kind_state(config, source, &mut run) {
+                        parts += 1;
+                        // The read's last poll names every account; a part only those it holds.
+                        run.accounts_ok = 0;
+                        fetched = fetch().await;
+                        continue;
+                    }
+                    if more {
+                        tracing::warn!(source = %config.name, parts, "a read in parts stopped; the next poll goes on from its last stored part");
+                    }
+                    let failed: Vec<(&str, &str)> =
+                        run.failures.iter().map(|f| (f.account.as_str(), f.error.as_str())).collect();
+                    let failed_ids: HashSet<&str> = failed.iter().map(|(f, _)| *f).collect();
+                    let usable = accounts.iter().map(String::as_str).filter(|a| !failed_ids.contains(a));
+                    polling::record_accounts(&mut health, usable, failed.iter().copied());
                 }
-                let ingested = tracing::debug_span!("accounts")
-                    .in_scope(|| blocking(|| self.ingest_poll(config, poll, now, &mut run)));
-                // The records after what they record: a record never cites what was not stored.
-                run.store_error =
-                    ingested.and_then(|()| blocking(|| self.store.keep_evidence(&config.name, &evidence))).err();
-                let failed: Vec<(&str, &str)> =
-                    run.failures.iter().map(|f| (f.account.as_str(), f.error.as_str())).collect();
-                let failed_ids: HashSet<&str> = failed.iter().map(|(f, _)| *f).collect();
-                let usable = accounts.iter().map(String::as_str).filter(|a| !failed_ids.contains(a));
-                polling::record_accounts(&mut health, usable, failed.iter().copied());
+                Err(error) => {
+                    tracing::warn!(source = %config.name, %error, "poll failed");
+                    polling::record_failure(&mut health, &error, now);
+                    run.error = Some(error);
+                }
             }
-            Err(error) => {
-                tracing::warn!(source = %config.name, %error, "poll failed");
-                polling::record_failure(&mut health, &error, now);
-                run.error = Some(error);
-            }
+            break;
         }
         // What a kind keeps may say what it has read: kept only once that is stored.
-        if run.store_error.is_none()
-            && let Some(kept) = source.kept()
-            && let Err(e) = self.store.set_kind_state(&config.name, &kept)
-        {
-            run.store_error = Some(e);
+        if run.store_error.is_none() {
+            self.keep_kind_state(config, source, &mut run);
         }
         self.record_health(config, &health, now, &mut run).await;
         let outcome = match (&run.skipped, run.succeeded()) {
@@ -388,6 +395,38 @@ impl Engine {
         };
         self.metrics.poll(&config.name, outcome, now);
         run
+    }
+
+    /// Stores what one answer learned: its accounts, then the records they came from.
+    fn store_poll(
+        &self,
+        config: &SourceConfig,
+        mut poll: crate::source::Poll,
+        now: DateTime<Utc>,
+        run: &mut SourceRun,
+    ) {
+        let evidence = std::mem::take(&mut poll.evidence);
+        let unreadable = std::mem::take(&mut poll.unreadable);
+        for unreadable in &unreadable {
+            tracing::warn!(source = %config.name, record = %text::escaped(&unreadable.record), reason = %text::escaped(&unreadable.reason), "a record could not be read; what it states is not watched");
+        }
+        run.unreadable.extend(unreadable);
+        let ingested =
+            tracing::debug_span!("accounts").in_scope(|| blocking(|| self.ingest_poll(config, poll, now, run)));
+        // The records after what they record: a record never cites what was not stored.
+        run.store_error = ingested.and_then(|()| blocking(|| self.store.keep_evidence(&config.name, &evidence))).err();
+    }
+
+    /// Stores what the source's kind keeps, when it changed; false when the store refused it.
+    fn keep_kind_state(&self, config: &SourceConfig, source: &Source, run: &mut SourceRun) -> bool {
+        let Some(kept) = source.kept() else { return true };
+        match self.store.set_kind_state(&config.name, &kept) {
+            Ok(()) => true,
+            Err(e) => {
+                run.store_error = Some(e);
+                false
+            }
+        }
     }
 
     /// Stores the source's health with the alerts it changes, and finishes the poll: flushed, then
@@ -482,7 +521,9 @@ impl Engine {
                 Err(e) => Err(e.to_string()),
             };
             match outcome {
-                Ok(Some(large)) if !large.earlier.is_empty() => {
+                Ok(Some(large))
+                    if !large.earlier.is_empty() || large.observation.balance == BalanceSource::CarriedPart =>
+                {
                     outcomes.push((account, self.write_in_parts(large, now)?))
                 }
                 Ok(Some(account_judged)) => {
@@ -558,10 +599,32 @@ impl Engine {
 
     /// Plans the alerts of one scope (an account, a source, a notice source) from its findings.
     fn plan(&self, scope: &AccountRef, findings: Vec<Finding>, now: DateTime<Utc>) -> Result<alert::Plan, StoreError> {
+        let known = self.store.alerts_of(scope)?;
+        self.plan_among(known, findings, now)
+    }
+
+    /// [`Engine::plan`] for event findings alone: the scope's conditions are left as they stand,
+    /// neither fired nor resolved.
+    fn plan_events(
+        &self,
+        scope: &AccountRef,
+        findings: Vec<Finding>,
+        now: DateTime<Utc>,
+    ) -> Result<alert::Plan, StoreError> {
+        let mut known = self.store.alerts_of(scope)?;
+        known.retain(|alert| !alert.kind().is_condition());
+        self.plan_among(known, findings, now)
+    }
+
+    fn plan_among(
+        &self,
+        known: Vec<Alert>,
+        findings: Vec<Finding>,
+        now: DateTime<Utc>,
+    ) -> Result<alert::Plan, StoreError> {
         for finding in &findings {
             self.metrics.finding(finding.kind.as_str());
         }
-        let known = self.store.alerts_of(scope)?;
         let silences = self.store.silences()?;
         Ok(alert::plan(&known, findings, now, &self.config.alerting, &silences))
     }
@@ -703,15 +766,25 @@ impl Engine {
 
     /// Judges one account against its past: the alerts its findings change and the deliveries they
     /// owe, not yet written. `None` for an account no `[[account]]` watches.
-    fn judge(&self, observation: Observation, now: DateTime<Utc>) -> Result<Option<Judged>, StoreError> {
+    fn judge(&self, mut observation: Observation, now: DateTime<Utc>) -> Result<Option<Judged>, StoreError> {
         let Some(account) = self.account_index.get(&observation.account).and_then(|i| self.config.accounts.get(*i))
         else {
             return Ok(None);
         };
         let history = tracing::debug_span!("history")
             .in_scope(|| self.store.history(&observation, account.rules.lookback(), now))?;
+        if observation.balance != BalanceSource::Platform {
+            observation.snapshot.balance = parts::carried(&observation, &history);
+        }
         let findings = detect(&account.rules, &history, &observation, now);
-        let plan = self.plan(&observation.account, findings, now)?;
+        let plan = match observation.balance {
+            // A part's balance is one the read passes through: its conditions wait for the last part.
+            BalanceSource::CarriedPart => {
+                let events = findings.into_iter().filter(|f| !f.kind.is_condition()).collect();
+                self.plan_events(&observation.account, events, now)?
+            }
+            _ => self.plan(&observation.account, findings, now)?,
+        };
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
         let (earlier, observation) = parts::split(observation, &history);
         Ok(Some(Judged { earlier, observation, plan, owed }))
@@ -722,7 +795,9 @@ impl Engine {
         let Judged { earlier, observation, plan, owed } = judged;
         let mut alerts = (plan.changed.as_slice(), owed.as_slice());
         let mut report = IngestReport::default();
-        let last = earlier.len();
+        // The last part of a read's last poll writes the account's record; a read's earlier polls
+        // leave it, as the earlier parts of one poll do.
+        let last = if observation.balance == BalanceSource::CarriedPart { usize::MAX } else { earlier.len() };
         for (at, part) in earlier.iter().chain([&observation]).enumerate() {
             let written = match at == last {
                 true => self.store.ingest(part, alerts.0, alerts.1, now),

@@ -13,8 +13,14 @@
 //!   (`Store::ingest`); the parts before leave it (`Store::ingest_part`), so until then the
 //!   account's last poll is the one before, the same window is read again, and a baseline cut short
 //!   is still a baseline.
+//!
+//! A source's read too large for one poll (`Poll::more`) comes as several polls instead, each
+//! observation a `BalanceSource::CarriedPart`: judged on its own for events, its balance carried
+//! ([`carried`]), written like the parts here, the account's record left for the read's last poll.
 
 use crate::detect::{self, History};
+use rust_decimal::Decimal;
+
 use crate::model::{Observation, Snapshot};
 
 /// The most transactions written in one store transaction.
@@ -28,8 +34,7 @@ pub fn split(mut observation: Observation, history: &History) -> (Vec<Observatio
     }
     observation.transactions.sort_by(|a, b| (a.posted, &a.id).cmp(&(b.posted, &b.id)));
     let last = observation.transactions.split_off((observation.transactions.len() - 1) / PART * PART);
-    let mut balance =
-        history.previous.as_ref().filter(|p| p.currency == observation.snapshot.currency).map(|p| p.balance);
+    let mut balance = previous(history, &observation.snapshot.currency);
     let mut earlier = Vec::new();
     let mut rest = std::mem::take(&mut observation.transactions).into_iter().peekable();
     while rest.peek().is_some() {
@@ -37,17 +42,34 @@ pub fn split(mut observation: Observation, history: &History) -> (Vec<Observatio
         balance = balance.map(|b| b + detect::posted(history, &transactions));
         let snapshot =
             Snapshot { balance: balance.unwrap_or(observation.snapshot.balance), ..observation.snapshot.clone() };
-        earlier.push(Observation { account: observation.account.clone(), name: None, snapshot, transactions });
+        earlier.push(Observation {
+            account: observation.account.clone(),
+            name: None,
+            snapshot,
+            transactions,
+            balance: observation.balance,
+        });
     }
     observation.transactions = last;
     (earlier, observation)
+}
+
+/// The balance of an observation whose source states none (`BalanceSource::Carried`): the one
+/// stored last, for an account's first the observation's own, moved by what it posts.
+pub fn carried(observation: &Observation, history: &History) -> Decimal {
+    let base = previous(history, &observation.snapshot.currency).unwrap_or(observation.snapshot.balance);
+    base + detect::posted(history, &observation.transactions)
+}
+
+/// The balance stored last, in `currency`.
+fn previous(history: &History, currency: &str) -> Option<Decimal> {
+    history.previous.as_ref().filter(|p| p.currency == currency).map(|p| p.balance)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::detect::fixtures::{learned_history, observation, snapshot, tx};
-    use rust_decimal::Decimal;
 
     fn many(n: usize) -> Vec<crate::model::Transaction> {
         (0..n).map(|i| tx(&format!("t{i}"), 1 + (i % 20) as i64, "-1.00", "Shop")).collect()

@@ -6,7 +6,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
 use super::{History, Rules, detect};
-use crate::model::{AccountRef, AccountStatus, Finding, FindingKind, Observation, Snapshot, Transaction, payee_key};
+use crate::model::{
+    AccountRef, AccountStatus, BalanceSource, Finding, FindingKind, Observation, Snapshot, Transaction, payee_key,
+};
 
 pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default()
@@ -52,7 +54,13 @@ pub fn tx(id: &str, minutes_ago: i64, amount: &str, payee: &str) -> Transaction 
 }
 
 pub fn observation(balance: &str, transactions: Vec<Transaction>) -> Observation {
-    Observation { account: AccountRef::new("bank", "ACT-1"), name: None, snapshot: snapshot(0, balance), transactions }
+    Observation {
+        account: AccountRef::new("bank", "ACT-1"),
+        name: None,
+        snapshot: snapshot(0, balance),
+        transactions,
+        balance: BalanceSource::Platform,
+    }
 }
 
 /// An account polled once before, an hour ago, with nothing else known.

@@ -24,7 +24,6 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
 use crate::alert::Alert;
 use crate::model::{AccountRef, Snapshot, Transaction};
@@ -165,7 +164,7 @@ impl Bundle {
         // sha256sum's own line shape after the size, so `sha256sum -c` can check them once trimmed.
         let _ = writeln!(out, "\nfiles (bytes, SHA-256, name):");
         for (name, contents) in files {
-            let _ = writeln!(out, "{} {}  {name}", contents.len(), hex(&Sha256::digest(contents)));
+            let _ = writeln!(out, "{} {}  {name}", contents.len(), crate::model::sha256_hex(contents));
         }
         out
     }
@@ -234,11 +233,4 @@ fn file_name(name: &str) -> String {
         .take(80)
         .collect();
     if safe.trim_matches('.').is_empty() { "record".to_owned() } else { safe }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

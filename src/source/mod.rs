@@ -132,6 +132,9 @@ pub struct Poll {
     pub evidence: Vec<crate::model::Evidence>,
     /// Records read for the first time that could not be read: each is one `unreadable_record`.
     pub unreadable: Vec<crate::model::UnreadRecord>,
+    /// The source has more of this read to hand over, at once: the engine stores this poll as a
+    /// part and polls again (a statement export too large for one poll, `statements::reading`).
+    pub more: bool,
 }
 
 /// A configured source, ready to poll.

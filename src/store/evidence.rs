@@ -4,13 +4,13 @@
 //! states. Keeping a record appends its name and hash to the audit chain, so the bytes an export
 //! hands over can be tied to the chain.
 //!
-//! One citation per record rather than one per transaction: a statement of 100,000 rows is one
-//! write, not 100,000 in one sled transaction, which held about 5 KiB a row (BENCHMARKS.md).
+//! One citation per record and batch of transactions (a poll's, or a part's of a read in parts)
+//! rather than one per transaction: a statement of 100,000 rows is a few writes, not 100,000 in
+//! one sled transaction, which held about 5 KiB a row (BENCHMARKS.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use sled::Transactional;
 
 use super::audit::{self, AuditEvent};
@@ -34,41 +34,53 @@ struct Citation {
 }
 
 impl Store {
-    /// Keeps the records a poll of `source` read, with what each cites, in one transaction; a
-    /// record kept before is not kept or logged again, and what it cites now is added to what it
-    /// cited.
+    /// Keeps the records a poll of `source` read, with what each cites, in one transaction. A
+    /// record is kept once; each call's citations of it are a record of their own (a file read in
+    /// parts is cited by each part, never one growing list rewritten per part), and are logged
+    /// when they cite something new.
     pub fn keep_evidence(&self, source: &str, evidence: &[Evidence]) -> Result<(), StoreError> {
         if evidence.is_empty() {
             return Ok(());
         }
         let t = self.trees()?;
+        // Looked up before the transaction, in which a look at a kept record reads all its bytes;
+        // only this source's poll keeps its records, so none is kept meanwhile.
+        let first: Vec<bool> = evidence
+            .iter()
+            .map(|record| t.evidence.contains_key(record.sha256.as_bytes()).map(|kept| !kept))
+            .collect::<Result<_, _>>()?;
         (&t.evidence, &t.cited, &t.audit)
             .transaction(|(kept, cited, audit_tree)| {
                 let at = chrono::Utc::now();
-                for record in evidence {
-                    let sha256 = hex(&Sha256::digest(&record.bytes));
-                    let mut by_account: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+                for (record, first) in evidence.iter().zip(&first) {
+                    let mut by_account: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
                     for (account, id) in &record.cites {
-                        by_account.entry(account).or_default().insert(id.clone());
+                        by_account.entry(account).or_default().push(id);
                     }
+                    let mut newly = Vec::new();
                     for (account, ids) in by_account {
-                        let key = key(&AccountRef::new(source, account), &sha256);
+                        let key = key(&AccountRef::new(source, account), &record.sha256, ids[0]);
                         let mut citation = match cited.get(&key)? {
                             Some(bytes) => decode::<Citation>(&bytes, "evidence citation").map_err(abort)?,
                             None => Citation { name: record.name.clone(), ids: BTreeSet::new() },
                         };
-                        citation.ids.extend(ids);
+                        for id in ids {
+                            if citation.ids.insert(id.clone()) {
+                                newly.push(format!("{account}/{id}"));
+                            }
+                        }
                         cited.insert(key, encode(&citation)?)?;
                     }
-                    if kept.insert(sha256.as_bytes(), record.bytes.as_slice())?.is_some() {
+                    if *first {
+                        kept.insert(record.sha256.as_bytes(), &*record.bytes)?;
+                    } else if newly.is_empty() {
                         continue;
                     }
-                    let transactions = record.cites.iter().map(|(account, id)| format!("{account}/{id}")).collect();
                     let event = AuditEvent::Evidence {
                         source: source.to_owned(),
                         name: record.name.clone(),
-                        sha256,
-                        transactions,
+                        sha256: record.sha256.clone(),
+                        transactions: newly,
                     };
                     audit::append(audit_tree, at, event)?;
                 }
@@ -90,7 +102,9 @@ impl Store {
         let mut citations = Vec::new();
         for entry in t.cited.scan_prefix(&prefix) {
             let (key, bytes) = entry?;
-            let sha256 = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            // The record's hash, then (for citations since records were read in parts) the batch.
+            let sha256 =
+                String::from_utf8_lossy(key.get(prefix.len()..prefix.len() + 64).unwrap_or_default()).into_owned();
             citations.push((sha256, decode::<Citation>(&bytes, "evidence citation")?));
         }
         let mut found: Vec<Kept> = Vec::new();
@@ -111,14 +125,14 @@ impl Store {
     }
 }
 
-fn key(account: &AccountRef, sha256: &str) -> Vec<u8> {
+/// Where the citations of a record by an account's transactions are, one batch (named by its
+/// first id) of them.
+fn key(account: &AccountRef, sha256: &str, first: &str) -> Vec<u8> {
     let mut key = keys::account(account);
     key.extend_from_slice(sha256.as_bytes());
+    key.push(b'/');
+    key.extend_from_slice(crate::model::short_hash(first).as_bytes());
     key
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -126,11 +140,11 @@ mod tests {
     use super::*;
 
     fn record(name: &str, bytes: &[u8], cites: &[(&str, &str)]) -> Evidence {
-        Evidence {
-            name: name.into(),
-            bytes: bytes.to_vec(),
-            cites: cites.iter().map(|(a, i)| ((*a).to_owned(), (*i).to_owned())).collect(),
-        }
+        Evidence::new(
+            name.into(),
+            bytes.into(),
+            cites.iter().map(|(a, i)| ((*a).to_owned(), (*i).to_owned())).collect(),
+        )
     }
 
     #[test]
@@ -148,11 +162,8 @@ mod tests {
         let account = AccountRef::new("alipay", "ali");
         let kept = store.evidence_of(&account, ["2026111122001", "2026111122002", "unknown"]).expect("read");
         assert_eq!(kept.len(), 1);
-        assert_eq!(
-            (kept[0].name.as_str(), kept[0].bytes.as_slice()),
-            ("alipay-2026-11.csv", statement.bytes.as_slice())
-        );
-        assert_eq!(kept[0].sha256, hex(&Sha256::digest(&statement.bytes)));
+        assert_eq!((kept[0].name.as_str(), kept[0].bytes.as_slice()), ("alipay-2026-11.csv", &*statement.bytes));
+        assert_eq!(kept[0].sha256, crate::model::sha256_hex(&statement.bytes));
         let logged: Vec<_> = store
             .audit_log()
             .expect("log")

@@ -293,6 +293,7 @@ pub(super) mod tests {
         let seen_again = Observation {
             account: account(),
             name: None,
+            balance: crate::model::BalanceSource::Platform,
             snapshot: snapshot(at(3, 0)),
             transactions: vec![transaction("t-1", at(0, 10), -1_000)],
         };

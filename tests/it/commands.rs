@@ -257,6 +257,7 @@ fn payees_recurring_suggests_rules_the_config_takes() {
         name: None,
         snapshot: support::records::observation(account.clone(), Utc::now(), "100", vec![]).snapshot,
         transactions: seen,
+        balance: payguard::model::BalanceSource::Platform,
     };
     store.ingest(&observation, &[], &[], Utc::now() - TimeDelta::days(200)).expect("ingest");
     drop(store);

@@ -161,11 +161,11 @@ async fn the_record_a_transaction_came_from_is_handed_over_byte_for_byte() {
 
     // What a mail or statement source keeps with a poll: the record, as the platform wrote it.
     let mail = "From: alerts@bank.example\r\nSubject: =?UTF-8?B?5pSv5Ye6?=\r\n\r\nCard payment 720.00 USD to Crypto Swap Ltd\r\n";
-    let record = payguard::model::Evidence {
-        name: "2026-12-06 ../notice: payment 720.00".into(),
-        bytes: mail.as_bytes().to_vec(),
-        cites: vec![("ACT-1".into(), id)],
-    };
+    let record = payguard::model::Evidence::new(
+        "2026-12-06 ../notice: payment 720.00".into(),
+        mail.as_bytes().into(),
+        vec![("ACT-1".into(), id)],
+    );
     {
         let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
         store.keep_evidence("sim-bank", &[record]).expect("kept");

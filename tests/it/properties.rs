@@ -47,6 +47,7 @@ fn observation(balance_cents: i64, transactions: Vec<Transaction>) -> Observatio
             as_of: None,
         },
         transactions,
+        balance: payguard::model::BalanceSource::Platform,
     }
 }
 

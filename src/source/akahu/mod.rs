@@ -24,7 +24,9 @@ use super::paged::{Api, Listing, Pages, items, next_of};
 use super::values::{amount, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
-use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{
+    AccountRef, AccountStatus, BalanceSource, Observation, Snapshot, Transaction, derive_ids, payee_key,
+};
 
 pub use settings::{API_BASE, AkahuConfig};
 
@@ -151,6 +153,7 @@ fn observation(
         name: account.get("name").and_then(Value::as_str).map(str::to_owned),
         snapshot: Snapshot { available, status, ..Snapshot::seen(current, currency, now) },
         transactions,
+        balance: BalanceSource::Platform,
     })
 }
 

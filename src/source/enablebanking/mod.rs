@@ -28,7 +28,9 @@ use super::paged::{Api, Pages, items, next_of, read_accounts};
 use super::values::{amount, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
-use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{
+    AccountRef, AccountStatus, BalanceSource, Observation, Snapshot, Transaction, derive_ids, payee_key,
+};
 
 pub use settings::{API_BASE, EnableBankingConfig};
 
@@ -240,6 +242,7 @@ pub fn observation(
         name: None,
         snapshot: Snapshot { available, status: AccountStatus::Active, ..Snapshot::seen(balance, currency, now) },
         transactions: once_each(read)?,
+        balance: BalanceSource::Platform,
     })
 }
 

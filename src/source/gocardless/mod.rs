@@ -31,7 +31,9 @@ use super::paged::read_accounts;
 use super::values::{amount, kind, not_json, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
-use crate::model::{AccountRef, AccountStatus, Observation, Quota, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{
+    AccountRef, AccountStatus, BalanceSource, Observation, Quota, Snapshot, Transaction, derive_ids, payee_key,
+};
 
 pub use settings::{API_BASE, GoCardlessConfig};
 
@@ -333,6 +335,7 @@ pub fn observation(
         name: None,
         snapshot: Snapshot { available, status: AccountStatus::Active, ..Snapshot::seen(balance, currency, now) },
         transactions: once_each(read)?,
+        balance: BalanceSource::Platform,
     })
 }
 

@@ -14,7 +14,9 @@ use super::values::{amount, kind, text, time, unreadable};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpAuth, HttpLimits};
 
-use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{
+    AccountRef, AccountStatus, BalanceSource, Observation, Snapshot, Transaction, derive_ids, payee_key,
+};
 pub use settings::{HttpJsonConfig, Mapping};
 
 pub struct HttpJson {
@@ -133,6 +135,7 @@ pub fn map_account(
         name: None,
         snapshot: Snapshot { available, status: status.unwrap_or_default(), ..Snapshot::seen(balance, currency, now) },
         transactions,
+        balance: BalanceSource::Platform,
     })
 }
 

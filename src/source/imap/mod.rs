@@ -30,7 +30,7 @@ use tokio::net::TcpStream;
 
 use super::{Poll, PollFuture, Poller, SourceError};
 use crate::config::HttpLimits;
-use crate::model::{AccountRef, Evidence, Observation, Snapshot, Transaction, UnreadRecord, payee_key};
+use crate::model::{AccountRef, BalanceSource, Evidence, Observation, Snapshot, Transaction, UnreadRecord, payee_key};
 
 use notice::{Headers, Mail, Reading, headers_match, read};
 pub use settings::{ImapConfig, MailRule, Tls};
@@ -275,6 +275,7 @@ fn observe(
                 name: None,
                 snapshot: Snapshot::seen(balance, currency, now),
                 transactions: transactions.remove(account).unwrap_or_default(),
+                balance: BalanceSource::Platform,
             };
             Some((account.clone(), Ok(observation)))
         })
@@ -288,7 +289,7 @@ fn records(poll: &Poll, mut raw: HashMap<String, (String, Vec<u8>)>) -> Vec<Evid
     for (account, observation) in &poll.accounts {
         for tx in observation.iter().flat_map(|o| &o.transactions) {
             if let Some((name, bytes)) = raw.remove(&tx.id) {
-                records.push(Evidence { name, bytes, cites: vec![(account.clone(), tx.id.clone())] });
+                records.push(Evidence::new(name, bytes.into(), vec![(account.clone(), tx.id.clone())]));
             }
         }
     }

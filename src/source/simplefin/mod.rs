@@ -19,7 +19,9 @@ use super::fetch::{check_url, get, host_of};
 use super::values::{amount, kind, text, time, unreadable};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
-use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{
+    AccountRef, AccountStatus, BalanceSource, Observation, Snapshot, Transaction, derive_ids, payee_key,
+};
 
 pub use settings::SimpleFinConfig;
 
@@ -202,6 +204,7 @@ impl SimpleFin {
             name: field("name").and_then(|v| v.as_str()).map(str::to_owned),
             snapshot: Snapshot { observed_at: now, as_of, balance, available, currency, status, card_expiry: None },
             transactions,
+            balance: BalanceSource::Platform,
         })
     }
 }

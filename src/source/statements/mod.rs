@@ -3,9 +3,10 @@
 //!
 //! Each poll reads the files of `dir` it has not read before, oldest first, at most
 //! [`FILES_PER_POLL`] of at most [`MAX_FILE`] bytes each; a file is known by the SHA-256 of its
-//! bytes, so a renamed re-download is not read again. Files are never changed or deleted. What was
-//! read is remembered between runs through [`Poller::kept`]: the hashes, and per account the
-//! closing balance or the running sum (below).
+//! bytes, so a renamed re-download is not read again. Files are never changed or deleted. A read
+//! of more than [`ENTRIES_PER_POLL`] entries is handed over in parts (`reading`). What was read is
+//! remembered between runs through [`Poller::kept`]: the hashes, per account the latest closing
+//! balance, and where a read cut short stands.
 //!
 //! A file that cannot be read is one `unreadable_record` alert naming it and the line, remembered
 //! as read (a fixed export has other bytes, so it is read); the other files are read as usual.
@@ -16,32 +17,33 @@
 //! in one file are `#1` and `#2`, and the same coffee in two overlapping files is `#1` in both.
 //!
 //! The balance: a closing balance in the file is the snapshot at its date. A format without one
-//! (CSV, Alipay) reports the sum of every posted amount read so far, starting from zero: it
-//! moves by exactly what the files show, so `unexplained_change` stays quiet, `balance_drop`
+//! (CSV, Alipay) states none, and the engine carries the account's balance from zero by every
+//! posted amount stored (`BalanceSource::Carried`): it moves by exactly what the files show, so `unexplained_change` stays quiet, `balance_drop`
 //! fires on what the files show leaving, and `low_balance` means nothing (`check` says so).
 
 mod archive;
 mod formats;
+mod reading;
 mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Poll, Poller, SourceError};
-use crate::model::{AccountRef, Evidence, Observation, Snapshot, Transaction, UnreadRecord, derive_ids, payee_key};
-use formats::{Closing, Statement};
+use crate::model::{AccountRef, BalanceSource, Observation, Snapshot, Transaction};
+use reading::{Accounts, Cursor};
 
 pub use formats::FileError;
+pub use reading::ENTRIES_PER_POLL;
 pub use settings::{Amount, Mapping, StatementsConfig};
 
 /// The largest file read; a bigger one is a warning, never a partial read.
 pub const MAX_FILE: u64 = 64 * 1024 * 1024;
-/// The most new files one poll reads; the rest wait for the next poll.
+/// The most new files one read opens; the rest wait for the next scheduled poll.
 pub const FILES_PER_POLL: usize = 50;
 
 pub struct Statements {
@@ -53,6 +55,8 @@ pub struct Statements {
     /// it (`kept`). A poll whose results were not stored is not taken, so the next poll starts
     /// from `state` again and reads its files again: nothing is lost to a store that failed.
     read: Mutex<Option<State>>,
+    /// A read the last poll left unfinished (see `reading`).
+    cursor: Mutex<Option<Cursor>>,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -60,36 +64,36 @@ struct State {
     /// The SHA-256 of every file read (or found unreadable).
     files: BTreeSet<String>,
     accounts: BTreeMap<String, Book>,
+    /// The file a read stopped in, between the polls of a read or after a restart cut it short.
+    #[serde(default)]
+    within: Option<Within>,
 }
 
-/// What one account's files said so far.
+/// Where a read of a file stands: its hash, and how many of its entries were handed over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Within {
+    hash: String,
+    handed: usize,
+}
+
+/// What one account's files said so far. (Earlier versions kept every posted amount here for a
+/// running sum; the engine carries the balance now, and reading such a state ignores them.)
 #[derive(Clone, Default, Serialize, Deserialize)]
 struct Book {
     currency: String,
     /// The latest closing balance a file gave, and its date.
     closing: Option<(Decimal, DateTime<Utc>)>,
-    /// Each posted transaction's amount by id, for the running sum of a format without a balance.
-    posted: BTreeMap<String, Decimal>,
-}
-
-impl Book {
-    fn balance(&self) -> Decimal {
-        self.closing.map_or_else(|| self.posted.values().sum(), |(balance, _)| balance)
-    }
-}
-
-/// A file of the folder, read or why not.
-struct Read {
-    name: String,
-    hash: String,
-    statement: Result<Statement, FileError>,
-    /// The file as it was dropped (an archive whole), kept as the record of what it holds.
-    record: Option<Arc<(String, Vec<u8>)>>,
 }
 
 impl Statements {
     pub fn new(source: &str, config: StatementsConfig) -> Self {
-        Self { source: source.to_owned(), config, state: Mutex::default(), read: Mutex::default() }
+        Self {
+            source: source.to_owned(),
+            config,
+            state: Mutex::default(),
+            read: Mutex::default(),
+            cursor: Mutex::default(),
+        }
     }
 
     async fn poll(&self, accounts: &[String], now: DateTime<Utc>) -> Result<Poll, SourceError> {
@@ -105,91 +109,83 @@ impl Statements {
                 )));
             }
         };
-        let known = self.state.lock().unwrap_or_else(PoisonError::into_inner).files.clone();
-        let config = self.config.clone();
-        let read = tokio::task::spawn_blocking(move || read_new(&config, &known))
-            .await
-            .map_err(|e| SourceError::Setup(format!("reading the statements folder stopped: {e}")))??;
-        let mut poll = Poll::default();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let changed = !read.is_empty();
-        let mut found: BTreeMap<String, BTreeMap<String, Transaction>> = BTreeMap::new();
-        // The files read, by hash, with the transactions each records.
-        let mut records: BTreeMap<String, Evidence> = BTreeMap::new();
-        for file in read {
-            state.files.insert(file.hash.clone());
-            let statement = match file.statement {
-                Ok(statement) => statement,
-                Err(e) => {
-                    poll.unreadable.push(UnreadRecord { record: file.name, reason: e.to_string() });
-                    continue;
-                }
+        // A read goes on only from where its last part was stored.
+        let cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let cursor = cursor.filter(|c| c.expects == state.within);
+        let config = self.config.clone();
+        let configured = accounts.to_vec();
+        let (cursor, part, state) = tokio::task::spawn_blocking(move || {
+            let mut cursor = match cursor {
+                Some(cursor) => cursor,
+                None => Cursor::start(&config.dir)?,
             };
-            let account = match (&statement.account, accounts) {
-                (Some(named), _) if accounts.contains(named) => named.clone(),
-                (Some(named), _) => {
-                    poll.unconfigured.push(named.clone());
-                    continue;
-                }
-                (None, _) => match &single {
-                    Some(only) => only.clone(),
-                    None => {
-                        let reason = "it names no account, and the source has more than one".to_owned();
-                        poll.unreadable.push(UnreadRecord { record: file.name, reason });
-                        continue;
+            let accounts = Accounts { configured: &configured, single: single.as_deref() };
+            let part = cursor.take(&config, &accounts, &mut state);
+            Ok::<_, SourceError>((cursor, part, state))
+        })
+        .await
+        .map_err(|e| SourceError::Setup(format!("reading the statements folder stopped: {e}")))??;
+        let more = !cursor.is_done();
+        let mut poll = Poll {
+            more,
+            unreadable: part.unreadable,
+            unconfigured: part.unconfigured,
+            evidence: part.evidence.into_values().filter(|r| !r.cites.is_empty()).collect(),
+            ..Poll::default()
+        };
+        let mut found = part.found;
+        if more {
+            // A part: only the accounts it holds transactions of, each carried from where it stood.
+            for (account, transactions) in found {
+                let book = state.accounts.get(&account).cloned().unwrap_or_default();
+                let opening = part.opening.get(&account).copied().unwrap_or_default();
+                let observation =
+                    self.observation(&account, &book, opening, BalanceSource::CarriedPart, transactions, now);
+                poll.accounts.push((account, Ok(observation)));
+            }
+            *self.cursor.lock().unwrap_or_else(PoisonError::into_inner) = Some(cursor);
+        } else {
+            for account in accounts {
+                let transactions = found.remove(account).unwrap_or_default();
+                let result = match state.accounts.get(account) {
+                    Some(book @ Book { closing: Some((balance, _)), .. }) => {
+                        Ok(self.observation(account, book, *balance, BalanceSource::Platform, transactions, now))
                     }
-                },
-            };
-            let book = state.accounts.entry(account.clone()).or_default();
-            book.currency = statement.currency.clone().unwrap_or_else(|| self.config.format.currency().to_owned());
-            if let Some(Closing { balance, at }) = statement.closing
-                && book.closing.is_none_or(|(_, was)| was <= at)
-            {
-                book.closing = Some((balance, at));
-            }
-            let transactions = found.entry(account.clone()).or_default();
-            let mut cites = file.record.as_ref().map(|record| {
-                let kept = records.entry(file.hash.clone()).or_insert_with(|| Evidence {
-                    name: record.0.clone(),
-                    bytes: record.1.clone(),
-                    cites: Vec::new(),
-                });
-                &mut kept.cites
-            });
-            for tx in transactions_of(statement) {
-                if let Some(cites) = cites.as_mut() {
-                    cites.push((account.clone(), tx.id.clone()));
-                }
-                if !tx.pending {
-                    book.posted.insert(tx.id.clone(), tx.amount);
-                }
-                // A later export of the same transaction says where it stands now.
-                transactions.insert(tx.id.clone(), tx);
+                    Some(book) => Ok(self.carried(account, book, transactions, now)),
+                    None if !self.config.format.names_balance() => {
+                        let book = Book { currency: self.config.format.currency().to_owned(), ..Book::default() };
+                        Ok(self.carried(account, &book, transactions, now))
+                    }
+                    None => Err(SourceError::MissingAccount(account.clone())),
+                };
+                poll.accounts.push((account.clone(), result));
             }
         }
-        poll.evidence = records.into_values().filter(|r| !r.cites.is_empty()).collect();
-        for account in accounts {
-            let result = match state.accounts.get(account) {
-                Some(book) => Ok(self.observation(account, book, found.remove(account), now)),
-                None if !self.config.format.names_balance() => {
-                    let book = Book { currency: self.config.format.currency().to_owned(), ..Book::default() };
-                    Ok(self.observation(account, &book, None, now))
-                }
-                None => Err(SourceError::MissingAccount(account.clone())),
-            };
-            poll.accounts.push((account.clone(), result));
-        }
-        if changed {
+        if part.changed {
             *self.read.lock().unwrap_or_else(PoisonError::into_inner) = Some(state);
         }
         Ok(poll)
+    }
+
+    /// An account whose files state no balance: the engine carries it from zero by what posts.
+    fn carried(
+        &self,
+        account: &str,
+        book: &Book,
+        transactions: BTreeMap<String, Transaction>,
+        now: DateTime<Utc>,
+    ) -> Observation {
+        self.observation(account, book, Decimal::ZERO, BalanceSource::Carried, transactions, now)
     }
 
     fn observation(
         &self,
         account: &str,
         book: &Book,
-        transactions: Option<BTreeMap<String, Transaction>>,
+        balance: Decimal,
+        source: BalanceSource,
+        transactions: BTreeMap<String, Transaction>,
         now: DateTime<Utc>,
     ) -> Observation {
         Observation {
@@ -197,104 +193,12 @@ impl Statements {
             name: None,
             snapshot: Snapshot {
                 as_of: book.closing.map(|(_, at)| at),
-                ..Snapshot::seen(book.balance(), book.currency.clone(), now)
+                ..Snapshot::seen(balance, book.currency.clone(), now)
             },
-            transactions: transactions.map(|t| t.into_values().collect()).unwrap_or_default(),
+            transactions: transactions.into_values().collect(),
+            balance: source,
         }
     }
-}
-
-/// One file's entries as transactions, ids derived (per file) where the format has none.
-fn transactions_of(statement: Statement) -> Vec<Transaction> {
-    let mut transactions: Vec<Transaction> = statement
-        .entries
-        .into_iter()
-        .map(|e| Transaction {
-            id: e.id.unwrap_or_default(),
-            posted: e.time,
-            amount: e.amount,
-            payee_key: payee_key(&e.payee),
-            payee: e.payee,
-            description: e.description,
-            pending: e.pending,
-        })
-        .collect();
-    derive_ids(&mut transactions);
-    transactions
-}
-
-/// The files of `dir` not in `known`, oldest first, at most [`FILES_PER_POLL`], each read (a zip
-/// archive's files each, under the archive's hash).
-fn read_new(config: &StatementsConfig, known: &BTreeSet<String>) -> Result<Vec<Read>, SourceError> {
-    let dir = config.dir.as_path();
-    let listing = std::fs::read_dir(dir).map_err(|e| {
-        SourceError::Setup(format!(
-            "cannot read the statements folder {}: {e} (check dir and its permissions)",
-            dir.display()
-        ))
-    })?;
-    let mut files: Vec<(std::time::SystemTime, PathBuf, u64)> = listing
-        .filter_map(Result::ok)
-        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(|entry| {
-            let meta = entry.metadata().ok().filter(std::fs::Metadata::is_file)?;
-            Some((meta.modified().unwrap_or(std::time::UNIX_EPOCH), entry.path(), meta.len()))
-        })
-        .collect();
-    files.sort();
-    let mut read = Vec::new();
-    for (_, path, size) in files {
-        if read.len() >= FILES_PER_POLL {
-            break;
-        }
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if size > MAX_FILE {
-            // Known by its name and size, so it is said once, not every poll.
-            let hash = format!("large:{}", crate::model::short_hash(&format!("{name}|{size}")));
-            if !known.contains(&hash) {
-                let reason = format!("it is {size} bytes, more than the {MAX_FILE} payguard reads: split the export");
-                read.push(Read { name, hash, statement: Err(FileError::whole(reason)), record: None });
-            }
-            continue;
-        }
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            // Still being written, or taken away meanwhile: the next poll tries again.
-            Err(e) => {
-                tracing::info!(file = %path.display(), error = %e, "cannot read a statement file yet");
-                continue;
-            }
-        };
-        let hash = sha256(&bytes);
-        if known.contains(&hash) || read.iter().any(|r: &Read| r.hash == hash) {
-            continue;
-        }
-        let statement = (!archive::is_archive(&bytes)).then(|| config.format.read(&bytes));
-        let record = Arc::new((name.clone(), bytes));
-        match statement {
-            Some(statement) => read.push(Read { name, hash, statement, record: Some(record) }),
-            None => read.extend(unzipped(&name, &hash, record, config)),
-        }
-    }
-    Ok(read)
-}
-
-/// Each file of the archive `name`, read as the source's format.
-fn unzipped(name: &str, hash: &str, record: Arc<(String, Vec<u8>)>, config: &StatementsConfig) -> Vec<Read> {
-    let read =
-        |inner: String, statement| Read { name: inner, hash: hash.to_owned(), statement, record: Some(record.clone()) };
-    match archive::unpack(&record.1, config.zip_password.as_ref()) {
-        Err(e) => vec![read(name.to_owned(), Err(e))],
-        Ok(files) => files
-            .into_iter()
-            .map(|(inner, bytes)| read(format!("{name}/{inner}"), bytes.and_then(|b| config.format.read(&b))))
-            .collect(),
-    }
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Poller for Statements {

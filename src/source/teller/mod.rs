@@ -22,7 +22,9 @@ use super::fetch::{check_url, get_explained, host_of};
 use super::values::{amount, kind, not_json, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
-use crate::model::{AccountRef, AccountStatus, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{
+    AccountRef, AccountStatus, BalanceSource, Observation, Snapshot, Transaction, derive_ids, payee_key,
+};
 
 pub use settings::{DEFAULT_API_BASE, TellerConfig};
 
@@ -129,6 +131,7 @@ impl Teller {
             name: field(listing, "name").and_then(|v| v.as_str().map(str::to_owned)),
             snapshot: Snapshot { available, status, ..Snapshot::seen(balance, currency, now) },
             transactions,
+            balance: BalanceSource::Platform,
         })
     }
 

@@ -23,7 +23,7 @@ use super::paged::{Api, Listing, Pages, items, next_of};
 use super::values::{amount, text, time};
 use super::{Poll, SourceError, once_each};
 use crate::config::{HttpLimits, Secret};
-use crate::model::{AccountRef, Observation, Snapshot, Transaction, derive_ids, payee_key};
+use crate::model::{AccountRef, BalanceSource, Observation, Snapshot, Transaction, derive_ids, payee_key};
 
 pub use settings::{API_BASE, UpConfig};
 
@@ -134,6 +134,7 @@ fn observation(
         // Up lists open accounts and says nothing more of their state.
         snapshot: Snapshot { available: Some(available), ..Snapshot::seen(balance, currency, now) },
         transactions,
+        balance: BalanceSource::Platform,
     })
 }
 

@@ -310,6 +310,7 @@ mod tests {
         let poll = Observation {
             account: account(),
             name: None,
+            balance: crate::model::BalanceSource::Platform,
             snapshot: snapshot(at(1, 0)),
             transactions: vec![
                 next("n-1", "Transfer 6222****1111"),

@@ -48,5 +48,6 @@ pub fn observation(
             as_of: None,
         },
         transactions,
+        balance: payguard::model::BalanceSource::Platform,
     }
 }
