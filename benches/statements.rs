@@ -2,8 +2,9 @@
 //! each dropped into a `kind = "statements"` folder and read, judged and stored by one poll of the
 //! real `Engine` on a real sled store. Printed per file: its size and rows, the poll's wall time
 //! (target: a 100,000-row file in the store within 5 s), the transactions stored, and the process's
-//! resident memory before and after with its peak, beside the same figures for a file a tenth the
-//! size, so memory's growth with the file's size can be read off (target: flat). Run:
+//! resident memory before and after with the poll's own peak (and its growth over before),
+//! beside the same figures for a file a tenth the size, so memory's growth with the file's size
+//! can be read off (target: flat). Run:
 //! `cargo bench --bench statements`; `PAYGUARD_BENCH_ROWS` changes the CSV's rows.
 
 // A benchmark is test code: a failed unwrap ends the run with its reason, which is what it should do.
@@ -21,21 +22,45 @@ use payguard::daemon::{Clock, Engine};
 use payguard::model::AccountRef;
 use payguard::notify::Stream;
 use payguard::store::Store;
-use support::status_kib;
+use support::{Counting, reset_peak, status_kib};
+
+#[global_allocator]
+static HEAP: Counting = Counting;
 
 const IBAN: &str = "DE89370400440532013000";
 
+/// The files polled, each in a process of its own, so one's memory is not another's: (label,
+/// format, rows of the CSV or bytes of the CAMT file, at `rows` rows).
+fn cases(rows: usize) -> [(&'static str, &'static str, usize); 4] {
+    [
+        ("csv, a tenth", "csv", rows / 10),
+        ("csv", "csv", rows),
+        // 20 MB at 100,000 rows, and in proportion.
+        ("camt053, a tenth", "camt053", rows * 20),
+        ("camt053", "camt053", rows * 200),
+    ]
+}
+
 fn main() {
     let rows: usize = std::env::var("PAYGUARD_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    println!("statements benchmark: one poll of the real engine per file, on a real sled store\n");
-    runtime.block_on(async {
-        poll_file("csv, a tenth", "csv", csv(rows / 10)).await;
-        poll_file("csv", "csv", csv(rows)).await;
-        // 20 MB at 100,000 rows, and in proportion.
-        poll_file("camt053, a tenth", "camt053", camt(rows * 20)).await;
-        poll_file("camt053", "camt053", camt(rows * 200)).await;
-    });
+    if let Some(case) = std::env::var("PAYGUARD_BENCH_CASE").ok().and_then(|c| c.parse::<usize>().ok()) {
+        let (label, format, size) = cases(rows)[case];
+        let file = if format == "csv" { csv(size) } else { camt(size) };
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        runtime.block_on(poll_file(label, format, file));
+        return;
+    }
+    println!(
+        "statements benchmark: one poll of the real engine per file, on a real sled store, each in a process of its own\n"
+    );
+    for case in 0..cases(rows).len() {
+        let run = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("PAYGUARD_BENCH_CASE", case.to_string())
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        print!("{}", String::from_utf8_lossy(&run.stdout));
+    }
 }
 
 /// Drops `file` into a fresh statements folder, polls once, and prints what it cost.
@@ -45,17 +70,24 @@ async fn poll_file(label: &str, format: &str, (file, rows): (Vec<u8>, usize)) {
     std::fs::create_dir(&drop_dir).unwrap();
     let name = if format == "csv" { "export.csv" } else { "statement.xml" };
     std::fs::write(drop_dir.join(name), &file).unwrap();
+    let size = file.len();
+    // The bench's own copy of the file is not the poll's to hold.
+    drop(file);
     let account = if format == "csv" { "main" } else { IBAN };
     let config = Config::parse(&config_text(dir.path(), &drop_dir, format, account), Path::new("bench.toml")).unwrap();
     std::fs::create_dir_all(&config.daemon.state_dir).unwrap();
     let store = Store::open(&config.daemon.state_dir).unwrap();
     let engine = Engine::new(config, store.clone(), Stream::Stderr, Clock::System).unwrap();
     let before = status_kib("VmRSS");
+    let held = Counting::live();
+    reset_peak();
+    Counting::reset_peak();
     let started = Instant::now();
     let runs = engine.poll_all().await;
     let took = started.elapsed();
     let after = status_kib("VmRSS");
     let peak = status_kib("VmHWM");
+    let heap_peak = Counting::peak().saturating_sub(held);
     let stored = store
         .transactions_between(&AccountRef::new("bank", account), Utc::now() - TimeDelta::days(3650), None)
         .unwrap()
@@ -64,13 +96,15 @@ async fn poll_file(label: &str, format: &str, (file, rows): (Vec<u8>, usize)) {
     let mut line = String::new();
     let _ = write!(
         line,
-        "{label:<18} {:>6.1} MB {rows:>7} rows: stored {stored:>7} in {:>6} ms ({:>7.0} rows/s); RSS {} -> {} MiB, peak so far {} MiB",
-        file.len() as f64 / 1e6,
+        "{label:<18} {:>6.1} MB {rows:>7} rows: stored {stored:>7} in {:>6} ms ({:>7.0} rows/s); RSS {} -> {} MiB, the poll's peak {} MiB (+{} MiB); heap at most +{:.1} MiB",
+        size as f64 / 1e6,
         took.as_millis(),
         rows as f64 / took.as_secs_f64(),
         before / 1024,
         after / 1024,
         peak / 1024,
+        peak.saturating_sub(before) / 1024,
+        heap_peak as f64 / (1 << 20) as f64,
     );
     println!("{line}");
 }
