@@ -382,7 +382,10 @@ fn payguard(config: &Path) -> Command {
 /// The shared simulator config, polling every second without the daily budget a real SimpleFIN
 /// bridge needs, and the receiver as the one channel.
 fn write_config(dir: &Path, access_url: &str, hook: &str) -> PathBuf {
-    let channel = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook}\"\n");
+    // One message per alert: the ledger matches each message the receiver took to the one delivery
+    // it records. An incident's message records several; `tests/it/incidents.rs` covers those.
+    let channel =
+        format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook}\"\n\n[alerts]\ngroup_by = []\n");
     let every_second = "schedule = \"* * * * * *\"";
     let text = support::sim_config_text(dir, access_url, "* * * * * *", &channel).replacen(
         every_second,

@@ -519,7 +519,7 @@ async fn alerts_owed_while_the_mail_server_is_down_arrive_once_when_it_is_back()
     assert!(said.contains(&format!("delivered {}", alerts.len())) && !said.contains("still owed"), "{said}");
 
     let received = smtp.received();
-    assert_eq!(received.len(), alerts.len(), "one e-mail per owed alert");
+    assert_eq!(received.len(), 1, "the theft is one incident: one e-mail with every owed alert");
     let mut arrived: Vec<String> = received.iter().flat_map(|r| Mail::parse(&r.data).alert_ids()).collect();
     arrived.sort();
     assert_eq!(arrived, alerts, "each alert exactly once");
@@ -529,7 +529,7 @@ async fn alerts_owed_while_the_mail_server_is_down_arrive_once_when_it_is_back()
     let after = once(&config).await;
     assert_eq!(after.status.code(), Some(0), "{}", stderr(&after));
     assert!(!stderr(&after).contains("still owed"), "{}", stderr(&after));
-    assert_eq!(smtp.received().len(), alerts.len(), "nothing sent twice");
+    assert_eq!(smtp.received().len(), 1, "nothing sent twice");
     assert!(owed(&state).is_empty(), "the outbox is empty");
     dir.close().expect("remove the temp dir");
 }
