@@ -1,6 +1,7 @@
 //! The words of an alert, in English or Simplified Chinese: a subject, the facts, why it fired, what
 //! to do next (with the platform's support line), and the alert id; plus an HTML form for e-mail, a
-//! one-message SMS form, and JSON for webhooks.
+//! one-message SMS form, and JSON for webhooks. The alerts of one incident, or a digest, are said
+//! in one message of the same forms.
 //!
 //! What each kind says beyond the detector's English (the Chinese headline and reason, the advice)
 //! is its row in `model::kind`; the Chinese is composed there from the finding's facts, not from
@@ -106,11 +107,7 @@ pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Langu
         html: html(&subject, &text),
         subject,
         short,
-        json: json!({ "digest": true, "message_id": id, "alerts": items.iter().map(|(a, e)| {
-            let mut v = alert_json(a);
-            if let Value::Object(map) = &mut v { map.insert("event".into(), json!(e)); }
-            v
-        }).collect::<Vec<_>>() }),
+        json: json!({ "digest": true, "message_id": id, "alerts": items.iter().map(|(a, e)| event_json(a, *e)).collect::<Vec<_>>() }),
         text,
     }
 }
@@ -136,19 +133,11 @@ pub fn incident_message(
     let mut sorted = items.to_vec();
     // Most severe first; what still fires before what cleared; then the oldest.
     sorted.sort_by_key(|(a, e)| (std::cmp::Reverse(a.finding.severity), *e == NoticeEvent::Resolved, a.first_fired));
-    let json_alerts: Vec<Value> = sorted
-        .iter()
-        .map(|(a, e)| {
-            let mut v = alert_json(a);
-            if let Value::Object(map) = &mut v {
-                map.insert("event".into(), json!(e));
-            }
-            v
-        })
-        .collect();
+    let json_alerts: Vec<Value> = sorted.iter().map(|(a, e)| event_json(a, *e)).collect();
     let json_account = sorted.first().map(|(a, _)| a.finding.account.clone());
     let items: Vec<(Alert, NoticeEvent)> = sorted.iter().map(|(a, e)| (shown(a), *e)).collect();
     let Some((lead, lead_event)) = items.first() else {
+        // No group is ever empty; were one, a digest of nothing says so without a panic.
         return digest_message(id, &[], language, support);
     };
     let f = &lead.finding;
@@ -294,6 +283,15 @@ pub fn alert_json(alert: &Alert) -> Value {
         "first_fired": alert.first_fired,
         "incident": alert.incident,
     })
+}
+
+/// An alert's JSON with the event its message is about, as the messages of several alerts list them.
+fn event_json(alert: &Alert, event: NoticeEvent) -> Value {
+    let mut value = alert_json(alert);
+    if let Value::Object(map) = &mut value {
+        map.insert("event".into(), json!(event));
+    }
+    value
 }
 
 fn body(alert: &Alert, event: NoticeEvent, language: Language, support: &Support) -> String {
