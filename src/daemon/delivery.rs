@@ -19,7 +19,7 @@ use super::metrics::Metrics;
 use crate::alert::outbox::{self, Attempt, Next};
 use crate::alert::{Alert, Delivery, NoticeEvent};
 use crate::config::{Config, Language, Support};
-use crate::notify::render::{alert_message, digest_message, incident_message};
+use crate::notify::render::{Said, alert_message, digest_message, incident_message};
 use crate::notify::{Channel, DeliveryError, Message};
 use crate::store::{Store, StoreError};
 
@@ -206,7 +206,8 @@ impl Deliverer {
             }
             (_, incident) => {
                 let incident = incident.unwrap_or_default();
-                let items: Vec<_> = group.iter().map(|d| (&d.alert, d.event)).collect();
+                let items: Vec<Said> =
+                    group.iter().map(|d| Said { alert: &d.alert, event: d.event, message_id: &d.id }).collect();
                 // The same deliveries make the same id: a message repeated after a crash can be
                 // recognised by it.
                 let members: Vec<&str> = group.iter().map(|d| d.id.as_str()).collect();

@@ -112,30 +112,51 @@ pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Langu
     }
 }
 
+/// One alert of an incident's message: the alert, why it is said, and the id of the message owed
+/// for it (what its own message would carry), by which a receiver can tell a repeat of it.
+#[derive(Clone, Copy, Debug)]
+pub struct Said<'a> {
+    pub alert: &'a Alert,
+    pub event: NoticeEvent,
+    pub message_id: &'a str,
+}
+
 /// The alerts of one incident that one channel owes, as one message: the most severe finding and a
 /// count in the subject; every finding with its facts, each piece of advice once (most severe
-/// first), the support line and the export that gathers the evidence in the body. `update`: the
-/// channel had a message about this incident before, and these findings joined it since.
+/// first), the support line and the export that gathers the evidence in the body; in JSON, the
+/// incident and each alert's own JSON with its `message_id`. `update`: the channel had a message
+/// about this incident before, and these findings joined it since.
 ///
 /// A single alert that opens its incident is said as [`alert_message`] says it.
 pub fn incident_message(
     id: &str,
     incident: &str,
-    items: &[(&Alert, NoticeEvent)],
+    items: &[Said<'_>],
     update: bool,
     language: Language,
     support: &Support,
 ) -> Message {
-    if let ([(alert, event)], false) = (items, update) {
-        return alert_message(id, alert, *event, language, support);
+    if let ([said], false) = (items, update) {
+        return alert_message(id, said.alert, said.event, language, support);
     }
     let w = words(language);
     let mut sorted = items.to_vec();
     // Most severe first; what still fires before what cleared; then the oldest.
-    sorted.sort_by_key(|(a, e)| (std::cmp::Reverse(a.finding.severity), *e == NoticeEvent::Resolved, a.first_fired));
-    let json_alerts: Vec<Value> = sorted.iter().map(|(a, e)| event_json(a, *e)).collect();
-    let json_account = sorted.first().map(|(a, _)| a.finding.account.clone());
-    let items: Vec<(Alert, NoticeEvent)> = sorted.iter().map(|(a, e)| (shown(a), *e)).collect();
+    sorted.sort_by_key(|s| {
+        (std::cmp::Reverse(s.alert.finding.severity), s.event == NoticeEvent::Resolved, s.alert.first_fired)
+    });
+    let json_alerts: Vec<Value> = sorted
+        .iter()
+        .map(|s| {
+            let mut value = event_json(s.alert, s.event);
+            if let Value::Object(map) = &mut value {
+                map.insert("message_id".into(), json!(s.message_id));
+            }
+            value
+        })
+        .collect();
+    let json_account = sorted.first().map(|s| s.alert.finding.account.clone());
+    let items: Vec<(Alert, NoticeEvent)> = sorted.iter().map(|s| (shown(s.alert), s.event)).collect();
     let Some((lead, lead_event)) = items.first() else {
         // No group is ever empty; were one, a digest of nothing says so without a panic.
         return digest_message(id, &[], language, support);
@@ -687,10 +708,22 @@ mod tests {
             .collect()
     }
 
+    /// The id of the message owed for each alert: `m-` and its id.
+    fn message_ids(alerts: &[Alert]) -> Vec<String> {
+        alerts.iter().map(|a| format!("m-{}", a.id)).collect()
+    }
+
+    /// Each alert firing, with its message id.
+    fn firing<'a>(alerts: &'a [Alert], ids: &'a [String]) -> Vec<Said<'a>> {
+        let said = |(alert, id): (&'a Alert, &'a String)| Said { alert, event: NoticeEvent::Firing, message_id: id };
+        alerts.iter().zip(ids).map(said).collect()
+    }
+
     #[test]
     fn an_incident_is_one_message_naming_every_finding_most_severe_first() {
         let alerts = theft();
-        let items: Vec<_> = alerts.iter().map(|a| (a, NoticeEvent::Firing)).collect();
+        let ids = message_ids(&alerts);
+        let items = firing(&alerts, &ids);
         for language in [Language::En, Language::ZhCn] {
             let m = incident_message("m", "i-0123456789", &items, false, language, &support());
             assert_eq!(m.alert_ids.len(), 4);
@@ -710,7 +743,10 @@ mod tests {
             assert!(m.text.contains("payguard ack i-0123456789"), "{}", m.text);
             assert_eq!(m.json["incident"], "i-0123456789");
             assert_eq!(m.json["alerts"].as_array().map(Vec::len), Some(4));
-            assert!(m.json["alerts"].as_array().into_iter().flatten().all(|a| a["incident"] == "i-0123456789"));
+            for a in m.json["alerts"].as_array().into_iter().flatten() {
+                assert_eq!(a["incident"], "i-0123456789");
+                assert_eq!(a["message_id"].as_str(), a["alert_id"].as_str().map(|id| format!("m-{id}")).as_deref());
+            }
         }
         let en = incident_message("m", "i-0123456789", &items, false, Language::En, &support());
         // balance_drop and velocity are critical; the drop fired first among them.
@@ -726,7 +762,7 @@ mod tests {
     #[test]
     fn a_single_alert_opening_its_incident_reads_as_it_always_did_and_an_update_says_so() {
         let alerts = theft();
-        let one = [(&alerts[0], NoticeEvent::Firing)];
+        let one = [Said { alert: &alerts[0], event: NoticeEvent::Firing, message_id: "m" }];
         let alone = incident_message("m", "i-0123456789", &one, false, Language::En, &support());
         let mut plain = alert_message("m", &alerts[0], NoticeEvent::Firing, Language::En, &support());
         assert_eq!(alone, plain);
@@ -734,7 +770,7 @@ mod tests {
         assert_ne!(alone.json, plain.json, "its JSON carries the incident");
         let update = incident_message("m", "i-0123456789", &one, true, Language::En, &support());
         assert!(update.subject.contains("update of incident i-0123456789: +1 finding"), "{}", update.subject);
-        let two = [(&alerts[0], NoticeEvent::Firing), (&alerts[2], NoticeEvent::Repeat)];
+        let two = [one[0], Said { alert: &alerts[2], event: NoticeEvent::Repeat, message_id: "m2" }];
         let update = incident_message("m", "i-0123456789", &two, true, Language::En, &support());
         assert!(update.subject.contains("update of incident i-0123456789: +2 findings"), "{}", update.subject);
     }
@@ -746,7 +782,8 @@ mod tests {
             a.finding.account = AccountRef::new("bank", "ACT 1'; rm -rf ~ \u{1b}[2J");
             a.finding.title = "\u{202e}evil".into();
         }
-        let items: Vec<_> = alerts.iter().map(|a| (a, NoticeEvent::Firing)).collect();
+        let ids = message_ids(&alerts);
+        let items = firing(&alerts, &ids);
         let m = incident_message("m", "i-0123456789", &items, false, Language::En, &support());
         for shown in [&m.subject, &m.text, &m.html, &m.short] {
             assert!(!shown.chars().any(|c| c != '\n' && text::is_hidden(c)), "{shown}");
