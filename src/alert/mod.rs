@@ -392,6 +392,28 @@ mod tests {
     }
 
     #[test]
+    fn a_sources_own_findings_are_an_incident_of_their_scope() {
+        let on = |account: &str, kind, key: &str| Finding {
+            account: AccountRef::new("bank", account),
+            ..finding(kind, key)
+        };
+        let policy = Policy::default();
+        let source = plan(
+            &[],
+            vec![on("", FindingKind::SourceDown, "down"), on("", FindingKind::BudgetExhausted, "spent")],
+            now(),
+            &policy,
+            &[],
+        );
+        let account = plan(&[], vec![on("A", FindingKind::LowBalance, "low")], now(), &policy, &[]);
+        let incidents = |p: &Plan| p.notices.iter().map(|(a, _)| a.incident.clone()).collect::<Vec<_>>();
+        let (source, account) = (incidents(&source), incidents(&account));
+        assert!(source[0].is_some() && source[0] == source[1], "{source:?}");
+        assert_eq!(source[0], Some(incident_id(&AccountRef::new("bank", ""), now())));
+        assert_ne!(source[0], account[0], "another scope, another incident");
+    }
+
+    #[test]
     fn without_group_by_no_alert_has_an_incident() {
         let policy = Policy { group_by: Vec::new(), ..Policy::default() };
         let said =
