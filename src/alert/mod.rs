@@ -414,6 +414,17 @@ mod tests {
     }
 
     #[test]
+    fn an_alert_stored_before_incidents_reads_without_one() {
+        let mut old =
+            serde_json::to_value(Alert::firing(finding(FindingKind::LowBalance, "low"), now())).expect("json");
+        if let serde_json::Value::Object(map) = &mut old {
+            assert!(map.remove("incident").is_some());
+        }
+        let read: Alert = serde_json::from_value(old).expect("an old alert reads");
+        assert_eq!(read.incident, None);
+    }
+
+    #[test]
     fn without_group_by_no_alert_has_an_incident() {
         let policy = Policy { group_by: Vec::new(), ..Policy::default() };
         let said =
