@@ -179,7 +179,7 @@ impl Deliverer {
                 store.flush_blocking()?;
             }
             if !batch.digest.is_empty() {
-                let items: Vec<_> = batch.digest.iter().map(|d| (&d.alert, d.event)).collect();
+                let items: Vec<Said> = batch.digest.iter().map(said).collect();
                 let id = format!("digest.{name}.{}", now.timestamp_millis());
                 let message = digest_message(&id, &items, self.language, &self.support);
                 let attempt = outlet.attempt(&message, now).await;
@@ -206,8 +206,7 @@ impl Deliverer {
             }
             (_, incident) => {
                 let incident = incident.unwrap_or_default();
-                let items: Vec<Said> =
-                    group.iter().map(|d| Said { alert: &d.alert, event: d.event, message_id: &d.id }).collect();
+                let items: Vec<Said> = group.iter().map(said).collect();
                 // The same deliveries make the same id: a message repeated after a crash can be
                 // recognised by it.
                 let members: Vec<&str> = group.iter().map(|d| d.id.as_str()).collect();
@@ -331,6 +330,11 @@ impl Outlet {
             Err(DeliveryError { message, retryable: false, .. }) => Attempt::GiveUp { error: message },
         }
     }
+}
+
+/// A delivery as one alert of a message about several.
+fn said(delivery: &Delivery) -> Said<'_> {
+    Said { alert: &delivery.alert, event: delivery.event, message_id: &delivery.id }
 }
 
 fn log_attempt(channel: &str, id: &str, attempt: &Attempt) {

@@ -72,20 +72,20 @@ pub fn alert_message(id: &str, alert: &Alert, event: NoticeEvent, language: Lang
 }
 
 /// Several alerts folded into one message, when a channel has used its hourly allowance.
-pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Language, support: &Support) -> Message {
+pub fn digest_message(id: &str, items: &[Said<'_>], language: Language, support: &Support) -> Message {
     let w = words(language);
-    let severity = items.iter().map(|(a, _)| a.finding.severity).max().unwrap_or(Severity::Info);
+    let severity = items.iter().map(|s| s.alert.finding.severity).max().unwrap_or(Severity::Info);
     let subject = (w.digest_subject)(items.len());
     let mut text = String::new();
     let _ = writeln!(text, "{}", (w.digest_intro)(items.len()));
-    for (alert, event) in items {
-        let alert = &shown(alert);
+    for said in items {
+        let alert = &shown(said.alert);
         let f = &alert.finding;
         let _ = writeln!(
             text,
             "- [{}] {}{} · {} ({} {})",
             (w.severity)(f.severity),
-            (w.event)(*event),
+            (w.event)(said.event),
             f.subject(),
             headline(f, language),
             w.alert,
@@ -95,7 +95,7 @@ pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Langu
     if let Some(line) = support_line(support, language) {
         let _ = writeln!(text, "\n{line}");
     }
-    let ids: Vec<String> = items.iter().map(|(a, _)| a.id.clone()).collect();
+    let ids: Vec<String> = items.iter().map(|s| s.alert.id.clone()).collect();
     let short = sms(
         &format!("payguard: {} · {}", subject, support_line(support, language).unwrap_or_default()),
         &ids.join(","),
@@ -107,13 +107,14 @@ pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Langu
         html: html(&subject, &text),
         subject,
         short,
-        json: json!({ "digest": true, "message_id": id, "alerts": items.iter().map(|(a, e)| event_json(a, *e)).collect::<Vec<_>>() }),
+        json: json!({ "digest": true, "message_id": id, "alerts": items.iter().map(said_json).collect::<Vec<_>>() }),
         text,
     }
 }
 
-/// One alert of an incident's message: the alert, why it is said, and the id of the message owed
-/// for it (what its own message would carry), by which a receiver can tell a repeat of it.
+/// One alert of a message about several (an incident's, a digest): the alert, why it is said, and
+/// the id of the message owed for it (what its own message would carry), by which a receiver can
+/// tell a repeat of it.
 #[derive(Clone, Copy, Debug)]
 pub struct Said<'a> {
     pub alert: &'a Alert,
@@ -145,16 +146,7 @@ pub fn incident_message(
     sorted.sort_by_key(|s| {
         (std::cmp::Reverse(s.alert.finding.severity), s.event == NoticeEvent::Resolved, s.alert.first_fired)
     });
-    let json_alerts: Vec<Value> = sorted
-        .iter()
-        .map(|s| {
-            let mut value = event_json(s.alert, s.event);
-            if let Value::Object(map) = &mut value {
-                map.insert("message_id".into(), json!(s.message_id));
-            }
-            value
-        })
-        .collect();
+    let json_alerts: Vec<Value> = sorted.iter().map(said_json).collect();
     let json_account = sorted.first().map(|s| s.alert.finding.account.clone());
     let items: Vec<(Alert, NoticeEvent)> = sorted.iter().map(|s| (shown(s.alert), s.event)).collect();
     let Some((lead, lead_event)) = items.first() else {
@@ -306,11 +298,13 @@ pub fn alert_json(alert: &Alert) -> Value {
     })
 }
 
-/// An alert's JSON with the event its message is about, as the messages of several alerts list them.
-fn event_json(alert: &Alert, event: NoticeEvent) -> Value {
-    let mut value = alert_json(alert);
+/// One alert of a message about several, as JSON: its own JSON, the event, and the id of the
+/// message owed for it.
+fn said_json(said: &Said<'_>) -> Value {
+    let mut value = alert_json(said.alert);
     if let Value::Object(map) = &mut value {
-        map.insert("event".into(), json!(event));
+        map.insert("event".into(), json!(said.event));
+        map.insert("message_id".into(), json!(said.message_id));
     }
     value
 }
@@ -665,7 +659,12 @@ mod tests {
         a.finding.about = Some(hostile.clone());
         for language in [Language::En, Language::ZhCn] {
             let one = alert_message("m", &a, NoticeEvent::Firing, language, &support());
-            let digest = digest_message("d", &[(&a, NoticeEvent::Firing)], language, &support());
+            let digest = digest_message(
+                "d",
+                &[Said { alert: &a, event: NoticeEvent::Firing, message_id: "m" }],
+                language,
+                &support(),
+            );
             for m in [&one, &digest] {
                 // The text's own lines are the only line breaks.
                 for shown in [&m.subject, &m.text, &m.html, &m.short] {

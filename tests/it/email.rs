@@ -18,7 +18,7 @@ use payguard::alert::{Alert, NoticeEvent};
 use payguard::config::{Language, Secret, Support};
 use payguard::model::{AccountRef, Finding, FindingKind, Severity};
 use payguard::notify::email::{EmailConfig, Tls};
-use payguard::notify::render::{alert_message, digest_message};
+use payguard::notify::render::{Said, alert_message, digest_message};
 use payguard::notify::{DeliveryError, Email, Message};
 use payguard::sim::{Advance, Simulator, demo_script};
 use payguard::store::Store;
@@ -309,7 +309,10 @@ async fn a_digest_names_every_alert_it_folds_in() {
     let email = Email::new(&config(smtp.port, false)).expect("channel");
     let first = alert("aaaaaaaaaaaa", FindingKind::BalanceDrop, "Balance dropped");
     let second = alert("bbbbbbbbbbbb", FindingKind::NewPayee, "New payee: Crypto Swap Ltd");
-    let items = [(&first, NoticeEvent::Firing), (&second, NoticeEvent::Firing)];
+    let items = [
+        Said { alert: &first, event: NoticeEvent::Firing, message_id: "aaaaaaaaaaaa.firing.mail.1" },
+        Said { alert: &second, event: NoticeEvent::Firing, message_id: "bbbbbbbbbbbb.firing.mail.1" },
+    ];
     let message = digest_message("digest.mail.1790000000000", &items, Language::ZhCn, &Support::default());
 
     send(&email, &message).await.expect("delivered");

@@ -204,6 +204,13 @@ async fn over_the_hourly_limit_the_rest_is_one_digest() {
     assert_eq!(digest["alerts"].as_array().map(Vec::len), Some(owed - 1));
     let log = w.engine.store().delivery_log(w.clock.now() - TimeDelta::days(1)).expect("log");
     assert_eq!(log.iter().filter(|r| r.digest).count(), owed - 1);
+    // Each alert in it names the message owed for it: a receiver can tell a repeat per alert.
+    let mut named: Vec<&str> =
+        digest["alerts"].as_array().into_iter().flatten().filter_map(|a| a["message_id"].as_str()).collect();
+    let mut folded: Vec<&str> = log.iter().filter(|r| r.digest).map(|r| r.id.as_str()).collect();
+    named.sort();
+    folded.sort();
+    assert_eq!(named, folded);
 }
 
 #[tokio::test(start_paused = true)]
