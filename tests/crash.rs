@@ -382,7 +382,10 @@ fn payguard(config: &Path) -> Command {
 /// The shared simulator config, polling every second without the daily budget a real SimpleFIN
 /// bridge needs, and the receiver as the one channel.
 fn write_config(dir: &Path, access_url: &str, hook: &str) -> PathBuf {
-    let channel = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook}\"\n");
+    // Incidents as configured by default, but without the 30 s wait: the daemon polls every second.
+    let channel = format!(
+        "[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook}\"\n\n[alerts]\ngroup_wait = \"1s\"\ngroup_interval = \"2s\"\n"
+    );
     let every_second = "schedule = \"* * * * * *\"";
     let text = support::sim_config_text(dir, access_url, "* * * * * *", &channel).replacen(
         every_second,
@@ -542,29 +545,34 @@ impl Ledger {
             if hit.status == 503 {
                 figures.refused += 1;
             }
-            let Some(message) = hit.delivered() else { continue };
-            figures.deliveries += 1;
-            let id = &message.message_id;
-            let count = {
-                let count = self.delivered.entry(id.clone()).or_default();
-                *count += 1;
-                *count
-            };
-            if count > 1 {
-                figures.repeats += 1;
-                if !self.cut_short.remove(id) {
-                    let what = format!(
-                        "message {id} ({}, alert {}) was taken {} times, but no crash cut it short since the last time (request {})",
-                        message.kind, message.alert_id, count, hit.index
-                    );
-                    self.problem(round, what);
+            // An incident's message owes one delivery per alert, each taken once.
+            if hit.delivered().len() > 1 {
+                figures.grouped += 1;
+            }
+            for message in hit.delivered() {
+                figures.deliveries += 1;
+                let id = &message.message_id;
+                let count = {
+                    let count = self.delivered.entry(id.clone()).or_default();
+                    *count += 1;
+                    *count
+                };
+                if count > 1 {
+                    figures.repeats += 1;
+                    if !self.cut_short.remove(id) {
+                        let what = format!(
+                            "message {id} ({}, alert {}) was taken {} times, but no crash cut it short since the last time (request {})",
+                            message.kind, message.alert_id, count, hit.index
+                        );
+                        self.problem(round, what);
+                    }
                 }
+                if count == 1 && message.event == "firing" {
+                    self.firing.push((message.kind.clone(), message.transaction_ids.clone()));
+                }
+                figures.most_takes = figures.most_takes.max(count);
+                self.carries.insert(id.clone(), (message.alert_id.clone(), message.kind.clone()));
             }
-            if count == 1 && message.event == "firing" {
-                self.firing.push((message.kind.clone(), message.transaction_ids.clone()));
-            }
-            figures.most_takes = figures.most_takes.max(count);
-            self.carries.insert(id.clone(), (message.alert_id.clone(), message.kind.clone()));
         }
         self.hits_read = hits.len();
     }
@@ -686,6 +694,8 @@ struct Figures {
     attempts: usize,
     refused: usize,
     deliveries: usize,
+    /// Messages taken that carried several alerts' deliveries (an incident).
+    grouped: usize,
     /// Deliveries of a message the receiver had already taken.
     repeats: usize,
     /// Times a crash found a message taken but not recorded.
@@ -740,10 +750,11 @@ impl std::fmt::Display for Figures {
         )?;
         writeln!(
             f,
-            "  delivery attempts {} (503 {}); taken {}; repeats after a crash {}; cut short by a crash {} ({} with no answer held); most takes of one message {} ({} taken 3+ times)",
+            "  delivery attempts {} (503 {}); deliveries taken {} ({} messages of several); repeats after a crash {}; cut short by a crash {} ({} with no answer held); most takes of one message {} ({} taken 3+ times)",
             self.attempts,
             self.refused,
             self.deliveries,
+            self.grouped,
             self.repeats,
             self.cut_short,
             self.cut_short_unheld,

@@ -12,7 +12,7 @@ mod silence;
 use std::collections::HashMap;
 
 pub use outbox::{Delivery, DeliveryRecord, NoticeEvent};
-pub use policy::{Policy, QuietHours, Route};
+pub use policy::{GroupBy, Policy, QuietHours, Route};
 pub use silence::{Silence, is_silenced};
 
 use chrono::{DateTime, Utc};
@@ -43,6 +43,9 @@ pub struct Alert {
     /// When a message about it last became owed; `None` while silenced since it fired.
     #[serde(default)]
     pub last_notified: Option<DateTime<Utc>>,
+    /// The incident it was said in (`i-…`), given when it fires; `None` without `group_by`.
+    #[serde(default)]
+    pub incident: Option<String>,
     pub finding: Finding,
 }
 
@@ -69,9 +72,38 @@ impl Alert {
             resolved_at: None,
             acknowledged_at: None,
             last_notified: None,
+            incident: None,
             finding,
         }
     }
+
+    /// Whether it still gathers new findings into its incident: while it is firing and no one
+    /// has acknowledged it. An event never resolves, so it holds its incident open only for
+    /// `repeat_interval` after it fired, the time a condition would go unrepeated; a payment of
+    /// last month must not gather today's findings.
+    fn holds_incident_open(&self, now: DateTime<Utc>, policy: &Policy) -> bool {
+        self.state == AlertState::Firing
+            && self.acknowledged_at.is_none()
+            && (self.kind().is_condition() || now - self.first_fired < policy.repeat_interval)
+    }
+}
+
+/// The incident a newly firing alert joins: the open incident of its group among `alerts`, or a new
+/// one. Every alert planned together shares one scope, which is the group of `group_by = ["account"]`.
+fn incident_for(alerts: &[&Alert], scope: &AccountRef, now: DateTime<Utc>, policy: &Policy) -> Option<String> {
+    if policy.group_by.is_empty() {
+        return None;
+    }
+    let open = alerts.iter().filter(|a| a.holds_incident_open(now, policy)).find_map(|a| a.incident.clone());
+    Some(open.unwrap_or_else(|| incident_id(scope, now)))
+}
+
+/// `i-` and ten hex digits of the group and the moment it opened: short enough to type in
+/// `payguard ack`, and the same group opening later is another incident.
+pub fn incident_id(scope: &AccountRef, opened: DateTime<Utc>) -> String {
+    let hash =
+        short_hash(&format!("{}|{}|{}", scope.source, scope.account, opened.timestamp_nanos_opt().unwrap_or_default()));
+    format!("i-{}", &hash[..10])
 }
 
 /// What identifies one problem: its kind, its account and the finding's own key facts.
@@ -99,6 +131,8 @@ pub struct Plan {
 /// - A firing condition, unacknowledged, is said again once `repeat_interval` has passed since it
 ///   was last said; an event (a payment) is said once.
 /// - A firing condition that this poll no longer finds resolves, and is said if it had been said.
+/// - An alert that starts firing joins the open incident of its scope, or opens one (`group_by`);
+///   one that goes on firing keeps its incident.
 pub fn plan(
     known: &[Alert],
     findings: Vec<Finding>,
@@ -134,7 +168,12 @@ pub fn plan(
                 };
                 (alert, event)
             }
-            _ => (Alert::firing(finding, now), Some(NoticeEvent::Firing)),
+            _ => {
+                let mut alert = Alert::firing(finding, now);
+                let others: Vec<&Alert> = known.iter().chain(&plan.changed).filter(|a| a.id != alert.id).collect();
+                alert.incident = incident_for(&others, &alert.finding.account, now, policy);
+                (alert, Some(NoticeEvent::Firing))
+            }
         };
         if let Some(event) = event.filter(|_| !silenced) {
             alert.last_notified = Some(now);
@@ -288,6 +327,109 @@ mod tests {
                 vec!["resolved low_balance below"]
             ]
         );
+    }
+    /// Plans `rounds` ten minutes apart like `polls_with`; returns each poll's notices as
+    /// (kind key, incident).
+    fn incidents(rounds: &[Vec<Finding>], policy: &Policy, acks: &[usize]) -> Vec<Vec<(String, Option<String>)>> {
+        let mut known: Vec<Alert> = Vec::new();
+        let mut said = Vec::new();
+        for (i, findings) in rounds.iter().enumerate() {
+            if acks.contains(&i) {
+                for alert in &mut known {
+                    alert.acknowledged_at = Some(now());
+                }
+            }
+            let plan = plan(&known, findings.clone(), now() + TimeDelta::minutes(10 * i as i64), policy, &[]);
+            said.push(plan.notices.iter().map(|(a, _)| (a.finding.key.clone(), a.incident.clone())).collect());
+            for changed in plan.changed {
+                known.retain(|a| a.id != changed.id);
+                known.push(changed);
+            }
+        }
+        said
+    }
+
+    #[test]
+    fn findings_of_one_account_share_an_incident_while_it_is_open() {
+        let low = || finding(FindingKind::LowBalance, "low");
+        let payee = |key: &str| finding(FindingKind::NewPayee, key);
+        let policy = Policy { repeat_interval: TimeDelta::minutes(15), send_resolved: false, ..Policy::default() };
+        let said = incidents(
+            &[
+                vec![payee("a"), payee("b")], // 0: one incident for both
+                vec![payee("c")],             // 10 min: joins it
+                vec![],                       // 20 min
+                vec![payee("d")],             // 30 min: every event is past repeat_interval: a new one
+                vec![low()],                  // 40 min: joins d's
+                vec![low(), payee("e")],      // 50 min, after an ack of everything: e opens another
+            ],
+            &policy,
+            &[5],
+        );
+        let incident = |poll: usize, at: usize| said[poll][at].1.clone().expect("grouped by account");
+        assert_eq!(said[0].len(), 2);
+        assert!(incident(0, 0).starts_with("i-") && incident(0, 0).len() == 12, "{}", incident(0, 0));
+        assert_eq!(incident(0, 0), incident(0, 1), "one poll, one incident");
+        assert_eq!(incident(1, 0), incident(0, 0), "a later finding joins the open incident");
+        assert_ne!(incident(3, 0), incident(0, 0), "events hold an incident open for repeat_interval only");
+        assert_eq!(incident(4, 0), incident(3, 0));
+        assert_eq!(said[5].iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["e"], "low goes on unsaid");
+        assert_ne!(incident(5, 0), incident(3, 0), "an acknowledged incident is closed");
+    }
+
+    #[test]
+    fn a_firing_condition_holds_its_incident_open_and_keeps_it_until_it_fires_again() {
+        let low = || finding(FindingKind::LowBalance, "low");
+        let policy = Policy { repeat_interval: TimeDelta::minutes(15), send_resolved: true, ..Policy::default() };
+        let late = finding(FindingKind::NewPayee, "late");
+        let said = incidents(&[vec![low()], vec![low()], vec![low(), late], vec![], vec![low()]], &policy, &[]);
+        let first = said[0][0].1.clone();
+        assert!(said[1].is_empty());
+        assert_eq!(said[2].len(), 2, "the repeat and the new payee: {said:?}");
+        assert!(said[2].iter().all(|(_, i)| *i == first), "the repeat keeps its incident, the payee joins: {said:?}");
+        assert_eq!(said[3], [("low".to_owned(), first.clone())], "so does the resolution");
+        assert_ne!(said[4][0].1, first, "fired again after it cleared: a new incident");
+    }
+
+    #[test]
+    fn a_sources_own_findings_are_an_incident_of_their_scope() {
+        let on = |account: &str, kind, key: &str| Finding {
+            account: AccountRef::new("bank", account),
+            ..finding(kind, key)
+        };
+        let policy = Policy::default();
+        let source = plan(
+            &[],
+            vec![on("", FindingKind::SourceDown, "down"), on("", FindingKind::BudgetExhausted, "spent")],
+            now(),
+            &policy,
+            &[],
+        );
+        let account = plan(&[], vec![on("A", FindingKind::LowBalance, "low")], now(), &policy, &[]);
+        let incidents = |p: &Plan| p.notices.iter().map(|(a, _)| a.incident.clone()).collect::<Vec<_>>();
+        let (source, account) = (incidents(&source), incidents(&account));
+        assert!(source[0].is_some() && source[0] == source[1], "{source:?}");
+        assert_eq!(source[0], Some(incident_id(&AccountRef::new("bank", ""), now())));
+        assert_ne!(source[0], account[0], "another scope, another incident");
+    }
+
+    #[test]
+    fn an_alert_stored_before_incidents_reads_without_one() {
+        let mut old =
+            serde_json::to_value(Alert::firing(finding(FindingKind::LowBalance, "low"), now())).expect("json");
+        if let serde_json::Value::Object(map) = &mut old {
+            assert!(map.remove("incident").is_some());
+        }
+        let read: Alert = serde_json::from_value(old).expect("an old alert reads");
+        assert_eq!(read.incident, None);
+    }
+
+    #[test]
+    fn without_group_by_no_alert_has_an_incident() {
+        let policy = Policy { group_by: Vec::new(), ..Policy::default() };
+        let said =
+            incidents(&[vec![finding(FindingKind::NewPayee, "a"), finding(FindingKind::NewPayee, "b")]], &policy, &[]);
+        assert_eq!(said, [vec![("a".to_owned(), None), ("b".to_owned(), None)]]);
     }
 }
 

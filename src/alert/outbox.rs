@@ -1,5 +1,7 @@
-//! The outbox's policy: what a delivery is, when it is tried again, when it is given up, and how a
-//! channel over its hourly limit folds the overflow into one digest. The daemon carries it out.
+//! The outbox's policy: what a delivery is, when it is tried again, when it is given up, which due
+//! deliveries of a channel go out as one message (an incident's, `groups`), when such a message
+//! may go (`ready_at`), and how a channel over its hourly limit folds the overflow into one digest.
+//! The daemon carries it out.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -116,6 +118,10 @@ pub struct DeliveryRecord {
     pub outcome: Outcome,
     /// Delivered inside a digest with others.
     pub digest: bool,
+    /// The incident of its alert, so the time of a channel's last message of an incident
+    /// outlives a restart.
+    #[serde(default)]
+    pub incident: Option<String>,
 }
 
 /// What one attempt at sending came to.
@@ -173,6 +179,7 @@ pub fn after_attempt(
             attempts: delivery.attempts,
             outcome,
             digest,
+            incident: delivery.alert.incident.clone(),
         }))
     };
     match attempt {
@@ -197,32 +204,89 @@ pub fn after_attempt(
     }
 }
 
-/// How the due deliveries of one channel are sent this round.
+/// Decides the fate of a group's deliveries after the attempt at their one message. Those tried
+/// again are tried together, at the latest of their backoffs: each alone would split the incident
+/// into several messages at the retry.
+pub fn after_group_attempt(
+    group: Vec<Delivery>,
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+    max_age: TimeDelta,
+) -> Vec<Next> {
+    let mut nexts: Vec<Next> =
+        group.into_iter().map(|d| after_attempt(d, attempt.clone(), now, max_age, false)).collect();
+    let latest = nexts.iter().filter_map(|n| if let Next::Reschedule(d) = n { Some(d.not_before) } else { None }).max();
+    for next in &mut nexts {
+        if let (Next::Reschedule(delivery), Some(latest)) = (next, latest) {
+            delivery.not_before = latest;
+        }
+    }
+    nexts
+}
+
+/// The due deliveries of one channel, each group one message: the deliveries of one incident
+/// together, a delivery whose alert has no incident alone. Groups come oldest first, as do the
+/// deliveries in each.
+pub fn groups(mut due: Vec<Delivery>) -> Vec<Vec<Delivery>> {
+    due.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    let mut groups: Vec<Vec<Delivery>> = Vec::new();
+    for delivery in due {
+        let joins = delivery
+            .alert
+            .incident
+            .as_ref()
+            .and_then(|incident| groups.iter().position(|g| g[0].alert.incident.as_ref() == Some(incident)));
+        match joins {
+            Some(at) => groups[at].push(delivery),
+            None => groups.push(vec![delivery]),
+        }
+    }
+    groups
+}
+
+/// When a group may go out: an incident's first message on a channel `wait` after its oldest
+/// delivery became owed, so findings arriving close together are one message; a later one
+/// `interval` after the channel's `last` message of it. A delivery without an incident goes at once.
+pub fn ready_at(
+    group: &[Delivery],
+    last: Option<DateTime<Utc>>,
+    wait: TimeDelta,
+    interval: TimeDelta,
+) -> DateTime<Utc> {
+    let oldest = group.iter().map(|d| d.created_at).min().unwrap_or_default();
+    match (group.first().and_then(|d| d.alert.incident.as_ref()), last) {
+        (None, _) => oldest,
+        (Some(_), None) => oldest + wait,
+        (Some(_), Some(last)) => (last + interval).max(oldest),
+    }
+}
+
+/// How the due groups of one channel are sent this round.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Batch {
-    /// Each sent on its own.
-    pub singles: Vec<Delivery>,
-    /// Sent together as one digest message (never a single delivery).
+    /// Each group one message.
+    pub messages: Vec<Vec<Delivery>>,
+    /// Sent together as one digest message (never a single group).
     pub digest: Vec<Delivery>,
     /// Held back: the channel has used its hourly allowance.
     pub held: Vec<Delivery>,
 }
 
-/// Splits `due` (oldest first) by the channel's allowance: `max_per_hour` less what it sent in the
-/// last hour. When more are due than it may send, the last message it may send is a digest of all
-/// the rest, so nothing is dropped and the limit holds.
-pub fn batch(mut due: Vec<Delivery>, sent_last_hour: usize, max_per_hour: Option<u32>) -> Batch {
-    due.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-    let Some(max) = max_per_hour else { return Batch { singles: due, ..Batch::default() } };
+/// Splits `groups` (oldest first, one message each) by the channel's allowance: `max_per_hour`
+/// less what it sent in the last hour. An incident is one message, so it counts once. When more
+/// are due than it may send, the last message it may send is a digest of all the rest, so nothing
+/// is dropped and the limit holds.
+pub fn batch(mut groups: Vec<Vec<Delivery>>, sent_last_hour: usize, max_per_hour: Option<u32>) -> Batch {
+    let Some(max) = max_per_hour else { return Batch { messages: groups, ..Batch::default() } };
     let allowance = (max as usize).saturating_sub(sent_last_hour);
     if allowance == 0 {
-        return Batch { held: due, ..Batch::default() };
+        return Batch { held: groups.concat(), ..Batch::default() };
     }
-    if due.len() <= allowance {
-        return Batch { singles: due, ..Batch::default() };
+    if groups.len() <= allowance {
+        return Batch { messages: groups, ..Batch::default() };
     }
-    let digest = due.split_off(allowance - 1);
-    Batch { singles: due, digest, held: Vec::new() }
+    let digest = groups.split_off(allowance - 1).concat();
+    Batch { messages: groups, digest, held: Vec::new() }
 }
 
 #[cfg(test)]
@@ -306,16 +370,105 @@ mod tests {
             (3, Some(3), 0, 0, 5),
         ];
         for (sent, max, singles, digest, held) in cases {
-            let b = batch(due(), sent, max);
+            let b = batch(groups(due()), sent, max);
             assert_eq!(
-                (b.singles.len(), b.digest.len(), b.held.len()),
+                (b.messages.len(), b.digest.len(), b.held.len()),
                 (singles, digest, held),
                 "sent {sent} max {max:?}"
             );
-            let mut all = ids(&b.singles);
+            let mut all = ids(&b.messages.concat());
             all.extend(ids(&b.digest));
             all.extend(ids(&b.held));
             assert_eq!(all, ids(&due()), "nothing dropped, oldest first");
+        }
+    }
+
+    fn of_incident(id: &str, minutes: i64, incident: Option<&str>) -> Delivery {
+        let mut d = delivery(id, minutes);
+        d.alert.incident = incident.map(str::to_owned);
+        d
+    }
+
+    #[test]
+    fn an_incident_is_one_message_and_counts_once_against_the_limit() {
+        let due = vec![
+            of_incident("a1", 0, Some("i-a")),
+            of_incident("b1", 1, Some("i-b")),
+            of_incident("x", 2, None),
+            of_incident("a2", 3, Some("i-a")),
+            of_incident("y", 4, None),
+            of_incident("b2", 5, Some("i-b")),
+        ];
+        let ids = |g: &[Delivery]| g.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(" ");
+        let grouped = groups(due.clone());
+        assert_eq!(grouped.iter().map(|g| ids(g)).collect::<Vec<_>>(), ["a1 a2", "b1 b2", "x", "y"]);
+        // Four messages, a limit of three: two alone, the rest one digest.
+        let b = batch(grouped.clone(), 0, Some(3));
+        assert_eq!(b.messages.iter().map(|g| ids(g)).collect::<Vec<_>>(), ["a1 a2", "b1 b2"]);
+        assert_eq!(ids(&b.digest), "x y");
+        assert_eq!(batch(grouped.clone(), 0, Some(4)).messages.len(), 4, "an incident counts once");
+        assert_eq!(ids(&batch(grouped, 4, Some(4)).held), "a1 a2 b1 b2 x y");
+    }
+
+    #[test]
+    fn an_incident_waits_for_company_then_updates_wait_for_the_interval() {
+        let (wait, interval) = (TimeDelta::seconds(30), TimeDelta::minutes(5));
+        let group = [of_incident("a1", 0, Some("i-a")), of_incident("a2", 1, Some("i-a"))];
+        let oldest = group[0].created_at;
+        assert_eq!(ready_at(&group, None, wait, interval), oldest + wait, "the first message waits group_wait");
+        let last = oldest - TimeDelta::minutes(2);
+        assert_eq!(ready_at(&group, Some(last), wait, interval), last + interval, "an update waits group_interval");
+        let long_ago = oldest - TimeDelta::hours(2);
+        assert_eq!(ready_at(&group, Some(long_ago), wait, interval), oldest, "never before it was owed");
+        let alone = [of_incident("x", 0, None)];
+        assert_eq!(ready_at(&alone, Some(last), wait, interval), oldest, "no incident: at once");
+    }
+
+    #[test]
+    fn a_failed_incident_is_tried_again_as_one() {
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let group: Vec<Delivery> = (0..6).map(|i| of_incident(&format!("d{i}"), 0, Some("i-a"))).collect();
+        let retry = Attempt::Retry { error: "503".into(), after: None };
+        let times: Vec<_> = after_group_attempt(group, &retry, now, TimeDelta::hours(24))
+            .into_iter()
+            .map(|n| match n {
+                Next::Reschedule(d) => d.not_before,
+                Next::Finish(r) => panic!("finished: {r:?}"),
+            })
+            .collect();
+        assert!(times.iter().all(|t| *t == times[0]), "one time for all: {times:?}");
+        assert!(times[0] >= now + TimeDelta::seconds(24), "{times:?}");
+    }
+
+    proptest::proptest! {
+        /// Every due delivery ends in exactly one message, digest or hold, and a message never
+        /// mixes incidents.
+        #[test]
+        fn every_due_delivery_is_in_exactly_one_message(
+            incidents in proptest::collection::vec(proptest::option::of(0u8..4), 0..24),
+            sent in 0usize..6,
+            max in proptest::option::of(1u32..6),
+        ) {
+            let due: Vec<Delivery> = incidents
+                .iter()
+                .enumerate()
+                .map(|(i, inc)| of_incident(&format!("d{i}"), (i % 5) as i64, inc.map(|n| format!("i-{n}")).as_deref()))
+                .collect();
+            let grouped = groups(due.clone());
+            for group in &grouped {
+                proptest::prop_assert!(group.iter().all(|d| d.alert.incident == group[0].alert.incident));
+                proptest::prop_assert!(group[0].alert.incident.is_some() || group.len() == 1);
+            }
+            let b = batch(grouped.clone(), sent, max);
+            let sends = b.messages.len() + usize::from(!b.digest.is_empty());
+            let mut ids: Vec<String> = b.messages.concat().into_iter().chain(b.digest).chain(b.held).map(|d| d.id).collect();
+            ids.sort();
+            let mut want: Vec<String> = due.into_iter().map(|d| d.id).collect();
+            want.sort();
+            proptest::prop_assert_eq!(ids, want);
+            if let Some(max) = max {
+                proptest::prop_assert!(sends <= (max as usize).saturating_sub(sent), "{} sends, {} before, limit {}", sends, sent, max);
+            }
         }
     }
 }

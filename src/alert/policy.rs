@@ -1,4 +1,5 @@
-//! How alerts are said: repeats, resolutions, routes to channels, and quiet hours.
+//! How alerts are said: repeats, resolutions, routes to channels, quiet hours, and which alerts
+//! are grouped into one incident.
 
 use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -17,6 +18,30 @@ pub struct Policy {
     pub default_channels: Vec<String>,
     pub quiet_hours: Option<QuietHours>,
     pub timezone: Tz,
+    /// What alerts of one incident share (`group_by`); empty: every alert is said on its own.
+    pub group_by: Vec<GroupBy>,
+    /// How long a new incident's first message waits for more findings to join it.
+    pub group_wait: TimeDelta,
+    /// How long after a channel's last message of an incident an update of it may follow.
+    pub group_interval: TimeDelta,
+}
+
+/// A `group_by` label: what the alerts of one incident have in common.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// The alert's scope: an account, or a source or notice source for their own findings.
+    Account,
+}
+
+impl GroupBy {
+    pub const NAMES: &[&str] = &["account"];
+
+    pub fn parse(text: &str) -> Option<GroupBy> {
+        match text {
+            "account" => Some(GroupBy::Account),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -28,6 +53,9 @@ impl Default for Policy {
             default_channels: Vec::new(),
             quiet_hours: None,
             timezone: chrono_tz::UTC,
+            group_by: vec![GroupBy::Account],
+            group_wait: TimeDelta::seconds(30),
+            group_interval: TimeDelta::minutes(5),
         }
     }
 }

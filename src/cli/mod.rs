@@ -159,9 +159,11 @@ pub enum Command {
         #[arg(long)]
         source: Option<String>,
     },
-    /// Acknowledge an alert: a person has seen it, so it is not repeated.
+    /// Acknowledge an alert, or every alert of an incident: a person has seen it, so it is not
+    /// repeated.
     Ack {
-        /// The alert id, as printed in every message.
+        /// The alert id, or an incident id (i-...), as printed in every message.
+        #[arg(value_name = "ID")]
         alert_id: String,
     },
     /// Check that the store's audit log is intact: every entry hashes right and links to the last,

@@ -7,7 +7,7 @@ use toml::Spanned;
 use super::ConfigError;
 use super::schema::Validator;
 use super::values::Duration;
-use crate::alert::{Policy, QuietHours, Route};
+use crate::alert::{GroupBy, Policy, QuietHours, Route};
 use crate::model::{FindingKind, Severity};
 
 /// Who to call: printed in the advice of every alert.
@@ -29,6 +29,9 @@ pub(super) struct RawAlerts {
     send_resolved: Option<bool>,
     max_delivery_age: Option<Duration>,
     default_channels: Option<Spanned<Vec<String>>>,
+    group_by: Option<Vec<GroupLabel>>,
+    group_wait: Option<Duration>,
+    group_interval: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +67,21 @@ impl<'de> Deserialize<'de> for ClockTime {
         let text = String::deserialize(deserializer)?;
         NaiveTime::parse_from_str(text.trim(), "%H:%M").map(ClockTime).map_err(|_| {
             serde::de::Error::custom(format!("{text:?} is not a time of day: expected \"HH:MM\", like \"23:00\""))
+        })
+    }
+}
+
+/// One `group_by` label, refused with the labels there are when unknown.
+struct GroupLabel(GroupBy);
+
+impl<'de> Deserialize<'de> for GroupLabel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        GroupBy::parse(text.trim()).map(GroupLabel).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not something alerts can be grouped by: expected one of {}, or `group_by = []` for one message per alert",
+                GroupBy::NAMES.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+            ))
         })
     }
 }
@@ -113,6 +131,7 @@ impl Validator<'_> {
             // Without routes, every alert goes everywhere; nothing is ever routed nowhere.
             None => channels.iter().map(|c| c.to_string()).collect(),
         };
+        let default = Policy::default();
         let policy = Policy {
             repeat_interval: alerts.repeat_interval.map_or(chrono::TimeDelta::hours(4), |d| d.0),
             send_resolved: alerts.send_resolved.unwrap_or(true),
@@ -120,6 +139,9 @@ impl Validator<'_> {
             default_channels,
             quiet_hours: quiet.map(|q| QuietHours { start: q.start.0, end: q.end.0, except: q.except }),
             timezone,
+            group_by: alerts.group_by.map_or(default.group_by, |labels| labels.into_iter().map(|l| l.0).collect()),
+            group_wait: alerts.group_wait.map_or(default.group_wait, |d| d.0),
+            group_interval: alerts.group_interval.map_or(default.group_interval, |d| d.0),
         };
         Ok(Alerting { policy, max_delivery_age: alerts.max_delivery_age.map_or(chrono::TimeDelta::hours(24), |d| d.0) })
     }

@@ -489,6 +489,26 @@ mod tests {
     }
 
     #[test]
+    fn alerts_group_by_account_unless_told_otherwise() {
+        use crate::alert::GroupBy;
+        let default = parse(SOURCE, Path::new("payguard.toml")).expect("config");
+        let policy = &default.alerting;
+        assert_eq!(policy.group_by, [GroupBy::Account]);
+        assert_eq!(
+            (policy.group_wait, policy.group_interval),
+            (chrono::TimeDelta::seconds(30), chrono::TimeDelta::minutes(5))
+        );
+        let text = format!("{SOURCE}\n[alerts]\ngroup_by = []\ngroup_wait = \"0s\"\ngroup_interval = \"1h\"\n");
+        let ungrouped = parse(&text, Path::new("payguard.toml")).expect("config");
+        let policy = &ungrouped.alerting;
+        assert!(policy.group_by.is_empty());
+        assert_eq!(
+            (policy.group_wait, policy.group_interval),
+            (chrono::TimeDelta::zero(), chrono::TimeDelta::hours(1))
+        );
+    }
+
+    #[test]
     fn every_table_that_cannot_be_read_is_its_own_mistake_in_file_order() {
         let text = format!(
             "{}{}{}{}[daemon]\ntimezone = \"Mars/Olympus\"\n",

@@ -41,6 +41,8 @@ pub enum StreamEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertLine {
     pub alert_id: String,
+    /// The incident it belongs to, when alerts are grouped; an older daemon sends none.
+    pub incident: Option<String>,
     /// Why it is said: firing, repeat or resolved.
     pub notice: NoticeEvent,
     /// The finding's kind (`balance_drop`, …), as text so a kind added later still reaches an
@@ -81,6 +83,7 @@ impl AlertLine {
         let message = alert_message(&id, alert, notice, language, support);
         AlertLine {
             alert_id: alert.id.clone(),
+            incident: alert.incident.clone(),
             notice,
             kind: alert.kind().as_str().to_owned(),
             severity: message.severity,
@@ -116,7 +119,7 @@ fn bare_message(id: String, alert_ids: Vec<String>, severity: Severity, subject:
     }
 }
 
-/// The flat form on the wire: `{"v":1,"event":"alert","alert_id":…,"kind":…,"severity":…,
+/// The flat form on the wire: `{"v":1,"event":"alert","alert_id":…,"incident":…,"kind":…,"severity":…,
 /// "subject":…,"text":…}`. Flat rather than an internally tagged enum because serde buffers a
 /// tagged enum's fields, and with serde_json's `arbitrary_precision` a buffered number no longer
 /// reads back as one.
@@ -126,6 +129,8 @@ struct Wire {
     event: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     alert_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    incident: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     notice: Option<NoticeEvent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +154,7 @@ impl From<StreamEvent> for Wire {
                 v,
                 event: "alert".into(),
                 alert_id: Some(line.alert_id),
+                incident: line.incident,
                 notice: Some(line.notice),
                 kind: Some(line.kind),
                 severity: Some(line.severity),
@@ -184,6 +190,7 @@ impl TryFrom<Wire> for StreamEvent {
             "subscribed" => StreamEvent::Subscribed,
             "alert" => StreamEvent::Alert(AlertLine {
                 alert_id: wire.alert_id.clone().ok_or_else(|| missing("alert_id"))?,
+                incident: wire.incident.clone(),
                 notice: wire.notice.unwrap_or(NoticeEvent::Firing),
                 kind: wire.kind.clone().unwrap_or_default(),
                 severity: wire.severity.ok_or_else(|| missing("severity"))?,
@@ -305,12 +312,15 @@ mod tests {
 
     #[test]
     fn lines_are_flat_json_and_read_back() {
-        let line = AlertLine::render(&alert("GiftCard Hub"), NoticeEvent::Firing, Language::En, &Support::default());
+        let mut grouped = alert("GiftCard Hub");
+        grouped.incident = Some("i-0123456789".into());
+        let line = AlertLine::render(&grouped, NoticeEvent::Firing, Language::En, &Support::default());
         let event = StreamEvent::Alert(line.clone());
         let json: serde_json::Value = serde_json::to_value(&event).expect("serialise");
         assert_eq!(json["v"], 1);
         assert_eq!(json["event"], "alert");
         assert_eq!(json["alert_id"], "id-GiftCard Hub");
+        assert_eq!(json["incident"], "i-0123456789");
         assert_eq!(json["kind"], "new_payee");
         assert_eq!(json["notice"], "firing");
         assert!(json["subject"].as_str().is_some_and(|s| s.contains("ACT-1")), "{json}");

@@ -3,7 +3,9 @@
 //!
 //! At-least-once: a delivery leaves the outbox only after its outcome is recorded, so a crash
 //! between sending and recording sends it again after the restart; every message carries its alert
-//! id so a person can tell a repeat.
+//! id so a person can tell a repeat. The deliveries of one incident go out as one message (after
+//! `group_wait`, updates after `group_interval`); their outcomes are recorded together and flushed
+//! once, so a crash repeats that one message.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -17,7 +19,7 @@ use super::metrics::Metrics;
 use crate::alert::outbox::{self, Attempt, Next};
 use crate::alert::{Alert, Delivery, NoticeEvent};
 use crate::config::{Config, Language, Support};
-use crate::notify::render::{alert_message, digest_message};
+use crate::notify::render::{Said, alert_message, digest_message, incident_message};
 use crate::notify::{Channel, DeliveryError, Message};
 use crate::store::{Store, StoreError};
 
@@ -39,13 +41,22 @@ struct Outlet {
     max_per_hour: Option<u32>,
     /// When this channel sent, within the last hour.
     sent: Mutex<VecDeque<DateTime<Utc>>>,
+    /// When this channel last sent a message of each incident, within `INCIDENT_MEMORY`.
+    incidents: Mutex<HashMap<String, DateTime<Utc>>>,
 }
+
+/// How long a channel remembers its last message of an incident, to word a later one as its update
+/// and to space updates by `group_interval`. Past it, a finding joining the incident is said as the
+/// start of one again, which after a day is what a person needs.
+const INCIDENT_MEMORY: TimeDelta = TimeDelta::days(1);
 
 pub struct Deliverer {
     outlets: HashMap<String, Outlet>,
     language: Language,
     support: Support,
     max_age: TimeDelta,
+    group_wait: TimeDelta,
+    group_interval: TimeDelta,
     wake: Notify,
     metrics: Arc<Metrics>,
 }
@@ -58,18 +69,27 @@ impl Deliverer {
         now: DateTime<Utc>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
-        // The hourly limits count what was sent before a restart too.
-        let recent = store.delivery_log(now - TimeDelta::hours(1))?;
+        // The hourly limits and the incidents' spacing count what was sent before a restart too.
+        let remembered = INCIDENT_MEMORY.max(config.alerting.group_interval).max(TimeDelta::hours(1));
+        let recent = store.delivery_log(now - remembered)?;
         let outlets = channels
             .into_iter()
             .map(|(name, channel)| {
-                let sent: VecDeque<DateTime<Utc>> = recent
-                    .iter()
-                    .filter(|r| r.channel == name && r.outcome == outbox::Outcome::Delivered)
-                    .map(|r| r.finished_at)
-                    .collect();
+                let delivered =
+                    || recent.iter().filter(|r| r.channel == name && r.outcome == outbox::Outcome::Delivered);
+                let hour_ago = now - TimeDelta::hours(1);
+                let sent: VecDeque<DateTime<Utc>> =
+                    delivered().map(|r| r.finished_at).filter(|t| *t >= hour_ago).collect();
+                let mut incidents = HashMap::new();
+                for record in delivered() {
+                    if let Some(incident) = &record.incident {
+                        let last = incidents.entry(incident.clone()).or_insert(record.finished_at);
+                        *last = (*last).max(record.finished_at);
+                    }
+                }
                 let max_per_hour = config.channel(&name).and_then(|c| c.max_per_hour);
-                (name, Outlet { channel, max_per_hour, sent: Mutex::new(sent) })
+                let outlet = Outlet { channel, max_per_hour, sent: Mutex::new(sent), incidents: Mutex::new(incidents) };
+                (name, outlet)
             })
             .collect();
         Ok(Deliverer {
@@ -77,6 +97,8 @@ impl Deliverer {
             language: config.daemon.language,
             support: config.support.clone(),
             max_age: config.max_delivery_age,
+            group_wait: config.alerting.group_wait,
+            group_interval: config.alerting.group_interval,
             wake: Notify::new(),
             metrics,
         })
@@ -117,27 +139,47 @@ impl Deliverer {
             for delivery in &waiting {
                 report.note_pending(delivery.not_before);
             }
+            // An incident's message waits for company, and its updates for `group_interval`;
+            // a person running `payguard once` (or a restart) does not wait.
+            let mut ready = Vec::new();
+            for group in outbox::groups(due) {
+                let at = outbox::ready_at(&group, outlet.last_of(&group, now), self.group_wait, self.group_interval);
+                if retry_now || at <= now {
+                    ready.push(group);
+                } else {
+                    group.iter().for_each(|_| report.note_pending(at));
+                }
+            }
             let sent_last_hour = outlet.sent_since(now - TimeDelta::hours(1));
-            let batch = outbox::batch(due, sent_last_hour, outlet.max_per_hour);
+            let batch = outbox::batch(ready, sent_last_hour, outlet.max_per_hour);
             if !batch.held.is_empty() {
                 let free_at = outlet.oldest_send().map_or(now, |t| t + TimeDelta::hours(1));
                 for _ in &batch.held {
                     report.note_pending(free_at);
                 }
             }
-            for delivery in batch.singles {
-                let message =
-                    alert_message(&delivery.id, &delivery.alert, delivery.event, self.language, &self.support);
+            for group in batch.messages {
+                // An update brings findings that joined; a repeat or a resolution alone is said as
+                // it always was.
+                let joined = group.iter().any(|d| d.event == NoticeEvent::Firing);
+                let update = joined && outlet.last_of(&group, now).is_some();
+                let message = self.message(&name, &group, update);
                 let attempt = outlet.attempt(&message, now).await;
-                log_attempt(&name, &delivery.alert.id, &attempt);
-                self.record(store, outbox::after_attempt(delivery, attempt, now, self.max_age, false), &mut report)?;
+                log_attempt(&name, &message.id, &attempt);
+                if attempt == Attempt::Sent {
+                    outlet.sent_incident(&group, now);
+                }
+                for next in outbox::after_group_attempt(group, &attempt, now, self.max_age) {
+                    self.record(store, next, &mut report)?;
+                }
                 // Each outcome is made durable before the next send: a crash then repeats at most
-                // the one message it cut between send and record, not the whole round so far. The
-                // round's store writes are synchronous already; so is this small flush.
+                // the one message it cut between send and record (an incident's, with all its
+                // deliveries), not the whole round so far. The round's store writes are
+                // synchronous already; so is this small flush.
                 store.flush_blocking()?;
             }
             if !batch.digest.is_empty() {
-                let items: Vec<_> = batch.digest.iter().map(|d| (&d.alert, d.event)).collect();
+                let items: Vec<Said> = batch.digest.iter().map(said).collect();
                 let id = format!("digest.{name}.{}", now.timestamp_millis());
                 let message = digest_message(&id, &items, self.language, &self.support);
                 let attempt = outlet.attempt(&message, now).await;
@@ -153,6 +195,28 @@ impl Deliverer {
             }
         }
         Ok(report)
+    }
+
+    /// The one message a group of deliveries makes on channel `name`: a delivery alone as itself,
+    /// an incident's as the incident (`update` when the channel had a message of it before).
+    fn message(&self, name: &str, group: &[Delivery], update: bool) -> Message {
+        match (group, group.first().and_then(|d| d.alert.incident.as_deref())) {
+            ([delivery], None) => {
+                alert_message(&delivery.id, &delivery.alert, delivery.event, self.language, &self.support)
+            }
+            (_, incident) => {
+                let incident = incident.unwrap_or_default();
+                let items: Vec<Said> = group.iter().map(said).collect();
+                // The same deliveries make the same id: a message repeated after a crash can be
+                // recognised by it.
+                let members: Vec<&str> = group.iter().map(|d| d.id.as_str()).collect();
+                let id = match group {
+                    [delivery] if !update => delivery.id.clone(),
+                    _ => format!("{incident}.{name}.{}", &crate::model::short_hash(&members.join(" "))[..12]),
+                };
+                incident_message(&id, incident, &items, update, self.language, &self.support)
+            }
+        }
     }
 
     /// Sends one message about `alert` to `channels` now, without the outbox: for what must be
@@ -227,10 +291,27 @@ impl RoundReport {
 impl Outlet {
     fn sent_since(&self, since: DateTime<Utc>) -> usize {
         let mut sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        while sent.front().is_some_and(|t| *t < since) {
+        // A send exactly an hour ago no longer counts: the round `oldest_send` + 1 h promises
+        // must find the room free, or the worker wakes to it again and again.
+        while sent.front().is_some_and(|t| *t <= since) {
             sent.pop_front();
         }
         sent.len()
+    }
+
+    /// When this channel last sent a message of the group's incident, if it did within
+    /// `INCIDENT_MEMORY` of `now`.
+    fn last_of(&self, group: &[Delivery], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let incident = group.first()?.alert.incident.as_ref()?;
+        let mut incidents = self.incidents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        incidents.retain(|_, last| now - *last < INCIDENT_MEMORY);
+        incidents.get(incident).copied()
+    }
+
+    fn sent_incident(&self, group: &[Delivery], now: DateTime<Utc>) {
+        if let Some(incident) = group.first().and_then(|d| d.alert.incident.clone()) {
+            self.incidents.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(incident, now);
+        }
     }
 
     fn oldest_send(&self) -> Option<DateTime<Utc>> {
@@ -249,6 +330,11 @@ impl Outlet {
             Err(DeliveryError { message, retryable: false, .. }) => Attempt::GiveUp { error: message },
         }
     }
+}
+
+/// A delivery as one alert of a message about several.
+fn said(delivery: &Delivery) -> Said<'_> {
+    Said { alert: &delivery.alert, event: delivery.event, message_id: &delivery.id }
 }
 
 fn log_attempt(channel: &str, id: &str, attempt: &Attempt) {

@@ -1,6 +1,7 @@
 //! The words of an alert, in English or Simplified Chinese: a subject, the facts, why it fired, what
 //! to do next (with the platform's support line), and the alert id; plus an HTML form for e-mail, a
-//! one-message SMS form, and JSON for webhooks.
+//! one-message SMS form, and JSON for webhooks. The alerts of one incident, or a digest, are said
+//! in one message of the same forms.
 //!
 //! What each kind says beyond the detector's English (the Chinese headline and reason, the advice)
 //! is its row in `model::kind`; the Chinese is composed there from the finding's facts, not from
@@ -71,20 +72,20 @@ pub fn alert_message(id: &str, alert: &Alert, event: NoticeEvent, language: Lang
 }
 
 /// Several alerts folded into one message, when a channel has used its hourly allowance.
-pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Language, support: &Support) -> Message {
+pub fn digest_message(id: &str, items: &[Said<'_>], language: Language, support: &Support) -> Message {
     let w = words(language);
-    let severity = items.iter().map(|(a, _)| a.finding.severity).max().unwrap_or(Severity::Info);
+    let severity = items.iter().map(|s| s.alert.finding.severity).max().unwrap_or(Severity::Info);
     let subject = (w.digest_subject)(items.len());
     let mut text = String::new();
     let _ = writeln!(text, "{}", (w.digest_intro)(items.len()));
-    for (alert, event) in items {
-        let alert = &shown(alert);
+    for said in items {
+        let alert = &shown(said.alert);
         let f = &alert.finding;
         let _ = writeln!(
             text,
             "- [{}] {}{} · {} ({} {})",
             (w.severity)(f.severity),
-            (w.event)(*event),
+            (w.event)(said.event),
             f.subject(),
             headline(f, language),
             w.alert,
@@ -94,7 +95,7 @@ pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Langu
     if let Some(line) = support_line(support, language) {
         let _ = writeln!(text, "\n{line}");
     }
-    let ids: Vec<String> = items.iter().map(|(a, _)| a.id.clone()).collect();
+    let ids: Vec<String> = items.iter().map(|s| s.alert.id.clone()).collect();
     let short = sms(
         &format!("payguard: {} · {}", subject, support_line(support, language).unwrap_or_default()),
         &ids.join(","),
@@ -106,11 +107,121 @@ pub fn digest_message(id: &str, items: &[(&Alert, NoticeEvent)], language: Langu
         html: html(&subject, &text),
         subject,
         short,
-        json: json!({ "digest": true, "message_id": id, "alerts": items.iter().map(|(a, e)| {
-            let mut v = alert_json(a);
-            if let Value::Object(map) = &mut v { map.insert("event".into(), json!(e)); }
-            v
-        }).collect::<Vec<_>>() }),
+        json: json!({ "digest": true, "message_id": id, "alerts": items.iter().map(said_json).collect::<Vec<_>>() }),
+        text,
+    }
+}
+
+/// One alert of a message about several (an incident's, a digest): the alert, why it is said, and
+/// the id of the message owed for it (what its own message would carry), by which a receiver can
+/// tell a repeat of it.
+#[derive(Clone, Copy, Debug)]
+pub struct Said<'a> {
+    pub alert: &'a Alert,
+    pub event: NoticeEvent,
+    pub message_id: &'a str,
+}
+
+/// The alerts of one incident that one channel owes, as one message: the most severe finding and a
+/// count in the subject; every finding with its facts, each piece of advice once (most severe
+/// first), the support line and the export that gathers the evidence in the body; in JSON, the
+/// incident and each alert's own JSON with its `message_id`. `update`: the channel had a message
+/// about this incident before, and these findings joined it since.
+///
+/// A single alert that opens its incident is said as [`alert_message`] says it.
+pub fn incident_message(
+    id: &str,
+    incident: &str,
+    items: &[Said<'_>],
+    update: bool,
+    language: Language,
+    support: &Support,
+) -> Message {
+    if let ([said], false) = (items, update) {
+        return alert_message(id, said.alert, said.event, language, support);
+    }
+    let w = words(language);
+    let mut sorted = items.to_vec();
+    // Most severe first; what still fires before what cleared; then the oldest.
+    sorted.sort_by_key(|s| {
+        (std::cmp::Reverse(s.alert.finding.severity), s.event == NoticeEvent::Resolved, s.alert.first_fired)
+    });
+    let json_alerts: Vec<Value> = sorted.iter().map(said_json).collect();
+    let json_account = sorted.first().map(|s| s.alert.finding.account.clone());
+    let items: Vec<(Alert, NoticeEvent)> = sorted.iter().map(|s| (shown(s.alert), s.event)).collect();
+    let Some((lead, lead_event)) = items.first() else {
+        // No group is ever empty; were one, a digest of nothing says so without a panic.
+        return digest_message(id, &[], language, support);
+    };
+    let f = &lead.finding;
+    let count = items.len();
+    let headline_of = |a: &Alert, e: NoticeEvent| format!("{}{}", (w.event)(e), headline(&a.finding, language));
+    let summary = match update {
+        false => format!("{}{}", headline_of(lead, *lead_event), (w.more)(count - 1)),
+        true => format!("{} · {}", (w.update)(incident, count), headline_of(lead, *lead_event)),
+    };
+    let subject = format!("[{}] {}: {summary}", (w.severity)(f.severity), f.subject());
+    let subject = text::clipped(&subject, text::LINE).into_owned();
+
+    let mut text = String::new();
+    let _ = writeln!(text, "{}\n", (w.incident_intro)(incident, count, update, f.subject()));
+    for (n, (alert, event)) in items.iter().enumerate() {
+        let _ = writeln!(text, "{}. [{}] {}", n + 1, (w.severity)(alert.finding.severity), headline_of(alert, *event));
+        if *event == NoticeEvent::Resolved {
+            let _ = writeln!(text, "   {}", w.resolved_note);
+        }
+        facts(&mut text, alert, language, "   ");
+        let _ = writeln!(text, "   {}\n", reference(alert, language));
+    }
+    // Kinds of one family share their advice: each piece is said once.
+    let mut steps: Vec<&str> = Vec::new();
+    for (alert, event) in &items {
+        let step = advice(alert.kind(), language);
+        if *event != NoticeEvent::Resolved && !steps.contains(&step) {
+            steps.push(step);
+        }
+    }
+    if !steps.is_empty() {
+        let _ = writeln!(text, "{}:", w.what_to_do);
+        for step in steps {
+            let _ = writeln!(text, "- {step}");
+        }
+    }
+    if let Some(line) = support_line(support, language) {
+        let _ = writeln!(text, "{line}");
+    }
+    if let Some(command) = export_command(incident, &items) {
+        let _ = writeln!(text, "{}: {command}", w.evidence);
+    }
+    let _ = write!(text, "{}", (w.incident_ack)(incident));
+
+    let short = sms(
+        &format!(
+            "payguard {} {}: {} {}",
+            (w.severity)(f.severity),
+            f.subject(),
+            summary,
+            support_line(support, language).map(|s| format!("· {s}")).unwrap_or_default()
+        ),
+        incident,
+    );
+    Message {
+        id: id.to_owned(),
+        alert_ids: items.iter().map(|(a, _)| a.id.clone()).collect(),
+        severity: f.severity,
+        html: html(&subject, &text),
+        json: json!({
+            "incident": incident,
+            "update": update,
+            "message_id": id,
+            "severity": f.severity,
+            "account": json_account.as_ref().map(|a| a.account.clone()),
+            "source": json_account.map(|a| a.source),
+            "title": subject,
+            "alerts": json_alerts,
+        }),
+        subject,
+        short,
         text,
     }
 }
@@ -183,7 +294,19 @@ pub fn alert_json(alert: &Alert) -> Value {
         "threshold": f.threshold,
         "observed_at": f.observed_at,
         "first_fired": alert.first_fired,
+        "incident": alert.incident,
     })
+}
+
+/// One alert of a message about several, as JSON: its own JSON, the event, and the id of the
+/// message owed for it.
+fn said_json(said: &Said<'_>) -> Value {
+    let mut value = alert_json(said.alert);
+    if let Value::Object(map) = &mut value {
+        map.insert("event".into(), json!(said.event));
+        map.insert("message_id".into(), json!(said.message_id));
+    }
+    value
 }
 
 fn body(alert: &Alert, event: NoticeEvent, language: Language, support: &Support) -> String {
@@ -193,37 +316,73 @@ fn body(alert: &Alert, event: NoticeEvent, language: Language, support: &Support
     if event == NoticeEvent::Resolved {
         let _ = writeln!(text, "{}", w.resolved_note);
     }
-    let _ = writeln!(text, "{}", why(f, language));
-    if let Some(balance) = f.balance {
-        let _ = writeln!(text, "{}: {balance} {}", w.balance, f.currency);
-    }
-    if !f.payees.is_empty() {
-        let _ = writeln!(text, "{}: {}", w.payees, f.payees.join(", "));
-    }
-    if !f.transaction_ids.is_empty() {
-        let _ = writeln!(text, "{}: {}", w.transactions, f.transaction_ids.join(", "));
-    }
-    if let Some(t) = &f.threshold {
-        let _ = writeln!(text, "{}: {} = {}", w.fired_by, t.key, t.value);
-    } else if let Some(cause) = f.cause {
-        let _ = writeln!(text, "{}: {}", w.fired_by, (w.cause)(cause));
-    }
+    facts(&mut text, alert, language, "");
     if event != NoticeEvent::Resolved {
         let _ = writeln!(text, "{}: {}", w.what_to_do, advice(f.kind, language));
         if let Some(line) = support_line(support, language) {
             let _ = writeln!(text, "{line}");
         }
     }
-    let _ = write!(
-        text,
+    text.push_str(&reference(alert, language));
+    text
+}
+
+/// Why it fired and its facts, one line each, each begun with `indent`.
+fn facts(text: &mut String, alert: &Alert, language: Language, indent: &str) {
+    let w = words(language);
+    let f = &alert.finding;
+    let _ = writeln!(text, "{indent}{}", why(f, language));
+    if let Some(balance) = f.balance {
+        let _ = writeln!(text, "{indent}{}: {balance} {}", w.balance, f.currency);
+    }
+    if !f.payees.is_empty() {
+        let _ = writeln!(text, "{indent}{}: {}", w.payees, f.payees.join(", "));
+    }
+    if !f.transaction_ids.is_empty() {
+        let _ = writeln!(text, "{indent}{}: {}", w.transactions, f.transaction_ids.join(", "));
+    }
+    if let Some(t) = &f.threshold {
+        let _ = writeln!(text, "{indent}{}: {} = {}", w.fired_by, t.key, t.value);
+    } else if let Some(cause) = f.cause {
+        let _ = writeln!(text, "{indent}{}: {}", w.fired_by, (w.cause)(cause));
+    }
+}
+
+/// The alert's id, kind, severity and time: how a person names it to `payguard ack`.
+fn reference(alert: &Alert, language: Language) -> String {
+    let w = words(language);
+    let f = &alert.finding;
+    format!(
         "{} {} · {} · {} · {}",
         w.alert,
         alert.id,
         f.kind,
         (w.severity)(f.severity),
         f.observed_at.format("%Y-%m-%d %H:%M:%S UTC")
-    );
-    text
+    )
+}
+
+/// The `payguard export` that gathers the evidence of an account's incident: from the day before
+/// its oldest alert fired (what the detectors compared it with) until now. `None` for a source's
+/// own findings, which no account's export holds.
+fn export_command(incident: &str, items: &[(Alert, NoticeEvent)]) -> Option<String> {
+    let oldest = items.iter().map(|(a, _)| a.first_fired).min()?;
+    let account = &items.first()?.0.finding.account;
+    if account.account.is_empty() {
+        return None;
+    }
+    let since = (oldest - chrono::TimeDelta::days(1)).format("%Y-%m-%d");
+    Some(format!(
+        "payguard export --account {} --source {} --since {since} --out payguard-{incident}",
+        shell_word(&account.account),
+        shell_word(&account.source)
+    ))
+}
+
+/// `word` as one shell word: as it is when it is plain, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@/+".contains(c));
+    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
 /// The one-line summary of a finding: the detector's title, or the kind's words for it.
@@ -304,6 +463,11 @@ struct Words {
     resolved_note: &'static str,
     digest_subject: fn(usize) -> String,
     digest_intro: fn(usize) -> String,
+    more: fn(usize) -> String,
+    update: fn(&str, usize) -> String,
+    incident_intro: fn(&str, usize, bool, &str) -> String,
+    incident_ack: fn(&str) -> String,
+    evidence: &'static str,
     test_subject: &'static str,
     test_body: fn(&str) -> String,
     missed_subject: &'static str,
@@ -341,6 +505,16 @@ static EN: Words = Words {
     resolved_note: "This problem has cleared.",
     digest_subject: |n| format!("{n} alerts (folded into one message: the channel's hourly limit was reached)"),
     digest_intro: |n| format!("{n} alerts were folded into this message so the channel stays within its hourly limit:"),
+    more: |n| if n == 0 { String::new() } else { format!(", +{n} more") },
+    update: |incident, n| format!("update of incident {incident}: +{n} finding{}", if n == 1 { "" } else { "s" }),
+    incident_intro: |incident, n, update, subject| match update {
+        false => format!("Incident {incident}: {n} findings on {subject}, most severe first."),
+        true => {
+            format!("Update of incident {incident}: {n} more on {subject} since the last message, most severe first.")
+        }
+    },
+    incident_ack: |incident| format!("Incident {incident}: `payguard ack {incident}` acknowledges all of it."),
+    evidence: "Evidence",
     test_subject: "payguard test message",
     test_body: |channel| {
         format!("This is a test of the channel \"{channel}\". If you can read it, payguard can reach you here.")
@@ -377,6 +551,14 @@ static ZH_CN: Words = Words {
     resolved_note: "该问题已解除。",
     digest_subject: |n| format!("{n} 条警报（已达到该渠道每小时的发送上限，合并为一条消息）"),
     digest_intro: |n| format!("为不超过该渠道每小时的发送上限，以下 {n} 条警报合并为一条消息："),
+    more: |n| if n == 0 { String::new() } else { format!("，另有 {n} 项") },
+    update: |incident, n| format!("事件 {incident} 更新：新增 {n} 项发现"),
+    incident_intro: |incident, n, update, subject| match update {
+        false => format!("事件 {incident}：{subject} 共 {n} 项发现，按严重程度排列。"),
+        true => format!("事件 {incident} 更新：自上一条消息以来 {subject} 新增 {n} 项发现，按严重程度排列。"),
+    },
+    incident_ack: |incident| format!("事件 {incident}：运行 `payguard ack {incident}` 可确认其中全部警报。"),
+    evidence: "留存证据",
     test_subject: "payguard 测试消息",
     test_body: |channel| {
         format!("这是对渠道“{channel}”的测试。如果您能看到这条消息，说明 payguard 可以通过它联系到您。")
@@ -477,7 +659,12 @@ mod tests {
         a.finding.about = Some(hostile.clone());
         for language in [Language::En, Language::ZhCn] {
             let one = alert_message("m", &a, NoticeEvent::Firing, language, &support());
-            let digest = digest_message("d", &[(&a, NoticeEvent::Firing)], language, &support());
+            let digest = digest_message(
+                "d",
+                &[Said { alert: &a, event: NoticeEvent::Firing, message_id: "m" }],
+                language,
+                &support(),
+            );
             for m in [&one, &digest] {
                 // The text's own lines are the only line breaks.
                 for shown in [&m.subject, &m.text, &m.html, &m.short] {
@@ -500,5 +687,106 @@ mod tests {
         let m = alert_message("m", &a, NoticeEvent::Firing, Language::En, &support());
         assert!(!m.html.contains("<script>") && m.html.contains("&lt;script&gt;"));
         assert!(!m.html.contains("O'Brien") && m.html.contains("O&#39;Brien &lt;b&gt;"), "{}", m.html);
+    }
+
+    /// A theft's findings on one account, in one incident.
+    fn theft() -> Vec<Alert> {
+        use FindingKind::*;
+        [(LowBalance, "l1"), (BalanceDrop, "d1"), (NewPayee, "p1"), (Velocity, "v1")]
+            .into_iter()
+            .map(|(kind, id)| {
+                let mut a = alert(id);
+                a.finding.kind = kind;
+                a.finding.severity = kind.default_severity();
+                a.finding.account = AccountRef::new("sim-bank", "ACT-A");
+                a.finding.title = format!("title of {id}");
+                a.finding.detail = format!("detail of {id}");
+                a.incident = Some("i-0123456789".into());
+                a
+            })
+            .collect()
+    }
+
+    /// The id of the message owed for each alert: `m-` and its id.
+    fn message_ids(alerts: &[Alert]) -> Vec<String> {
+        alerts.iter().map(|a| format!("m-{}", a.id)).collect()
+    }
+
+    /// Each alert firing, with its message id.
+    fn firing<'a>(alerts: &'a [Alert], ids: &'a [String]) -> Vec<Said<'a>> {
+        let said = |(alert, id): (&'a Alert, &'a String)| Said { alert, event: NoticeEvent::Firing, message_id: id };
+        alerts.iter().zip(ids).map(said).collect()
+    }
+
+    #[test]
+    fn an_incident_is_one_message_naming_every_finding_most_severe_first() {
+        let alerts = theft();
+        let ids = message_ids(&alerts);
+        let items = firing(&alerts, &ids);
+        for language in [Language::En, Language::ZhCn] {
+            let m = incident_message("m", "i-0123456789", &items, false, language, &support());
+            assert_eq!(m.alert_ids.len(), 4);
+            assert_eq!(m.severity, Severity::Critical);
+            assert!(m.subject.contains("ACT-A"), "{}", m.subject);
+            assert!(m.short.ends_with("#i-0123456789") && m.short.chars().count() <= 160, "{}", m.short);
+            for a in &alerts {
+                assert!(m.text.contains(&a.id) && m.html.contains(&a.id), "{language:?} names {}: {}", a.id, m.text);
+            }
+            for kind in
+                [FindingKind::BalanceDrop, FindingKind::LowBalance, FindingKind::NewPayee, FindingKind::Velocity]
+            {
+                assert_eq!(m.text.matches(advice(kind, language)).count(), 1, "each advice once: {}", m.text);
+            }
+            assert_eq!(m.text.matches("+86 400 000 0000").count(), 1, "{}", m.text);
+            assert!(m.text.contains("payguard export --account ACT-A --source sim-bank --since "), "{}", m.text);
+            assert!(m.text.contains("payguard ack i-0123456789"), "{}", m.text);
+            assert_eq!(m.json["incident"], "i-0123456789");
+            assert_eq!(m.json["alerts"].as_array().map(Vec::len), Some(4));
+            for a in m.json["alerts"].as_array().into_iter().flatten() {
+                assert_eq!(a["incident"], "i-0123456789");
+                assert_eq!(a["message_id"].as_str(), a["alert_id"].as_str().map(|id| format!("m-{id}")).as_deref());
+            }
+        }
+        let en = incident_message("m", "i-0123456789", &items, false, Language::En, &support());
+        // balance_drop and velocity are critical; the drop fired first among them.
+        assert!(en.subject.starts_with("[CRITICAL] ACT-A: title of d1, +3 more"), "{}", en.subject);
+        let order: Vec<usize> =
+            ["d1", "v1", "l1", "p1"].iter().filter_map(|id| en.text.find(&format!("Alert {id} "))).collect();
+        assert!(order.len() == 4 && order.is_sorted(), "most severe first: {}", en.text);
+        let what = en.text.find("What to do:").unwrap_or_default();
+        let step = |kind| en.text[what..].find(advice(kind, Language::En));
+        assert!(step(FindingKind::BalanceDrop) < step(FindingKind::LowBalance), "{}", en.text);
+    }
+
+    #[test]
+    fn a_single_alert_opening_its_incident_reads_as_it_always_did_and_an_update_says_so() {
+        let alerts = theft();
+        let one = [Said { alert: &alerts[0], event: NoticeEvent::Firing, message_id: "m" }];
+        let alone = incident_message("m", "i-0123456789", &one, false, Language::En, &support());
+        let mut plain = alert_message("m", &alerts[0], NoticeEvent::Firing, Language::En, &support());
+        assert_eq!(alone, plain);
+        plain.json["incident"] = serde_json::Value::Null;
+        assert_ne!(alone.json, plain.json, "its JSON carries the incident");
+        let update = incident_message("m", "i-0123456789", &one, true, Language::En, &support());
+        assert!(update.subject.contains("update of incident i-0123456789: +1 finding"), "{}", update.subject);
+        let two = [one[0], Said { alert: &alerts[2], event: NoticeEvent::Repeat, message_id: "m2" }];
+        let update = incident_message("m", "i-0123456789", &two, true, Language::En, &support());
+        assert!(update.subject.contains("update of incident i-0123456789: +2 findings"), "{}", update.subject);
+    }
+
+    #[test]
+    fn an_incident_of_hostile_text_is_escaped_and_an_odd_account_is_quoted_for_the_shell() {
+        let mut alerts = theft();
+        for a in &mut alerts {
+            a.finding.account = AccountRef::new("bank", "ACT 1'; rm -rf ~ \u{1b}[2J");
+            a.finding.title = "\u{202e}evil".into();
+        }
+        let ids = message_ids(&alerts);
+        let items = firing(&alerts, &ids);
+        let m = incident_message("m", "i-0123456789", &items, false, Language::En, &support());
+        for shown in [&m.subject, &m.text, &m.html, &m.short] {
+            assert!(!shown.chars().any(|c| c != '\n' && text::is_hidden(c)), "{shown}");
+        }
+        assert!(m.text.contains("--account 'ACT 1'\\''; rm -rf ~ \\u{1b}[2J'"), "{}", m.text);
     }
 }

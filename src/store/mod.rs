@@ -581,29 +581,46 @@ impl Store {
 
     /// Marks an alert acknowledged: it is not repeated. `None` when no alert has that id.
     pub fn acknowledge(&self, alert_id: &str, now: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
-        let t = self.trees()?;
-        let mut found = None;
-        for entry in t.alerts.iter() {
+        let Some(key) = self.alert_keys(|alert| alert.id == alert_id)?.into_iter().next() else { return Ok(None) };
+        self.acknowledge_key(&key, now)
+    }
+
+    /// Acknowledges every alert of `incident`; none when no alert is of it.
+    pub fn acknowledge_incident(&self, incident: &str, now: DateTime<Utc>) -> Result<Vec<Alert>, StoreError> {
+        let keys = self.alert_keys(|alert| alert.incident.as_deref() == Some(incident))?;
+        let mut acknowledged = Vec::new();
+        for key in keys {
+            acknowledged.extend(self.acknowledge_key(&key, now)?);
+        }
+        Ok(acknowledged)
+    }
+
+    /// The keys of the stored alerts that `wanted` picks.
+    fn alert_keys(&self, wanted: impl Fn(&Alert) -> bool) -> Result<Vec<sled::IVec>, StoreError> {
+        let mut keys = Vec::new();
+        for entry in self.trees()?.alerts.iter() {
             let (key, value) = entry?;
-            let alert: Alert = decode(&value, "alert")?;
-            if alert.id == alert_id {
-                found = Some(key);
-                break;
+            if wanted(&decode(&value, "alert")?) {
+                keys.push(key);
             }
         }
-        let Some(key) = found else { return Ok(None) };
+        Ok(keys)
+    }
+
+    fn acknowledge_key(&self, key: &[u8], now: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
+        let t = self.trees()?;
         // Found outside, changed inside the transaction: sled transactions cannot scan, and a poll
         // may rewrite the alert in between, so it is read again here.
         (&t.alerts, &t.audit)
             .transaction(|(alerts, audit)| {
-                let Some(value) = alerts.get(&key)? else { return Ok(None) };
+                let Some(value) = alerts.get(key)? else { return Ok(None) };
                 let mut alert: Alert = decode(&value, "alert").map_err(abort)?;
                 if alert.acknowledged_at.is_some() {
                     // Acknowledged already: nothing changes, so nothing is written or chained.
                     return Ok(Some(alert));
                 }
                 alert.acknowledged_at = Some(now);
-                alerts.insert(&key, encode(&alert)?)?;
+                alerts.insert(key, encode(&alert)?)?;
                 audit::append(audit, Utc::now(), AuditEvent::Ack { alert: alert.id.clone() })?;
                 Ok(Some(alert))
             })

@@ -14,7 +14,8 @@ use crate::support::{Fixture, Reply, Seen};
 
 pub const PATH: &str = "/hook";
 
-/// A message the receiver got: the JSON payguard's generic webhook sends.
+/// A message the receiver got about one alert: the JSON payguard's generic webhook sends for it, or
+/// its entry in an incident's message.
 #[derive(Clone, Debug)]
 pub struct Message {
     /// The delivery's id: one per message owed, the same on every attempt.
@@ -32,14 +33,15 @@ pub struct Hit {
     /// Its place among all requests on the hook path.
     pub index: usize,
     pub status: u16,
-    /// `None` for a body that is not a message (a request cut off by the kill).
-    pub message: Option<Message>,
+    /// What the request said, one per alert (several for an incident); none for a body that is not
+    /// a message (a request cut off by the kill).
+    pub messages: Vec<Message>,
 }
 
 impl Hit {
-    /// The receiver took the message: a person would have seen it.
-    pub fn delivered(&self) -> Option<&Message> {
-        self.message.as_ref().filter(|_| (200..300).contains(&self.status))
+    /// What the receiver took: a person would have seen it.
+    pub fn delivered(&self) -> &[Message] {
+        if (200..300).contains(&self.status) { &self.messages } else { &[] }
     }
 }
 
@@ -101,7 +103,7 @@ impl Answers {
         hits(&receiver.seen())
             .into_iter()
             .enumerate()
-            .map(|(index, seen)| Hit { index, status: self.status_of(index), message: parse(&seen.body) })
+            .map(|(index, seen)| Hit { index, status: self.status_of(index), messages: parse(&seen.body) })
             .collect()
     }
 }
@@ -111,8 +113,16 @@ pub fn hits(seen: &[Seen]) -> Vec<&Seen> {
     seen.iter().filter(|s| s.path == PATH).collect()
 }
 
-fn parse(body: &str) -> Option<Message> {
-    let json: serde_json::Value = serde_json::from_str(body).ok()?;
+/// The alerts a body says: an incident's each with the message id owed for it, or the one alert.
+fn parse(body: &str) -> Vec<Message> {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else { return Vec::new() };
+    match json["alerts"].as_array() {
+        Some(alerts) => alerts.iter().filter_map(message).collect(),
+        None => message(&json).into_iter().collect(),
+    }
+}
+
+fn message(json: &serde_json::Value) -> Option<Message> {
     let text = |key: &str| json[key].as_str().map(str::to_owned);
     Some(Message {
         message_id: text("message_id")?,

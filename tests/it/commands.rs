@@ -150,6 +150,44 @@ async fn an_acknowledged_alert_is_found_by_its_id() {
     assert!(text(&unknown.stderr).contains("no alert has the id"));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incident_id_acknowledges_every_alert_of_it_and_the_table_shows_it() {
+    let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &sim.access_url(), "");
+    for _ in 0..4 {
+        sim.advance();
+        assert_eq!(payguard_async(config.clone(), &["once"]).await.status.code(), Some(0));
+    }
+    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+    let theft = store.all_alerts().expect("alerts");
+    drop(store);
+    let incident = theft.iter().find_map(|a| a.incident.clone()).expect("the theft is an incident");
+    assert!(theft.len() >= 5 && theft.iter().all(|a| a.incident.as_ref() == Some(&incident)), "{theft:?}");
+    let table = text(&payguard_async(config.clone(), &["alerts"]).await.stdout);
+    assert!(table.lines().next().is_some_and(|h| h.contains("incident")), "{table}");
+    assert_eq!(table.matches(incident.as_str()).count(), theft.len(), "{table}");
+
+    let acked = payguard_async(config.clone(), &["ack", &incident]).await;
+    assert_eq!(acked.status.code(), Some(0), "{}", text(&acked.stderr));
+    assert!(text(&acked.stdout).contains(&format!("acknowledged incident {incident}")), "{}", text(&acked.stdout));
+    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+    assert!(store.all_alerts().expect("alerts").iter().all(|a| a.acknowledged_at.is_some()));
+    drop(store);
+
+    // Acknowledged, the incident is closed: the double charge that follows opens another.
+    sim.advance();
+    assert_eq!(payguard_async(config.clone(), &["once"]).await.status.code(), Some(0));
+    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
+    let double = store.all_alerts().expect("alerts").into_iter().find(|a| a.acknowledged_at.is_none()).expect("new");
+    drop(store);
+    assert!(double.incident.as_ref().is_some_and(|i| *i != incident), "{double:?}");
+
+    let unknown = payguard_async(config, &["ack", "i-0000000000"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no incident has the id"), "{}", text(&unknown.stderr));
+}
+
 /// The README's system service setup: secrets as `${credential:…}`, which exist only inside the
 /// unit. An admin's shell has no `$CREDENTIALS_DIRECTORY`.
 #[test]

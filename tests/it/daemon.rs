@@ -90,14 +90,26 @@ fn the_demo_plays_its_incident_and_says_each_problem_once() {
     );
 }
 
-/// The alert ids in the webhook bodies of `requests`.
+/// The alert ids in the webhook bodies of `requests`: a message's own, or its incident's alerts'.
 fn alert_ids(requests: &[support::Seen]) -> Vec<String> {
+    let id = |v: &serde_json::Value| v["alert_id"].as_str().map(str::to_owned);
     requests
         .iter()
         .filter(|r| r.path == "/hook")
         .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok())
-        .filter_map(|body| body["alert_id"].as_str().map(str::to_owned))
+        .flat_map(|body| match body["alerts"].as_array() {
+            Some(alerts) => alerts.iter().filter_map(id).collect(),
+            None => id(&body).into_iter().collect::<Vec<_>>(),
+        })
         .collect()
+}
+
+/// A webhook channel at `url` whose incidents wait a second, not the default 30 s: these tests
+/// run a real daemon against the wall clock.
+fn hook_channel(url: &str) -> String {
+    format!(
+        "[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{url}\"\n\n[alerts]\ngroup_wait = \"1s\"\ngroup_interval = \"1s\"\n"
+    )
 }
 
 fn start_daemon(config: &std::path::Path) -> std::process::Child {
@@ -111,7 +123,7 @@ async fn deliveries_owed_at_a_crash_go_out_once_after_the_restart() {
     let sim = Simulator::start(demo_script(), Advance::OnRequest).await.expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
     let state = dir.path().join("state");
-    let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n", receiver.url("/hook"));
+    let hook = hook_channel(&receiver.url("/hook"));
     let config = support::sim_config(dir.path(), &sim.access_url(), "* * * * * *", &hook);
 
     // The theft owes five alerts and the double charge one more; the receiver refuses them all.
@@ -146,7 +158,7 @@ async fn sigterm_lets_a_delivery_in_flight_finish_then_exits_cleanly() {
     receiver.reply("/hook", support::Reply::Gated { gate, then: Box::new(support::Reply::json("{}")) });
     let sim = Simulator::start(demo_script(), Advance::OnRequest).await.expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
-    let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n", receiver.url("/hook"));
+    let hook = hook_channel(&receiver.url("/hook"));
     let config = support::sim_config(dir.path(), &sim.access_url(), "* * * * * *", &hook);
     let mut daemon = support::daemon(&config).stderr(Stdio::piped()).spawn().expect("start payguard run");
     let stderr = daemon.stderr.take().expect("stderr is piped");

@@ -33,6 +33,7 @@ mod gocardless;
 mod hostile_text;
 mod http_json;
 mod imap;
+mod incidents;
 mod metrics;
 mod notices;
 mod once;

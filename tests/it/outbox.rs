@@ -17,21 +17,25 @@ use payguard::sim::{Advance, Simulator, demo_script};
 use payguard::store::Store;
 use support::{Fixture, Reply};
 
-const HOOK: &str = "/hook";
+pub(crate) const HOOK: &str = "/hook";
+/// For the tests of what happens to each delivery (backoff, refusals, holds): one message per alert.
+const UNGROUPED: &str = "[alerts]\ngroup_by = []";
 
-struct World {
-    engine: Arc<Engine>,
-    sim: Simulator,
-    fixture: Fixture,
-    clock: Clock,
-    _dir: tempfile::TempDir,
+pub(crate) struct World {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) sim: Simulator,
+    pub(crate) fixture: Fixture,
+    pub(crate) clock: Clock,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 /// An engine polling the simulated bank, alerting one webhook channel, on a clock the test moves.
-async fn world(extra: &str) -> World {
+pub(crate) async fn world(extra: &str) -> World {
     let fixture = Fixture::start().await;
     let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
+    // `{fixture}` in `extra` is the receiver's address, for more channels on it.
+    let extra = extra.replace("{fixture}", &fixture.url(""));
     let hook = format!("[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n{extra}", fixture.url(HOOK));
     let text = support::sim_config_text(dir.path(), &sim.access_url(), "0 * * * *", &hook);
     let config = Config::parse(&text, Path::new("outbox.toml")).expect("config");
@@ -39,12 +43,12 @@ async fn world(extra: &str) -> World {
     let store = Store::open(&config.daemon.state_dir).expect("store");
     let clock = Clock::tokio_from(Utc::now());
     let engine = Arc::new(Engine::new(config, store, Stream::Stderr, clock.clone()).expect("engine"));
-    World { engine, sim, fixture, clock, _dir: dir }
+    World { engine, sim, fixture, clock, dir }
 }
 
 impl World {
     /// Plays the script up to the theft; returns the alerts the theft poll made owed.
-    async fn theft(&self) -> usize {
+    pub(crate) async fn theft(&self) -> usize {
         let mut owed = 0;
         for _ in 0..4 {
             assert!(self.sim.advance());
@@ -59,7 +63,7 @@ impl World {
         owed
     }
 
-    async fn round(&self) -> RoundReport {
+    pub(crate) async fn round(&self) -> RoundReport {
         self.engine.deliverer().round(self.engine.store(), self.clock.now(), false).await.expect("round")
     }
 
@@ -68,7 +72,7 @@ impl World {
     }
 
     /// Moves the paused clock to `at`.
-    async fn advance_to(&self, at: DateTime<Utc>) {
+    pub(crate) async fn advance_to(&self, at: DateTime<Utc>) {
         let by = (at - self.clock.now()).to_std().unwrap_or_default();
         tokio::time::advance(by).await;
     }
@@ -76,7 +80,7 @@ impl World {
 
 #[tokio::test(start_paused = true)]
 async fn failed_deliveries_back_off_and_go_out_once_the_receiver_recovers() {
-    let w = world("").await;
+    let w = world(UNGROUPED).await;
     w.fixture.reply(HOOK, Reply::status(503, "maintenance"));
     let owed = w.theft().await;
 
@@ -116,7 +120,7 @@ async fn failed_deliveries_back_off_and_go_out_once_the_receiver_recovers() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_is_honoured() {
-    let w = world("").await;
+    let w = world(UNGROUPED).await;
     w.fixture.reply(HOOK, Reply::status(429, "slow down").with_header("retry-after", "120"));
     w.theft().await;
     let report = w.round().await;
@@ -125,7 +129,7 @@ async fn retry_after_is_honoured() {
 
 #[tokio::test(start_paused = true)]
 async fn a_refusal_is_final_and_recorded() {
-    let w = world("").await;
+    let w = world(UNGROUPED).await;
     w.fixture.reply(HOOK, Reply::status(400, "bad request"));
     let owed = w.theft().await;
     let report = w.round().await;
@@ -166,7 +170,8 @@ async fn quiet_hours_hold_warnings_until_they_end_and_let_critical_through() {
     let now = Utc::now();
     let start = (now - TimeDelta::hours(1)).format("%H:%M");
     let end = (now + TimeDelta::hours(2)).format("%H:%M");
-    let w = world(&format!("[quiet_hours]\nstart = \"{start}\"\nend = \"{end}\"\nexcept = [\"critical\"]")).await;
+    let quiet = format!("[quiet_hours]\nstart = \"{start}\"\nend = \"{end}\"\nexcept = [\"critical\"]");
+    let w = world(&format!("{UNGROUPED}\n{quiet}")).await;
     w.fixture.reply(HOOK, Reply::json("{}"));
     let owed = w.theft().await;
     let report = w.round().await;
@@ -182,7 +187,7 @@ async fn quiet_hours_hold_warnings_until_they_end_and_let_critical_through() {
 
 #[tokio::test(start_paused = true)]
 async fn over_the_hourly_limit_the_rest_is_one_digest() {
-    let w = world("max_per_hour = 2").await;
+    let w = world(&format!("max_per_hour = 2\n{UNGROUPED}")).await;
     w.fixture.reply(HOOK, Reply::json("{}"));
     let owed = w.theft().await;
     let report = w.round().await;
@@ -199,6 +204,13 @@ async fn over_the_hourly_limit_the_rest_is_one_digest() {
     assert_eq!(digest["alerts"].as_array().map(Vec::len), Some(owed - 1));
     let log = w.engine.store().delivery_log(w.clock.now() - TimeDelta::days(1)).expect("log");
     assert_eq!(log.iter().filter(|r| r.digest).count(), owed - 1);
+    // Each alert in it names the message owed for it: a receiver can tell a repeat per alert.
+    let mut named: Vec<&str> =
+        digest["alerts"].as_array().into_iter().flatten().filter_map(|a| a["message_id"].as_str()).collect();
+    let mut folded: Vec<&str> = log.iter().filter(|r| r.digest).map(|r| r.id.as_str()).collect();
+    named.sort();
+    folded.sort();
+    assert_eq!(named, folded);
 }
 
 #[tokio::test(start_paused = true)]

@@ -17,8 +17,9 @@ pub fn alerts(config: &Config, store: &Store, out: &mut Out, all: bool) -> anyho
     }
     say!(
         out,
-        "{:<12}  {:<8}  {:<8}  {:<18}  {:<14}  {:<16}  title",
+        "{:<12}  {:<12}  {:<8}  {:<8}  {:<18}  {:<14}  {:<16}  title",
         "id",
+        "incident",
         "state",
         "severity",
         "kind",
@@ -34,8 +35,9 @@ pub fn alerts(config: &Config, store: &Store, out: &mut Out, all: bool) -> anyho
         };
         say!(
             out,
-            "{:<12}  {:<8}  {:<8}  {:<18}  {:<14}  {:<16}  {}",
+            "{:<12}  {:<12}  {:<8}  {:<8}  {:<18}  {:<14}  {:<16}  {}",
             a.id,
+            a.incident.as_deref().unwrap_or("-"),
             state,
             f.severity,
             f.kind,
