@@ -340,10 +340,66 @@ pub struct Finding {
     /// What it is about, in the platform's own words: a notice's title, an account's status.
     #[serde(default)]
     pub about: Option<String>,
+    /// The clock its times are told on (`[daemon] timezone`). Left out of the stored JSON for UTC,
+    /// so alerts written before it read and hash the same.
+    #[serde(default, skip_serializing_if = "Zone::is_utc")]
+    pub zone: Zone,
     pub observed_at: DateTime<Utc>,
     /// What tells this occurrence from another of the same kind on the same account (a peak time, a
     /// set of transaction ids); part of the alert fingerprint.
     pub key: String,
+}
+
+/// The clock times are told on for a person: the config's `[daemon] timezone`. Stored by its
+/// name (`Asia/Shanghai`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Zone(pub chrono_tz::Tz);
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone(chrono_tz::UTC)
+    }
+}
+
+impl Zone {
+    pub fn is_utc(&self) -> bool {
+        self.0 == chrono_tz::UTC
+    }
+
+    /// `at` to the minute on this clock, with its offset: `2026-12-06 08:01 +08:00`, or `… UTC`.
+    pub fn time(self, at: DateTime<Utc>) -> String {
+        crate::text::time(at, self.0)
+    }
+
+    /// [`Zone::time`] in Chinese words: on China's clock, `2026-12-06 08:01 北京时间`.
+    pub fn time_zh(self, at: DateTime<Utc>) -> String {
+        self.beijing(at, "%Y-%m-%d %H:%M").unwrap_or_else(|| self.time(at))
+    }
+
+    /// [`Zone::time_zh`] to the second.
+    pub fn second_zh(self, at: DateTime<Utc>) -> String {
+        self.beijing(at, "%Y-%m-%d %H:%M:%S").unwrap_or_else(|| crate::text::time_to_the_second(at, self.0))
+    }
+
+    /// `at` as China names its clock, when this is China's clock.
+    fn beijing(self, at: DateTime<Utc>, format: &str) -> Option<String> {
+        use chrono_tz::Tz;
+        matches!(self.0, Tz::Asia__Shanghai | Tz::Asia__Chongqing | Tz::Asia__Chungking | Tz::Asia__Harbin | Tz::PRC)
+            .then(|| format!("{} 北京时间", at.with_timezone(&self.0).format(format)))
+    }
+}
+
+impl Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map(Zone).map_err(|_| serde::de::Error::custom(format!("{name:?} is no time zone")))
+    }
 }
 
 impl Finding {
@@ -365,6 +421,7 @@ impl Finding {
             cause: None,
             when: None,
             about: None,
+            zone: Zone::default(),
             observed_at: now,
             key: String::new(),
         }
@@ -523,6 +580,26 @@ impl FromStr for Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A finding keeps its clock by name; one told in UTC is stored as findings were before there
+    /// was a clock, and one stored before reads as UTC.
+    #[test]
+    fn a_findings_clock_is_stored_by_name_and_utc_not_at_all() {
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let utc = Finding::new(FindingKind::LargeDebit, AccountRef::new("bank", "A"), "t", now);
+        let json = serde_json::to_value(&utc).expect("json");
+        assert!(json.get("zone").is_none(), "{json}");
+        let told = Finding { zone: Zone(chrono_tz::Asia::Shanghai), ..utc.clone() };
+        let json = serde_json::to_value(&told).expect("json");
+        assert_eq!(json["zone"], "Asia/Shanghai");
+        assert_eq!(serde_json::from_value::<Finding>(json).expect("read").zone, told.zone);
+        let mut old = serde_json::to_value(&utc).expect("json");
+        old.as_object_mut().map(|o| o.remove("zone"));
+        assert_eq!(serde_json::from_value::<Finding>(old).expect("read").zone, Zone::default());
+        assert_eq!(told.zone.time_zh(now), "2026-09-21 22:13 北京时间");
+        assert_eq!(Zone(chrono_tz::Europe::Berlin).time_zh(now), "2026-09-21 16:13 +02:00");
+        assert_eq!(Zone::default().time(now), "2026-09-21 14:13 UTC");
+    }
 
     /// The CLI lines up tables with width specifiers, so the names must honour them.
     #[test]

@@ -318,11 +318,19 @@ impl Validator<'_> {
         };
         let channel_names: Vec<&str> = channels.iter().map(|(c, _)| c.name.as_str()).collect();
         let alerting = self.alerting(raw.alerts, raw.routes, raw.quiet_hours, &channel_names, daemon.timezone)?;
+        let zone = crate::model::Zone(daemon.timezone);
         Ok(Config {
             path: self.path.to_owned(),
             daemon,
             sources: sources.into_iter().map(|s| s.source).collect(),
-            accounts: accounts.into_iter().map(|(a, _)| a).collect(),
+            // Findings tell their times on the daemon's clock.
+            accounts: accounts
+                .into_iter()
+                .map(|(mut a, _)| {
+                    a.rules.zone = zone;
+                    a
+                })
+                .collect(),
             notices: notices.into_iter().map(|(n, _)| n).collect(),
             channels: channels.into_iter().map(|(c, _)| c).collect(),
             alerting: alerting.policy,
@@ -415,6 +423,7 @@ impl Validator<'_> {
                 Some(DurationOrOff(after)) => after,
                 None => defaults.stale_after.filter(|_| source.kind.get().stays_current()),
             },
+            zone: defaults.zone,
         };
         let mut rules = rules;
         for (j, expected) in raw.expected.into_iter().enumerate() {

@@ -12,7 +12,7 @@ use super::{Clock, Deliverer, parts, polling};
 use crate::alert::{self, Alert, AlertState, Delivery, NoticeEvent};
 use crate::config::{Config, NoticeConfig, SourceConfig};
 use crate::detect::{self, detect};
-use crate::model::{AccountRef, BalanceSource, Finding, Notice, Observation, SourceHealth, UnreadRecord};
+use crate::model::{AccountRef, BalanceSource, Finding, Notice, Observation, SourceHealth, UnreadRecord, Zone};
 use crate::notify::{Channel, Stream};
 use crate::source::notices::NoticeSource;
 use crate::source::{Source, SourceError};
@@ -584,17 +584,29 @@ impl Engine {
         };
         let down_after = config.polling.down_after;
         let mut findings: Vec<_> =
-            detect::source_down(&config.name, health, down_after, inhibited, now).into_iter().collect();
+            detect::source_down(&config.name, health, down_after, inhibited, self.zone(), now).into_iter().collect();
         findings.extend(detect::accounts_unreadable(&config.name, health, down_after, now));
-        findings.extend(detect::budget_exhausted(&config.name, health, now));
+        findings.extend(detect::budget_exhausted(&config.name, health, self.zone(), now));
         let renewal = config.kind.get().renewal();
-        findings.extend(detect::consent_expiry(&config.name, health, config.polling.consent_warning, renewal, now));
+        findings.extend(detect::consent_expiry(
+            &config.name,
+            health,
+            config.polling.consent_warning,
+            renewal,
+            self.zone(),
+            now,
+        ));
         findings.extend(detect::unreadable_records(&config.name, unreadable, now));
         let scope = AccountRef::new(config.name.clone(), "");
         let plan = self.plan(&scope, findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
         self.store.record_source(&config.name, health, &plan.changed, &owed)?;
         Ok(plan.notices)
+    }
+
+    /// The clock findings tell their times on.
+    fn zone(&self) -> Zone {
+        Zone(self.config.daemon.timezone)
     }
 
     /// Plans the alerts of one scope (an account, a source, a notice source) from its findings.
@@ -619,11 +631,13 @@ impl Engine {
     fn plan_among(
         &self,
         known: Vec<Alert>,
-        findings: Vec<Finding>,
+        mut findings: Vec<Finding>,
         now: DateTime<Utc>,
     ) -> Result<alert::Plan, StoreError> {
-        for finding in &findings {
+        for finding in &mut findings {
             self.metrics.finding(finding.kind.as_str());
+            // Every message tells its times on the daemon's clock, whichever detector made it.
+            finding.zone = self.zone();
         }
         let silences = self.store.silences()?;
         Ok(alert::plan(&known, findings, now, &self.config.alerting, &silences))
@@ -664,8 +678,13 @@ impl Engine {
     /// hold it as they would hold it in the outbox: it is said by the first failing poll after.
     async fn store_alarm(&self, now: DateTime<Utc>) {
         let Some(failure) = self.store.failure() else { return };
-        let finding =
-            detect::store_failing(&self.store.path().display().to_string(), failure.since, &failure.error, now);
+        let finding = detect::store_failing(
+            &self.store.path().display().to_string(),
+            failure.since,
+            &failure.error,
+            self.zone(),
+            now,
+        );
         if self.config.alerting.release_time(finding.severity, now) > now {
             return;
         }
@@ -757,7 +776,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Vec<(Alert, NoticeEvent)>, StoreError> {
         let previous = self.store.notices_of(&config.name)?;
-        let findings = detect::notices(current, &previous, config.lead_time, now);
+        let findings = detect::notices(current, &previous, config.lead_time, self.zone(), now);
         let plan = self.plan(&AccountRef::new(config.name.clone(), ""), findings, now)?;
         let owed = alert::outbox::enqueue(&plan.notices, &self.config.alerting, now);
         self.store.record_notices(&config.name, current, &plan.changed, &owed)?;

@@ -41,7 +41,7 @@ pub(super) fn balance_drop(input: &Input) -> Option<Finding> {
             peak.balance,
             now.balance,
             now.currency,
-            peak.observed_at.format("%Y-%m-%d %H:%M UTC"),
+            rules.zone.time(peak.observed_at),
             Duration(rules.drop_window)
         ),
     );

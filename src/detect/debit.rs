@@ -21,7 +21,7 @@ pub(super) fn large_debit(input: &Input) -> Vec<Finding> {
                     tx.outflow(),
                     currency,
                     tx.payee,
-                    tx.posted.format("%Y-%m-%d %H:%M UTC"),
+                    input.rules.zone.time(tx.posted),
                     tx.description,
                     limit
                 ),
@@ -52,6 +52,21 @@ mod tests {
             let findings = run(&rules, &baseline_history(), observation("100", vec![tx("t1", 5, amount, "Shop")]));
             assert_eq!(of_kind(&findings, FindingKind::LargeDebit).is_some(), fires, "limit {limit} amount {amount}");
         }
+    }
+
+    /// The finding's words tell the payment's time on the configured clock, and the finding
+    /// carries that clock for the words made from it later (the Chinese ones).
+    #[test]
+    fn the_time_is_told_on_the_configured_clock() {
+        let mut rules = rules();
+        rules.large_debit = Some(dec("10"));
+        rules.zone = crate::model::Zone(chrono_tz::Asia::Shanghai);
+        let debit = tx("t1", 5, "-50", "Shop");
+        let local = debit.posted.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M +08:00").to_string();
+        let findings = run(&rules, &baseline_history(), observation("100", vec![debit]));
+        let finding = of_kind(&findings, FindingKind::LargeDebit).expect("large_debit");
+        assert!(finding.detail.contains(&local) && !finding.detail.contains("UTC"), "{local}: {}", finding.detail);
+        assert_eq!(finding.zone, rules.zone);
     }
 
     #[test]

@@ -35,8 +35,8 @@ pub(super) fn duplicate_charge(input: &Input) -> Vec<Finding> {
                 tx.payee,
                 tx.outflow(),
                 currency,
-                twin.posted.min(tx.posted).format("%Y-%m-%d %H:%M UTC"),
-                twin.posted.max(tx.posted).format("%Y-%m-%d %H:%M UTC")
+                input.rules.zone.time(twin.posted.min(tx.posted)),
+                input.rules.zone.time(twin.posted.max(tx.posted))
             ),
         );
         finding.amount = Some(tx.outflow());

@@ -141,7 +141,7 @@ pub(super) fn amount_changed(input: &Input) -> Vec<Finding> {
                 format!(
                     "{} {currency} posted at {} for {} ({}), which differs from the expected {expected} {currency} by more than {share}%.",
                     tx.amount.abs(),
-                    tx.posted.format("%Y-%m-%d %H:%M UTC"),
+                    input.rules.zone.time(tx.posted),
                     rule.name,
                     tx.payee,
                 ),

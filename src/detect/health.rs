@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{AccountRef, Cause, Finding, FindingKind, SourceHealth, Threshold, UnreadRecord};
+use crate::model::{AccountRef, Cause, Finding, FindingKind, SourceHealth, Threshold, UnreadRecord, Zone};
 
 const SOMEONE_ELSE: &str = "someone else may have";
 
@@ -17,6 +17,7 @@ pub fn source_down(
     health: &SourceHealth,
     down_after: u32,
     inhibited: bool,
+    zone: Zone,
     now: DateTime<Utc>,
 ) -> Option<Finding> {
     let failures = health.consecutive_failures;
@@ -25,7 +26,7 @@ pub fn source_down(
         return None;
     }
     let error = health.last_error.clone().unwrap_or_default();
-    let since = health.last_success.map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+    let since = health.last_success.map(|t| format!(" since {}", zone.time(t))).unwrap_or_default();
     let (title, detail, cause) = if health.consent_ended {
         (
             format!("{source}: access to the accounts has ended"),
@@ -75,6 +76,7 @@ pub fn consent_expiry(
     health: &SourceHealth,
     warn_before: chrono::TimeDelta,
     renewal: Option<&str>,
+    zone: Zone,
     now: DateTime<Utc>,
 ) -> Option<Finding> {
     let until = health.consent_until?;
@@ -83,7 +85,7 @@ pub fn consent_expiry(
         return None;
     }
     let last_day = left <= chrono::TimeDelta::days(1);
-    let at = until.format("%Y-%m-%d %H:%M UTC");
+    let at = zone.time(until);
     let in_words =
         if last_day { format!("in {} hours", left.num_hours().max(1)) } else { format!("in {} days", left.num_days()) };
     Some(Finding {
@@ -132,9 +134,9 @@ pub fn unreadable_records(source: &str, unreadable: &[UnreadRecord], now: DateTi
 
 /// While the daily request budget is spent: polls are skipped until it frees, so nothing on the
 /// source is watched meanwhile. Resolves once a poll is made again.
-pub fn budget_exhausted(source: &str, health: &SourceHealth, now: DateTime<Utc>) -> Option<Finding> {
+pub fn budget_exhausted(source: &str, health: &SourceHealth, zone: Zone, now: DateTime<Utc>) -> Option<Finding> {
     let spent = health.budget_spent.as_ref()?;
-    let until = spent.until.format("%Y-%m-%d %H:%M UTC");
+    let until = zone.time(spent.until);
     Some(Finding {
         detail: format!(
             "{source} was asked {} times in the last 24 hours, its max_requests_per_day; the schedule asks for more, so polls are skipped until {until}, and until then nothing on it is watched.",
@@ -154,13 +156,14 @@ pub fn budget_exhausted(source: &str, health: &SourceHealth, now: DateTime<Utc>)
 
 /// payguard cannot write its store (`state_dir`) since `since`: no poll is kept, no alert judged or
 /// sent through the outbox. Said straight to the channels, as the outbox is in that store.
-pub fn store_failing(state_dir: &str, since: DateTime<Utc>, error: &str, now: DateTime<Utc>) -> Finding {
+pub fn store_failing(state_dir: &str, since: DateTime<Utc>, error: &str, zone: Zone, now: DateTime<Utc>) -> Finding {
     Finding {
         detail: format!(
             "payguard cannot write its store at {state_dir} since {}: {error}. Until it can, polls are not kept and nothing on any account is watched; it carries on by itself once writes succeed again.",
-            since.format("%Y-%m-%d %H:%M UTC")
+            zone.time(since)
         ),
         when: Some(since),
+        zone,
         about: Some(error.to_owned()),
         key: "store".to_owned(),
         ..Finding::new(
@@ -226,7 +229,7 @@ mod tests {
         let week = TimeDelta::days(7);
         let at = |left: TimeDelta| {
             let health = SourceHealth { consent_until: Some(now() + left), ..SourceHealth::default() };
-            consent_expiry("eu-bank", &health, week, None, now()).map(|f| (f.severity, f.key))
+            consent_expiry("eu-bank", &health, week, None, Zone::default(), now()).map(|f| (f.severity, f.key))
         };
         use crate::model::Severity::{Critical, Warning};
         assert_eq!(at(TimeDelta::days(8)), None, "not yet");
@@ -235,12 +238,13 @@ mod tests {
         assert_eq!(at(TimeDelta::hours(20)), Some((Critical, "consent:last-day".to_owned())));
         assert_eq!(at(TimeDelta::zero()), None, "ended: source_down says so");
         assert_eq!(
-            consent_expiry("eu-bank", &SourceHealth::default(), week, None, now()),
+            consent_expiry("eu-bank", &SourceHealth::default(), week, None, Zone::default(), now()),
             None,
             "no date, nothing to say"
         );
         let soon = SourceHealth { consent_until: Some(now() + TimeDelta::days(3)), ..SourceHealth::default() };
-        let said = consent_expiry("eu-bank", &soon, week, Some("run `payguard x-link` again"), now()).map(|f| f.detail);
+        let said = consent_expiry("eu-bank", &soon, week, Some("run `payguard x-link` again"), Zone::default(), now())
+            .map(|f| f.detail);
         assert!(said.unwrap_or_default().ends_with("Renew it before then: run `payguard x-link` again."));
     }
 
@@ -253,7 +257,9 @@ mod tests {
             last_error: Some("access to the accounts at bank.example has ended: link the bank again".into()),
             ..SourceHealth::default()
         };
-        let found = source_down("eu-bank", &health, 3, false, now()).map(|f| (f.title, f.detail)).unwrap_or_default();
+        let found = source_down("eu-bank", &health, 3, false, Zone::default(), now())
+            .map(|f| (f.title, f.detail))
+            .unwrap_or_default();
         assert_eq!(found.0, "eu-bank: access to the accounts has ended");
         assert!(found.1.contains("link the bank again") && !found.1.contains("someone else"), "{}", found.1);
     }
@@ -276,7 +282,7 @@ mod tests {
                 ..SourceHealth::default()
             };
             assert_eq!(
-                source_down("bank", &health, 3, inhibited, now()).is_some(),
+                source_down("bank", &health, 3, inhibited, Zone::default(), now()).is_some(),
                 fires,
                 "{failures} {auth} {inhibited}"
             );

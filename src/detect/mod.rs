@@ -57,6 +57,8 @@ pub struct Rules {
     /// `stale_data` fires when the platform's balance date and newest booked transaction are older
     /// than this.
     pub stale_after: Option<TimeDelta>,
+    /// The clock findings tell their times on (`[daemon] timezone`).
+    pub zone: crate::model::Zone,
 }
 
 impl Default for Rules {
@@ -78,6 +80,7 @@ impl Default for Rules {
             pending_max_age: TimeDelta::days(5),
             expected: Vec::new(),
             stale_after: Some(TimeDelta::days(3)),
+            zone: crate::model::Zone::default(),
         }
     }
 }
@@ -147,6 +150,7 @@ impl Input<'_> {
             detail,
             currency: snapshot.currency.clone(),
             balance: Some(snapshot.balance),
+            zone: self.rules.zone,
             ..Finding::new(kind, self.observation.account.clone(), title, self.now)
         }
     }

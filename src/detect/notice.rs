@@ -6,14 +6,20 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::model::{AccountRef, Finding, FindingKind, Notice, NoticeKind, Phase, Severity, Threshold};
+use crate::model::{AccountRef, Finding, FindingKind, Notice, NoticeKind, Phase, Severity, Threshold, Zone};
 
 /// Findings for the notices a source lists now, given what it listed before.
-pub fn notices(current: &[Notice], previous: &[Notice], lead_time: TimeDelta, now: DateTime<Utc>) -> Vec<Finding> {
+pub fn notices(
+    current: &[Notice],
+    previous: &[Notice],
+    lead_time: TimeDelta,
+    zone: Zone,
+    now: DateTime<Utc>,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     for notice in current {
         match notice.kind {
-            NoticeKind::Maintenance => findings.extend(maintenance_stages(notice, lead_time, now)),
+            NoticeKind::Maintenance => findings.extend(maintenance_stages(notice, lead_time, zone, now)),
             NoticeKind::Incident if notice.phase != Phase::Over => findings.push(incident(notice, now)),
             NoticeKind::Incident => {}
         }
@@ -21,36 +27,36 @@ pub fn notices(current: &[Notice], previous: &[Notice], lead_time: TimeDelta, no
     // Maintenance that was listed and is gone is over, whether or not the page said "completed".
     for gone in previous.iter().filter(|p| p.kind == NoticeKind::Maintenance && p.phase != Phase::Over) {
         if !current.iter().any(|c| c.id == gone.id) {
-            findings.push(stage(gone, "completed", Severity::Info, now));
+            findings.push(stage(gone, "completed", Severity::Info, zone, now));
         }
     }
     findings
 }
 
-fn maintenance_stages(notice: &Notice, lead_time: TimeDelta, now: DateTime<Utc>) -> Vec<Finding> {
+fn maintenance_stages(notice: &Notice, lead_time: TimeDelta, zone: Zone, now: DateTime<Utc>) -> Vec<Finding> {
     let mut stages = Vec::new();
     match notice.phase {
         Phase::Upcoming => {
-            stages.push(stage(notice, "announced", Severity::Info, now));
+            stages.push(stage(notice, "announced", Severity::Info, zone, now));
             if let Some(start) = notice.starts_at
                 && now >= start - lead_time
             {
-                let mut soon = stage(notice, "soon", Severity::Warning, now);
+                let mut soon = stage(notice, "soon", Severity::Warning, zone, now);
                 soon.threshold =
                     Some(Threshold { key: "lead_time".into(), value: crate::model::Duration(lead_time).to_string() });
                 stages.push(soon);
             }
         }
-        Phase::Active => stages.push(stage(notice, "started", Severity::Info, now)),
-        Phase::Over => stages.push(stage(notice, "completed", Severity::Info, now)),
+        Phase::Active => stages.push(stage(notice, "started", Severity::Info, zone, now)),
+        Phase::Over => stages.push(stage(notice, "completed", Severity::Info, zone, now)),
     }
     stages
 }
 
-fn stage(notice: &Notice, stage: &str, severity: Severity, now: DateTime<Utc>) -> Finding {
+fn stage(notice: &Notice, stage: &str, severity: Severity, zone: Zone, now: DateTime<Utc>) -> Finding {
     let window = match (notice.starts_at, notice.ends_at) {
-        (Some(s), Some(e)) => format!(" from {} to {}", s.format("%Y-%m-%d %H:%M UTC"), e.format("%Y-%m-%d %H:%M UTC")),
-        (Some(s), None) => format!(" from {}", s.format("%Y-%m-%d %H:%M UTC")),
+        (Some(s), Some(e)) => format!(" from {} to {}", zone.time(s), zone.time(e)),
+        (Some(s), None) => format!(" from {}", zone.time(s)),
         _ => String::new(),
     };
     let (title, detail) = match stage {
@@ -166,7 +172,7 @@ mod tests {
             (vec![notice("i", Incident, Over, None)], vec![notice("i", Incident, Active, None)], vec![]),
         ];
         for (current, previous, want) in cases {
-            assert_eq!(keys(&notices(&current, &previous, lead, now())), want, "{current:?}");
+            assert_eq!(keys(&notices(&current, &previous, lead, Zone::default(), now())), want, "{current:?}");
         }
     }
 

@@ -316,8 +316,8 @@ finding_kinds! {
         nature: ConditionSaidOnce,
         advice_en: "renew the access at your bank before it ends (link the bank again); once it has ended, nothing on these accounts is watched.",
         zh_cn: Words {
-            headline: |f| format!("{} 的账户访问授权将于 {} 到期", f.account.source, minute(f.when)),
-            why: |f| format!("银行授予的账户访问授权将于 {} 到期；到期后 payguard 无法再读取这些账户。", minute(f.when)),
+            headline: |f| format!("{} 的账户访问授权将于 {} 到期", f.account.source, minute(f)),
+            why: |f| format!("银行授予的账户访问授权将于 {} 到期；到期后 payguard 无法再读取这些账户。", minute(f)),
             advice: "请在到期前在银行重新授权（重新连接银行）；到期后这些账户将无法监控。",
         },
     }
@@ -330,7 +330,7 @@ finding_kinds! {
         zh_cn: Words {
             headline: |f| format!("平台维护：{}", about(f)),
             why: |f| {
-                let when = f.when.map(|t| format!("，开始时间 {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+                let when = f.when.map(|_| format!("，开始时间 {}", minute(f))).unwrap_or_default();
                 format!("平台发布了维护通知{when}。维护期间付款和查询可能失败。")
             },
             advice: "请避开维护时段安排付款：维护期间付款和登录可能失败。",
@@ -355,13 +355,13 @@ finding_kinds! {
         nature: ConditionSaidOnce,
         advice_en: "poll less often (the schedule) or raise max_requests_per_day if the platform allows it; until the budget frees, check the account on the platform yourself.",
         zh_cn: Words {
-            headline: |f| format!("{} 今日请求额度已用完，暂停查询至 {}", f.account.source, minute(f.when)),
+            headline: |f| format!("{} 今日请求额度已用完，暂停查询至 {}", f.account.source, minute(f)),
             why: |f| {
                 format!(
                     "过去 24 小时内对 {} 的请求已达上限{}；查询计划要求更多，因此在 {} 之前跳过查询，期间无法发现异常。",
                     f.account.source,
                     threshold(f),
-                    minute(f.when)
+                    minute(f)
                 )
             },
             advice: "请降低查询频率（schedule），或在平台允许时提高 max_requests_per_day；额度恢复之前，请自行在平台上查看账户。",
@@ -378,7 +378,7 @@ finding_kinds! {
             why: |f| {
                 format!(
                     "自 {} 起 payguard 无法写入数据库：{}。在恢复之前，查询结果不会保存，所有账户都无法监控；写入恢复后会自动继续。",
-                    minute(f.when),
+                    minute(f),
                     about(f)
                 )
             },
@@ -437,12 +437,15 @@ fn threshold(f: &Finding) -> String {
     f.threshold.as_ref().map(|t| format!("（触发条件 {} = {}）", t.key, t.value)).unwrap_or_default()
 }
 
+/// A calendar day (a payment's due day, a card's expiry) as the rule or the card states it: not
+/// an instant, so not moved to another clock.
 fn date(when: Option<DateTime<Utc>>) -> String {
     when.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
-fn minute(when: Option<DateTime<Utc>>) -> String {
-    when.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+/// The moment the finding is about, on the clock it is told on.
+fn minute(f: &Finding) -> String {
+    f.when.map(|t| f.zone.time_zh(t)).unwrap_or_default()
 }
 
 /// The account status the platform reported (`about`), in Chinese.

@@ -358,7 +358,10 @@ fn reference(alert: &Alert, language: Language) -> String {
         alert.id,
         f.kind,
         (w.severity)(f.severity),
-        f.observed_at.format("%Y-%m-%d %H:%M:%S UTC")
+        match language {
+            Language::En => crate::text::time_to_the_second(f.observed_at, f.zone.0),
+            Language::ZhCn => f.zone.second_zh(f.observed_at),
+        }
     )
 }
 
@@ -615,7 +618,8 @@ mod tests {
             ..crate::model::SourceHealth::default()
         };
         let now = crate::detect::fixtures::now();
-        let finding = crate::detect::source_down("bank", &health, 3, false, now).expect("refused credentials fire");
+        let finding = crate::detect::source_down("bank", &health, 3, false, crate::model::Zone::default(), now)
+            .expect("refused credentials fire");
         let alert = Alert { id: "a1".into(), ..Alert::firing(finding, now) };
         alert_message("m", &alert, NoticeEvent::Firing, language, &Support::default())
     }

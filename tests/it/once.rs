@@ -153,3 +153,35 @@ async fn a_store_in_use_is_reported_not_corrupted() {
 fn drop_dir(setup: Setup) {
     setup.dir.close().expect("remove the temp dir");
 }
+
+/// Messages tell their times on the configured clock: a `zh-CN` config on `Asia/Shanghai` says
+/// 北京时间 and never UTC; an English one on `Europe/Berlin` writes the offset in the finding's
+/// words, while the JSON's own times stay RFC 3339 in UTC.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_tell_times_on_the_configured_clock() {
+    for (daemon, says, json) in [
+        ("language = \"zh-CN\"\ntimezone = \"Asia/Shanghai\"\n", "北京时间", false),
+        ("timezone = \"Europe/Berlin\"\n", "+01:00", true),
+    ] {
+        let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
+        let setup = setup(&sim.access_url(), "");
+        let text = std::fs::read_to_string(&setup.config).expect("config");
+        std::fs::write(&setup.config, text.replacen("[daemon]\n", &format!("[daemon]\n{daemon}"), 1)).expect("write");
+        let mut said = String::new();
+        for _ in 0..4 {
+            sim.advance();
+            let output = once(&setup.config, json).await;
+            assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+            said.push_str(&String::from_utf8_lossy(&output.stdout));
+            said.push_str(&String::from_utf8_lossy(&output.stderr));
+        }
+        assert!(said.contains(says), "{says} in: {said}");
+        assert!(!said.contains(" UTC"), "no UTC in: {said}");
+        if json {
+            let theft: Vec<Value> = said.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+            assert!(!theft.is_empty(), "the theft is found: {said}");
+            assert!(theft.iter().all(|f| f["observed_at"].as_str().is_some_and(|t| t.ends_with('Z'))), "{theft:?}");
+        }
+        drop_dir(setup);
+    }
+}
