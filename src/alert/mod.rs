@@ -221,6 +221,19 @@ mod tests {
     }
 
     fn polls_with(rounds: &[Vec<Finding>], policy: &Policy, silences: &[Silence], acks: &[usize]) -> Vec<Vec<String>> {
+        planned(rounds, policy, silences, acks, |alert, event| format!("{} {}", event.as_str(), alert.finding.title))
+    }
+
+    /// Plans `rounds` ten minutes apart, acknowledging every alert known before the rounds in
+    /// `acks` and feeding each plan's changes back as the known alerts; returns each poll's notices
+    /// as `show` tells them.
+    fn planned<T>(
+        rounds: &[Vec<Finding>],
+        policy: &Policy,
+        silences: &[Silence],
+        acks: &[usize],
+        show: impl Fn(&Alert, NoticeEvent) -> T,
+    ) -> Vec<Vec<T>> {
         let mut known: Vec<Alert> = Vec::new();
         let mut said = Vec::new();
         for (i, findings) in rounds.iter().enumerate() {
@@ -230,7 +243,7 @@ mod tests {
                 }
             }
             let plan = plan(&known, findings.clone(), now() + TimeDelta::minutes(10 * i as i64), policy, silences);
-            said.push(plan.notices.iter().map(|(a, e)| format!("{} {}", e.as_str(), a.finding.title)).collect());
+            said.push(plan.notices.iter().map(|(a, e)| show(a, *e)).collect());
             for changed in plan.changed {
                 known.retain(|a| a.id != changed.id);
                 known.push(changed);
@@ -331,22 +344,7 @@ mod tests {
     /// Plans `rounds` ten minutes apart like `polls_with`; returns each poll's notices as
     /// (kind key, incident).
     fn incidents(rounds: &[Vec<Finding>], policy: &Policy, acks: &[usize]) -> Vec<Vec<(String, Option<String>)>> {
-        let mut known: Vec<Alert> = Vec::new();
-        let mut said = Vec::new();
-        for (i, findings) in rounds.iter().enumerate() {
-            if acks.contains(&i) {
-                for alert in &mut known {
-                    alert.acknowledged_at = Some(now());
-                }
-            }
-            let plan = plan(&known, findings.clone(), now() + TimeDelta::minutes(10 * i as i64), policy, &[]);
-            said.push(plan.notices.iter().map(|(a, _)| (a.finding.key.clone(), a.incident.clone())).collect());
-            for changed in plan.changed {
-                known.retain(|a| a.id != changed.id);
-                known.push(changed);
-            }
-        }
-        said
+        planned(rounds, policy, &[], acks, |alert, _| (alert.finding.key.clone(), alert.incident.clone()))
     }
 
     #[test]

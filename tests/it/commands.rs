@@ -122,8 +122,9 @@ fn absurd_durations_and_ages_are_config_errors_not_panics() {
     assert_eq!(century.status.code(), Some(0), "{}", text(&century.stderr));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_acknowledged_alert_is_found_by_its_id() {
+/// The simulated bank through the theft, polled by `payguard once` at each step, with the alerts
+/// that left in the store: (the bank, the folder, the config, the alerts).
+async fn after_the_theft() -> (Simulator, tempfile::TempDir, PathBuf, Vec<payguard::alert::Alert>) {
     let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
     let config = write_config(dir.path(), &sim.access_url(), "");
@@ -131,11 +132,17 @@ async fn an_acknowledged_alert_is_found_by_its_id() {
         sim.advance();
         assert_eq!(payguard_async(config.clone(), &["once"]).await.status.code(), Some(0));
     }
-    // The id a person would read at the end of the message.
     let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
-    let alert =
-        store.all_alerts().expect("alerts").into_iter().find(|a| a.kind().as_str() == "balance_drop").expect("a drop");
+    let alerts = store.all_alerts().expect("alerts");
     drop(store);
+    (sim, dir, config, alerts)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acknowledged_alert_is_found_by_its_id() {
+    let (_sim, dir, config, alerts) = after_the_theft().await;
+    // The id a person would read at the end of the message.
+    let alert = alerts.into_iter().find(|a| a.kind().as_str() == "balance_drop").expect("a drop");
 
     let acked = payguard_async(config.clone(), &["ack", &alert.id]).await;
     assert_eq!(acked.status.code(), Some(0), "{}", text(&acked.stderr));
@@ -152,16 +159,7 @@ async fn an_acknowledged_alert_is_found_by_its_id() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_incident_id_acknowledges_every_alert_of_it_and_the_table_shows_it() {
-    let sim = Simulator::start(demo_script(), Advance::Manual).await.expect("simulator");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_config(dir.path(), &sim.access_url(), "");
-    for _ in 0..4 {
-        sim.advance();
-        assert_eq!(payguard_async(config.clone(), &["once"]).await.status.code(), Some(0));
-    }
-    let store = payguard::store::Store::open(&dir.path().join("state")).expect("store");
-    let theft = store.all_alerts().expect("alerts");
-    drop(store);
+    let (sim, dir, config, theft) = after_the_theft().await;
     let incident = theft.iter().find_map(|a| a.incident.clone()).expect("the theft is an incident");
     assert!(theft.len() >= 5 && theft.iter().all(|a| a.incident.as_ref() == Some(&incident)), "{theft:?}");
     let table = text(&payguard_async(config.clone(), &["alerts"]).await.stdout);
