@@ -292,6 +292,7 @@ pub fn alert_json(alert: &Alert) -> Value {
         "payees": f.payees,
         "transaction_ids": f.transaction_ids,
         "threshold": f.threshold,
+        "cause": f.cause,
         "observed_at": f.observed_at,
         "first_fired": alert.first_fired,
         "incident": alert.incident,
@@ -609,8 +610,8 @@ mod tests {
         }
     }
 
-    /// The message of a source that refused the credentials, as `detect::source_down` makes it.
-    fn refused(error: &crate::source::SourceError, language: Language) -> Message {
+    /// The alert of a source that refused the credentials, as `detect::source_down` makes it.
+    fn refused_alert(error: &crate::source::SourceError) -> Alert {
         let health = crate::model::SourceHealth {
             consecutive_failures: 1,
             auth_refused: true,
@@ -620,8 +621,24 @@ mod tests {
         let now = crate::detect::fixtures::now();
         let finding = crate::detect::source_down("bank", &health, 3, false, crate::model::Zone::default(), now)
             .expect("refused credentials fire");
-        let alert = Alert { id: "a1".into(), ..Alert::firing(finding, now) };
-        alert_message("m", &alert, NoticeEvent::Firing, language, &Support::default())
+        Alert { id: "a1".into(), ..Alert::firing(finding, now) }
+    }
+
+    fn refused(error: &crate::source::SourceError, language: Language) -> Message {
+        alert_message("m", &refused_alert(error), NoticeEvent::Firing, language, &Support::default())
+    }
+
+    /// A script reading the JSON learns what fired a finding no threshold did.
+    #[test]
+    fn the_json_says_what_fired_a_finding_without_a_threshold() {
+        let error = crate::source::SourceError::Auth { host: "bank.example".into(), status: 403 };
+        let json = alert_json(&refused_alert(&error));
+        assert_eq!(
+            (json["cause"].as_str(), json["threshold"].is_null()),
+            (Some("credentials_refused"), true),
+            "{json}"
+        );
+        assert!(alert_json(&alert("abcdef012345"))["cause"].is_null());
     }
 
     #[test]
