@@ -65,7 +65,7 @@ fn report(notice_runs: &[NoticeRun], runs: &[SourceRun], deliveries: &RoundRepor
             eprintln!("payguard: source {}: {}", run.source, shown(error));
         }
         if let Some(skip) = &run.skipped {
-            eprintln!("payguard: source {} not polled: {}", run.source, shown(skip));
+            eprintln!("payguard: source {} not polled: {}", run.source, skip.told(zone));
         }
         for failure in &run.failures {
             eprintln!("payguard: source {} account {}: {}", run.source, shown(&failure.account), shown(&failure.error));

@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::config::Polling;
 use crate::model::{BudgetSpent, SourceHealth};
 use crate::source::SourceError;
+use crate::text;
 
 const DAY: TimeDelta = TimeDelta::hours(24);
 const FIRST_BACKOFF: TimeDelta = TimeDelta::minutes(1);
@@ -21,18 +22,25 @@ pub enum Skip {
     Budget { used: usize, max: u32, until: DateTime<Utc> },
 }
 
-impl std::fmt::Display for Skip {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Skip {
+    /// Why, with its time on `zone`'s clock: what `payguard once` tells a person.
+    pub fn told(&self, zone: chrono_tz::Tz) -> String {
         match self {
             Skip::Waiting { until } => {
-                write!(f, "waiting until {} (backoff or Retry-After)", until.format("%H:%M:%S UTC"))
+                format!("waiting until {} (backoff or Retry-After)", text::time_to_the_second(*until, zone))
             }
-            Skip::Budget { used, max, until } => write!(
-                f,
+            Skip::Budget { used, max, until } => format!(
                 "{used} of max_requests_per_day = {max} used; the next request fits at {}",
-                until.format("%Y-%m-%d %H:%M UTC")
+                text::time(*until, zone)
             ),
         }
+    }
+}
+
+/// For the log, which is in UTC.
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.told(chrono_tz::UTC))
     }
 }
 
@@ -168,6 +176,16 @@ pub fn runs_per_day(schedule: &crate::config::Schedule, tz: chrono_tz::Tz, from:
 mod tests {
     use super::*;
     use crate::detect::fixtures::now;
+
+    /// `once` tells when a skipped poll may be made on the configured clock; the log keeps UTC.
+    #[test]
+    fn a_skip_is_told_on_the_configured_clock() {
+        let until = now() + TimeDelta::hours(2);
+        let skip = Skip::Budget { used: 24, max: 24, until };
+        let local = until.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M +08:00").to_string();
+        assert!(skip.told(chrono_tz::Asia::Shanghai).ends_with(&local), "{}", skip.told(chrono_tz::Asia::Shanghai));
+        assert!(skip.to_string().ends_with(&until.format("%Y-%m-%d %H:%M UTC").to_string()), "{skip}");
+    }
 
     fn polling(max: Option<u32>) -> Polling {
         Polling {
