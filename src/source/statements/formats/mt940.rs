@@ -58,27 +58,36 @@ pub fn read(bytes: &[u8], emit: Emit<'_>) -> Result<Statement, FileError> {
     Ok(statement)
 }
 
-/// Each field as (its first line, tag, value with its continuation lines joined by newlines).
-fn fields(text: &str) -> Vec<(usize, &str, String)> {
-    let mut fields: Vec<(usize, &str, String)> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_end_matches('\r');
-        let tagged = line
-            .strip_prefix(':')
-            .and_then(|rest| rest.split_once(':'))
-            .filter(|(tag, _)| (2..=3).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_alphanumeric()));
-        match (tagged, fields.last_mut()) {
-            (Some((tag, value)), _) => fields.push((i + 1, tag, value.to_owned())),
-            // The block's end, `-}` or a lone `-`, closes the field before it.
-            (None, _) if line.trim() == "-" || line.starts_with("-}") || line.starts_with('{') => {}
-            (None, Some((_, _, value))) => {
-                value.push('\n');
-                value.push_str(line);
+/// Each field as (its first line, tag, value with its continuation lines joined by newlines), as
+/// the text is read: a field is whole once the next one starts, or the text ends.
+fn fields(text: &str) -> impl Iterator<Item = (usize, &str, String)> {
+    let mut lines = text.lines().enumerate();
+    let mut open: Option<(usize, &str, String)> = None;
+    std::iter::from_fn(move || {
+        for (i, raw) in lines.by_ref() {
+            let line = raw.trim_end_matches('\r');
+            let tagged = line
+                .strip_prefix(':')
+                .and_then(|rest| rest.split_once(':'))
+                .filter(|(tag, _)| (2..=3).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_alphanumeric()));
+            match tagged {
+                Some((tag, value)) => {
+                    if let Some(whole) = open.replace((i + 1, tag, value.to_owned())) {
+                        return Some(whole);
+                    }
+                }
+                // The block's end, `-}` or a lone `-`, closes the field before it.
+                None if line.trim() == "-" || line.starts_with("-}") || line.starts_with('{') => {}
+                None => {
+                    if let Some((_, _, value)) = open.as_mut() {
+                        value.push('\n');
+                        value.push_str(line);
+                    }
+                }
             }
-            (None, None) => {}
         }
-    }
-    fields
+        open.take()
+    })
 }
 
 /// `C261130EUR1234,56`.
