@@ -246,7 +246,12 @@ fn explain(status: StatusCode, body: &str, host: &str) -> Option<SourceError> {
 /// A handshake the server broke off over our certificate (TLS alerts `UnknownCA`,
 /// `BadCertificate`, `CertificateRequired`, …) is what Teller does with a client certificate it
 /// did not issue: said as such, since "cannot reach" alone sends people looking at the network.
+/// Under TLS 1.3 the client deems the handshake done before the server has judged its
+/// certificate, so the alert can also close a connection the request was about to use, and the
+/// error then says only that: that is said as the likely cause, not as a certainty.
 fn certificate_refused(error: SourceError) -> SourceError {
+    const PAIR: &str =
+        "certificate and private_key must be the pair your Teller application downloaded from the dashboard";
     match error {
         SourceError::Unreachable { host, reason }
             if reason
@@ -254,8 +259,15 @@ fn certificate_refused(error: SourceError) -> SourceError {
                 .nth(1)
                 .is_some_and(|alert| alert.contains("Certificate") || alert.contains("UnknownCA")) =>
         {
+            let reason = format!("{reason}; the server refused payguard's client certificate: {PAIR}");
+            SourceError::Unreachable { host, reason }
+        }
+        SourceError::Unreachable { host, reason }
+            if reason.contains("connection was not ready")
+                || reason.contains("connection closed before message completed") =>
+        {
             let reason = format!(
-                "{reason}; the server refused payguard's client certificate: certificate and private_key must be the pair your Teller application downloaded from the dashboard"
+                "{reason}; the server closed the connection as soon as it was made, as it does with a client certificate it did not issue: {PAIR}"
             );
             SourceError::Unreachable { host, reason }
         }
@@ -357,6 +369,10 @@ mod tests {
             let said = certificate_refused(unreachable(&format!("connection error: received fatal alert: {alert}")));
             assert!(said.to_string().contains("refused payguard's client certificate"), "{said}");
         }
+        // The alert closing the connection the request was about to use: the likely cause.
+        let closed = "error sending request: client error (Canceled): operation was canceled: connection was not ready";
+        let said = certificate_refused(unreachable(closed)).to_string();
+        assert!(said.contains("as it does with a client certificate it did not issue"), "{said}");
         // Our refusal of the server's certificate, or a plain network failure, is not that.
         for reason in ["invalid peer certificate: UnknownIssuer", "tcp connect error: Connection refused"] {
             assert_eq!(certificate_refused(unreachable(reason)), unreachable(reason));
