@@ -28,7 +28,9 @@ pub async fn run(path: &Path) -> anyhow::Result<u8> {
     let (engines, running) = watch::channel(engine.clone());
     let running_metrics = running.clone();
     let (requests, received) = mpsc::channel(4);
-    tokio::spawn(requests_from_signals(requests.clone()));
+    // Listened for before anything can say READY: a SIGHUP that came before its handler would
+    // end the process (its default), so a reload just after a start would stop payguard.
+    tokio::spawn(requests_from_signals(listen_for_signals(), requests.clone()));
     let socket = control::socket_path(engine.config());
     let listeners = CancellationToken::new();
     let control = match control::bind_shared(&socket, engine.config().daemon.control_group.as_ref()) {
@@ -62,12 +64,20 @@ pub async fn run(path: &Path) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// Turns SIGHUP into [`Request::Reload`] and SIGTERM or SIGINT into [`Request::Stop`].
-async fn requests_from_signals(requests: mpsc::Sender<Request>) {
+/// SIGTERM, SIGINT and SIGHUP, handled from the moment this returns.
+type Signals = (tokio::signal::unix::Signal, tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+
+fn listen_for_signals() -> Option<Signals> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-    else {
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup())) {
+        (Ok(term), Ok(int), Ok(hup)) => Some((term, int, hup)),
+        _ => None,
+    }
+}
+
+/// Turns SIGHUP into [`Request::Reload`] and SIGTERM or SIGINT into [`Request::Stop`].
+async fn requests_from_signals(signals: Option<Signals>, requests: mpsc::Sender<Request>) {
+    let Some((mut term, mut int, mut hup)) = signals else {
         tracing::error!("cannot listen for signals; stop payguard with SIGKILL");
         return;
     };
