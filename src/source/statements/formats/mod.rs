@@ -61,8 +61,8 @@ impl Format {
         }
     }
 
-    /// Reads one file, handing each entry to `emit` as it is read: the statement returned has
-    /// the file's facts and no entries. A file of any length costs one entry's memory.
+    /// Reads one file, handing each entry to `emit` as it is read, and returns the file's facts.
+    /// A file of any length costs one entry's memory.
     pub fn stream(&self, bytes: &[u8], emit: Emit<'_>) -> Result<Statement, FileError> {
         match self {
             Format::Alipay => alipay::read(bytes, emit),
@@ -75,15 +75,24 @@ impl Format {
         }
     }
 
-    /// Reads one file whole, its entries in the statement.
-    pub fn read(&self, bytes: &[u8]) -> Result<Statement, FileError> {
+    /// Reads one file whole, for the readers' tests.
+    #[cfg(test)]
+    pub fn read(&self, bytes: &[u8]) -> Result<Whole, FileError> {
         let mut entries = Vec::new();
         let statement = self.stream(bytes, &mut |entry| {
             entries.push(entry);
             Ok(())
         })?;
-        Ok(Statement { entries, ..statement })
+        Ok(Whole { statement, entries })
     }
+}
+
+/// A file read whole: its facts and every entry.
+#[cfg(test)]
+#[derive(Debug)]
+pub struct Whole {
+    pub statement: Statement,
+    pub entries: Vec<Entry>,
 }
 
 /// What a reader hands each entry to, in file order; an error from it stops the reading.
@@ -95,7 +104,6 @@ pub struct Statement {
     /// The account the file names (an IBAN, an account number), when the format names one.
     pub account: Option<String>,
     pub currency: Option<String>,
-    pub entries: Vec<Entry>,
     /// The balance at the end of the statement, when the file says it.
     pub closing: Option<Closing>,
 }
